@@ -1,0 +1,532 @@
+//! IndexedDB through the `idb` crate, for wasm32 in a page, a dedicated worker or a service
+//! worker.
+//!
+//! **Layout.** One IndexedDB database per store name, holding one object store `kv` (schema
+//! version 1). A record's IndexedDB key is a binary key (`Uint8Array`): one byte with the
+//! namespace name's length, the name, then the caller's key. IndexedDB orders binary keys as
+//! unsigned bytes, shorter prefix first — the order of sled, redb and the memory backend — so a
+//! namespace is one contiguous key range and a prefix scan is one key range. Values are stored
+//! as `Uint8Array`s.
+//!
+//! **Transactions.** Every operation is one IndexedDB transaction. Its requests are all issued
+//! synchronously, then the only thing awaited is the transaction's `complete` or `abort`
+//! event; results are read from the requests afterwards. Nothing else is awaited inside a
+//! transaction, so the browser cannot auto-commit it half-way. A batch is one `readwrite`
+//! transaction: if any request fails (a `create` meeting an existing key, quota exhaustion) the
+//! browser aborts the transaction and nothing is applied; a request that throws while being
+//! issued makes us abort it explicitly. A scan is one ranged `getAll` (plus one `getAllKeys`
+//! over the same range for the keys), never a request per entry.
+//!
+//! **Durability.** Write transactions request `durability: "strict"` (the third argument of
+//! `IDBDatabase.transaction`): Chromium then flushes to disk before `complete` fires (its default
+//! is `"relaxed"`: OS buffers only). Firefox accepts the option; its default is already to flush
+//! on commit. A browser that ignores the option gives its default. A write future resolves on
+//! `complete`, so a resolved write survives closing the tab or the browser; against a power
+//! loss it is as durable as the browser's flush.
+//!
+//! **Other tabs.** When another tab opens the database with a newer schema version, this
+//! connection closes itself (`versionchange`) so it does not block that upgrade; later calls
+//! here then fail with [`Error::Unavailable`]. If our own open is blocked by an older connection
+//! elsewhere, `open` fails with [`Error::Busy`].
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+use idb::{Factory, KeyRange, ObjectStore, ObjectStoreParams, Query, Request};
+use js_sys::{Array, Function, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{DomException, IdbDatabase, IdbTransaction};
+
+use crate::keys::{check_key, check_value, prefix_end};
+use crate::{Batch, BatchOp, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
+
+const BACKEND: &str = "indexeddb";
+const OBJECT_STORE: &str = "kv";
+const SCHEMA_VERSION: u32 = 1;
+
+struct Connection {
+    db: IdbDatabase,
+    // Owns the `versionchange` handler for as long as the connection lives.
+    _events: idb::Database,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.db.close();
+    }
+}
+
+/// A [`KVStore`] namespace in an IndexedDB database. Clones share the connection, which closes
+/// when the last clone is dropped.
+#[derive(Clone)]
+pub struct IndexedDbStore {
+    connection: Rc<Connection>,
+    namespace: Rc<str>,
+    /// Length byte and name: the start of every IndexedDB key of this namespace.
+    key_prefix: Rc<[u8]>,
+}
+
+impl std::fmt::Debug for IndexedDbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexedDbStore")
+            .field("database", &self.connection.db.name())
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+fn js_message(value: &JsValue) -> String {
+    if let Some(exception) = value.dyn_ref::<DomException>() {
+        return format!("{}: {}", exception.name(), exception.message());
+    }
+    value
+        .as_string()
+        .or_else(|| {
+            value
+                .dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+        })
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+fn from_idb(err: idb::Error) -> Error {
+    Error::backend(BACKEND, err)
+}
+
+fn from_js(value: JsValue) -> Error {
+    match value.dyn_ref::<DomException>() {
+        Some(exception) => from_dom(exception),
+        None => Error::backend(BACKEND, js_message(&value)),
+    }
+}
+
+fn from_dom(exception: &DomException) -> Error {
+    let message = format!("{}: {}", exception.name(), exception.message());
+    match exception.name().as_str() {
+        "QuotaExceededError" => Error::QuotaExceeded(message),
+        "InvalidStateError" => Error::Unavailable {
+            backend: BACKEND,
+            reason: format!("the connection is closed (another tab may have upgraded the database): {message}"),
+        },
+        "VersionError" => Error::Unavailable {
+            backend: BACKEND,
+            reason: format!("the database was created by a newer version of this library: {message}"),
+        },
+        "SecurityError" => Error::Unavailable {
+            backend: BACKEND,
+            reason: format!("IndexedDB is not allowed in this context: {message}"),
+        },
+        _ => Error::backend(BACKEND, message),
+    }
+}
+
+/// Resolves once with whichever of several event handlers fires first.
+fn signal<T: 'static>() -> (impl Fn(T) + Clone + 'static, oneshot::Receiver<T>) {
+    let (send, recv) = oneshot::channel();
+    let send = Rc::new(RefCell::new(Some(send)));
+    let fire = move |value: T| {
+        if let Some(send) = send.borrow_mut().take() {
+            let _ = send.send(value);
+        }
+    };
+    (fire, recv)
+}
+
+/// A running transaction and its object store.
+struct Tx {
+    raw: IdbTransaction,
+    tx: idb::Transaction,
+    store: ObjectStore,
+}
+
+impl Tx {
+    /// Ends issuing requests and waits for the transaction to commit. Errors carry the reason
+    /// the browser aborted it.
+    async fn finish(mut self) -> Result<()> {
+        let (fire, done) = signal::<bool>();
+        let on_abort = fire.clone();
+        self.tx.on_complete(move |_| fire(true));
+        self.tx.on_abort(move |_| on_abort(false));
+        // Explicit commit (where supported) lets the browser commit without another event-loop
+        // turn; where unsupported the transaction auto-commits as usual.
+        let commit = Reflect::get(&self.raw, &JsValue::from_str("commit"))
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok());
+        if let Some(commit) = commit {
+            let _ = commit.call0(&self.raw);
+        }
+        let committed = done
+            .await
+            .map_err(|_| Error::backend(BACKEND, "transaction events were dropped"))?;
+        if committed {
+            Ok(())
+        } else {
+            Err(self.raw.error().map_or_else(
+                || Error::backend(BACKEND, "transaction aborted"),
+                |e| from_dom(&e),
+            ))
+        }
+    }
+
+    /// Aborts after a request failed to be issued, and returns that failure.
+    fn abandon(self, err: Error) -> Error {
+        let _ = self.raw.abort();
+        err
+    }
+}
+
+fn request_result(request: &impl Request) -> Result<JsValue> {
+    match request.error() {
+        Ok(Some(e)) => Err(from_dom(&e)),
+        _ => request.result().map_err(from_idb),
+    }
+}
+
+fn to_bytes(value: &JsValue) -> Result<Vec<u8>> {
+    if let Some(array) = value.dyn_ref::<Uint8Array>() {
+        Ok(array.to_vec())
+    } else if let Some(buffer) = value.dyn_ref::<js_sys::ArrayBuffer>() {
+        Ok(Uint8Array::new(buffer).to_vec())
+    } else {
+        Err(Error::Corrupted(format!(
+            "IndexedDB holds a non-binary value or key: {}",
+            js_message(value)
+        )))
+    }
+}
+
+impl IndexedDbStore {
+    /// Opens (creating if needed) the IndexedDB database `name` of this origin; the handle is its
+    /// [`DEFAULT_NAMESPACE`]. Works wherever `indexedDB` exists: a page, a dedicated or shared
+    /// worker, a service worker.
+    pub async fn open(name: &str) -> Result<Self> {
+        let factory = Factory::new().map_err(|e| Error::Unavailable {
+            backend: BACKEND,
+            reason: format!("no IndexedDB in this JavaScript context: {e}"),
+        })?;
+        let mut request = factory
+            .open(name, Some(SCHEMA_VERSION))
+            .map_err(|e| Error::Unavailable {
+                backend: BACKEND,
+                reason: e.to_string(),
+            })?;
+        request.on_upgrade_needed(|event| {
+            use idb::DatabaseEvent;
+            if let Ok(db) = event.database() {
+                if !db.store_names().iter().any(|n| n == OBJECT_STORE) {
+                    let _ = db.create_object_store(OBJECT_STORE, ObjectStoreParams::new());
+                }
+            }
+        });
+        #[derive(Clone, Copy)]
+        enum Outcome {
+            Opened,
+            Failed,
+            Blocked,
+        }
+        let (fire, done) = signal::<Outcome>();
+        let (on_error, on_blocked) = (fire.clone(), fire.clone());
+        request.on_success(move |_| fire(Outcome::Opened));
+        request.on_error(move |_| on_error(Outcome::Failed));
+        request.on_blocked(move |_| on_blocked(Outcome::Blocked));
+        let outcome = done
+            .await
+            .map_err(|_| Error::backend(BACKEND, "open request events were dropped"))?;
+        match outcome {
+            Outcome::Opened => {}
+            Outcome::Blocked => {
+                // Keep the handlers alive: if the open completes later, it must not call freed
+                // closures. The late connection is closed by the browser when the page goes.
+                request.forget_callbacks();
+                return Err(Error::Busy(format!(
+                    "opening IndexedDB database {name:?} is blocked by a connection in another tab; close it and retry"
+                )));
+            }
+            Outcome::Failed => {
+                return Err(match request.error() {
+                    Ok(Some(e)) => from_dom(&e),
+                    _ => Error::backend(BACKEND, "open failed"),
+                })
+            }
+        }
+        let db: IdbDatabase = request.database().map_err(from_idb)?.into();
+        let mut events = idb::Database::from(db.clone());
+        let to_close = db.clone();
+        events.on_version_change(move |_| to_close.close());
+        let connection = Rc::new(Connection {
+            db,
+            _events: events,
+        });
+        Self::with_connection(connection, DEFAULT_NAMESPACE)
+    }
+
+    /// Deletes the IndexedDB database `name` and everything in it. Open connections to it are
+    /// asked to close (this crate's close themselves); the deletion completes once they have.
+    pub async fn delete_database(name: &str) -> Result<()> {
+        let factory = Factory::new().map_err(|e| Error::Unavailable {
+            backend: BACKEND,
+            reason: format!("no IndexedDB in this JavaScript context: {e}"),
+        })?;
+        let mut request = factory.delete(name).map_err(from_idb)?;
+        let (fire, done) = signal::<bool>();
+        let on_error = fire.clone();
+        request.on_success(move |_| fire(true));
+        request.on_error(move |_| on_error(false));
+        let deleted = done
+            .await
+            .map_err(|_| Error::backend(BACKEND, "delete request events were dropped"))?;
+        if deleted {
+            Ok(())
+        } else {
+            Err(request_result(&request).err().unwrap_or_else(|| {
+                Error::backend(BACKEND, format!("deleting database {name:?} failed"))
+            }))
+        }
+    }
+
+    fn with_connection(connection: Rc<Connection>, namespace: &str) -> Result<Self> {
+        crate::validate_namespace(namespace)?;
+        let mut key_prefix = Vec::with_capacity(namespace.len() + 1);
+        // validate_namespace bounds the length far below 256.
+        key_prefix.push(namespace.len() as u8);
+        key_prefix.extend_from_slice(namespace.as_bytes());
+        Ok(IndexedDbStore {
+            connection,
+            namespace: namespace.into(),
+            key_prefix: key_prefix.into(),
+        })
+    }
+
+    fn begin(&self, write: bool) -> Result<Tx> {
+        let db = &self.connection.db;
+        let raw: IdbTransaction = if write {
+            let options = Object::new();
+            Reflect::set(&options, &"durability".into(), &"strict".into()).map_err(from_js)?;
+            let transaction: Function = Reflect::get(db, &"transaction".into())
+                .map_err(from_js)?
+                .dyn_into()
+                .map_err(from_js)?;
+            transaction
+                .call3(db, &OBJECT_STORE.into(), &"readwrite".into(), &options)
+                .map_err(from_js)?
+                .dyn_into()
+                .map_err(from_js)?
+        } else {
+            db.transaction_with_str(OBJECT_STORE).map_err(from_js)?
+        };
+        let tx = idb::Transaction::from(raw.clone());
+        let store = tx.object_store(OBJECT_STORE).map_err(from_idb)?;
+        Ok(Tx { raw, tx, store })
+    }
+
+    fn idb_key(&self, key: &[u8]) -> JsValue {
+        let full = Uint8Array::new_with_length((self.key_prefix.len() + key.len()) as u32);
+        full.subarray(0, self.key_prefix.len() as u32)
+            .copy_from(&self.key_prefix);
+        full.subarray(self.key_prefix.len() as u32, full.length())
+            .copy_from(key);
+        full.into()
+    }
+
+    fn strip_key(&self, idb_key: &JsValue) -> Result<Vec<u8>> {
+        let full = to_bytes(idb_key)?;
+        full.strip_prefix(&*self.key_prefix)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| Error::Corrupted("a key outside the namespace was returned".into()))
+    }
+
+    /// The IndexedDB key range of `scan` within this namespace.
+    fn range(&self, scan: &Scan<'_>) -> Result<Query> {
+        let (lower, lower_open) = scan.lower();
+        let upper = match scan.upper() {
+            Some(upper) => self.idb_key(&upper),
+            None => {
+                // The namespace prefix holds no 0xFF byte (ASCII name), so it has an end.
+                let end = prefix_end(&self.key_prefix)
+                    .ok_or_else(|| Error::backend(BACKEND, "namespace prefix has no end"))?;
+                Uint8Array::from(end.as_slice()).into()
+            }
+        };
+        let range = KeyRange::bound(&self.idb_key(lower), &upper, Some(lower_open), Some(true))
+            .map_err(from_idb)?;
+        Ok(range.into())
+    }
+
+    fn limit(scan: &Scan<'_>) -> Option<u32> {
+        scan.limit.map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Runs one write transaction made of the requests `issue` makes.
+    async fn write(&self, issue: impl FnOnce(&ObjectStore) -> Result<()>) -> Result<()> {
+        let tx = self.begin(true)?;
+        if let Err(err) = issue(&tx.store) {
+            return Err(tx.abandon(err));
+        }
+        tx.finish().await
+    }
+
+    /// Runs one read transaction: issues the request, awaits completion, returns the result.
+    async fn read<R: Request>(
+        &self,
+        issue: impl FnOnce(&ObjectStore) -> std::result::Result<R, idb::Error>,
+    ) -> Result<JsValue> {
+        let tx = self.begin(false)?;
+        let request = match issue(&tx.store) {
+            Ok(request) => request,
+            Err(err) => return Err(tx.abandon(from_idb(err))),
+        };
+        tx.finish().await?;
+        request_result(&request)
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl KVStore for IndexedDbStore {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        check_key(key)?;
+        let key = self.idb_key(key);
+        let value = self.read(|s| s.get(Query::from(key))).await?;
+        if value.is_undefined() {
+            Ok(None)
+        } else {
+            to_bytes(&value).map(Some)
+        }
+    }
+
+    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        check_value(value)?;
+        let key = self.idb_key(key);
+        let value: JsValue = Uint8Array::from(value).into();
+        self.write(|s| s.put(&value, Some(&key)).map(drop).map_err(from_idb))
+            .await
+    }
+
+    async fn delete(&self, key: &[u8]) -> Result<()> {
+        check_key(key)?;
+        let key = self.idb_key(key);
+        self.write(|s| s.delete(Query::from(key)).map(drop).map_err(from_idb))
+            .await
+    }
+
+    async fn contains(&self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        let key = self.idb_key(key);
+        let found = self.read(|s| s.get_key(Query::from(key))).await?;
+        Ok(!found.is_undefined())
+    }
+
+    async fn scan(&self, scan: Scan<'_>) -> Result<Vec<Entry>> {
+        if scan.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (range, limit) = (self.range(&scan)?, Self::limit(&scan));
+        let tx = self.begin(false)?;
+        let issued = tx
+            .store
+            .get_all_keys(Some(range.clone()), limit)
+            .and_then(|keys| Ok((keys, tx.store.get_all(Some(range), limit)?)));
+        let (keys, values) = match issued {
+            Ok(requests) => requests,
+            Err(err) => return Err(tx.abandon(from_idb(err))),
+        };
+        tx.finish().await?;
+        let keys: Array = request_result(&keys)?.unchecked_into();
+        let values: Array = request_result(&values)?.unchecked_into();
+        if keys.length() != values.length() {
+            return Err(Error::backend(BACKEND, "getAll and getAllKeys disagree"));
+        }
+        keys.iter()
+            .zip(values.iter())
+            .map(|(k, v)| Ok((self.strip_key(&k)?, to_bytes(&v)?)))
+            .collect()
+    }
+
+    async fn scan_keys(&self, scan: Scan<'_>) -> Result<Vec<Vec<u8>>> {
+        if scan.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (range, limit) = (self.range(&scan)?, Self::limit(&scan));
+        let keys: Array = self
+            .read(|s| s.get_all_keys(Some(range), limit))
+            .await?
+            .unchecked_into();
+        keys.iter().map(|k| self.strip_key(&k)).collect()
+    }
+
+    async fn count(&self, prefix: &[u8]) -> Result<u64> {
+        let range = self.range(&Scan::prefix(prefix))?;
+        let n = self.read(|s| s.count(Some(range))).await?;
+        n.as_f64()
+            .map(|n| n as u64)
+            .ok_or_else(|| Error::backend(BACKEND, "count returned a non-number"))
+    }
+
+    async fn batch(&self, batch: Batch) -> Result<()> {
+        batch.validate()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // Encode everything before the transaction opens.
+        let ops: Vec<(JsValue, Option<(JsValue, bool)>)> = batch
+            .ops()
+            .iter()
+            .map(|op| match op {
+                BatchOp::Set { key, value } => (
+                    self.idb_key(key),
+                    Some((Uint8Array::from(value.as_slice()).into(), false)),
+                ),
+                BatchOp::Create { key, value } => (
+                    self.idb_key(key),
+                    Some((Uint8Array::from(value.as_slice()).into(), true)),
+                ),
+                BatchOp::Delete { key } => (self.idb_key(key), None),
+            })
+            .collect();
+        let tx = self.begin(true)?;
+        let mut creates = Vec::new();
+        for (index, (key, value)) in ops.into_iter().enumerate() {
+            let issued = match value {
+                Some((value, false)) => tx.store.put(&value, Some(&key)).map(drop),
+                Some((value, true)) => tx
+                    .store
+                    .add(&value, Some(&key))
+                    .map(|request| creates.push((index, request))),
+                None => tx.store.delete(Query::from(key)).map(drop),
+            };
+            if let Err(err) = issued {
+                return Err(tx.abandon(from_idb(err)));
+            }
+        }
+        let result = tx.finish().await;
+        if result.is_err() {
+            // An `add` that met an existing key fails with ConstraintError and aborts the
+            // transaction: report which key.
+            for (index, request) in &creates {
+                if let Ok(Some(e)) = request.error() {
+                    if e.name() == "ConstraintError" {
+                        return Err(Error::KeyExists {
+                            key: batch.ops()[*index].key().to_vec(),
+                        });
+                    }
+                }
+            }
+        }
+        result
+    }
+
+    async fn clear(&self) -> Result<()> {
+        let range = self.range(&Scan::all())?;
+        self.write(|s| s.delete(range).map(drop).map_err(from_idb))
+            .await
+    }
+
+    fn namespace_name(&self) -> &str {
+        &self.namespace
+    }
+
+    fn namespace(&self, name: &str) -> Result<Self> {
+        Self::with_connection(self.connection.clone(), name)
+    }
+}

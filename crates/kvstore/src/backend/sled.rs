@@ -1,0 +1,221 @@
+//! sled 0.34, the native default.
+//!
+//! Each namespace is a sled tree of one database directory.
+//!
+//! **Durability.** Every write (`set`, `delete`, `batch`, `clear`) is followed by
+//! `flush_async`, which writes sled's log and `fsync`s it before the future resolves. So:
+//! - after a *process crash* (panic, `SIGKILL`), every write whose future resolved is present
+//!   on reopen, and a batch is visible entirely or not at all (the crash test in
+//!   `tests/crash.rs` checks exactly this);
+//! - after a *power loss*, the same holds as far as the disk honours `fsync`; writes whose
+//!   future had not resolved may or may not be present, never partly for a batch.
+//!
+//! **Blocking.** Reads and the in-memory part of writes run inline (sled serves them from its
+//! cache in microseconds); the flush runs on the `blocking` crate's thread pool and is awaited,
+//! so no executor thread waits on the disk and no particular runtime is required.
+//!
+//! **Locking.** sled takes an exclusive file lock: opening a directory another process (or
+//! another handle in this process) has open fails with [`Error::Busy`].
+
+use std::ops::Bound;
+use std::path::Path;
+
+use crate::keys::{check_key, check_value};
+use crate::{Batch, BatchOp, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
+
+const BACKEND: &str = "sled";
+
+/// A [`KVStore`] namespace in a sled database. Clones share the database.
+#[derive(Clone)]
+pub struct SledStore {
+    db: sled::Db,
+    tree: sled::Tree,
+    namespace: String,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+fn map_err(err: sled::Error) -> Error {
+    match err {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            Error::Busy(format!("the sled database is open in another process: {io}"))
+        }
+        sled::Error::Io(io) => Error::Io(io),
+        sled::Error::Corruption { at, .. } => {
+            Error::Corrupted(format!("sled reports corruption at {at:?}"))
+        }
+        other => Error::backend(BACKEND, other),
+    }
+}
+
+impl SledStore {
+    /// Opens (creating if needed) the sled database in directory `path`; the handle is its
+    /// [`DEFAULT_NAMESPACE`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let db = sled::Config::new()
+            .path(path.as_ref())
+            .open()
+            .map_err(map_err)?;
+        Self::with_db(db, DEFAULT_NAMESPACE)
+    }
+
+    fn with_db(db: sled::Db, namespace: &str) -> Result<Self> {
+        crate::validate_namespace(namespace)?;
+        let tree = db.open_tree(namespace).map_err(map_err)?;
+        Ok(SledStore {
+            db,
+            tree,
+            namespace: namespace.to_owned(),
+        })
+    }
+
+    /// The underlying sled database, for what this crate does not cover.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// Makes every write so far durable: sled's `flush` (log write and `fsync`) on the
+    /// `blocking` crate's thread pool. (sled's own `flush_async` was seen to hang forever with
+    /// several flushes in flight, so it is not used.)
+    async fn flush(&self) -> Result<()> {
+        let tree = self.tree.clone();
+        blocking::unblock(move || tree.flush())
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    fn range(&self, scan: &Scan<'_>) -> sled::Iter {
+        let (lower, exclusive) = scan.lower();
+        let lower = if exclusive {
+            Bound::Excluded(lower.to_vec())
+        } else {
+            Bound::Included(lower.to_vec())
+        };
+        let upper = scan.upper().map_or(Bound::Unbounded, Bound::Excluded);
+        self.tree.range::<Vec<u8>, _>((lower, upper))
+    }
+
+    fn apply_with_creates(&self, ops: &[BatchOp]) -> Result<()> {
+        use sled::transaction::ConflictableTransactionError as Abort;
+        self.tree
+            .transaction(|tx| {
+                for op in ops {
+                    match op {
+                        BatchOp::Set { key, value } => {
+                            tx.insert(key.as_slice(), value.as_slice())?;
+                        }
+                        BatchOp::Create { key, value } => {
+                            if tx.get(key.as_slice())?.is_some() {
+                                return Err(Abort::Abort(Error::KeyExists { key: key.clone() }));
+                            }
+                            tx.insert(key.as_slice(), value.as_slice())?;
+                        }
+                        BatchOp::Delete { key } => {
+                            tx.remove(key.as_slice())?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|err| match err {
+                sled::transaction::TransactionError::Abort(err) => err,
+                sled::transaction::TransactionError::Storage(err) => map_err(err),
+            })
+    }
+}
+
+#[async_trait::async_trait]
+impl KVStore for SledStore {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        check_key(key)?;
+        Ok(self.tree.get(key).map_err(map_err)?.map(|v| v.to_vec()))
+    }
+
+    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        check_value(value)?;
+        self.tree.insert(key, value).map_err(map_err)?;
+        self.flush().await
+    }
+
+    async fn delete(&self, key: &[u8]) -> Result<()> {
+        check_key(key)?;
+        self.tree.remove(key).map_err(map_err)?;
+        self.flush().await
+    }
+
+    async fn contains(&self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        self.tree.contains_key(key).map_err(map_err)
+    }
+
+    async fn scan(&self, scan: Scan<'_>) -> Result<Vec<Entry>> {
+        if scan.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.range(&scan)
+            .take(scan.limit.unwrap_or(usize::MAX))
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(map_err))
+            .collect()
+    }
+
+    async fn scan_keys(&self, scan: Scan<'_>) -> Result<Vec<Vec<u8>>> {
+        if scan.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.range(&scan)
+            .keys()
+            .take(scan.limit.unwrap_or(usize::MAX))
+            .map(|r| r.map(|k| k.to_vec()).map_err(map_err))
+            .collect()
+    }
+
+    async fn count(&self, prefix: &[u8]) -> Result<u64> {
+        let mut n = 0;
+        for key in self.tree.scan_prefix(prefix).keys() {
+            key.map_err(map_err)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    async fn batch(&self, batch: Batch) -> Result<()> {
+        batch.validate()?;
+        if batch.has_create() {
+            // A create must read inside the write: that needs a transaction.
+            self.apply_with_creates(batch.ops())?;
+        } else {
+            let mut sled_batch = sled::Batch::default();
+            for op in batch.into_ops() {
+                match op {
+                    BatchOp::Set { key, value } | BatchOp::Create { key, value } => {
+                        sled_batch.insert(key, value)
+                    }
+                    BatchOp::Delete { key } => sled_batch.remove(key),
+                }
+            }
+            self.tree.apply_batch(sled_batch).map_err(map_err)?;
+        }
+        self.flush().await
+    }
+
+    async fn clear(&self) -> Result<()> {
+        self.tree.clear().map_err(map_err)?;
+        self.flush().await
+    }
+
+    fn namespace_name(&self) -> &str {
+        &self.namespace
+    }
+
+    fn namespace(&self, name: &str) -> Result<Self> {
+        Self::with_db(self.db.clone(), name)
+    }
+}

@@ -1,0 +1,131 @@
+use crate::keys::{check_key, check_value};
+use crate::Result;
+
+/// One operation of a [`Batch`].
+#[derive(Clone, PartialEq, Eq)]
+pub enum BatchOp {
+    /// Store `value` under `key`, replacing any previous value.
+    Set {
+        /// The key.
+        key: Vec<u8>,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Store `value` under `key` only if `key` is absent; otherwise the whole batch fails with
+    /// [`Error::KeyExists`](crate::Error::KeyExists) and nothing of it is applied.
+    Create {
+        /// The key.
+        key: Vec<u8>,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Remove `key` (absent keys are not an error).
+    Delete {
+        /// The key.
+        key: Vec<u8>,
+    },
+}
+
+impl std::fmt::Debug for BatchOp {
+    // Values may be ciphertexts or anything else the caller wants kept out of logs: show sizes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchOp::Set { key, value } => write!(f, "Set({key:02x?}, {} bytes)", value.len()),
+            BatchOp::Create { key, value } => {
+                write!(f, "Create({key:02x?}, {} bytes)", value.len())
+            }
+            BatchOp::Delete { key } => write!(f, "Delete({key:02x?})"),
+        }
+    }
+}
+
+impl BatchOp {
+    /// The key this operation touches.
+    pub fn key(&self) -> &[u8] {
+        match self {
+            BatchOp::Set { key, .. } | BatchOp::Create { key, .. } | BatchOp::Delete { key } => key,
+        }
+    }
+}
+
+/// Sets, creates and deletes applied atomically by [`KVStore::batch`](crate::KVStore::batch):
+/// after the call every operation is applied, or none is.
+///
+/// Operations apply in order, so a later operation on the same key wins.
+///
+/// ```
+/// let mut batch = kvstore::Batch::new();
+/// batch.set(b"a", b"1").delete(b"b").create(b"c", b"3");
+/// assert_eq!(batch.len(), 3);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    ops: Vec<BatchOp>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a [`BatchOp::Set`].
+    pub fn set(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push(BatchOp::Set {
+            key: key.into(),
+            value: value.into(),
+        });
+        self
+    }
+
+    /// Adds a [`BatchOp::Create`]: the batch fails unless `key` is absent.
+    pub fn create(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push(BatchOp::Create {
+            key: key.into(),
+            value: value.into(),
+        });
+        self
+    }
+
+    /// Adds a [`BatchOp::Delete`].
+    pub fn delete(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push(BatchOp::Delete { key: key.into() });
+        self
+    }
+
+    /// The operations, in order.
+    pub fn ops(&self) -> &[BatchOp] {
+        &self.ops
+    }
+
+    /// Takes the operations out.
+    pub fn into_ops(self) -> Vec<BatchOp> {
+        self.ops
+    }
+
+    /// How many operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// No operations?
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Whether any operation is a [`BatchOp::Create`], which needs a read inside the write.
+    pub fn has_create(&self) -> bool {
+        self.ops.iter().any(|op| matches!(op, BatchOp::Create { .. }))
+    }
+
+    /// Checks every key and value against the limits before anything is written.
+    pub(crate) fn validate(&self) -> Result<()> {
+        for op in &self.ops {
+            check_key(op.key())?;
+            if let BatchOp::Set { value, .. } | BatchOp::Create { value, .. } = op {
+                check_value(value)?;
+            }
+        }
+        Ok(())
+    }
+}

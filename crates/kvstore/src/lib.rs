@@ -1,0 +1,38 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod batch;
+mod error;
+mod keys;
+mod maybe_send;
+mod store;
+
+pub mod backend;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use async_trait::async_trait;
+pub use batch::{Batch, BatchOp};
+pub use error::{Error, Result};
+pub use keys::{validate_namespace, MAX_KEY_LEN, MAX_NAMESPACE_LEN, MAX_VALUE_LEN};
+pub use maybe_send::{MaybeSend, MaybeSync};
+pub use store::{Entry, KVStore, Scan, DEFAULT_NAMESPACE};
+
+pub use backend::memory::MemoryStore;
+#[cfg(not(target_arch = "wasm32"))]
+pub use backend::redb::RedbStore;
+#[cfg(not(target_arch = "wasm32"))]
+pub use backend::sled::SledStore;
+#[cfg(target_arch = "wasm32")]
+pub use backend::indexeddb::IndexedDbStore;
+
+/// The backend a native application gets when it does not choose one: sled, the store the
+/// original design names. See the crate README for the trade-off against [`RedbStore`].
+#[cfg(not(target_arch = "wasm32"))]
+pub type DefaultStore = SledStore;
+
+/// The backend a browser application gets: IndexedDB.
+#[cfg(target_arch = "wasm32")]
+pub type DefaultStore = IndexedDbStore;

@@ -1,0 +1,142 @@
+use crate::{Batch, MaybeSend, MaybeSync, Result};
+
+/// The namespace a backend's `open` returns.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// A key and its value, as returned by [`KVStore::scan`].
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// Which keys a scan visits: those starting with `prefix`, strictly after `after` (the cursor of
+/// the previous page), at most `limit` of them, in ascending key order.
+///
+/// ```
+/// use kvstore::Scan;
+/// let first_page = Scan::prefix(b"user/").limit(100);
+/// let next_page = Scan::prefix(b"user/").after(b"user/0042").limit(100);
+/// # let _ = (first_page, next_page);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scan<'a> {
+    /// Only keys that start with these bytes (empty: every key).
+    pub prefix: &'a [u8],
+    /// Only keys strictly greater than this one.
+    pub after: Option<&'a [u8]>,
+    /// At most this many results (`None`: no limit).
+    pub limit: Option<usize>,
+}
+
+impl<'a> Scan<'a> {
+    /// Every key of the namespace.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Every key starting with `prefix`.
+    pub fn prefix(prefix: &'a [u8]) -> Self {
+        Scan {
+            prefix,
+            ..Self::default()
+        }
+    }
+
+    /// Continues after `key` (exclusive): pass the last key of the previous page.
+    pub fn after(mut self, key: &'a [u8]) -> Self {
+        self.after = Some(key);
+        self
+    }
+
+    /// Returns at most `limit` results.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// The inclusive-or-exclusive lower bound: `(key, exclusive)`.
+    pub(crate) fn lower(&self) -> (&'a [u8], bool) {
+        match self.after {
+            Some(after) if after >= self.prefix => (after, true),
+            _ => (self.prefix, false),
+        }
+    }
+
+    /// The exclusive upper bound, `None` when unbounded.
+    pub(crate) fn upper(&self) -> Option<Vec<u8>> {
+        crate::keys::prefix_end(self.prefix)
+    }
+
+    /// True when the scan cannot return anything (limit 0, or a cursor past the prefix).
+    pub(crate) fn is_empty(&self) -> bool {
+        if self.limit == Some(0) {
+            return true;
+        }
+        match (self.after, self.upper()) {
+            (Some(after), Some(upper)) => after >= upper.as_slice(),
+            _ => false,
+        }
+    }
+}
+
+/// An async, ordered key-value store: one namespace of one database.
+///
+/// Keys and values are bytes. Keys are ordered as unsigned bytes, a shorter key before every
+/// longer key it is a prefix of, identically on every backend. A write is durable when its
+/// future resolves (see each backend for exactly what survives a crash). Futures are `Send`
+/// natively and `?Send` on wasm32 ([`MaybeSend`]).
+///
+/// Implement it with [`macro@async_trait`] as
+/// `#[cfg_attr(not(target_arch = "wasm32"), async_trait)]` /
+/// `#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]`, as the backends here do.
+///
+/// ```
+/// use kvstore::{Batch, KVStore, MemoryStore, Scan};
+/// # futures::executor::block_on(async {
+/// let store = MemoryStore::new();
+/// store.set(b"fruit/apple", b"red").await?;
+/// let mut batch = Batch::new();
+/// batch.set(b"fruit/kiwi", b"green").delete(b"fruit/apple");
+/// store.batch(batch).await?;
+/// let fruit = store.scan(Scan::prefix(b"fruit/")).await?;
+/// assert_eq!(fruit, vec![(b"fruit/kiwi".to_vec(), b"green".to_vec())]);
+/// # Ok::<(), kvstore::Error>(())
+/// # }).unwrap();
+/// ```
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+pub trait KVStore: MaybeSend + MaybeSync {
+    /// The value under `key`, if any.
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Stores `value` under `key`, durably once the future resolves.
+    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()>;
+
+    /// Removes `key`; removing an absent key succeeds.
+    async fn delete(&self, key: &[u8]) -> Result<()>;
+
+    /// Whether `key` is present.
+    async fn contains(&self, key: &[u8]) -> Result<bool>;
+
+    /// The entries `scan` selects, in ascending key order.
+    async fn scan(&self, scan: Scan<'_>) -> Result<Vec<Entry>>;
+
+    /// The keys `scan` selects, in ascending key order, without reading values.
+    async fn scan_keys(&self, scan: Scan<'_>) -> Result<Vec<Vec<u8>>>;
+
+    /// How many keys start with `prefix`.
+    async fn count(&self, prefix: &[u8]) -> Result<u64>;
+
+    /// Applies every operation of `batch` atomically and durably: all of them or, on any error,
+    /// none.
+    async fn batch(&self, batch: Batch) -> Result<()>;
+
+    /// Removes every key of this namespace (other namespaces are untouched).
+    async fn clear(&self) -> Result<()>;
+
+    /// This namespace's name.
+    fn namespace_name(&self) -> &str;
+
+    /// Another namespace of the same database: its keys are independent of this one's. Names
+    /// follow [`validate_namespace`](crate::validate_namespace).
+    fn namespace(&self, name: &str) -> Result<Self>
+    where
+        Self: Sized;
+}

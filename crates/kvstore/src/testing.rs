@@ -1,0 +1,530 @@
+//! The conformance suite every backend runs (feature `testing`).
+//!
+//! Each case is an async function taking a fresh, empty store. [`conformance_tests!`] expands
+//! all of them into test functions for one backend and one way of running futures (a blocking
+//! executor, `#[tokio::test]`, `#[wasm_bindgen_test]`), so every backend is held to the same
+//! behaviour. A store implemented outside this crate can run the suite too:
+//!
+//! ```ignore
+//! kvstore::conformance_tests!(
+//!     blocking: #[test] futures::executor::block_on,
+//!     open: || async { (MyStore::new(), ()) },
+//!     config: kvstore::testing::Config::native()
+//! );
+//! ```
+//!
+//! Cases panic (through `assert!`) on the first divergence, with the seed of random cases in
+//! the message so a failure can be replayed.
+
+use std::collections::BTreeMap;
+
+use crate::{Batch, BatchOp, Entry, Error, KVStore, Scan, MAX_KEY_LEN, MAX_VALUE_LEN};
+
+/// How hard the suite works: sized for native runs or for browsers.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Seeds of the model-based runs.
+    pub seeds: &'static [u64],
+    /// Random operations per seed.
+    pub model_ops: usize,
+    /// Concurrent writers.
+    pub writers: usize,
+    /// Keys each concurrent writer writes.
+    pub writes_per_writer: usize,
+}
+
+impl Config {
+    /// Thousands of operations: for native backends.
+    pub const fn native() -> Self {
+        Config {
+            seeds: &[1, 2, 3],
+            model_ops: 2_000,
+            writers: 8,
+            writes_per_writer: 50,
+        }
+    }
+
+    /// Hundreds of operations: for browsers, where every write is a transaction.
+    pub const fn browser() -> Self {
+        Config {
+            seeds: &[1, 2],
+            model_ops: 300,
+            writers: 16,
+            writes_per_writer: 10,
+        }
+    }
+}
+
+async fn everything<S: KVStore>(store: &S) -> Vec<Entry> {
+    store.scan(Scan::all()).await.expect("full scan")
+}
+
+/// Missing keys, empty values, overwrite, delete, contains, count, clear.
+pub async fn basic_operations<S: KVStore>(store: S, _: &Config) {
+    assert_eq!(store.get(b"missing").await.unwrap(), None);
+    assert!(!store.contains(b"missing").await.unwrap());
+    store.delete(b"missing").await.expect("deleting an absent key succeeds");
+
+    store.set(b"empty", b"").await.unwrap();
+    assert_eq!(store.get(b"empty").await.unwrap(), Some(Vec::new()));
+    assert!(store.contains(b"empty").await.unwrap());
+
+    store.set(b"", b"empty key").await.unwrap();
+    assert_eq!(store.get(b"").await.unwrap(), Some(b"empty key".to_vec()));
+
+    store.set(b"k", b"one").await.unwrap();
+    store.set(b"k", b"two").await.unwrap();
+    assert_eq!(store.get(b"k").await.unwrap(), Some(b"two".to_vec()));
+    assert_eq!(store.count(b"").await.unwrap(), 3);
+
+    store.delete(b"k").await.unwrap();
+    assert_eq!(store.get(b"k").await.unwrap(), None);
+    assert_eq!(store.count(b"").await.unwrap(), 2);
+
+    store.clear().await.unwrap();
+    assert_eq!(store.count(b"").await.unwrap(), 0);
+    assert!(everything(&store).await.is_empty());
+}
+
+/// Values of 1 MiB round-trip byte for byte.
+pub async fn large_values<S: KVStore>(store: S, _: &Config) {
+    let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    store.set(b"big", &big).await.unwrap();
+    assert_eq!(store.get(b"big").await.unwrap().as_deref(), Some(big.as_slice()));
+    let mut batch = Batch::new();
+    batch.set(b"big2".to_vec(), big.clone());
+    store.batch(batch).await.unwrap();
+    assert_eq!(store.scan(Scan::prefix(b"big2")).await.unwrap(), vec![(b"big2".to_vec(), big)]);
+}
+
+/// Keys with 0x00 and 0xFF bytes come back in unsigned-byte order, shorter prefix first.
+pub async fn binary_keys_are_ordered_as_unsigned_bytes<S: KVStore>(store: S, _: &Config) {
+    let keys: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0x00],
+        vec![0x00, 0x00],
+        vec![0x00, 0xFF],
+        vec![0x01],
+        vec![0x7F],
+        vec![0x80],
+        vec![0x80, 0x00],
+        vec![0xFE, 0xFF, 0xFF],
+        vec![0xFF],
+        vec![0xFF, 0x00],
+        vec![0xFF, 0xFF],
+        vec![0xFF, 0xFF, 0xFF],
+    ];
+    // Insert in a scrambled order.
+    for i in [7, 3, 12, 0, 9, 5, 1, 11, 2, 8, 10, 4, 6] {
+        store.set(&keys[i], &[i as u8]).await.unwrap();
+    }
+    let scanned = store.scan_keys(Scan::all()).await.unwrap();
+    assert_eq!(scanned, keys);
+    for (i, key) in keys.iter().enumerate() {
+        assert_eq!(store.get(key).await.unwrap(), Some(vec![i as u8]));
+    }
+}
+
+/// Empty prefix, `[0xFF]`, `[0xFF, 0xFF]`, a prefix that is itself a key, cursors and limits.
+pub async fn prefix_scans_handle_edge_cases<S: KVStore>(store: S, _: &Config) {
+    for key in [&b"a"[..], b"ab", b"abc", b"abd", b"b", &[0xFF], &[0xFF, 0x00], &[0xFF, 0xFF], &[0xFF, 0xFF, 0x01]] {
+        store.set(key, key).await.unwrap();
+    }
+    let keys = |v: Vec<Entry>| v.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+    assert_eq!(store.scan(Scan::all()).await.unwrap().len(), 9);
+    assert_eq!(
+        keys(store.scan(Scan::prefix(b"ab")).await.unwrap()),
+        vec![b"ab".to_vec(), b"abc".to_vec(), b"abd".to_vec()]
+    );
+    assert_eq!(
+        store.scan_keys(Scan::prefix(&[0xFF])).await.unwrap(),
+        vec![vec![0xFF], vec![0xFF, 0x00], vec![0xFF, 0xFF], vec![0xFF, 0xFF, 0x01]]
+    );
+    assert_eq!(
+        store.scan_keys(Scan::prefix(&[0xFF, 0xFF])).await.unwrap(),
+        vec![vec![0xFF, 0xFF], vec![0xFF, 0xFF, 0x01]]
+    );
+    assert!(store.scan(Scan::prefix(b"zz")).await.unwrap().is_empty());
+    assert_eq!(store.count(b"ab").await.unwrap(), 3);
+    assert_eq!(store.count(&[0xFF, 0xFF]).await.unwrap(), 2);
+
+    // Paging with a cursor visits every key once, in order.
+    let mut seen = Vec::new();
+    let mut cursor: Option<Vec<u8>> = None;
+    loop {
+        let mut scan = Scan::all().limit(2);
+        if let Some(after) = &cursor {
+            scan = scan.after(after);
+        }
+        let page = store.scan_keys(scan).await.unwrap();
+        assert!(page.len() <= 2);
+        match page.last() {
+            Some(last) => cursor = Some(last.clone()),
+            None => break,
+        }
+        seen.extend(page);
+    }
+    assert_eq!(seen, store.scan_keys(Scan::all()).await.unwrap());
+
+    assert!(store.scan(Scan::all().limit(0)).await.unwrap().is_empty());
+    // A cursor before the prefix starts at the prefix; one after it returns nothing.
+    assert_eq!(store.scan_keys(Scan::prefix(b"ab").after(b"a")).await.unwrap().len(), 3);
+    assert!(store.scan_keys(Scan::prefix(b"ab").after(b"b")).await.unwrap().is_empty());
+    assert_eq!(
+        store.scan(Scan::prefix(b"ab").after(b"abc")).await.unwrap(),
+        vec![(b"abd".to_vec(), b"abd".to_vec())]
+    );
+}
+
+/// A batch applies every set, create and delete, in order.
+pub async fn batch_applies_every_operation<S: KVStore>(store: S, _: &Config) {
+    store.set(b"gone", b"x").await.unwrap();
+    store.set(b"kept", b"x").await.unwrap();
+    let mut batch = Batch::new();
+    batch
+        .set(b"a", b"1")
+        .set(b"a", b"2")
+        .delete(b"gone")
+        .create(b"new", b"3")
+        .delete(b"new")
+        .create(b"new", b"4");
+    store.batch(batch).await.unwrap();
+    assert_eq!(
+        everything(&store).await,
+        vec![
+            (b"a".to_vec(), b"2".to_vec()),
+            (b"kept".to_vec(), b"x".to_vec()),
+            (b"new".to_vec(), b"4".to_vec()),
+        ]
+    );
+    store.batch(Batch::new()).await.expect("an empty batch succeeds");
+}
+
+/// A batch that fails inside the backend's transaction (a `create` meeting an existing key,
+/// placed first, in the middle and last) applies nothing; so does one with an invalid key.
+pub async fn failed_batch_applies_nothing<S: KVStore>(store: S, _: &Config) {
+    store.set(b"existing", b"old").await.unwrap();
+    store.set(b"victim", b"keep me").await.unwrap();
+    let before = everything(&store).await;
+    for position in 0..4 {
+        let mut ops = vec![
+            BatchOp::Set { key: b"fresh".to_vec(), value: b"v".to_vec() },
+            BatchOp::Delete { key: b"victim".to_vec() },
+            BatchOp::Set { key: b"existing".to_vec(), value: b"overwritten".to_vec() },
+        ];
+        ops.insert(position, BatchOp::Create { key: b"victim".to_vec(), value: b"dup".to_vec() });
+        // At position 0 the create meets "victim" before the delete; later it meets nothing
+        // (deleted earlier in the batch), so use the always-present key there.
+        if position > 1 {
+            ops[position] = BatchOp::Create { key: b"existing".to_vec(), value: b"dup".to_vec() };
+        }
+        let mut batch = Batch::new();
+        for op in ops {
+            match op {
+                BatchOp::Set { key, value } => batch.set(key, value),
+                BatchOp::Create { key, value } => batch.create(key, value),
+                BatchOp::Delete { key } => batch.delete(key),
+            };
+        }
+        match store.batch(batch).await {
+            Err(Error::KeyExists { key }) => {
+                assert!(key == b"victim" || key == b"existing", "unexpected key {key:?}")
+            }
+            other => panic!("batch with a conflicting create at {position} gave {other:?}"),
+        }
+        assert_eq!(everything(&store).await, before, "conflict at {position} applied something");
+    }
+
+    let mut batch = Batch::new();
+    batch.set(b"fresh", b"v").set(vec![7u8; MAX_KEY_LEN + 1], b"v");
+    assert!(matches!(store.batch(batch).await, Err(Error::InvalidInput(_))));
+    assert_eq!(everything(&store).await, before);
+}
+
+/// Oversized keys and values and bad namespace names get `InvalidInput`, never a panic.
+pub async fn invalid_input_is_rejected<S: KVStore>(store: S, _: &Config) {
+    let long_key = vec![1u8; MAX_KEY_LEN + 1];
+    assert!(matches!(store.set(&long_key, b"v").await, Err(Error::InvalidInput(_))));
+    assert!(matches!(store.get(&long_key).await, Err(Error::InvalidInput(_))));
+    assert!(matches!(store.delete(&long_key).await, Err(Error::InvalidInput(_))));
+    let max_key = vec![0xABu8; MAX_KEY_LEN];
+    store.set(&max_key, b"fits").await.expect("a key of exactly MAX_KEY_LEN fits");
+    assert_eq!(store.get(&max_key).await.unwrap(), Some(b"fits".to_vec()));
+    let huge = vec![0u8; MAX_VALUE_LEN + 1];
+    assert!(matches!(store.set(b"huge", &huge).await, Err(Error::InvalidInput(_))));
+    assert!(!store.contains(b"huge").await.unwrap());
+    for bad in ["", "has space", "a/b", "ünï"] {
+        assert!(matches!(store.namespace(bad), Err(Error::InvalidInput(_))), "{bad:?}");
+    }
+}
+
+/// Namespaces of one database do not see each other's keys, scans, counts or clears.
+pub async fn namespaces_are_isolated<S: KVStore>(store: S, _: &Config) {
+    let other = store.namespace("other").unwrap();
+    let prefix_like = store.namespace("other.more").unwrap();
+    assert_eq!(other.namespace_name(), "other");
+    store.set(b"k", b"default").await.unwrap();
+    other.set(b"k", b"other").await.unwrap();
+    prefix_like.set(b"k", b"more").await.unwrap();
+    prefix_like.set(&[0xFF, 0xFF], b"edge").await.unwrap();
+    assert_eq!(store.get(b"k").await.unwrap(), Some(b"default".to_vec()));
+    assert_eq!(other.get(b"k").await.unwrap(), Some(b"other".to_vec()));
+    assert_eq!(other.scan(Scan::all()).await.unwrap(), vec![(b"k".to_vec(), b"other".to_vec())]);
+    assert_eq!(other.count(b"").await.unwrap(), 1);
+    assert_eq!(prefix_like.count(b"").await.unwrap(), 2);
+    other.clear().await.unwrap();
+    assert_eq!(other.count(b"").await.unwrap(), 0);
+    assert_eq!(store.get(b"k").await.unwrap(), Some(b"default".to_vec()));
+    assert_eq!(prefix_like.count(b"").await.unwrap(), 2);
+    // A second handle on a namespace sees the same data.
+    let again = store.namespace("other.more").unwrap();
+    assert_eq!(again.get(&[0xFF, 0xFF]).await.unwrap(), Some(b"edge".to_vec()));
+}
+
+/// Random operations, checked one by one against a `BTreeMap` model, for each seed.
+pub async fn matches_model_under_random_operations<S: KVStore>(store: S, config: &Config) {
+    for &seed in config.seeds {
+        store.clear().await.unwrap();
+        run_model(&store, seed, config.model_ops).await;
+    }
+}
+
+fn random_key(rng: &mut fastrand::Rng) -> Vec<u8> {
+    const ALPHABET: [u8; 6] = [0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF];
+    let len = rng.usize(0..4);
+    (0..len).map(|_| ALPHABET[rng.usize(..ALPHABET.len())]).collect()
+}
+
+fn model_scan(model: &BTreeMap<Vec<u8>, Vec<u8>>, scan: Scan<'_>) -> Vec<Entry> {
+    model
+        .iter()
+        .filter(|(k, _)| k.starts_with(scan.prefix) && scan.after.is_none_or(|a| k.as_slice() > a))
+        .take(scan.limit.unwrap_or(usize::MAX))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    for step in 0..ops {
+        let at = format!("seed {seed}, step {step}");
+        match rng.u8(0..100) {
+            0..=29 => {
+                let (key, value) = (random_key(&mut rng), vec![rng.u8(..); rng.usize(0..40)]);
+                store.set(&key, &value).await.unwrap();
+                model.insert(key, value);
+            }
+            30..=39 => {
+                let key = random_key(&mut rng);
+                store.delete(&key).await.unwrap();
+                model.remove(&key);
+            }
+            40..=54 => {
+                let key = random_key(&mut rng);
+                assert_eq!(store.get(&key).await.unwrap(), model.get(&key).cloned(), "get at {at}");
+                assert_eq!(store.contains(&key).await.unwrap(), model.contains_key(&key), "contains at {at}");
+            }
+            55..=74 => {
+                let prefix = random_key(&mut rng);
+                let after = rng.bool().then(|| random_key(&mut rng));
+                let mut scan = Scan::prefix(&prefix[..prefix.len().min(2)]);
+                if let Some(after) = &after {
+                    scan = scan.after(after);
+                }
+                if rng.bool() {
+                    scan = scan.limit(rng.usize(0..6));
+                }
+                let expected = model_scan(&model, scan);
+                assert_eq!(store.scan(scan).await.unwrap(), expected, "scan {scan:?} at {at}");
+                let keys: Vec<_> = expected.into_iter().map(|(k, _)| k).collect();
+                assert_eq!(store.scan_keys(scan).await.unwrap(), keys, "scan_keys at {at}");
+                assert_eq!(
+                    store.count(scan.prefix).await.unwrap(),
+                    model_scan(&model, Scan::prefix(scan.prefix)).len() as u64,
+                    "count at {at}"
+                );
+            }
+            75..=98 => {
+                let mut batch = Batch::new();
+                let mut next = model.clone();
+                let mut conflict = None;
+                for _ in 0..rng.usize(0..8) {
+                    let key = random_key(&mut rng);
+                    match rng.u8(0..10) {
+                        0..=4 => {
+                            let value = vec![rng.u8(..); rng.usize(0..20)];
+                            batch.set(key.clone(), value.clone());
+                            next.insert(key, value);
+                        }
+                        5..=7 => {
+                            batch.delete(key.clone());
+                            next.remove(&key);
+                        }
+                        _ => {
+                            let value = vec![rng.u8(..); 3];
+                            batch.create(key.clone(), value.clone());
+                            if next.contains_key(&key) {
+                                conflict.get_or_insert(key);
+                            } else {
+                                next.insert(key, value);
+                            }
+                        }
+                    }
+                }
+                match (store.batch(batch).await, conflict) {
+                    (Ok(()), None) => model = next,
+                    (Err(Error::KeyExists { key }), Some(expected)) => {
+                        assert_eq!(key, expected, "conflicting key at {at}")
+                    }
+                    (result, conflict) => {
+                        panic!("batch gave {result:?}, model expected conflict {conflict:?} at {at}")
+                    }
+                }
+            }
+            _ => {
+                store.clear().await.unwrap();
+                model.clear();
+            }
+        }
+    }
+    assert_eq!(everything(store).await, model_scan(&model, Scan::all()), "final state, seed {seed}");
+}
+
+/// Many writers in flight at once on one executor (interleaved futures), then every write
+/// present.
+pub async fn concurrent_futures_lose_nothing<S: KVStore>(store: S, config: &Config) {
+    let writers = (0..config.writers).map(|w| {
+        let store = &store;
+        async move {
+            for i in 0..config.writes_per_writer {
+                let key = format!("w{w:03}/{i:05}");
+                if i % 3 == 0 {
+                    let mut batch = Batch::new();
+                    batch.set(key.clone().into_bytes(), key.clone().into_bytes());
+                    store.batch(batch).await.unwrap();
+                } else {
+                    store.set(key.as_bytes(), key.as_bytes()).await.unwrap();
+                }
+                // Read someone's data while others write.
+                store.scan_keys(Scan::prefix(b"w000/").limit(5)).await.unwrap();
+            }
+        }
+    });
+    futures::future::join_all(writers).await;
+    let total = (config.writers * config.writes_per_writer) as u64;
+    assert_eq!(store.count(b"w").await.unwrap(), total);
+    for (k, v) in everything(&store).await {
+        assert_eq!(k, v);
+    }
+}
+
+/// Many OS threads, each with its own executor, writing and reading one store at once.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn concurrent_threads_lose_nothing<S: KVStore + Clone + 'static>(store: S, config: &Config) {
+    let threads: Vec<_> = (0..config.writers)
+        .map(|t| {
+            let store = store.clone();
+            let n = config.writes_per_writer;
+            std::thread::spawn(move || {
+                futures::executor::block_on(async {
+                    for i in 0..n {
+                        let key = format!("t{t:03}/{i:05}");
+                        store.set(key.as_bytes(), key.as_bytes()).await.unwrap();
+                        assert_eq!(store.get(key.as_bytes()).await.unwrap(), Some(key.into_bytes()));
+                    }
+                })
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("writer thread panicked");
+    }
+    assert_eq!(
+        store.count(b"t").await.unwrap(),
+        (config.writers * config.writes_per_writer) as u64
+    );
+}
+
+/// Writes data through a store, drops it, reopens with `reopen`, and checks everything —
+/// including a failed batch's absence — is there. `reopen` must open the same location.
+pub async fn persistence_across_reopen<S, F, Fut>(reopen: F)
+where
+    S: KVStore,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = S>,
+{
+    let expected = {
+        let store = reopen().await;
+        let other = store.namespace("second").unwrap();
+        store.set(b"single", b"1").await.unwrap();
+        store.set(b"deleted", b"x").await.unwrap();
+        store.delete(b"deleted").await.unwrap();
+        let mut batch = Batch::new();
+        batch.set(b"batch/a", b"a").set(b"batch/b", vec![0xFF; 1000]);
+        store.batch(batch).await.unwrap();
+        let mut failing = Batch::new();
+        failing.set(b"never", b"x").create(b"single", b"dup");
+        assert!(store.batch(failing).await.is_err());
+        other.set(b"single", b"other").await.unwrap();
+        everything(&store).await
+    };
+    let store = reopen().await;
+    assert_eq!(everything(&store).await, expected);
+    assert_eq!(
+        store.namespace("second").unwrap().get(b"single").await.unwrap(),
+        Some(b"other".to_vec())
+    );
+}
+
+/// Expands the conformance suite into test functions for one backend.
+///
+/// - `blocking: #[test] EXECUTOR,` runs each case with `EXECUTOR(future)` (for example
+///   `futures::executor::block_on`) in a plain `#[test]`;
+/// - `async: #[ATTR],` writes `#[ATTR] async fn` cases (for `#[tokio::test]` or
+///   `#[wasm_bindgen_test]`).
+///
+/// `open` is a closure returning a future of `(store, guard)`: a fresh, empty store and
+/// whatever must live as long as it (a temporary directory). `config` is a
+/// [`testing::Config`](crate::testing::Config). Native runs also get the threaded case.
+#[macro_export]
+macro_rules! conformance_tests {
+    (blocking: #[$attr:meta] $run:path, open: $open:expr, config: $config:expr $(,)?) => {
+        $crate::conformance_tests!(@cases [blocking $attr $run] $open, $config);
+        #[cfg(not(target_arch = "wasm32"))]
+        $crate::conformance_tests!(@one [blocking $attr $run] $open, $config, concurrent_threads_lose_nothing);
+    };
+    (async: #[$attr:meta], open: $open:expr, config: $config:expr $(,)?) => {
+        $crate::conformance_tests!(@cases [async $attr] $open, $config);
+        #[cfg(not(target_arch = "wasm32"))]
+        $crate::conformance_tests!(@one [async $attr] $open, $config, concurrent_threads_lose_nothing);
+    };
+    (@cases $mode:tt $open:expr, $config:expr) => {
+        $crate::conformance_tests!(@one $mode $open, $config, basic_operations);
+        $crate::conformance_tests!(@one $mode $open, $config, large_values);
+        $crate::conformance_tests!(@one $mode $open, $config, binary_keys_are_ordered_as_unsigned_bytes);
+        $crate::conformance_tests!(@one $mode $open, $config, prefix_scans_handle_edge_cases);
+        $crate::conformance_tests!(@one $mode $open, $config, batch_applies_every_operation);
+        $crate::conformance_tests!(@one $mode $open, $config, failed_batch_applies_nothing);
+        $crate::conformance_tests!(@one $mode $open, $config, invalid_input_is_rejected);
+        $crate::conformance_tests!(@one $mode $open, $config, namespaces_are_isolated);
+        $crate::conformance_tests!(@one $mode $open, $config, matches_model_under_random_operations);
+        $crate::conformance_tests!(@one $mode $open, $config, concurrent_futures_lose_nothing);
+    };
+    (@one [blocking $attr:meta $run:path] $open:expr, $config:expr, $case:ident) => {
+        #[$attr]
+        fn $case() {
+            $run(async {
+                let (store, _guard) = ($open)().await;
+                $crate::testing::$case(store, &$config).await;
+            })
+        }
+    };
+    (@one [async $attr:meta] $open:expr, $config:expr, $case:ident) => {
+        #[$attr]
+        async fn $case() {
+            let (store, _guard) = ($open)().await;
+            $crate::testing::$case(store, &$config).await;
+        }
+    };
+}

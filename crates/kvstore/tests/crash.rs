@@ -1,0 +1,163 @@
+//! Crash test: a child process writes and prints an acknowledgement after each write's future
+//! resolves; the parent SIGKILLs it at a random moment, reopens the store, and checks that
+//! every acknowledged write is there and that no batch is partly visible. 20 kills per backend.
+//!
+//! The child is this same test binary, re-run with the ignored `crash_child` test selected and
+//! its instructions in environment variables.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use kvstore::{Batch, KVStore, RedbStore, Scan, SledStore};
+
+const KILLS: usize = 20;
+const BATCH_SIZE: usize = 5;
+
+fn open(backend: &str, path: &str) -> Box<dyn KVStore> {
+    // A killed predecessor's lock is released by the kernel with its process, but allow for
+    // a short delay before it is.
+    for _ in 0..100 {
+        let opened: kvstore::Result<Box<dyn KVStore>> = match backend {
+            "sled" => SledStore::open(path).map(|s| Box::new(s) as Box<dyn KVStore>),
+            "redb" => RedbStore::open(path).map(|s| Box::new(s) as Box<dyn KVStore>),
+            other => panic!("unknown backend {other}"),
+        };
+        match opened {
+            Ok(store) => return store,
+            Err(kvstore::Error::Busy(_)) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("reopening {backend} after a kill failed: {e}"),
+        }
+    }
+    panic!("{backend} stayed locked after its writer was killed");
+}
+
+#[test]
+#[ignore = "run by the crash tests as their child process"]
+fn crash_child() {
+    let backend = std::env::var("KVSTORE_CRASH_BACKEND").expect("child needs its backend");
+    let path = std::env::var("KVSTORE_CRASH_PATH").expect("child needs its path");
+    let round: usize = std::env::var("KVSTORE_CRASH_ROUND").unwrap().parse().unwrap();
+    let store = open(&backend, &path);
+    futures::executor::block_on(async {
+        for i in 0.. {
+            match i % 3 {
+                0 => {
+                    let key = format!("single/{round:02}/{i:06}");
+                    store.set(key.as_bytes(), key.as_bytes()).await.unwrap();
+                    println!("ACK single {key}");
+                }
+                1 => {
+                    let mut batch = Batch::new();
+                    for part in 0..BATCH_SIZE {
+                        let key = format!("batch/{round:02}/{i:06}/{part}");
+                        batch.set(key.clone().into_bytes(), key.into_bytes());
+                    }
+                    store.batch(batch).await.unwrap();
+                    println!("ACK batch batch/{round:02}/{i:06}/");
+                }
+                _ => {
+                    store.set(b"counter", format!("{round:02}/{i:06}").as_bytes()).await.unwrap();
+                    println!("ACK counter {round:02}/{i:06}");
+                }
+            }
+        }
+    });
+}
+
+fn crash_and_check(backend: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("store.{backend}"));
+    let path = path.to_str().unwrap().to_owned();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut singles = Vec::new();
+    let mut batches = Vec::new();
+    let mut counter = String::new();
+    for round in 0..KILLS {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .env("KVSTORE_CRASH_BACKEND", backend)
+            .env("KVSTORE_CRASH_PATH", &path)
+            .env("KVSTORE_CRASH_ROUND", round.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let target = rng.usize(1..150);
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut acked = 0;
+        while acked < target {
+            let Some(line) = lines.next() else { break };
+            let line = line.unwrap();
+            let mut words = line.split(' ');
+            if words.next() != Some("ACK") {
+                continue;
+            }
+            match (words.next(), words.next()) {
+                (Some("single"), Some(key)) => singles.push(key.to_owned()),
+                (Some("batch"), Some(prefix)) => batches.push(prefix.to_owned()),
+                (Some("counter"), Some(value)) => counter = value.to_owned(),
+                _ => panic!("unexpected child output {line:?}"),
+            }
+            acked += 1;
+        }
+        assert!(acked > 0, "the {backend} child wrote nothing before exiting (seed {seed})");
+        // Kill at a random moment, usually while the next write is in flight.
+        std::thread::sleep(Duration::from_micros(rng.u64(0..3000)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let store = open(backend, &path);
+        futures::executor::block_on(async {
+            for key in &singles {
+                assert_eq!(
+                    store.get(key.as_bytes()).await.unwrap().as_deref(),
+                    Some(key.as_bytes()),
+                    "acknowledged {key} lost by {backend} (round {round}, seed {seed})"
+                );
+            }
+            for prefix in &batches {
+                assert_eq!(
+                    store.count(prefix.as_bytes()).await.unwrap(),
+                    BATCH_SIZE as u64,
+                    "acknowledged batch {prefix} incomplete in {backend} (seed {seed})"
+                );
+            }
+            // Every batch, acknowledged or not, is whole or absent.
+            let mut parts: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+            for key in store.scan_keys(Scan::prefix(b"batch/")).await.unwrap() {
+                let prefix = key[..key.len() - 1].to_vec();
+                *parts.entry(prefix).or_default() += 1;
+            }
+            for (prefix, n) in parts {
+                assert_eq!(
+                    n,
+                    BATCH_SIZE,
+                    "batch {} partly visible in {backend} (seed {seed})",
+                    String::from_utf8_lossy(&prefix)
+                );
+            }
+            if !counter.is_empty() {
+                let stored = store.get(b"counter").await.unwrap().expect("counter lost");
+                let stored = String::from_utf8(stored).unwrap();
+                assert!(stored >= counter, "counter went back from {counter} to {stored} in {backend}");
+            }
+        });
+    }
+}
+
+#[test]
+fn sled_acknowledged_writes_survive_sigkill() {
+    crash_and_check("sled");
+}
+
+#[test]
+fn redb_acknowledged_writes_survive_sigkill() {
+    crash_and_check("redb");
+}
