@@ -9,9 +9,10 @@
 //! as `Uint8Array`s.
 //!
 //! **Transactions.** Every operation is one IndexedDB transaction. Its requests are all issued
-//! synchronously, then the only thing awaited is the transaction's `complete` or `abort`
-//! event; results are read from the requests afterwards. Nothing else is awaited inside a
-//! transaction, so the browser cannot auto-commit it half-way. A batch is one `readwrite`
+//! synchronously; then the only thing awaited is an IndexedDB event: the transaction's
+//! `complete` or `abort` for writes (which resolve only once committed), the last request's
+//! `success` or `error` for reads. Nothing else is awaited inside a transaction, so the browser
+//! cannot auto-commit it half-way. A batch is one `readwrite`
 //! transaction: if any request fails (a `create` meeting an existing key, quota exhaustion) the
 //! browser aborts the transaction and nothing is applied; a request that throws while being
 //! issued makes us abort it explicitly. A scan is one ranged `getAll` (plus one `getAllKeys`
@@ -148,14 +149,9 @@ impl Tx {
         let on_abort = fire.clone();
         self.tx.on_complete(move |_| fire(true));
         self.tx.on_abort(move |_| on_abort(false));
-        // Explicit commit (where supported) lets the browser commit without another event-loop
-        // turn; where unsupported the transaction auto-commits as usual.
-        let commit = Reflect::get(&self.raw, &JsValue::from_str("commit"))
-            .ok()
-            .and_then(|f| f.dyn_into::<Function>().ok());
-        if let Some(commit) = commit {
-            let _ = commit.call0(&self.raw);
-        }
+        // No explicit `commit()`: Firefox then lets a failed request go without aborting the
+        // transaction (seen with Firefox ESR 153), which would half-apply a batch. The
+        // transaction auto-commits once its requests are done.
         let committed = done
             .await
             .map_err(|_| Error::backend(BACKEND, "transaction events were dropped"))?;
@@ -366,19 +362,31 @@ impl IndexedDbStore {
         tx.finish().await
     }
 
-    /// Runs one read transaction: issues the request, awaits completion, returns the result.
+    /// Runs one read transaction: issues the request and waits for it to settle. (Waiting for
+    /// the transaction's `complete` instead was seen, in Chromium, to fire before a large
+    /// value's `get` had its result.)
     async fn read<R: Request>(
         &self,
         issue: impl FnOnce(&ObjectStore) -> std::result::Result<R, idb::Error>,
     ) -> Result<JsValue> {
         let tx = self.begin(false)?;
-        let request = match issue(&tx.store) {
+        let mut request = match issue(&tx.store) {
             Ok(request) => request,
             Err(err) => return Err(tx.abandon(from_idb(err))),
         };
-        tx.finish().await?;
-        request_result(&request)
+        settled(&mut request).await
     }
+}
+
+/// Waits for a request's `success` or `error` event and returns its result.
+async fn settled<R: Request>(request: &mut R) -> Result<JsValue> {
+    let (fire, done) = signal::<()>();
+    let on_error = fire.clone();
+    request.on_success(move |_| fire(()));
+    request.on_error(move |_| on_error(()));
+    done.await
+        .map_err(|_| Error::backend(BACKEND, "request events were dropped"))?;
+    request_result(request)
 }
 
 #[async_trait::async_trait(?Send)]
@@ -427,13 +435,13 @@ impl KVStore for IndexedDbStore {
             .store
             .get_all_keys(Some(range.clone()), limit)
             .and_then(|keys| Ok((keys, tx.store.get_all(Some(range), limit)?)));
-        let (keys, values) = match issued {
+        let (keys, mut values) = match issued {
             Ok(requests) => requests,
             Err(err) => return Err(tx.abandon(from_idb(err))),
         };
-        tx.finish().await?;
+        // Requests of a transaction complete in order: once the second has, both have.
+        let values: Array = settled(&mut values).await?.unchecked_into();
         let keys: Array = request_result(&keys)?.unchecked_into();
-        let values: Array = request_result(&values)?.unchecked_into();
         if keys.length() != values.length() {
             return Err(Error::backend(BACKEND, "getAll and getAllKeys disagree"));
         }
