@@ -115,7 +115,9 @@ impl Batch {
 
     /// Whether any operation is a [`BatchOp::Create`], which needs a read inside the write.
     pub fn has_create(&self) -> bool {
-        self.ops.iter().any(|op| matches!(op, BatchOp::Create { .. }))
+        self.ops
+            .iter()
+            .any(|op| matches!(op, BatchOp::Create { .. }))
     }
 
     /// Checks every key and value against the limits before anything is written.

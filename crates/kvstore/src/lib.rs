@@ -20,13 +20,15 @@ pub use keys::{validate_namespace, MAX_KEY_LEN, MAX_NAMESPACE_LEN, MAX_VALUE_LEN
 pub use maybe_send::{MaybeSend, MaybeSync};
 pub use store::{Entry, KVStore, Scan, DEFAULT_NAMESPACE};
 
+#[cfg(target_arch = "wasm32")]
+pub use backend::indexeddb::IndexedDbStore;
 pub use backend::memory::MemoryStore;
 #[cfg(not(target_arch = "wasm32"))]
 pub use backend::redb::RedbStore;
 #[cfg(not(target_arch = "wasm32"))]
 pub use backend::sled::SledStore;
-#[cfg(target_arch = "wasm32")]
-pub use backend::indexeddb::IndexedDbStore;
+#[cfg(not(target_arch = "wasm32"))]
+pub use backend::Blocking;
 
 /// The backend a native application gets when it does not choose one: sled, the store the
 /// original design names. See the crate README for the trade-off against [`RedbStore`].

@@ -63,7 +63,10 @@ async fn everything<S: KVStore>(store: &S) -> Vec<Entry> {
 pub async fn basic_operations<S: KVStore>(store: S, _: &Config) {
     assert_eq!(store.get(b"missing").await.unwrap(), None);
     assert!(!store.contains(b"missing").await.unwrap());
-    store.delete(b"missing").await.expect("deleting an absent key succeeds");
+    store
+        .delete(b"missing")
+        .await
+        .expect("deleting an absent key succeeds");
 
     store.set(b"empty", b"").await.unwrap();
     assert_eq!(store.get(b"empty").await.unwrap(), Some(Vec::new()));
@@ -88,13 +91,21 @@ pub async fn basic_operations<S: KVStore>(store: S, _: &Config) {
 
 /// Values of 1 MiB round-trip byte for byte.
 pub async fn large_values<S: KVStore>(store: S, _: &Config) {
-    let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let big: Vec<u8> = (0..1 << 20)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     store.set(b"big", &big).await.unwrap();
-    assert_eq!(store.get(b"big").await.unwrap().as_deref(), Some(big.as_slice()));
+    assert_eq!(
+        store.get(b"big").await.unwrap().as_deref(),
+        Some(big.as_slice())
+    );
     let mut batch = Batch::new();
     batch.set(b"big2".to_vec(), big.clone());
     store.batch(batch).await.unwrap();
-    assert_eq!(store.scan(Scan::prefix(b"big2")).await.unwrap(), vec![(b"big2".to_vec(), big)]);
+    assert_eq!(
+        store.scan(Scan::prefix(b"big2")).await.unwrap(),
+        vec![(b"big2".to_vec(), big)]
+    );
 }
 
 /// Keys with 0x00 and 0xFF bytes come back in unsigned-byte order, shorter prefix first.
@@ -127,7 +138,17 @@ pub async fn binary_keys_are_ordered_as_unsigned_bytes<S: KVStore>(store: S, _: 
 
 /// Empty prefix, `[0xFF]`, `[0xFF, 0xFF]`, a prefix that is itself a key, cursors and limits.
 pub async fn prefix_scans_handle_edge_cases<S: KVStore>(store: S, _: &Config) {
-    for key in [&b"a"[..], b"ab", b"abc", b"abd", b"b", &[0xFF], &[0xFF, 0x00], &[0xFF, 0xFF], &[0xFF, 0xFF, 0x01]] {
+    for key in [
+        &b"a"[..],
+        b"ab",
+        b"abc",
+        b"abd",
+        b"b",
+        &[0xFF],
+        &[0xFF, 0x00],
+        &[0xFF, 0xFF],
+        &[0xFF, 0xFF, 0x01],
+    ] {
         store.set(key, key).await.unwrap();
     }
     let keys = |v: Vec<Entry>| v.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
@@ -138,7 +159,12 @@ pub async fn prefix_scans_handle_edge_cases<S: KVStore>(store: S, _: &Config) {
     );
     assert_eq!(
         store.scan_keys(Scan::prefix(&[0xFF])).await.unwrap(),
-        vec![vec![0xFF], vec![0xFF, 0x00], vec![0xFF, 0xFF], vec![0xFF, 0xFF, 0x01]]
+        vec![
+            vec![0xFF],
+            vec![0xFF, 0x00],
+            vec![0xFF, 0xFF],
+            vec![0xFF, 0xFF, 0x01]
+        ]
     );
     assert_eq!(
         store.scan_keys(Scan::prefix(&[0xFF, 0xFF])).await.unwrap(),
@@ -168,8 +194,19 @@ pub async fn prefix_scans_handle_edge_cases<S: KVStore>(store: S, _: &Config) {
 
     assert!(store.scan(Scan::all().limit(0)).await.unwrap().is_empty());
     // A cursor before the prefix starts at the prefix; one after it returns nothing.
-    assert_eq!(store.scan_keys(Scan::prefix(b"ab").after(b"a")).await.unwrap().len(), 3);
-    assert!(store.scan_keys(Scan::prefix(b"ab").after(b"b")).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .scan_keys(Scan::prefix(b"ab").after(b"a"))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(store
+        .scan_keys(Scan::prefix(b"ab").after(b"b"))
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(
         store.scan(Scan::prefix(b"ab").after(b"abc")).await.unwrap(),
         vec![(b"abd".to_vec(), b"abd".to_vec())]
@@ -197,7 +234,10 @@ pub async fn batch_applies_every_operation<S: KVStore>(store: S, _: &Config) {
             (b"new".to_vec(), b"4".to_vec()),
         ]
     );
-    store.batch(Batch::new()).await.expect("an empty batch succeeds");
+    store
+        .batch(Batch::new())
+        .await
+        .expect("an empty batch succeeds");
 }
 
 /// A batch that fails inside the backend's transaction (a `create` meeting an existing key,
@@ -208,15 +248,32 @@ pub async fn failed_batch_applies_nothing<S: KVStore>(store: S, _: &Config) {
     let before = everything(&store).await;
     for position in 0..4 {
         let mut ops = vec![
-            BatchOp::Set { key: b"fresh".to_vec(), value: b"v".to_vec() },
-            BatchOp::Delete { key: b"victim".to_vec() },
-            BatchOp::Set { key: b"existing".to_vec(), value: b"overwritten".to_vec() },
+            BatchOp::Set {
+                key: b"fresh".to_vec(),
+                value: b"v".to_vec(),
+            },
+            BatchOp::Delete {
+                key: b"victim".to_vec(),
+            },
+            BatchOp::Set {
+                key: b"existing".to_vec(),
+                value: b"overwritten".to_vec(),
+            },
         ];
-        ops.insert(position, BatchOp::Create { key: b"victim".to_vec(), value: b"dup".to_vec() });
+        ops.insert(
+            position,
+            BatchOp::Create {
+                key: b"victim".to_vec(),
+                value: b"dup".to_vec(),
+            },
+        );
         // At position 0 the create meets "victim" before the delete; later it meets nothing
         // (deleted earlier in the batch), so use the always-present key there.
         if position > 1 {
-            ops[position] = BatchOp::Create { key: b"existing".to_vec(), value: b"dup".to_vec() };
+            ops[position] = BatchOp::Create {
+                key: b"existing".to_vec(),
+                value: b"dup".to_vec(),
+            };
         }
         let mut batch = Batch::new();
         for op in ops {
@@ -228,33 +285,63 @@ pub async fn failed_batch_applies_nothing<S: KVStore>(store: S, _: &Config) {
         }
         match store.batch(batch).await {
             Err(Error::KeyExists { key }) => {
-                assert!(key == b"victim" || key == b"existing", "unexpected key {key:?}")
+                assert!(
+                    key == b"victim" || key == b"existing",
+                    "unexpected key {key:?}"
+                )
             }
             other => panic!("batch with a conflicting create at {position} gave {other:?}"),
         }
-        assert_eq!(everything(&store).await, before, "conflict at {position} applied something");
+        assert_eq!(
+            everything(&store).await,
+            before,
+            "conflict at {position} applied something"
+        );
     }
 
     let mut batch = Batch::new();
-    batch.set(b"fresh", b"v").set(vec![7u8; MAX_KEY_LEN + 1], b"v");
-    assert!(matches!(store.batch(batch).await, Err(Error::InvalidInput(_))));
+    batch
+        .set(b"fresh", b"v")
+        .set(vec![7u8; MAX_KEY_LEN + 1], b"v");
+    assert!(matches!(
+        store.batch(batch).await,
+        Err(Error::InvalidInput(_))
+    ));
     assert_eq!(everything(&store).await, before);
 }
 
 /// Oversized keys and values and bad namespace names get `InvalidInput`, never a panic.
 pub async fn invalid_input_is_rejected<S: KVStore>(store: S, _: &Config) {
     let long_key = vec![1u8; MAX_KEY_LEN + 1];
-    assert!(matches!(store.set(&long_key, b"v").await, Err(Error::InvalidInput(_))));
-    assert!(matches!(store.get(&long_key).await, Err(Error::InvalidInput(_))));
-    assert!(matches!(store.delete(&long_key).await, Err(Error::InvalidInput(_))));
+    assert!(matches!(
+        store.set(&long_key, b"v").await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        store.get(&long_key).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        store.delete(&long_key).await,
+        Err(Error::InvalidInput(_))
+    ));
     let max_key = vec![0xABu8; MAX_KEY_LEN];
-    store.set(&max_key, b"fits").await.expect("a key of exactly MAX_KEY_LEN fits");
+    store
+        .set(&max_key, b"fits")
+        .await
+        .expect("a key of exactly MAX_KEY_LEN fits");
     assert_eq!(store.get(&max_key).await.unwrap(), Some(b"fits".to_vec()));
     let huge = vec![0u8; MAX_VALUE_LEN + 1];
-    assert!(matches!(store.set(b"huge", &huge).await, Err(Error::InvalidInput(_))));
+    assert!(matches!(
+        store.set(b"huge", &huge).await,
+        Err(Error::InvalidInput(_))
+    ));
     assert!(!store.contains(b"huge").await.unwrap());
     for bad in ["", "has space", "a/b", "ünï"] {
-        assert!(matches!(store.namespace(bad), Err(Error::InvalidInput(_))), "{bad:?}");
+        assert!(
+            matches!(store.namespace(bad), Err(Error::InvalidInput(_))),
+            "{bad:?}"
+        );
     }
 }
 
@@ -269,7 +356,10 @@ pub async fn namespaces_are_isolated<S: KVStore>(store: S, _: &Config) {
     prefix_like.set(&[0xFF, 0xFF], b"edge").await.unwrap();
     assert_eq!(store.get(b"k").await.unwrap(), Some(b"default".to_vec()));
     assert_eq!(other.get(b"k").await.unwrap(), Some(b"other".to_vec()));
-    assert_eq!(other.scan(Scan::all()).await.unwrap(), vec![(b"k".to_vec(), b"other".to_vec())]);
+    assert_eq!(
+        other.scan(Scan::all()).await.unwrap(),
+        vec![(b"k".to_vec(), b"other".to_vec())]
+    );
     assert_eq!(other.count(b"").await.unwrap(), 1);
     assert_eq!(prefix_like.count(b"").await.unwrap(), 2);
     other.clear().await.unwrap();
@@ -278,7 +368,10 @@ pub async fn namespaces_are_isolated<S: KVStore>(store: S, _: &Config) {
     assert_eq!(prefix_like.count(b"").await.unwrap(), 2);
     // A second handle on a namespace sees the same data.
     let again = store.namespace("other.more").unwrap();
-    assert_eq!(again.get(&[0xFF, 0xFF]).await.unwrap(), Some(b"edge".to_vec()));
+    assert_eq!(
+        again.get(&[0xFF, 0xFF]).await.unwrap(),
+        Some(b"edge".to_vec())
+    );
 }
 
 /// Random operations, checked one by one against a `BTreeMap` model, for each seed.
@@ -292,7 +385,9 @@ pub async fn matches_model_under_random_operations<S: KVStore>(store: S, config:
 fn random_key(rng: &mut fastrand::Rng) -> Vec<u8> {
     const ALPHABET: [u8; 6] = [0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF];
     let len = rng.usize(0..4);
-    (0..len).map(|_| ALPHABET[rng.usize(..ALPHABET.len())]).collect()
+    (0..len)
+        .map(|_| ALPHABET[rng.usize(..ALPHABET.len())])
+        .collect()
 }
 
 fn model_scan(model: &BTreeMap<Vec<u8>, Vec<u8>>, scan: Scan<'_>) -> Vec<Entry> {
@@ -322,8 +417,16 @@ async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
             }
             40..=54 => {
                 let key = random_key(&mut rng);
-                assert_eq!(store.get(&key).await.unwrap(), model.get(&key).cloned(), "get at {at}");
-                assert_eq!(store.contains(&key).await.unwrap(), model.contains_key(&key), "contains at {at}");
+                assert_eq!(
+                    store.get(&key).await.unwrap(),
+                    model.get(&key).cloned(),
+                    "get at {at}"
+                );
+                assert_eq!(
+                    store.contains(&key).await.unwrap(),
+                    model.contains_key(&key),
+                    "contains at {at}"
+                );
             }
             55..=74 => {
                 let prefix = random_key(&mut rng);
@@ -336,9 +439,17 @@ async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
                     scan = scan.limit(rng.usize(0..6));
                 }
                 let expected = model_scan(&model, scan);
-                assert_eq!(store.scan(scan).await.unwrap(), expected, "scan {scan:?} at {at}");
+                assert_eq!(
+                    store.scan(scan).await.unwrap(),
+                    expected,
+                    "scan {scan:?} at {at}"
+                );
                 let keys: Vec<_> = expected.into_iter().map(|(k, _)| k).collect();
-                assert_eq!(store.scan_keys(scan).await.unwrap(), keys, "scan_keys at {at}");
+                assert_eq!(
+                    store.scan_keys(scan).await.unwrap(),
+                    keys,
+                    "scan_keys at {at}"
+                );
                 assert_eq!(
                     store.count(scan.prefix).await.unwrap(),
                     model_scan(&model, Scan::prefix(scan.prefix)).len() as u64,
@@ -364,10 +475,13 @@ async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
                         _ => {
                             let value = vec![rng.u8(..); 3];
                             batch.create(key.clone(), value.clone());
-                            if next.contains_key(&key) {
-                                conflict.get_or_insert(key);
-                            } else {
-                                next.insert(key, value);
+                            match next.entry(key) {
+                                std::collections::btree_map::Entry::Occupied(e) => {
+                                    conflict.get_or_insert(e.key().clone());
+                                }
+                                std::collections::btree_map::Entry::Vacant(e) => {
+                                    e.insert(value);
+                                }
                             }
                         }
                     }
@@ -378,7 +492,9 @@ async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
                         assert_eq!(key, expected, "conflicting key at {at}")
                     }
                     (result, conflict) => {
-                        panic!("batch gave {result:?}, model expected conflict {conflict:?} at {at}")
+                        panic!(
+                            "batch gave {result:?}, model expected conflict {conflict:?} at {at}"
+                        )
                     }
                 }
             }
@@ -388,7 +504,11 @@ async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
             }
         }
     }
-    assert_eq!(everything(store).await, model_scan(&model, Scan::all()), "final state, seed {seed}");
+    assert_eq!(
+        everything(store).await,
+        model_scan(&model, Scan::all()),
+        "final state, seed {seed}"
+    );
 }
 
 /// Many writers in flight at once on one executor (interleaved futures), then every write
@@ -407,7 +527,10 @@ pub async fn concurrent_futures_lose_nothing<S: KVStore>(store: S, config: &Conf
                     store.set(key.as_bytes(), key.as_bytes()).await.unwrap();
                 }
                 // Read someone's data while others write.
-                store.scan_keys(Scan::prefix(b"w000/").limit(5)).await.unwrap();
+                store
+                    .scan_keys(Scan::prefix(b"w000/").limit(5))
+                    .await
+                    .unwrap();
             }
         }
     });
@@ -421,7 +544,10 @@ pub async fn concurrent_futures_lose_nothing<S: KVStore>(store: S, config: &Conf
 
 /// Many OS threads, each with its own executor, writing and reading one store at once.
 #[cfg(not(target_arch = "wasm32"))]
-pub async fn concurrent_threads_lose_nothing<S: KVStore + Clone + 'static>(store: S, config: &Config) {
+pub async fn concurrent_threads_lose_nothing<S: KVStore + Clone + 'static>(
+    store: S,
+    config: &Config,
+) {
     let threads: Vec<_> = (0..config.writers)
         .map(|t| {
             let store = store.clone();
@@ -431,7 +557,10 @@ pub async fn concurrent_threads_lose_nothing<S: KVStore + Clone + 'static>(store
                     for i in 0..n {
                         let key = format!("t{t:03}/{i:05}");
                         store.set(key.as_bytes(), key.as_bytes()).await.unwrap();
-                        assert_eq!(store.get(key.as_bytes()).await.unwrap(), Some(key.into_bytes()));
+                        assert_eq!(
+                            store.get(key.as_bytes()).await.unwrap(),
+                            Some(key.into_bytes())
+                        );
                     }
                 })
             })
@@ -461,7 +590,9 @@ where
         store.set(b"deleted", b"x").await.unwrap();
         store.delete(b"deleted").await.unwrap();
         let mut batch = Batch::new();
-        batch.set(b"batch/a", b"a").set(b"batch/b", vec![0xFF; 1000]);
+        batch
+            .set(b"batch/a", b"a")
+            .set(b"batch/b", vec![0xFF; 1000]);
         store.batch(batch).await.unwrap();
         let mut failing = Batch::new();
         failing.set(b"never", b"x").create(b"single", b"dup");
@@ -472,7 +603,12 @@ where
     let store = reopen().await;
     assert_eq!(everything(&store).await, expected);
     assert_eq!(
-        store.namespace("second").unwrap().get(b"single").await.unwrap(),
+        store
+            .namespace("second")
+            .unwrap()
+            .get(b"single")
+            .await
+            .unwrap(),
         Some(b"other".to_vec())
     );
 }

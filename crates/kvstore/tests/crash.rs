@@ -39,7 +39,10 @@ fn open(backend: &str, path: &str) -> Box<dyn KVStore> {
 fn crash_child() {
     let backend = std::env::var("KVSTORE_CRASH_BACKEND").expect("child needs its backend");
     let path = std::env::var("KVSTORE_CRASH_PATH").expect("child needs its path");
-    let round: usize = std::env::var("KVSTORE_CRASH_ROUND").unwrap().parse().unwrap();
+    let round: usize = std::env::var("KVSTORE_CRASH_ROUND")
+        .unwrap()
+        .parse()
+        .unwrap();
     let store = open(&backend, &path);
     futures::executor::block_on(async {
         for i in 0.. {
@@ -59,7 +62,10 @@ fn crash_child() {
                     println!("ACK batch batch/{round:02}/{i:06}/");
                 }
                 _ => {
-                    store.set(b"counter", format!("{round:02}/{i:06}").as_bytes()).await.unwrap();
+                    store
+                        .set(b"counter", format!("{round:02}/{i:06}").as_bytes())
+                        .await
+                        .unwrap();
                     println!("ACK counter {round:02}/{i:06}");
                 }
             }
@@ -81,7 +87,13 @@ fn crash_and_check(backend: &str) {
     let mut counter = String::new();
     for round in 0..KILLS {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("KVSTORE_CRASH_BACKEND", backend)
             .env("KVSTORE_CRASH_PATH", &path)
             .env("KVSTORE_CRASH_ROUND", round.to_string())
@@ -107,7 +119,10 @@ fn crash_and_check(backend: &str) {
             }
             acked += 1;
         }
-        assert!(acked > 0, "the {backend} child wrote nothing before exiting (seed {seed})");
+        assert!(
+            acked > 0,
+            "the {backend} child wrote nothing before exiting (seed {seed})"
+        );
         // Kill at a random moment, usually while the next write is in flight.
         if rng.bool() {
             std::thread::sleep(Duration::from_micros(rng.u64(0..3000)));
@@ -148,7 +163,10 @@ fn crash_and_check(backend: &str) {
             if !counter.is_empty() {
                 let stored = store.get(b"counter").await.unwrap().expect("counter lost");
                 let stored = String::from_utf8(stored).unwrap();
-                assert!(stored >= counter, "counter went back from {counter} to {stored} in {backend}");
+                assert!(
+                    stored >= counter,
+                    "counter went back from {counter} to {stored} in {backend}"
+                );
             }
         });
     }

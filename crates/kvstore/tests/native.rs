@@ -67,7 +67,10 @@ fn sled_second_opener_gets_busy() {
     futures::executor::block_on(first.set(b"k", b"v")).unwrap();
     let err = SledStore::open(dir.path().join("db")).unwrap_err();
     assert!(matches!(err, Error::Busy(_)), "got {err:?}");
-    assert_eq!(futures::executor::block_on(first.get(b"k")).unwrap(), Some(b"v".to_vec()));
+    assert_eq!(
+        futures::executor::block_on(first.get(b"k")).unwrap(),
+        Some(b"v".to_vec())
+    );
 }
 
 #[test]
@@ -77,7 +80,10 @@ fn redb_second_opener_gets_busy() {
     futures::executor::block_on(first.set(b"k", b"v")).unwrap();
     let err = RedbStore::open(dir.path().join("db.redb")).unwrap_err();
     assert!(matches!(err, Error::Busy(_)), "got {err:?}");
-    assert_eq!(futures::executor::block_on(first.get(b"k")).unwrap(), Some(b"v".to_vec()));
+    assert_eq!(
+        futures::executor::block_on(first.get(b"k")).unwrap(),
+        Some(b"v".to_vec())
+    );
 }
 
 #[test]
@@ -87,8 +93,15 @@ fn redb_rejects_a_file_that_is_not_a_database() {
     std::fs::write(&path, vec![0x5Au8; 8192]).unwrap();
     let err = RedbStore::open(&path).unwrap_err();
     assert!(
-        matches!(err, Error::Corrupted(_) | Error::Backend { .. } | Error::Io(_)),
+        matches!(
+            err,
+            Error::Corrupted(_) | Error::Backend { .. } | Error::Io(_)
+        ),
         "got {err:?}"
     );
-    assert_eq!(std::fs::read(&path).unwrap(), vec![0x5Au8; 8192], "the file was modified");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        vec![0x5Au8; 8192],
+        "the file was modified"
+    );
 }

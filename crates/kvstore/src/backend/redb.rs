@@ -9,8 +9,9 @@
 //! transaction, so it is all there or not at all. redb needs no recovery log: after a crash the
 //! last committed root is used.
 //!
-//! **Blocking.** A commit waits on `fsync`, so writes run on the `blocking` crate's thread pool
-//! (runtime-agnostic) and the future waits for them. Reads run inline: they read committed pages
+//! **Blocking.** A commit waits on `fsync`, so by default writes run on the `blocking` crate's
+//! thread pool (runtime-agnostic) and the future waits for them ([`Blocking::Inline`] runs them
+//! in place instead). Reads run inline: they read committed pages
 //! through redb's cache.
 //!
 //! **Locking.** redb locks the file: a second open, from another process or this one, fails with
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
+use super::Blocking;
 use crate::keys::{check_key, check_value};
 use crate::{Batch, BatchOp, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
 
@@ -32,6 +34,7 @@ const BACKEND: &str = "redb";
 pub struct RedbStore {
     db: Arc<redb::Database>,
     namespace: Arc<str>,
+    blocking: Blocking,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -64,30 +67,39 @@ impl RedbStore {
     /// Opens (creating if needed) the redb database file at `path`; the handle is its
     /// [`DEFAULT_NAMESPACE`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, Blocking::default())
+    }
+
+    /// Like [`open`](Self::open), choosing where commits run.
+    pub fn open_with(path: impl AsRef<Path>, blocking: Blocking) -> Result<Self> {
         let db = redb::Database::create(path.as_ref()).map_err(map_err)?;
         Ok(RedbStore {
             db: Arc::new(db),
             namespace: DEFAULT_NAMESPACE.into(),
+            blocking,
         })
     }
 
-    /// Runs `f` in one write transaction on the blocking pool and commits it.
+    /// Runs `f` in one write transaction, where [`Blocking`] says, and commits it.
     async fn write<F>(&self, f: F) -> Result<()>
     where
-        F: FnOnce(&mut redb::Table<'_, &'static [u8], &'static [u8]>) -> Result<()> + Send + 'static,
+        F: FnOnce(&mut redb::Table<'_, &'static [u8], &'static [u8]>) -> Result<()>
+            + Send
+            + 'static,
     {
         let db = self.db.clone();
         let namespace = self.namespace.clone();
-        blocking::unblock(move || {
-            let tx = db.begin_write().map_err(map_err)?;
-            {
-                let mut table = tx.open_table(table(&namespace)).map_err(map_err)?;
-                // On error `tx` drops uncommitted: redb aborts it, nothing is applied.
-                f(&mut table)?;
-            }
-            tx.commit().map_err(map_err)
-        })
-        .await
+        self.blocking
+            .run(move || {
+                let tx = db.begin_write().map_err(map_err)?;
+                {
+                    let mut table = tx.open_table(table(&namespace)).map_err(map_err)?;
+                    // On error `tx` drops uncommitted: redb aborts it, nothing is applied.
+                    f(&mut table)?;
+                }
+                tx.commit().map_err(map_err)
+            })
+            .await
     }
 
     /// Runs `f` on a read snapshot of this namespace's table; `None` if it was never written.
@@ -103,11 +115,7 @@ impl RedbStore {
         }
     }
 
-    fn range_collect<T>(
-        &self,
-        scan: Scan<'_>,
-        f: impl Fn(&[u8], &[u8]) -> T,
-    ) -> Result<Vec<T>> {
+    fn range_collect<T>(&self, scan: Scan<'_>, f: impl Fn(&[u8], &[u8]) -> T) -> Result<Vec<T>> {
         if scan.is_empty() {
             return Ok(Vec::new());
         }
@@ -118,19 +126,14 @@ impl RedbStore {
         } else {
             Bound::Included(lower)
         };
-        let upper = upper
-            .as_deref()
-            .map_or(Bound::Unbounded, Bound::Excluded);
+        let upper = upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
         let limit = scan.limit.unwrap_or(usize::MAX);
         Ok(self
             .read(|t| {
                 t.range::<&[u8]>((lower, upper))
                     .map_err(map_err)?
                     .take(limit)
-                    .map(|r| {
-                        r.map(|(k, v)| f(k.value(), v.value()))
-                            .map_err(map_err)
-                    })
+                    .map(|r| r.map(|(k, v)| f(k.value(), v.value())).map_err(map_err))
                     .collect()
             })?
             .unwrap_or_default())
@@ -151,7 +154,8 @@ impl KVStore for RedbStore {
         check_value(value)?;
         let (key, value) = (key.to_vec(), value.to_vec());
         self.write(move |t| {
-            t.insert(key.as_slice(), value.as_slice()).map_err(map_err)?;
+            t.insert(key.as_slice(), value.as_slice())
+                .map_err(map_err)?;
             Ok(())
         })
         .await
@@ -195,13 +199,15 @@ impl KVStore for RedbStore {
             for op in batch.into_ops() {
                 match op {
                     BatchOp::Set { key, value } => {
-                        t.insert(key.as_slice(), value.as_slice()).map_err(map_err)?;
+                        t.insert(key.as_slice(), value.as_slice())
+                            .map_err(map_err)?;
                     }
                     BatchOp::Create { key, value } => {
                         if t.get(key.as_slice()).map_err(map_err)?.is_some() {
                             return Err(Error::KeyExists { key });
                         }
-                        t.insert(key.as_slice(), value.as_slice()).map_err(map_err)?;
+                        t.insert(key.as_slice(), value.as_slice())
+                            .map_err(map_err)?;
                     }
                     BatchOp::Delete { key } => {
                         t.remove(key.as_slice()).map_err(map_err)?;
@@ -230,6 +236,7 @@ impl KVStore for RedbStore {
         Ok(RedbStore {
             db: self.db.clone(),
             namespace: name.into(),
+            blocking: self.blocking,
         })
     }
 }

@@ -12,7 +12,8 @@
 //!
 //! **Blocking.** Reads and the in-memory part of writes run inline (sled serves them from its
 //! cache in microseconds); the flush runs on the `blocking` crate's thread pool and is awaited,
-//! so no executor thread waits on the disk and no particular runtime is required.
+//! so no executor thread waits on the disk and no particular runtime is required
+//! ([`Blocking::Inline`] runs it in place instead).
 //!
 //! **Locking.** sled takes an exclusive file lock: opening a directory another process (or
 //! another handle in this process) has open fails with [`Error::Busy`].
@@ -20,6 +21,7 @@
 use std::ops::Bound;
 use std::path::Path;
 
+use super::Blocking;
 use crate::keys::{check_key, check_value};
 use crate::{Batch, BatchOp, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
 
@@ -31,6 +33,7 @@ pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
     namespace: String,
+    blocking: Blocking,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -43,9 +46,9 @@ impl std::fmt::Debug for SledStore {
 
 fn map_err(err: sled::Error) -> Error {
     match err {
-        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-            Error::Busy(format!("the sled database is open in another process: {io}"))
-        }
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => Error::Busy(
+            format!("the sled database is open in another process: {io}"),
+        ),
         sled::Error::Io(io) => Error::Io(io),
         sled::Error::Corruption { at, .. } => {
             Error::Corrupted(format!("sled reports corruption at {at:?}"))
@@ -58,20 +61,26 @@ impl SledStore {
     /// Opens (creating if needed) the sled database in directory `path`; the handle is its
     /// [`DEFAULT_NAMESPACE`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, Blocking::default())
+    }
+
+    /// Like [`open`](Self::open), choosing where flushes run.
+    pub fn open_with(path: impl AsRef<Path>, blocking: Blocking) -> Result<Self> {
         let db = sled::Config::new()
             .path(path.as_ref())
             .open()
             .map_err(map_err)?;
-        Self::with_db(db, DEFAULT_NAMESPACE)
+        Self::with_db(db, DEFAULT_NAMESPACE, blocking)
     }
 
-    fn with_db(db: sled::Db, namespace: &str) -> Result<Self> {
+    fn with_db(db: sled::Db, namespace: &str, blocking: Blocking) -> Result<Self> {
         crate::validate_namespace(namespace)?;
         let tree = db.open_tree(namespace).map_err(map_err)?;
         Ok(SledStore {
             db,
             tree,
             namespace: namespace.to_owned(),
+            blocking,
         })
     }
 
@@ -80,12 +89,13 @@ impl SledStore {
         &self.db
     }
 
-    /// Makes every write so far durable: sled's `flush` (log write and `fsync`) on the
-    /// `blocking` crate's thread pool. (sled's own `flush_async` was seen to hang forever with
-    /// several flushes in flight, so it is not used.)
+    /// Makes every write so far durable: sled's `flush` (log write and `fsync`), where
+    /// [`Blocking`] says. (sled's own `flush_async` was seen to hang forever with several
+    /// flushes in flight, so it is not used.)
     async fn flush(&self) -> Result<()> {
         let tree = self.tree.clone();
-        blocking::unblock(move || tree.flush())
+        self.blocking
+            .run(move || tree.flush())
             .await
             .map_err(map_err)?;
         Ok(())
@@ -216,6 +226,6 @@ impl KVStore for SledStore {
     }
 
     fn namespace(&self, name: &str) -> Result<Self> {
-        Self::with_db(self.db.clone(), name)
+        Self::with_db(self.db.clone(), name, self.blocking)
     }
 }

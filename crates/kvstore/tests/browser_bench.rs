@@ -1,0 +1,260 @@
+//! Browser benchmark harness (headless Chromium), not a test: every row measures our
+//! IndexedDB store and the same work done with direct `idb` calls, in the same page and run.
+//! Ignored in normal test runs; `scripts/bench.sh browser` runs it and prints the table.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+use idb::{Factory, KeyRange, ObjectStoreParams, Query, Request, TransactionMode};
+use js_sys::{Function, Object, Reflect, Uint8Array};
+use kvstore::{Batch, IndexedDbStore, KVStore, Scan};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const SETS: usize = 200;
+const GETS: usize = 500;
+const BATCHES: usize = 10;
+const BATCH: usize = 1_000;
+const SCAN: usize = 10_000;
+
+fn now() -> f64 {
+    let performance = Reflect::get(&js_sys::global(), &"performance".into()).unwrap();
+    let now: Function = Reflect::get(&performance, &"now".into())
+        .unwrap()
+        .unchecked_into();
+    now.call0(&performance).unwrap().as_f64().unwrap()
+}
+
+fn key(prefix: &str, i: usize) -> Vec<u8> {
+    format!("{prefix}/{i:08}").into_bytes()
+}
+
+/// The raw side: one object store, binary keys, `Uint8Array` values, strict durability.
+struct Raw {
+    db: web_sys::IdbDatabase,
+}
+
+fn once() -> (impl Fn() + Clone + 'static, oneshot::Receiver<()>) {
+    let (send, recv) = oneshot::channel();
+    let send = Rc::new(RefCell::new(Some(send)));
+    (
+        move || {
+            if let Some(s) = send.borrow_mut().take() {
+                let _ = s.send(());
+            }
+        },
+        recv,
+    )
+}
+
+impl Raw {
+    async fn open(name: &str) -> Raw {
+        let mut request = Factory::new().unwrap().open(name, Some(1)).unwrap();
+        request.on_upgrade_needed(|event| {
+            use idb::DatabaseEvent;
+            event
+                .database()
+                .unwrap()
+                .create_object_store("kv", ObjectStoreParams::new())
+                .unwrap();
+        });
+        let (fire, done) = once();
+        request.on_success(move |_| fire());
+        done.await.unwrap();
+        Raw {
+            db: request.database().unwrap().into(),
+        }
+    }
+
+    fn write_tx(&self) -> idb::Transaction {
+        let options = Object::new();
+        Reflect::set(&options, &"durability".into(), &"strict".into()).unwrap();
+        let f: Function = Reflect::get(&self.db, &"transaction".into())
+            .unwrap()
+            .unchecked_into();
+        let raw: web_sys::IdbTransaction = f
+            .call3(&self.db, &"kv".into(), &"readwrite".into(), &options)
+            .unwrap()
+            .unchecked_into();
+        raw.into()
+    }
+
+    async fn commit(mut tx: idb::Transaction) {
+        let (fire, done) = once();
+        tx.on_complete(move |_| fire());
+        done.await.unwrap();
+    }
+
+    async fn put_all(&self, items: &[(Vec<u8>, Vec<u8>)]) {
+        let tx = self.write_tx();
+        let store = tx.object_store("kv").unwrap();
+        for (k, v) in items {
+            store
+                .put(
+                    &Uint8Array::from(v.as_slice()).into(),
+                    Some(&Uint8Array::from(k.as_slice()).into()),
+                )
+                .unwrap();
+        }
+        Self::commit(tx).await;
+    }
+
+    async fn get(&self, k: &[u8]) -> Option<Vec<u8>> {
+        let tx = idb::Database::from(self.db.clone())
+            .transaction(&["kv"], TransactionMode::ReadOnly)
+            .unwrap();
+        let mut request = tx
+            .object_store("kv")
+            .unwrap()
+            .get(Query::from(JsValue::from(Uint8Array::from(k))))
+            .unwrap();
+        let (fire, done) = once();
+        request.on_success(move |_| fire());
+        done.await.unwrap();
+        let v = request.result().unwrap();
+        (!v.is_undefined()).then(|| v.unchecked_into::<Uint8Array>().to_vec())
+    }
+
+    async fn scan(&self, lower: &[u8], upper: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let tx = idb::Database::from(self.db.clone())
+            .transaction(&["kv"], TransactionMode::ReadOnly)
+            .unwrap();
+        let store = tx.object_store("kv").unwrap();
+        let range = KeyRange::bound(
+            &Uint8Array::from(lower).into(),
+            &Uint8Array::from(upper).into(),
+            Some(false),
+            Some(true),
+        )
+        .unwrap();
+        let keys = store
+            .get_all_keys(Some(range.clone().into()), None)
+            .unwrap();
+        let mut values = store.get_all(Some(range.into()), None).unwrap();
+        let (fire, done) = once();
+        values.on_success(move |_| fire());
+        done.await.unwrap();
+        let keys: js_sys::Array = keys.result().unwrap().unchecked_into();
+        let values: js_sys::Array = values.result().unwrap().unchecked_into();
+        keys.iter()
+            .zip(values.iter())
+            .map(|(k, v)| {
+                (
+                    Uint8Array::new(&k).to_vec(),
+                    v.unchecked_into::<Uint8Array>().to_vec(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn row(label: &str, items: usize, ours_ms: f64, raw_ms: f64) {
+    console_log!(
+        "BENCH {label:28} {ours_ms:10.1} ms {raw_ms:10.1} ms {:7.2} {:12.0} {:12.0}",
+        ours_ms / raw_ms,
+        items as f64 / (ours_ms / 1000.0),
+        items as f64 / (raw_ms / 1000.0)
+    );
+}
+
+#[wasm_bindgen_test]
+#[ignore = "benchmark: run by scripts/bench.sh browser"]
+async fn indexeddb_store_beside_direct_idb() {
+    let suffix = js_sys::Math::random().to_bits();
+    let (ours_name, raw_name) = (
+        format!("bench-ours-{suffix}"),
+        format!("bench-raw-{suffix}"),
+    );
+    let ours = IndexedDbStore::open(&ours_name).await.unwrap();
+    let raw = Raw::open(&raw_name).await;
+    let value = vec![0xA5u8; 100];
+    console_log!("BENCH kvstore browser benchmarks (headless Chromium; ratio = ours / raw time, target <= 1.10; batched target >= 10,000 items/s)");
+    console_log!(
+        "BENCH {:28} {:>13} {:>13} {:>7} {:>12} {:>12}",
+        "operation",
+        "ours",
+        "raw idb",
+        "ratio",
+        "ours items/s",
+        "raw items/s"
+    );
+
+    // Alternate ours and raw in rounds so drift on a noisy machine hits both.
+    let (mut ours_ms, mut raw_ms) = (0.0, 0.0);
+    for round in 0..2 {
+        let t = now();
+        for i in 0..SETS / 2 {
+            ours.set(&key(&format!("set{round}"), i), &value)
+                .await
+                .unwrap();
+        }
+        ours_ms += now() - t;
+        let t = now();
+        for i in 0..SETS / 2 {
+            raw.put_all(&[(key(&format!("set{round}"), i), value.clone())])
+                .await;
+        }
+        raw_ms += now() - t;
+    }
+    row("single durable set", SETS, ours_ms, raw_ms);
+
+    let (mut ours_ms, mut raw_ms) = (0.0, 0.0);
+    for b in 0..BATCHES {
+        let items: Vec<_> = (0..BATCH)
+            .map(|i| (key(&format!("scan{b:02}"), i), value.clone()))
+            .collect();
+        let mut batch = Batch::new();
+        for (k, v) in &items {
+            batch.set(k.clone(), v.clone());
+        }
+        let t = now();
+        ours.batch(batch).await.unwrap();
+        ours_ms += now() - t;
+        let t = now();
+        raw.put_all(&items).await;
+        raw_ms += now() - t;
+    }
+    row(
+        "batched set (1,000/batch)",
+        BATCHES * BATCH,
+        ours_ms,
+        raw_ms,
+    );
+
+    let (mut ours_ms, mut raw_ms) = (0.0, 0.0);
+    for round in 0..2 {
+        let t = now();
+        for i in 0..GETS / 2 {
+            let k = key(&format!("scan{:02}", (i + round) % BATCHES), i);
+            assert!(ours.get(&k).await.unwrap().is_some());
+        }
+        ours_ms += now() - t;
+        let t = now();
+        for i in 0..GETS / 2 {
+            let k = key(&format!("scan{:02}", (i + round) % BATCHES), i);
+            assert!(raw.get(&k).await.is_some());
+        }
+        raw_ms += now() - t;
+    }
+    row("get", GETS, ours_ms, raw_ms);
+
+    let (mut ours_ms, mut raw_ms) = (0.0, 0.0);
+    for _ in 0..3 {
+        let t = now();
+        assert_eq!(ours.scan(Scan::prefix(b"scan")).await.unwrap().len(), SCAN);
+        ours_ms += now() - t;
+        let t = now();
+        assert_eq!(raw.scan(b"scan", b"scao").await.len(), SCAN);
+        raw_ms += now() - t;
+    }
+    row("prefix scan of 10,000", 3 * SCAN, ours_ms, raw_ms);
+
+    drop(ours);
+    raw.db.close();
+    IndexedDbStore::delete_database(&ours_name).await.unwrap();
+    IndexedDbStore::delete_database(&raw_name).await.unwrap();
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Architecture rules checked on the dependency trees (normal dependencies only):
+# - no tokio in kvstore or vault, on any target;
+# - their wasm32 trees hold no sled or redb; kvstore's native tree holds no idb or wasm-bindgen.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fail=0
+tree() { cargo tree -q -e normal --prefix none "$@" | sed 's/ (\*)//' | sort -u; }
+check_absent() {
+    local what=$1 pattern=$2; shift 2
+    if tree "$@" | grep -Eq "$pattern"; then
+        echo "FORBIDDEN: $what in: cargo tree $*"
+        tree "$@" | grep -E "$pattern"
+        fail=1
+    else
+        echo "ok: no $what in: cargo tree $*"
+    fi
+}
+for crate in $(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print(" ".join(p["name"] for p in json.load(sys.stdin)["packages"] if p["name"] in ("kvstore","vault")))'); do
+    check_absent tokio '^tokio ' -p "$crate" --target all
+    check_absent "sled/redb" '^(sled|redb) ' -p "$crate" --target wasm32-unknown-unknown
+done
+check_absent "idb/wasm-bindgen" '^(idb|wasm-bindgen|js-sys|web-sys) ' -p kvstore
+exit $fail
