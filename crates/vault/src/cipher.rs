@@ -1,0 +1,34 @@
+//! One-shot encryption of bytes under a keyspace's data key.
+
+use zeroize::Zeroizing;
+
+use crate::crypto::{self, Key};
+use crate::format::AEAD_XCHACHA20POLY1305;
+use crate::{Error, Result};
+
+/// Version of the one-shot ciphertext format.
+pub(crate) const DATA_VERSION: u8 = 1;
+
+fn aad() -> Vec<u8> {
+    let mut aad = b"vault/v1/data".to_vec();
+    aad.extend_from_slice(&[DATA_VERSION, AEAD_XCHACHA20POLY1305]);
+    aad
+}
+
+/// version ‖ algorithm ‖ nonce ‖ ciphertext ‖ tag.
+pub(crate) fn encrypt(key: &Key, plaintext: &[u8]) -> Result<Vec<u8>> {
+    let mut out = vec![DATA_VERSION, AEAD_XCHACHA20POLY1305];
+    out.extend(crypto::seal(key, &aad(), plaintext)?);
+    Ok(out)
+}
+
+pub(crate) fn decrypt(key: &Key, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    match ciphertext {
+        [DATA_VERSION, AEAD_XCHACHA20POLY1305, sealed @ ..] => crypto::open(key, &aad(), sealed)
+            .ok_or(Error::DecryptionFailed("ciphertext altered, truncated or from another keyspace")),
+        [version, algorithm, ..] => Err(Error::UnsupportedFormat(format!(
+            "ciphertext version {version}, algorithm {algorithm}"
+        ))),
+        _ => Err(Error::DecryptionFailed("ciphertext too short")),
+    }
+}

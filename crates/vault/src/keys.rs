@@ -1,0 +1,234 @@
+//! Key pairs: secp256k1 (ECDSA over SHA-256, and Ethereum personal-message signing) and
+//! Ed25519. Verification needs only a public key.
+
+use ed25519_dalek::{Signer as _, Verifier as _};
+use k256::ecdsa::{RecoveryId, Signature as EcdsaSignature, SigningKey, VerifyingKey};
+use sha3::{Digest, Keccak256};
+use zeroize::Zeroizing;
+
+use crate::{Error, Result};
+
+/// The algorithm of a key pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// secp256k1: ECDSA over SHA-256 (RFC 6979 nonces, low-S), and Ethereum signing.
+    Secp256k1,
+    /// Ed25519 (RFC 8032).
+    Ed25519,
+}
+
+impl KeyType {
+    /// The algorithm id stored in records (`docs/FORMAT.md`).
+    pub(crate) fn id(self) -> u8 {
+        match self {
+            KeyType::Secp256k1 => 1,
+            KeyType::Ed25519 => 2,
+        }
+    }
+
+    pub(crate) fn from_id(id: u8) -> Result<Self> {
+        match id {
+            1 => Ok(KeyType::Secp256k1),
+            2 => Ok(KeyType::Ed25519),
+            other => Err(Error::UnsupportedFormat(format!("key algorithm id {other}"))),
+        }
+    }
+
+    /// `"secp256k1"` or `"ed25519"`: the name used by the CLI and the JavaScript package.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Secp256k1 => "secp256k1",
+            KeyType::Ed25519 => "ed25519",
+        }
+    }
+}
+
+impl std::fmt::Display for KeyType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for KeyType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "secp256k1" | "k256" => Ok(KeyType::Secp256k1),
+            "ed25519" => Ok(KeyType::Ed25519),
+            other => Err(Error::InvalidInput(format!(
+                "unknown key type {other:?}: expected \"secp256k1\" or \"ed25519\""
+            ))),
+        }
+    }
+}
+
+/// A private key held in zeroizing memory; never printed.
+pub(crate) struct PrivateKey {
+    pub key_type: KeyType,
+    pub bytes: Zeroizing<[u8; 32]>,
+}
+
+impl PrivateKey {
+    /// Checks that `bytes` is a valid private key of `key_type` (secp256k1: 0 < k < n).
+    pub(crate) fn new(key_type: KeyType, bytes: Zeroizing<[u8; 32]>) -> Result<Self> {
+        if key_type == KeyType::Secp256k1 {
+            SigningKey::from_slice(bytes.as_ref()).map_err(|_| {
+                Error::InvalidInput("not a valid secp256k1 private key (must be 0 < k < n)".into())
+            })?;
+        }
+        Ok(PrivateKey { key_type, bytes })
+    }
+
+    fn secp(&self) -> Result<SigningKey> {
+        SigningKey::from_slice(self.bytes.as_ref())
+            .map_err(|_| Error::Corrupted("stored secp256k1 key is invalid".into()))
+    }
+
+    fn ed(&self) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&self.bytes)
+    }
+
+    /// The public key: 33-byte compressed SEC1 for secp256k1, 32 bytes for Ed25519.
+    pub(crate) fn public_key(&self) -> Result<Vec<u8>> {
+        Ok(match self.key_type {
+            KeyType::Secp256k1 => self
+                .secp()?
+                .verifying_key()
+                .to_encoded_point(true)
+                .as_bytes()
+                .to_vec(),
+            KeyType::Ed25519 => self.ed().verifying_key().to_bytes().to_vec(),
+        })
+    }
+
+    /// secp256k1: 64-byte r ‖ s (low-S) of ECDSA over SHA-256(message), RFC 6979 nonce.
+    /// Ed25519: the 64-byte RFC 8032 signature of message.
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        Ok(match self.key_type {
+            KeyType::Secp256k1 => {
+                let signature: EcdsaSignature = k256::ecdsa::signature::Signer::sign(&self.secp()?, message);
+                signature.to_bytes().to_vec()
+            }
+            KeyType::Ed25519 => self.ed().sign(message).to_bytes().to_vec(),
+        })
+    }
+
+    /// EIP-191 personal-message signature: 65 bytes r ‖ s ‖ v with v = 27 + recovery id.
+    pub(crate) fn sign_eth_personal(&self, message: &[u8]) -> Result<[u8; 65]> {
+        if self.key_type != KeyType::Secp256k1 {
+            return Err(Error::InvalidInput(
+                "Ethereum signing needs a secp256k1 key pair".into(),
+            ));
+        }
+        let hash = eth_personal_hash(message);
+        let (signature, recovery) = self
+            .secp()?
+            .sign_prehash_recoverable(&hash)
+            .map_err(|_| Error::InvalidInput("signing failed".into()))?;
+        let mut out = [0u8; 65];
+        out[..64].copy_from_slice(&signature.to_bytes());
+        out[64] = 27 + recovery.to_byte();
+        Ok(out)
+    }
+}
+
+/// Verifies `signature` over `message` with a public key of `key_type` (formats as produced by
+/// the vault's `sign`; secp256k1 keys compressed or uncompressed). `Ok(false)` for a wrong or
+/// high-S signature; `InvalidInput` for a malformed key or signature.
+pub fn verify(key_type: KeyType, public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<bool> {
+    match key_type {
+        KeyType::Secp256k1 => {
+            let key = VerifyingKey::from_sec1_bytes(public_key)
+                .map_err(|_| Error::InvalidInput("not a secp256k1 public key".into()))?;
+            let signature = EcdsaSignature::from_slice(signature)
+                .map_err(|_| Error::InvalidInput("not a 64-byte secp256k1 signature".into()))?;
+            Ok(k256::ecdsa::signature::Verifier::verify(&key, message, &signature).is_ok())
+        }
+        KeyType::Ed25519 => {
+            let key: [u8; 32] = public_key
+                .try_into()
+                .map_err(|_| Error::InvalidInput("an Ed25519 public key has 32 bytes".into()))?;
+            let key = ed25519_dalek::VerifyingKey::from_bytes(&key)
+                .map_err(|_| Error::InvalidInput("not an Ed25519 public key".into()))?;
+            let signature: [u8; 64] = signature
+                .try_into()
+                .map_err(|_| Error::InvalidInput("an Ed25519 signature has 64 bytes".into()))?;
+            let signature = ed25519_dalek::Signature::from_bytes(&signature);
+            Ok(key.verify(message, &signature).is_ok())
+        }
+    }
+}
+
+/// Keccak-256 of the EIP-191 personal message: `"\x19Ethereum Signed Message:\n" ‖ len ‖ message`.
+pub fn eth_personal_hash(message: &[u8]) -> [u8; 32] {
+    let mut hasher = Keccak256::new();
+    hasher.update(b"\x19Ethereum Signed Message:\n");
+    hasher.update(message.len().to_string().as_bytes());
+    hasher.update(message);
+    hasher.finalize().into()
+}
+
+/// The 20-byte Ethereum address of a secp256k1 public key (compressed or uncompressed).
+pub fn eth_address(public_key: &[u8]) -> Result<[u8; 20]> {
+    let key = VerifyingKey::from_sec1_bytes(public_key)
+        .map_err(|_| Error::InvalidInput("not a secp256k1 public key".into()))?;
+    Ok(address_of(&key))
+}
+
+fn address_of(key: &VerifyingKey) -> [u8; 20] {
+    let point = key.to_encoded_point(false);
+    let hash = Keccak256::digest(&point.as_bytes()[1..]);
+    let mut address = [0u8; 20];
+    address.copy_from_slice(&hash[12..]);
+    address
+}
+
+/// The EIP-55 mixed-case checksum form of an address, with `0x`.
+pub fn eth_checksum_address(address: &[u8; 20]) -> String {
+    let lower: String = address.iter().map(|b| format!("{b:02x}")).collect();
+    let hash = Keccak256::digest(lower.as_bytes());
+    let mut out = String::from("0x");
+    for (i, c) in lower.chars().enumerate() {
+        let nibble = (hash[i / 2] >> (if i % 2 == 0 { 4 } else { 0 })) & 0x0f;
+        out.push(if c.is_ascii_alphabetic() && nibble >= 8 { c.to_ascii_uppercase() } else { c });
+    }
+    out
+}
+
+/// Parses a `0x`-prefixed (or bare) 40-hex-digit Ethereum address, any case.
+pub fn parse_eth_address(text: &str) -> Result<[u8; 20]> {
+    let hex = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    let bad = || Error::InvalidInput(format!("{text:?} is not a 20-byte hex Ethereum address"));
+    if hex.len() != 40 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 20];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+/// Recovers the signer of an EIP-191 personal-message signature (65 bytes r ‖ s ‖ v, v in
+/// {0, 1, 27, 28}) and compares it with `address`.
+pub fn verify_eth_personal(address: &[u8; 20], message: &[u8], signature: &[u8]) -> Result<bool> {
+    Ok(&recover_eth_personal(message, signature)? == address)
+}
+
+/// The address that made an EIP-191 personal-message signature.
+pub fn recover_eth_personal(message: &[u8], signature: &[u8]) -> Result<[u8; 20]> {
+    let signature: &[u8; 65] = signature
+        .try_into()
+        .map_err(|_| Error::InvalidInput("an Ethereum signature has 65 bytes".into()))?;
+    let v = match signature[64] {
+        v @ (0 | 1) => v,
+        v @ (27 | 28) => v - 27,
+        v => return Err(Error::InvalidInput(format!("Ethereum signature has invalid v = {v}"))),
+    };
+    let recovery = RecoveryId::from_byte(v).ok_or_else(|| Error::InvalidInput("bad recovery id".into()))?;
+    let rs = EcdsaSignature::from_slice(&signature[..64])
+        .map_err(|_| Error::InvalidInput("Ethereum signature r or s out of range".into()))?;
+    let key = VerifyingKey::recover_from_prehash(&eth_personal_hash(message), &rs, recovery)
+        .map_err(|_| Error::InvalidInput("no public key recovers from this signature".into()))?;
+    Ok(address_of(&key))
+}

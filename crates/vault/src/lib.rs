@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod backup;
+mod cipher;
+mod crypto;
+mod error;
+mod format;
+mod keys;
+mod keyspace;
+mod session;
+mod stream;
+mod vault;
+
+pub use backup::BACKUP_MAGIC;
+pub use crypto::KdfParams;
+pub use error::{Error, Result};
+pub use keys::{
+    eth_address, eth_checksum_address, eth_personal_hash, parse_eth_address, recover_eth_personal, verify,
+    verify_eth_personal, KeyType,
+};
+pub use keyspace::{UnlockedKeyspace, MAX_ITEM_NAME_LEN, MAX_KEYSPACE_NAME_LEN};
+pub use session::Session;
+pub use stream::{StreamDecryptor, StreamEncryptor, CHUNK_SIZE, STREAM_MAGIC};
+pub use vault::{Access, KeyInfo, Vault};
+pub use zeroize::Zeroizing;

@@ -1,0 +1,242 @@
+//! The session API: unlock once, work, lock. Every call forwards to [`Vault`]'s stateless
+//! core with the session's [`UnlockedKeyspace`]; the session adds only state: the unlocked
+//! keyspace, the selected key pair, and the idle timeout (checked on each call, no timer task).
+
+use std::time::Duration;
+
+use kvstore::KVStore;
+use web_time::Instant;
+use zeroize::Zeroizing;
+
+use crate::stream::{StreamDecryptor, StreamEncryptor};
+use crate::{Error, KeyInfo, KeyType, Result, UnlockedKeyspace, Vault};
+
+/// An unlocked keyspace with a lifetime: [`lock`](Session::lock) zeroizes its keys, and after
+/// `idle_timeout` without a call it locks itself on the next call, which returns
+/// [`Error::Locked`].
+pub struct Session<S> {
+    vault: Vault<S>,
+    keyspace: Option<UnlockedKeyspace>,
+    name: String,
+    current_key: Option<String>,
+    idle_timeout: Option<Duration>,
+    last_used: Instant,
+}
+
+impl<S> std::fmt::Debug for Session<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("keyspace", &self.name)
+            .field("locked", &self.keyspace.is_none())
+            .field("current_key", &self.current_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: KVStore + Clone> Vault<S> {
+    /// Unlocks keyspace `name` into a session that locks itself after `idle_timeout` without
+    /// use (`None`: only [`Session::lock`] locks it).
+    pub async fn open_session(
+        &self,
+        name: &str,
+        password: impl AsRef<[u8]>,
+        idle_timeout: Option<Duration>,
+    ) -> Result<Session<S>> {
+        let keyspace = self.unlock(name, password).await?;
+        Ok(Session {
+            vault: self.clone(),
+            keyspace: Some(keyspace),
+            name: name.to_owned(),
+            current_key: None,
+            idle_timeout,
+            last_used: Instant::now(),
+        })
+    }
+}
+
+impl<S: KVStore> Session<S> {
+    /// The session's keyspace name.
+    pub fn keyspace_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the session is locked (explicitly, or idle past its timeout).
+    pub fn is_locked(&self) -> bool {
+        self.keyspace.is_none() || self.expired()
+    }
+
+    fn expired(&self) -> bool {
+        self.idle_timeout
+            .is_some_and(|timeout| self.last_used.elapsed() >= timeout)
+    }
+
+    /// Locks now: the keyspace's keys are zeroized and dropped.
+    pub fn lock(&mut self) {
+        self.keyspace = None;
+        self.current_key = None;
+    }
+
+    /// Unlocks again with the password (after [`lock`](Self::lock) or expiry).
+    pub async fn unlock(&mut self, password: impl AsRef<[u8]>) -> Result<()> {
+        self.keyspace = Some(self.vault.unlock(&self.name, password).await?);
+        self.last_used = Instant::now();
+        Ok(())
+    }
+
+    /// Changes the idle timeout (`None`: never expires).
+    pub fn set_idle_timeout(&mut self, idle_timeout: Option<Duration>) {
+        self.idle_timeout = idle_timeout;
+    }
+
+    /// The unlocked keyspace, after the idle check; refreshes the idle clock.
+    fn access(&mut self) -> Result<(&Vault<S>, &UnlockedKeyspace)> {
+        if self.expired() {
+            self.lock();
+        }
+        self.last_used = Instant::now();
+        let keyspace = self.keyspace.as_ref().ok_or(Error::Locked)?;
+        Ok((&self.vault, keyspace))
+    }
+
+    fn current(&self) -> Result<String> {
+        self.current_key
+            .clone()
+            .ok_or_else(|| Error::InvalidInput("no key pair selected in this session".into()))
+    }
+
+    /// Selects key pair `name` for [`sign`](Self::sign) and friends (it must exist).
+    pub async fn select_key(&mut self, name: &str) -> Result<KeyInfo> {
+        let (vault, ks) = self.access()?;
+        let info = vault.key_info(ks, name).await?;
+        self.current_key = Some(name.to_owned());
+        Ok(info)
+    }
+
+    /// The selected key pair's name.
+    pub fn current_key(&self) -> Option<&str> {
+        self.current_key.as_deref()
+    }
+
+    /// See [`Vault::generate_key`].
+    pub async fn generate_key(&mut self, name: &str, key_type: KeyType) -> Result<KeyInfo> {
+        let (vault, ks) = self.access()?;
+        vault.generate_key(ks, name, key_type).await
+    }
+
+    /// See [`Vault::import_key`].
+    pub async fn import_key(&mut self, name: &str, key_type: KeyType, private_key: &[u8]) -> Result<KeyInfo> {
+        let (vault, ks) = self.access()?;
+        vault.import_key(ks, name, key_type, private_key).await
+    }
+
+    /// See [`Vault::list_keys`].
+    pub async fn list_keys(&mut self) -> Result<Vec<KeyInfo>> {
+        let (vault, ks) = self.access()?;
+        vault.list_keys(ks).await
+    }
+
+    /// See [`Vault::key_info`].
+    pub async fn key_info(&mut self, name: &str) -> Result<KeyInfo> {
+        let (vault, ks) = self.access()?;
+        vault.key_info(ks, name).await
+    }
+
+    /// See [`Vault::rename_key`]; the selection follows the renamed key.
+    pub async fn rename_key(&mut self, from: &str, to: &str) -> Result<()> {
+        let (vault, ks) = self.access()?;
+        vault.rename_key(ks, from, to).await?;
+        if self.current_key.as_deref() == Some(from) {
+            self.current_key = Some(to.to_owned());
+        }
+        Ok(())
+    }
+
+    /// See [`Vault::delete_key`]; deleting the selected key clears the selection.
+    pub async fn delete_key(&mut self, name: &str) -> Result<()> {
+        let (vault, ks) = self.access()?;
+        vault.delete_key(ks, name).await?;
+        if self.current_key.as_deref() == Some(name) {
+            self.current_key = None;
+        }
+        Ok(())
+    }
+
+    /// See [`Vault::export_private_key`].
+    pub async fn export_private_key(&mut self, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+        let (vault, ks) = self.access()?;
+        vault.export_private_key(ks, name).await
+    }
+
+    /// Signs with the selected key pair (see [`Vault::sign`]).
+    pub async fn sign(&mut self, message: &[u8]) -> Result<Vec<u8>> {
+        let name = self.current()?;
+        self.sign_with(&name, message).await
+    }
+
+    /// Signs with key pair `name` (see [`Vault::sign`]).
+    pub async fn sign_with(&mut self, name: &str, message: &[u8]) -> Result<Vec<u8>> {
+        let (vault, ks) = self.access()?;
+        vault.sign(ks, name, message).await
+    }
+
+    /// EIP-191 signature with the selected key pair (see [`Vault::sign_eth_personal`]).
+    pub async fn sign_eth_personal(&mut self, message: &[u8]) -> Result<[u8; 65]> {
+        let name = self.current()?;
+        let (vault, ks) = self.access()?;
+        vault.sign_eth_personal(ks, &name, message).await
+    }
+
+    /// See [`Vault::set_secret`].
+    pub async fn set_secret(&mut self, name: &str, value: &[u8]) -> Result<()> {
+        let (vault, ks) = self.access()?;
+        vault.set_secret(ks, name, value).await
+    }
+
+    /// See [`Vault::get_secret`].
+    pub async fn get_secret(&mut self, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+        let (vault, ks) = self.access()?;
+        vault.get_secret(ks, name).await
+    }
+
+    /// See [`Vault::list_secrets`].
+    pub async fn list_secrets(&mut self) -> Result<Vec<String>> {
+        let (vault, ks) = self.access()?;
+        vault.list_secrets(ks).await
+    }
+
+    /// See [`Vault::delete_secret`].
+    pub async fn delete_secret(&mut self, name: &str) -> Result<()> {
+        let (vault, ks) = self.access()?;
+        vault.delete_secret(ks, name).await
+    }
+
+    /// See [`Vault::encrypt`].
+    pub async fn encrypt(&mut self, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let (vault, ks) = self.access()?;
+        vault.encrypt(ks, plaintext).await
+    }
+
+    /// See [`Vault::decrypt`].
+    pub async fn decrypt(&mut self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let (vault, ks) = self.access()?;
+        vault.decrypt(ks, ciphertext).await
+    }
+
+    /// See [`Vault::encrypt_stream`].
+    pub async fn encrypt_stream(&mut self) -> Result<StreamEncryptor> {
+        let (vault, ks) = self.access()?;
+        vault.encrypt_stream(ks).await
+    }
+
+    /// See [`Vault::decrypt_stream`].
+    pub async fn decrypt_stream(&mut self) -> Result<StreamDecryptor> {
+        let (vault, ks) = self.access()?;
+        vault.decrypt_stream(ks).await
+    }
+
+    /// See [`Vault::export_backup`].
+    pub async fn export_backup(&mut self) -> Result<Vec<u8>> {
+        let (vault, ks) = self.access()?;
+        vault.export_backup(ks).await
+    }
+}

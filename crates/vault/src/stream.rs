@@ -1,0 +1,193 @@
+//! Streaming encryption: chunked XChaCha20-Poly1305 in constant memory, for inputs of any size.
+//!
+//! A stream is a header (magic, version, algorithm, chunk size, random salt) followed by chunks.
+//! Each chunk is encrypted under a key derived from the keyspace's data key and the stream's
+//! salt, with a nonce made of the chunk's index and a flag saying whether it is the last, and
+//! with the header as associated data. So reordering (index), truncation (no chunk flagged
+//! last at the end), extension (data after the last chunk), splicing from another stream (other
+//! key) and header edits are all detected. See `docs/FORMAT.md`.
+
+use zeroize::Zeroizing;
+
+use crate::crypto::{self, Key, NONCE_LEN, TAG_LEN};
+use crate::format::{Reader, AEAD_XCHACHA20POLY1305};
+use crate::{Error, Result};
+
+/// Magic bytes opening every stream.
+pub const STREAM_MAGIC: &[u8; 4] = b"VLTS";
+/// Version of the stream format.
+pub(crate) const STREAM_VERSION: u8 = 1;
+/// Plaintext bytes per chunk written by this version (64 KiB).
+pub const CHUNK_SIZE: usize = 64 * 1024;
+const MIN_CHUNK: u32 = 1024;
+const MAX_CHUNK: u32 = 16 << 20;
+const SALT_LEN: usize = 32;
+const HEADER_LEN: usize = 4 + 1 + 1 + 4 + SALT_LEN;
+
+fn stream_key(data_key: &Key, salt: &[u8]) -> Key {
+    crypto::hkdf(data_key.as_ref(), salt, b"vault/v1/stream")
+}
+
+fn nonce(index: u64, last: bool) -> [u8; NONCE_LEN] {
+    let mut nonce = [0u8; NONCE_LEN];
+    nonce[15..23].copy_from_slice(&index.to_be_bytes());
+    nonce[23] = u8::from(last);
+    nonce
+}
+
+/// Encrypts a stream piece by piece: feed [`update`](Self::update) any amount at a time and
+/// write what it returns, then write what [`finish`](Self::finish) returns.
+pub struct StreamEncryptor {
+    key: Key,
+    header: Option<Vec<u8>>,
+    header_bytes: Vec<u8>,
+    buffer: Zeroizing<Vec<u8>>,
+    index: u64,
+}
+
+impl std::fmt::Debug for StreamEncryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamEncryptor").field("chunks", &self.index).finish_non_exhaustive()
+    }
+}
+
+impl StreamEncryptor {
+    pub(crate) fn new(data_key: &Key) -> Result<Self> {
+        let mut salt = [0u8; SALT_LEN];
+        crypto::random_bytes(&mut salt)?;
+        let mut header = STREAM_MAGIC.to_vec();
+        header.extend_from_slice(&[STREAM_VERSION, AEAD_XCHACHA20POLY1305]);
+        header.extend_from_slice(&(CHUNK_SIZE as u32).to_le_bytes());
+        header.extend_from_slice(&salt);
+        Ok(StreamEncryptor {
+            key: stream_key(data_key, &salt),
+            header: Some(header.clone()),
+            header_bytes: header,
+            buffer: Zeroizing::new(Vec::with_capacity(CHUNK_SIZE)),
+            index: 0,
+        })
+    }
+
+    fn seal_chunk(&mut self, plaintext: &[u8], last: bool, out: &mut Vec<u8>) {
+        out.extend(crypto::seal_with_nonce(&self.key, &nonce(self.index, last), &self.header_bytes, plaintext));
+        self.index += 1;
+    }
+
+    /// Takes more plaintext; returns the ciphertext ready so far (possibly empty).
+    pub fn update(&mut self, mut input: &[u8]) -> Vec<u8> {
+        let mut out = self.header.take().unwrap_or_default();
+        // A chunk is sealed only once more input follows it, so the last one can be flagged.
+        while !input.is_empty() {
+            let room = CHUNK_SIZE - self.buffer.len();
+            if room == 0 {
+                let chunk = std::mem::take(&mut *self.buffer);
+                self.seal_chunk(&chunk, false, &mut out);
+                *self.buffer = chunk;
+                self.buffer.clear();
+                continue;
+            }
+            let take = room.min(input.len());
+            self.buffer.extend_from_slice(&input[..take]);
+            input = &input[take..];
+        }
+        out
+    }
+
+    /// Ends the stream: returns the last chunk (and the header if nothing was written yet).
+    pub fn finish(mut self) -> Vec<u8> {
+        let mut out = self.header.take().unwrap_or_default();
+        let chunk = std::mem::take(&mut *self.buffer);
+        self.seal_chunk(&chunk, true, &mut out);
+        out
+    }
+}
+
+/// Decrypts a stream piece by piece. Plaintext is released chunk by chunk, each only after it
+/// authenticated; [`finish`](Self::finish) fails if the stream was truncated, so a caller must
+/// treat output as untrusted until `finish` succeeds.
+pub struct StreamDecryptor {
+    data_key: Key,
+    state: Option<(Key, Vec<u8>, usize)>,
+    buffer: Vec<u8>,
+    index: u64,
+}
+
+impl std::fmt::Debug for StreamDecryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamDecryptor").field("chunks", &self.index).finish_non_exhaustive()
+    }
+}
+
+impl StreamDecryptor {
+    pub(crate) fn new(data_key: &Key) -> Self {
+        StreamDecryptor {
+            data_key: data_key.clone(),
+            state: None,
+            buffer: Vec::new(),
+            index: 0,
+        }
+    }
+
+    fn parse_header(&mut self) -> Result<()> {
+        if self.state.is_some() || self.buffer.len() < HEADER_LEN {
+            return Ok(());
+        }
+        let header: Vec<u8> = self.buffer.drain(..HEADER_LEN).collect();
+        let mut r = Reader::new(&header, "stream header");
+        if r.take(4)? != STREAM_MAGIC {
+            return Err(Error::DecryptionFailed("not a vault stream"));
+        }
+        let (version, algorithm) = (r.u8()?, r.u8()?);
+        if version != STREAM_VERSION || algorithm != AEAD_XCHACHA20POLY1305 {
+            return Err(Error::UnsupportedFormat(format!(
+                "stream version {version}, algorithm {algorithm}"
+            )));
+        }
+        let chunk = r.u32()?;
+        if !(MIN_CHUNK..=MAX_CHUNK).contains(&chunk) {
+            return Err(Error::DecryptionFailed("stream header has an invalid chunk size"));
+        }
+        let salt = r.take(SALT_LEN)?;
+        let key = stream_key(&self.data_key, salt);
+        self.state = Some((key, header, chunk as usize + TAG_LEN));
+        Ok(())
+    }
+
+    fn open_chunk(&mut self, len: usize, last: bool) -> Result<Zeroizing<Vec<u8>>> {
+        let (key, header, _) = self.state.as_ref().ok_or(Error::DecryptionFailed("stream truncated"))?;
+        let sealed: Vec<u8> = self.buffer.drain(..len).collect();
+        let plain = crypto::open_with_nonce(key, &nonce(self.index, last), header, &sealed)
+            .ok_or(Error::DecryptionFailed("stream chunk altered, reordered, truncated or from another keyspace"))?;
+        self.index += 1;
+        Ok(plain)
+    }
+
+    /// Takes more ciphertext; returns the plaintext authenticated so far (possibly empty).
+    pub fn update(&mut self, input: &[u8]) -> Result<Vec<u8>> {
+        self.buffer.extend_from_slice(input);
+        self.parse_header()?;
+        let mut out = Vec::new();
+        while let Some(&(_, _, sealed_chunk)) = self.state.as_ref() {
+            // Keep at least one whole chunk back: it may be the last.
+            if self.buffer.len() <= sealed_chunk {
+                break;
+            }
+            out.extend_from_slice(&self.open_chunk(sealed_chunk, false)?);
+        }
+        Ok(out)
+    }
+
+    /// Ends the stream: authenticates the final chunk and returns its plaintext. Fails if the
+    /// stream was truncated or extended.
+    pub fn finish(mut self) -> Result<Vec<u8>> {
+        self.parse_header()?;
+        let Some(&(_, _, sealed_chunk)) = self.state.as_ref() else {
+            return Err(Error::DecryptionFailed("stream truncated: incomplete header"));
+        };
+        if self.buffer.len() < TAG_LEN || self.buffer.len() > sealed_chunk {
+            return Err(Error::DecryptionFailed("stream truncated or extended"));
+        }
+        let len = self.buffer.len();
+        Ok(self.open_chunk(len, true)?.to_vec())
+    }
+}

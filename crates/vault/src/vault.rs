@@ -1,0 +1,586 @@
+//! [`Vault`]: every operation, over one [`KVStore`]. This is the stateless API and the one core
+//! the session API forwards to.
+
+use std::ops::Deref;
+
+use kvstore::{Batch, KVStore, Scan};
+use zeroize::Zeroizing;
+
+use crate::crypto::{self, KdfParams};
+use crate::format::{self, put_bytes16, Header, Reader, HEADER_PREFIX, RECORD_PREFIX, RECORD_VERSION};
+use crate::keys::{self, KeyType, PrivateKey};
+use crate::keyspace::{self, validate_name, UnlockedKeyspace, MAX_ITEM_NAME_LEN, MAX_KEYSPACE_NAME_LEN};
+use crate::stream::{StreamDecryptor, StreamEncryptor};
+use crate::{Error, Result};
+
+/// What a stateless call authenticates with: a keyspace's password (derived for this call
+/// only), or an [`UnlockedKeyspace`] the caller owns.
+#[derive(Clone, Copy)]
+pub enum Access<'a> {
+    /// Unlock `keyspace` with `password` for this one call.
+    Password {
+        /// The keyspace.
+        keyspace: &'a str,
+        /// Its password.
+        password: &'a [u8],
+    },
+    /// An already unlocked keyspace.
+    Unlocked(&'a UnlockedKeyspace),
+}
+
+impl std::fmt::Debug for Access<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Access::Password { keyspace, .. } => write!(f, "Access::Password({keyspace:?}, <redacted>)"),
+            Access::Unlocked(ks) => write!(f, "Access::Unlocked({:?})", ks.name()),
+        }
+    }
+}
+
+impl<'a> From<&'a UnlockedKeyspace> for Access<'a> {
+    fn from(keyspace: &'a UnlockedKeyspace) -> Self {
+        Access::Unlocked(keyspace)
+    }
+}
+
+enum Resolved<'a> {
+    Borrowed(&'a UnlockedKeyspace),
+    Owned(UnlockedKeyspace),
+}
+
+impl Deref for Resolved<'_> {
+    type Target = UnlockedKeyspace;
+    fn deref(&self) -> &UnlockedKeyspace {
+        match self {
+            Resolved::Borrowed(ks) => ks,
+            Resolved::Owned(ks) => ks,
+        }
+    }
+}
+
+/// A key pair's public description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Its name in the keyspace.
+    pub name: String,
+    /// Its algorithm.
+    pub key_type: KeyType,
+    /// Its public key (33-byte compressed SEC1 for secp256k1, 32 bytes for Ed25519).
+    pub public_key: Vec<u8>,
+}
+
+impl KeyInfo {
+    /// The Ethereum address of a secp256k1 key pair (`None` for Ed25519).
+    pub fn eth_address(&self) -> Option<[u8; 20]> {
+        match self.key_type {
+            KeyType::Secp256k1 => keys::eth_address(&self.public_key).ok(),
+            KeyType::Ed25519 => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    KeyPair,
+    Secret,
+}
+
+impl Kind {
+    fn byte(self) -> u8 {
+        match self {
+            Kind::KeyPair => b'k',
+            Kind::Secret => b's',
+        }
+    }
+    fn label(self) -> &'static str {
+        match self {
+            Kind::KeyPair => "key pair",
+            Kind::Secret => "secret",
+        }
+    }
+}
+
+/// The storage-key prefix of all records of keyspace `id`.
+pub(crate) fn record_prefix(id: &[u8]) -> Vec<u8> {
+    [RECORD_PREFIX, id].concat()
+}
+
+/// Storage key of a record: `r/` ‖ keyspace id ‖ kind ‖ HMAC(index key, kind ‖ name).
+fn record_key(ks: &UnlockedKeyspace, kind: Kind, name: &str) -> Vec<u8> {
+    let tag = crypto::hmac(&ks.index_key, &[&[kind.byte()], name.as_bytes()]);
+    let mut key = record_prefix(&ks.id);
+    key.push(kind.byte());
+    key.extend_from_slice(&tag);
+    key
+}
+
+fn record_aad(storage_key: &[u8]) -> Vec<u8> {
+    let mut aad = b"vault/v1/record".to_vec();
+    aad.extend_from_slice(storage_key);
+    aad.push(RECORD_VERSION);
+    aad
+}
+
+/// Encrypts a record: version ‖ nonce ‖ ciphertext of (name ‖ payload), bound to its key.
+fn seal_record(ks: &UnlockedKeyspace, storage_key: &[u8], name: &str, payload: &[u8]) -> Result<Vec<u8>> {
+    let mut plain = Zeroizing::new(Vec::with_capacity(2 + name.len() + payload.len()));
+    put_bytes16(&mut plain, name.as_bytes());
+    plain.extend_from_slice(payload);
+    let mut out = vec![RECORD_VERSION];
+    out.extend(crypto::seal(&ks.record_key, &record_aad(storage_key), &plain)?);
+    Ok(out)
+}
+
+/// Decrypts a record and returns (name, payload).
+pub(crate) fn open_record(
+    ks: &UnlockedKeyspace,
+    storage_key: &[u8],
+    value: &[u8],
+) -> Result<(String, Zeroizing<Vec<u8>>)> {
+    let (&version, sealed) = value
+        .split_first()
+        .ok_or_else(|| Error::Corrupted("empty record".into()))?;
+    if version != RECORD_VERSION {
+        return Err(Error::UnsupportedFormat(format!("record version {version}")));
+    }
+    let plain = crypto::open(&ks.record_key, &record_aad(storage_key), sealed)
+        .ok_or_else(|| Error::Corrupted("a record failed authentication (altered or moved)".into()))?;
+    let mut r = Reader::new(&plain, "record");
+    let name = String::from_utf8(r.bytes16()?.to_vec())
+        .map_err(|_| Error::Corrupted("record name is not UTF-8".into()))?;
+    let payload = Zeroizing::new(r.rest().to_vec());
+    Ok((name, payload))
+}
+
+fn decode_key_pair(payload: &[u8]) -> Result<PrivateKey> {
+    let mut r = Reader::new(payload, "key pair record");
+    let key_type = KeyType::from_id(r.u8()?)?;
+    let bytes = Zeroizing::new(r.array::<32>()?);
+    r.finish()?;
+    PrivateKey::new(key_type, bytes).map_err(|_| Error::Corrupted("stored private key is invalid".into()))
+}
+
+fn encode_key_pair(key: &PrivateKey) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(33));
+    out.push(key.key_type.id());
+    out.extend_from_slice(key.bytes.as_ref());
+    out
+}
+
+const PAGE: usize = 256;
+
+/// A vault over one [`KVStore`] namespace: keyspaces, key pairs, secrets, encryption. Holds no
+/// secret state: every call is given what it needs (the stateless API). Cheap to clone when the
+/// store is.
+///
+/// See the crate README for an example of each API.
+#[derive(Clone, Debug)]
+pub struct Vault<S> {
+    store: S,
+    kdf: KdfParams,
+}
+
+impl<S: KVStore> Vault<S> {
+    /// A vault over `store`, creating keyspaces with [`KdfParams::DEFAULT`].
+    pub fn new(store: S) -> Self {
+        Vault {
+            store,
+            kdf: KdfParams::DEFAULT,
+        }
+    }
+
+    /// A vault that creates keyspaces, changes passwords and upgrades weaker keyspaces on unlock
+    /// with `kdf` (checked against the documented bounds).
+    pub fn with_kdf(store: S, kdf: KdfParams) -> Result<Self> {
+        kdf.validate()?;
+        Ok(Vault { store, kdf })
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The KDF parameters this vault writes.
+    pub fn kdf(&self) -> KdfParams {
+        self.kdf
+    }
+
+    // ------------------------------------------------------------------ keyspaces
+
+    /// Creates keyspace `name` under `password` and returns it unlocked.
+    pub async fn create_keyspace(&self, name: &str, password: impl AsRef<[u8]>) -> Result<UnlockedKeyspace> {
+        validate_name("keyspace", name, MAX_KEYSPACE_NAME_LEN)?;
+        check_password(password.as_ref())?;
+        let keyspace_key = crypto::random_key()?;
+        let mut id = [0u8; format::ID_LEN];
+        crypto::random_bytes(&mut id)?;
+        let header = keyspace::wrap(name, id, &keyspace_key, password.as_ref(), self.kdf)?;
+        let mut batch = Batch::new();
+        batch.create(format::header_key(name), header.encode());
+        self.store.batch(batch).await.map_err(|e| match e {
+            kvstore::Error::KeyExists { .. } => Error::AlreadyExists {
+                kind: "keyspace",
+                name: name.to_owned(),
+            },
+            other => other.into(),
+        })?;
+        Ok(UnlockedKeyspace::new(name, id, keyspace_key))
+    }
+
+    /// The names of all keyspaces, sorted; no password needed.
+    pub async fn list_keyspaces(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut cursor: Option<Vec<u8>> = None;
+        loop {
+            let mut scan = Scan::prefix(HEADER_PREFIX).limit(PAGE);
+            if let Some(after) = &cursor {
+                scan = scan.after(after);
+            }
+            let page = self.store.scan_keys(scan).await?;
+            for key in &page {
+                let name = std::str::from_utf8(&key[HEADER_PREFIX.len()..])
+                    .map_err(|_| Error::Corrupted("keyspace name is not UTF-8".into()))?;
+                names.push(name.to_owned());
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE => cursor = Some(last.clone()),
+                _ => return Ok(names),
+            }
+        }
+    }
+
+    async fn header(&self, name: &str) -> Result<Header> {
+        validate_name("keyspace", name, MAX_KEYSPACE_NAME_LEN)?;
+        let bytes = self
+            .store
+            .get(&format::header_key(name))
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                kind: "keyspace",
+                name: name.to_owned(),
+            })?;
+        Header::decode(&bytes)
+    }
+
+    /// Unlocks keyspace `name`. A wrong password gives [`Error::WrongPassword`] and writes
+    /// nothing. If the keyspace's KDF parameters are weaker than this vault's, its key is
+    /// re-wrapped with this vault's parameters (one atomic write) before returning.
+    pub async fn unlock(&self, name: &str, password: impl AsRef<[u8]>) -> Result<UnlockedKeyspace> {
+        let header = self.header(name).await?;
+        let unlocked = keyspace::unwrap(name, &header, password.as_ref())?;
+        if header.kdf.weaker_than(&self.kdf) {
+            let upgraded = keyspace::wrap(name, header.id, &unlocked.keyspace_key, password.as_ref(), self.kdf)?;
+            self.store.set(&format::header_key(name), &upgraded.encode()).await?;
+        }
+        Ok(unlocked)
+    }
+
+    /// The KDF parameters keyspace `name` is stored with.
+    pub async fn keyspace_kdf(&self, name: &str) -> Result<KdfParams> {
+        Ok(self.header(name).await?.kdf)
+    }
+
+    /// Changes keyspace `name`'s password: only its wrapped key is rewritten, in one atomic
+    /// write, so a failure at any point leaves either the old or the new password working.
+    /// Unlocked keyspaces and sessions keep working (the keyspace key is unchanged).
+    pub async fn change_password(
+        &self,
+        name: &str,
+        old_password: impl AsRef<[u8]>,
+        new_password: impl AsRef<[u8]>,
+    ) -> Result<()> {
+        check_password(new_password.as_ref())?;
+        let header = self.header(name).await?;
+        let unlocked = keyspace::unwrap(name, &header, old_password.as_ref())?;
+        let rewrapped = keyspace::wrap(name, header.id, &unlocked.keyspace_key, new_password.as_ref(), self.kdf)?;
+        self.store.set(&format::header_key(name), &rewrapped.encode()).await?;
+        Ok(())
+    }
+
+    /// Deletes keyspace `name` and everything in it, in one atomic batch; needs its password.
+    pub async fn delete_keyspace(&self, name: &str, password: impl AsRef<[u8]>) -> Result<()> {
+        let unlocked = self.unlock(name, password).await?;
+        let mut batch = Batch::new();
+        for key in self.all_record_keys(&unlocked.id).await? {
+            batch.delete(key);
+        }
+        batch.delete(format::header_key(name));
+        self.store.batch(batch).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn all_record_keys(&self, id: &[u8]) -> Result<Vec<Vec<u8>>> {
+        Ok(self
+            .scan_all(&record_prefix(id))
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
+    }
+
+    pub(crate) async fn scan_all(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        loop {
+            let mut scan = Scan::prefix(prefix).limit(PAGE);
+            if let Some((after, _)) = out.last() {
+                scan = scan.after(after);
+            }
+            let page = self.store.scan(scan).await?;
+            let done = page.len() < PAGE;
+            out.extend(page);
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn resolve<'a>(&self, access: Access<'a>) -> Result<Resolved<'a>> {
+        match access {
+            Access::Unlocked(ks) => Ok(Resolved::Borrowed(ks)),
+            Access::Password { keyspace, password } => {
+                Ok(Resolved::Owned(self.unlock(keyspace, password).await?))
+            }
+        }
+    }
+
+    async fn read_record(&self, ks: &UnlockedKeyspace, kind: Kind, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+        validate_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
+        let key = record_key(ks, kind, name);
+        let value = self.store.get(&key).await?.ok_or_else(|| Error::NotFound {
+            kind: kind.label(),
+            name: name.to_owned(),
+        })?;
+        let (stored_name, payload) = open_record(ks, &key, &value)?;
+        if stored_name != name {
+            return Err(Error::Corrupted("a record holds another name than its key".into()));
+        }
+        Ok(payload)
+    }
+
+    async fn list_records(&self, ks: &UnlockedKeyspace, kind: Kind) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>> {
+        let mut prefix = record_prefix(&ks.id);
+        prefix.push(kind.byte());
+        let mut out = Vec::new();
+        for (key, value) in self.scan_all(&prefix).await? {
+            out.push(open_record(ks, &key, &value)?);
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    async fn delete_record(&self, ks: &UnlockedKeyspace, kind: Kind, name: &str) -> Result<()> {
+        validate_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
+        let key = record_key(ks, kind, name);
+        if !self.store.contains(&key).await? {
+            return Err(Error::NotFound {
+                kind: kind.label(),
+                name: name.to_owned(),
+            });
+        }
+        self.store.delete(&key).await?;
+        Ok(())
+    }
+
+    async fn private_key(&self, ks: &UnlockedKeyspace, name: &str) -> Result<PrivateKey> {
+        decode_key_pair(&self.read_record(ks, Kind::KeyPair, name).await?)
+    }
+
+    // ------------------------------------------------------------------ key pairs
+
+    /// Generates a key pair of `key_type` named `name`.
+    pub async fn generate_key<'a>(&self, access: impl Into<Access<'a>>, name: &str, key_type: KeyType) -> Result<KeyInfo> {
+        loop {
+            let bytes = crypto::random_key()?;
+            // A random 256-bit value is a valid secp256k1 scalar with overwhelming probability;
+            // retry on the rare one that is not.
+            if let Ok(key) = PrivateKey::new(key_type, bytes) {
+                return self.store_key(access.into(), name, key).await;
+            }
+        }
+    }
+
+    /// Imports a raw 32-byte private key (secp256k1 scalar or Ed25519 seed) as `name`.
+    pub async fn import_key<'a>(
+        &self,
+        access: impl Into<Access<'a>>,
+        name: &str,
+        key_type: KeyType,
+        private_key: &[u8],
+    ) -> Result<KeyInfo> {
+        let bytes: [u8; 32] = private_key
+            .try_into()
+            .map_err(|_| Error::InvalidInput("a private key has exactly 32 bytes".into()))?;
+        let key = PrivateKey::new(key_type, Zeroizing::new(bytes))?;
+        self.store_key(access.into(), name, key).await
+    }
+
+    async fn store_key(&self, access: Access<'_>, name: &str, key: PrivateKey) -> Result<KeyInfo> {
+        validate_name("key pair", name, MAX_ITEM_NAME_LEN)?;
+        let ks = self.resolve(access).await?;
+        let storage_key = record_key(&ks, Kind::KeyPair, name);
+        let value = seal_record(&ks, &storage_key, name, &encode_key_pair(&key))?;
+        let mut batch = Batch::new();
+        batch.create(storage_key, value);
+        self.store.batch(batch).await.map_err(|e| match e {
+            kvstore::Error::KeyExists { .. } => Error::AlreadyExists {
+                kind: "key pair",
+                name: name.to_owned(),
+            },
+            other => other.into(),
+        })?;
+        Ok(KeyInfo {
+            name: name.to_owned(),
+            key_type: key.key_type,
+            public_key: key.public_key()?,
+        })
+    }
+
+    /// All key pairs (name, type, public key), sorted by name. Decrypts key-pair records only.
+    pub async fn list_keys<'a>(&self, access: impl Into<Access<'a>>) -> Result<Vec<KeyInfo>> {
+        let ks = self.resolve(access.into()).await?;
+        self.list_records(&ks, Kind::KeyPair)
+            .await?
+            .into_iter()
+            .map(|(name, payload)| {
+                let key = decode_key_pair(&payload)?;
+                Ok(KeyInfo {
+                    name,
+                    key_type: key.key_type,
+                    public_key: key.public_key()?,
+                })
+            })
+            .collect()
+    }
+
+    /// One key pair's public description (its [`KeyInfo::eth_address`] for secp256k1).
+    pub async fn key_info<'a>(&self, access: impl Into<Access<'a>>, name: &str) -> Result<KeyInfo> {
+        let ks = self.resolve(access.into()).await?;
+        let key = self.private_key(&ks, name).await?;
+        Ok(KeyInfo {
+            name: name.to_owned(),
+            key_type: key.key_type,
+            public_key: key.public_key()?,
+        })
+    }
+
+    /// Renames key pair `from` to `to`, atomically.
+    pub async fn rename_key<'a>(&self, access: impl Into<Access<'a>>, from: &str, to: &str) -> Result<()> {
+        validate_name("key pair", to, MAX_ITEM_NAME_LEN)?;
+        let ks = self.resolve(access.into()).await?;
+        let payload = self.read_record(&ks, Kind::KeyPair, from).await?;
+        if from == to {
+            return Ok(());
+        }
+        let new_key = record_key(&ks, Kind::KeyPair, to);
+        let value = seal_record(&ks, &new_key, to, &payload)?;
+        let mut batch = Batch::new();
+        batch.create(new_key, value).delete(record_key(&ks, Kind::KeyPair, from));
+        self.store.batch(batch).await.map_err(|e| match e {
+            kvstore::Error::KeyExists { .. } => Error::AlreadyExists {
+                kind: "key pair",
+                name: to.to_owned(),
+            },
+            other => other.into(),
+        })
+    }
+
+    /// Deletes key pair `name`.
+    pub async fn delete_key<'a>(&self, access: impl Into<Access<'a>>, name: &str) -> Result<()> {
+        let ks = self.resolve(access.into()).await?;
+        self.delete_record(&ks, Kind::KeyPair, name).await
+    }
+
+    /// Exports key pair `name`'s raw 32-byte private key. The only call that reveals one.
+    pub async fn export_private_key<'a>(&self, access: impl Into<Access<'a>>, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+        let ks = self.resolve(access.into()).await?;
+        let key = self.private_key(&ks, name).await?;
+        Ok(Zeroizing::new(key.bytes.to_vec()))
+    }
+
+    /// Signs `message` with key pair `name`: secp256k1 ECDSA over SHA-256 (64-byte r ‖ s,
+    /// low-S, RFC 6979) or Ed25519 (64 bytes).
+    pub async fn sign<'a>(&self, access: impl Into<Access<'a>>, name: &str, message: &[u8]) -> Result<Vec<u8>> {
+        let ks = self.resolve(access.into()).await?;
+        self.private_key(&ks, name).await?.sign(message)
+    }
+
+    /// EIP-191 personal-message signature (65 bytes r ‖ s ‖ v) with secp256k1 key pair `name`.
+    pub async fn sign_eth_personal<'a>(
+        &self,
+        access: impl Into<Access<'a>>,
+        name: &str,
+        message: &[u8],
+    ) -> Result<[u8; 65]> {
+        let ks = self.resolve(access.into()).await?;
+        self.private_key(&ks, name).await?.sign_eth_personal(message)
+    }
+
+    // ------------------------------------------------------------------ secrets
+
+    /// Stores secret `name` (replacing any previous value).
+    pub async fn set_secret<'a>(&self, access: impl Into<Access<'a>>, name: &str, value: &[u8]) -> Result<()> {
+        validate_name("secret", name, MAX_ITEM_NAME_LEN)?;
+        let ks = self.resolve(access.into()).await?;
+        let key = record_key(&ks, Kind::Secret, name);
+        let sealed = seal_record(&ks, &key, name, value)?;
+        self.store.set(&key, &sealed).await?;
+        Ok(())
+    }
+
+    /// Secret `name`'s value.
+    pub async fn get_secret<'a>(&self, access: impl Into<Access<'a>>, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+        let ks = self.resolve(access.into()).await?;
+        self.read_record(&ks, Kind::Secret, name).await
+    }
+
+    /// The names of all secrets, sorted. Decrypts secret records only.
+    pub async fn list_secrets<'a>(&self, access: impl Into<Access<'a>>) -> Result<Vec<String>> {
+        let ks = self.resolve(access.into()).await?;
+        Ok(self
+            .list_records(&ks, Kind::Secret)
+            .await?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect())
+    }
+
+    /// Deletes secret `name`.
+    pub async fn delete_secret<'a>(&self, access: impl Into<Access<'a>>, name: &str) -> Result<()> {
+        let ks = self.resolve(access.into()).await?;
+        self.delete_record(&ks, Kind::Secret, name).await
+    }
+
+    // ------------------------------------------------------------------ encryption
+
+    /// Encrypts `plaintext` under the keyspace's data key (format in `docs/FORMAT.md`).
+    pub async fn encrypt<'a>(&self, access: impl Into<Access<'a>>, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let ks = self.resolve(access.into()).await?;
+        crate::cipher::encrypt(&ks.data_key, plaintext)
+    }
+
+    /// Decrypts what [`encrypt`](Self::encrypt) produced in the same keyspace.
+    pub async fn decrypt<'a>(&self, access: impl Into<Access<'a>>, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let ks = self.resolve(access.into()).await?;
+        crate::cipher::decrypt(&ks.data_key, ciphertext)
+    }
+
+    /// A streaming encryptor under the keyspace's data key (constant memory, any size).
+    pub async fn encrypt_stream<'a>(&self, access: impl Into<Access<'a>>) -> Result<StreamEncryptor> {
+        let ks = self.resolve(access.into()).await?;
+        StreamEncryptor::new(&ks.data_key)
+    }
+
+    /// A streaming decryptor for what [`encrypt_stream`](Self::encrypt_stream) produced.
+    pub async fn decrypt_stream<'a>(&self, access: impl Into<Access<'a>>) -> Result<StreamDecryptor> {
+        let ks = self.resolve(access.into()).await?;
+        Ok(StreamDecryptor::new(&ks.data_key))
+    }
+}
+
+fn check_password(password: &[u8]) -> Result<()> {
+    if password.is_empty() {
+        return Err(Error::InvalidInput("the password must not be empty".into()));
+    }
+    Ok(())
+}
