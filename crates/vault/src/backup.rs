@@ -63,7 +63,9 @@ impl<S: KVStore> Vault<S> {
         let mut r = Reader::new(&body[4..], "backup");
         let version = r.u8().map_err(|_| bad("truncated"))?;
         if version != BACKUP_VERSION {
-            return Err(Error::UnsupportedFormat(format!("backup version {version}")));
+            return Err(Error::UnsupportedFormat(format!(
+                "backup version {version}"
+            )));
         }
         let name = std::str::from_utf8(r.bytes16().map_err(|_| bad("truncated"))?)
             .map_err(|_| bad("keyspace name is not UTF-8"))?

@@ -25,7 +25,9 @@ pub(crate) fn encrypt(key: &Key, plaintext: &[u8]) -> Result<Vec<u8>> {
 pub(crate) fn decrypt(key: &Key, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     match ciphertext {
         [DATA_VERSION, AEAD_XCHACHA20POLY1305, sealed @ ..] => crypto::open(key, &aad(), sealed)
-            .ok_or(Error::DecryptionFailed("ciphertext altered, truncated or from another keyspace")),
+            .ok_or(Error::DecryptionFailed(
+                "ciphertext altered, truncated or from another keyspace",
+            )),
         [version, algorithm, ..] => Err(Error::UnsupportedFormat(format!(
             "ciphertext version {version}, algorithm {algorithm}"
         ))),

@@ -99,8 +99,13 @@ impl Default for KdfParams {
 /// Argon2id(password, salt) → 32-byte key, after checking the parameters' bounds.
 pub(crate) fn derive_password_key(password: &[u8], salt: &[u8], params: &KdfParams) -> Result<Key> {
     params.validate()?;
-    let params = Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32))
-        .map_err(|e| Error::InvalidInput(format!("Argon2id parameters rejected: {e}")))?;
+    let params = Params::new(
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        Some(32),
+    )
+    .map_err(|e| Error::InvalidInput(format!("Argon2id parameters rejected: {e}")))?;
     let mut key = Zeroizing::new([0u8; 32]);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password_into(password, salt, key.as_mut())
@@ -136,9 +141,20 @@ pub(crate) fn hmac_verify(key: &[u8; 32], parts: &[&[u8]], tag: &[u8]) -> bool {
 }
 
 /// XChaCha20-Poly1305 with `nonce`: ciphertext ‖ tag.
-pub(crate) fn seal_with_nonce(key: &[u8; 32], nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+pub(crate) fn seal_with_nonce(
+    key: &[u8; 32],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Vec<u8> {
     XChaCha20Poly1305::new(key.into())
-        .encrypt(XNonce::from_slice(nonce), Payload { msg: plaintext, aad })
+        .encrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .expect("XChaCha20-Poly1305 encrypts any length this crate produces")
 }
 
@@ -159,7 +175,13 @@ pub(crate) fn open_with_nonce(
     ciphertext: &[u8],
 ) -> Option<Zeroizing<Vec<u8>>> {
     XChaCha20Poly1305::new(key.into())
-        .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad })
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
         .ok()
         .map(Zeroizing::new)
 }

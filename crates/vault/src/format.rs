@@ -86,7 +86,10 @@ impl<'a> Reader<'a> {
         if self.bytes.is_empty() {
             Ok(())
         } else {
-            Err(Error::Corrupted(format!("{} has trailing bytes", self.what)))
+            Err(Error::Corrupted(format!(
+                "{} has trailing bytes",
+                self.what
+            )))
         }
     }
 }
@@ -138,11 +141,15 @@ impl Header {
         let mut r = Reader::new(bytes, "keyspace header");
         let version = r.u8()?;
         if version != HEADER_VERSION {
-            return Err(Error::UnsupportedFormat(format!("keyspace header version {version}")));
+            return Err(Error::UnsupportedFormat(format!(
+                "keyspace header version {version}"
+            )));
         }
         let kdf_alg = r.u8()?;
         if kdf_alg != KDF_ARGON2ID {
-            return Err(Error::UnsupportedFormat(format!("KDF algorithm id {kdf_alg}")));
+            return Err(Error::UnsupportedFormat(format!(
+                "KDF algorithm id {kdf_alg}"
+            )));
         }
         let kdf = KdfParams {
             memory_kib: r.u32()?,
@@ -153,7 +160,9 @@ impl Header {
         let id = r.array()?;
         let aead = r.u8()?;
         if aead != AEAD_XCHACHA20POLY1305 {
-            return Err(Error::UnsupportedFormat(format!("AEAD algorithm id {aead}")));
+            return Err(Error::UnsupportedFormat(format!(
+                "AEAD algorithm id {aead}"
+            )));
         }
         let header = Header {
             kdf,
@@ -165,7 +174,9 @@ impl Header {
         r.finish()?;
         // Bounds are checked here, before any KDF work: a hostile record is rejected at once.
         header.kdf.validate().map_err(|_| {
-            Error::Corrupted(format!("keyspace header has out-of-bounds KDF parameters {kdf:?}"))
+            Error::Corrupted(format!(
+                "keyspace header has out-of-bounds KDF parameters {kdf:?}"
+            ))
         })?;
         Ok(header)
     }

@@ -30,7 +30,9 @@ impl KeyType {
         match id {
             1 => Ok(KeyType::Secp256k1),
             2 => Ok(KeyType::Ed25519),
-            other => Err(Error::UnsupportedFormat(format!("key algorithm id {other}"))),
+            other => Err(Error::UnsupportedFormat(format!(
+                "key algorithm id {other}"
+            ))),
         }
     }
 
@@ -106,7 +108,8 @@ impl PrivateKey {
     pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         Ok(match self.key_type {
             KeyType::Secp256k1 => {
-                let signature: EcdsaSignature = k256::ecdsa::signature::Signer::sign(&self.secp()?, message);
+                let signature: EcdsaSignature =
+                    k256::ecdsa::signature::Signer::sign(&self.secp()?, message);
                 signature.to_bytes().to_vec()
             }
             KeyType::Ed25519 => self.ed().sign(message).to_bytes().to_vec(),
@@ -135,7 +138,12 @@ impl PrivateKey {
 /// Verifies `signature` over `message` with a public key of `key_type` (formats as produced by
 /// the vault's `sign`; secp256k1 keys compressed or uncompressed). `Ok(false)` for a wrong or
 /// high-S signature; `InvalidInput` for a malformed key or signature.
-pub fn verify(key_type: KeyType, public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<bool> {
+pub fn verify(
+    key_type: KeyType,
+    public_key: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> Result<bool> {
     match key_type {
         KeyType::Secp256k1 => {
             let key = VerifyingKey::from_sec1_bytes(public_key)
@@ -190,21 +198,29 @@ pub fn eth_checksum_address(address: &[u8; 20]) -> String {
     let mut out = String::from("0x");
     for (i, c) in lower.chars().enumerate() {
         let nibble = (hash[i / 2] >> (if i % 2 == 0 { 4 } else { 0 })) & 0x0f;
-        out.push(if c.is_ascii_alphabetic() && nibble >= 8 { c.to_ascii_uppercase() } else { c });
+        out.push(if c.is_ascii_alphabetic() && nibble >= 8 {
+            c.to_ascii_uppercase()
+        } else {
+            c
+        });
     }
     out
 }
 
 /// Parses a `0x`-prefixed (or bare) 40-hex-digit Ethereum address, any case.
 pub fn parse_eth_address(text: &str) -> Result<[u8; 20]> {
-    let hex = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    let hex = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
     let bad = || Error::InvalidInput(format!("{text:?} is not a 20-byte hex Ethereum address"));
     if hex.len() != 40 {
         return Err(bad());
     }
     let mut out = [0u8; 20];
     for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16).map_err(|_| bad())?;
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16)
+            .map_err(|_| bad())?;
     }
     Ok(out)
 }
@@ -223,9 +239,14 @@ pub fn recover_eth_personal(message: &[u8], signature: &[u8]) -> Result<[u8; 20]
     let v = match signature[64] {
         v @ (0 | 1) => v,
         v @ (27 | 28) => v - 27,
-        v => return Err(Error::InvalidInput(format!("Ethereum signature has invalid v = {v}"))),
+        v => {
+            return Err(Error::InvalidInput(format!(
+                "Ethereum signature has invalid v = {v}"
+            )))
+        }
     };
-    let recovery = RecoveryId::from_byte(v).ok_or_else(|| Error::InvalidInput("bad recovery id".into()))?;
+    let recovery =
+        RecoveryId::from_byte(v).ok_or_else(|| Error::InvalidInput("bad recovery id".into()))?;
     let rs = EcdsaSignature::from_slice(&signature[..64])
         .map_err(|_| Error::InvalidInput("Ethereum signature r or s out of range".into()))?;
     let key = VerifyingKey::recover_from_prehash(&eth_personal_hash(message), &rs, recovery)

@@ -3,7 +3,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::crypto::{self, Key, KdfParams};
+use crate::crypto::{self, KdfParams, Key};
 use crate::format::{self, put_bytes16, Header, ID_LEN};
 use crate::{Error, Result};
 
@@ -89,7 +89,12 @@ pub(crate) fn wrap(
         wrapped: [0; format::WRAPPED_LEN],
     };
     let password_key = crypto::derive_password_key(password, &salt, &kdf)?;
-    let sealed = crypto::seal_with_nonce(&password_key, &nonce, &wrap_aad(name, &header), keyspace_key.as_ref());
+    let sealed = crypto::seal_with_nonce(
+        &password_key,
+        &nonce,
+        &wrap_aad(name, &header),
+        keyspace_key.as_ref(),
+    );
     header.wrapped = sealed
         .as_slice()
         .try_into()
@@ -100,10 +105,15 @@ pub(crate) fn wrap(
 /// Unwraps a header's keyspace key with `password`.
 pub(crate) fn unwrap(name: &str, header: &Header, password: &[u8]) -> Result<UnlockedKeyspace> {
     let password_key = crypto::derive_password_key(password, &header.salt, &header.kdf)?;
-    let plain = crypto::open_with_nonce(&password_key, &header.nonce, &wrap_aad(name, header), &header.wrapped)
-        .ok_or_else(|| Error::WrongPassword {
-            keyspace: name.to_owned(),
-        })?;
+    let plain = crypto::open_with_nonce(
+        &password_key,
+        &header.nonce,
+        &wrap_aad(name, header),
+        &header.wrapped,
+    )
+    .ok_or_else(|| Error::WrongPassword {
+        keyspace: name.to_owned(),
+    })?;
     let key: [u8; 32] = plain
         .as_slice()
         .try_into()

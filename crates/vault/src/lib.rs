@@ -17,8 +17,8 @@ pub use backup::BACKUP_MAGIC;
 pub use crypto::KdfParams;
 pub use error::{Error, Result};
 pub use keys::{
-    eth_address, eth_checksum_address, eth_personal_hash, parse_eth_address, recover_eth_personal, verify,
-    verify_eth_personal, KeyType,
+    eth_address, eth_checksum_address, eth_personal_hash, parse_eth_address, recover_eth_personal,
+    verify, verify_eth_personal, KeyType,
 };
 pub use keyspace::{UnlockedKeyspace, MAX_ITEM_NAME_LEN, MAX_KEYSPACE_NAME_LEN};
 pub use session::Session;

@@ -124,7 +124,12 @@ impl<S: KVStore> Session<S> {
     }
 
     /// See [`Vault::import_key`].
-    pub async fn import_key(&mut self, name: &str, key_type: KeyType, private_key: &[u8]) -> Result<KeyInfo> {
+    pub async fn import_key(
+        &mut self,
+        name: &str,
+        key_type: KeyType,
+        private_key: &[u8],
+    ) -> Result<KeyInfo> {
         let (vault, ks) = self.access()?;
         vault.import_key(ks, name, key_type, private_key).await
     }

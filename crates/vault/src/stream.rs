@@ -47,7 +47,9 @@ pub struct StreamEncryptor {
 
 impl std::fmt::Debug for StreamEncryptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamEncryptor").field("chunks", &self.index).finish_non_exhaustive()
+        f.debug_struct("StreamEncryptor")
+            .field("chunks", &self.index)
+            .finish_non_exhaustive()
     }
 }
 
@@ -69,7 +71,12 @@ impl StreamEncryptor {
     }
 
     fn seal_chunk(&mut self, plaintext: &[u8], last: bool, out: &mut Vec<u8>) {
-        out.extend(crypto::seal_with_nonce(&self.key, &nonce(self.index, last), &self.header_bytes, plaintext));
+        out.extend(crypto::seal_with_nonce(
+            &self.key,
+            &nonce(self.index, last),
+            &self.header_bytes,
+            plaintext,
+        ));
         self.index += 1;
     }
 
@@ -114,7 +121,9 @@ pub struct StreamDecryptor {
 
 impl std::fmt::Debug for StreamDecryptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamDecryptor").field("chunks", &self.index).finish_non_exhaustive()
+        f.debug_struct("StreamDecryptor")
+            .field("chunks", &self.index)
+            .finish_non_exhaustive()
     }
 }
 
@@ -145,7 +154,9 @@ impl StreamDecryptor {
         }
         let chunk = r.u32()?;
         if !(MIN_CHUNK..=MAX_CHUNK).contains(&chunk) {
-            return Err(Error::DecryptionFailed("stream header has an invalid chunk size"));
+            return Err(Error::DecryptionFailed(
+                "stream header has an invalid chunk size",
+            ));
         }
         let salt = r.take(SALT_LEN)?;
         let key = stream_key(&self.data_key, salt);
@@ -154,10 +165,16 @@ impl StreamDecryptor {
     }
 
     fn open_chunk(&mut self, len: usize, last: bool) -> Result<Zeroizing<Vec<u8>>> {
-        let (key, header, _) = self.state.as_ref().ok_or(Error::DecryptionFailed("stream truncated"))?;
+        let (key, header, _) = self
+            .state
+            .as_ref()
+            .ok_or(Error::DecryptionFailed("stream truncated"))?;
         let sealed: Vec<u8> = self.buffer.drain(..len).collect();
-        let plain = crypto::open_with_nonce(key, &nonce(self.index, last), header, &sealed)
-            .ok_or(Error::DecryptionFailed("stream chunk altered, reordered, truncated or from another keyspace"))?;
+        let plain = crypto::open_with_nonce(key, &nonce(self.index, last), header, &sealed).ok_or(
+            Error::DecryptionFailed(
+                "stream chunk altered, reordered, truncated or from another keyspace",
+            ),
+        )?;
         self.index += 1;
         Ok(plain)
     }
@@ -182,7 +199,9 @@ impl StreamDecryptor {
     pub fn finish(mut self) -> Result<Vec<u8>> {
         self.parse_header()?;
         let Some(&(_, _, sealed_chunk)) = self.state.as_ref() else {
-            return Err(Error::DecryptionFailed("stream truncated: incomplete header"));
+            return Err(Error::DecryptionFailed(
+                "stream truncated: incomplete header",
+            ));
         };
         if self.buffer.len() < TAG_LEN || self.buffer.len() > sealed_chunk {
             return Err(Error::DecryptionFailed("stream truncated or extended"));

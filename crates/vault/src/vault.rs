@@ -7,9 +7,13 @@ use kvstore::{Batch, KVStore, Scan};
 use zeroize::Zeroizing;
 
 use crate::crypto::{self, KdfParams};
-use crate::format::{self, put_bytes16, Header, Reader, HEADER_PREFIX, RECORD_PREFIX, RECORD_VERSION};
+use crate::format::{
+    self, put_bytes16, Header, Reader, HEADER_PREFIX, RECORD_PREFIX, RECORD_VERSION,
+};
 use crate::keys::{self, KeyType, PrivateKey};
-use crate::keyspace::{self, validate_name, UnlockedKeyspace, MAX_ITEM_NAME_LEN, MAX_KEYSPACE_NAME_LEN};
+use crate::keyspace::{
+    self, validate_name, UnlockedKeyspace, MAX_ITEM_NAME_LEN, MAX_KEYSPACE_NAME_LEN,
+};
 use crate::stream::{StreamDecryptor, StreamEncryptor};
 use crate::{Error, Result};
 
@@ -31,7 +35,9 @@ pub enum Access<'a> {
 impl std::fmt::Debug for Access<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Access::Password { keyspace, .. } => write!(f, "Access::Password({keyspace:?}, <redacted>)"),
+            Access::Password { keyspace, .. } => {
+                write!(f, "Access::Password({keyspace:?}, <redacted>)")
+            }
             Access::Unlocked(ks) => write!(f, "Access::Unlocked({:?})", ks.name()),
         }
     }
@@ -122,12 +128,21 @@ fn record_aad(storage_key: &[u8]) -> Vec<u8> {
 }
 
 /// Encrypts a record: version ‖ nonce ‖ ciphertext of (name ‖ payload), bound to its key.
-fn seal_record(ks: &UnlockedKeyspace, storage_key: &[u8], name: &str, payload: &[u8]) -> Result<Vec<u8>> {
+fn seal_record(
+    ks: &UnlockedKeyspace,
+    storage_key: &[u8],
+    name: &str,
+    payload: &[u8],
+) -> Result<Vec<u8>> {
     let mut plain = Zeroizing::new(Vec::with_capacity(2 + name.len() + payload.len()));
     put_bytes16(&mut plain, name.as_bytes());
     plain.extend_from_slice(payload);
     let mut out = vec![RECORD_VERSION];
-    out.extend(crypto::seal(&ks.record_key, &record_aad(storage_key), &plain)?);
+    out.extend(crypto::seal(
+        &ks.record_key,
+        &record_aad(storage_key),
+        &plain,
+    )?);
     Ok(out)
 }
 
@@ -141,10 +156,14 @@ pub(crate) fn open_record(
         .split_first()
         .ok_or_else(|| Error::Corrupted("empty record".into()))?;
     if version != RECORD_VERSION {
-        return Err(Error::UnsupportedFormat(format!("record version {version}")));
+        return Err(Error::UnsupportedFormat(format!(
+            "record version {version}"
+        )));
     }
-    let plain = crypto::open(&ks.record_key, &record_aad(storage_key), sealed)
-        .ok_or_else(|| Error::Corrupted("a record failed authentication (altered or moved)".into()))?;
+    let plain =
+        crypto::open(&ks.record_key, &record_aad(storage_key), sealed).ok_or_else(|| {
+            Error::Corrupted("a record failed authentication (altered or moved)".into())
+        })?;
     let mut r = Reader::new(&plain, "record");
     let name = String::from_utf8(r.bytes16()?.to_vec())
         .map_err(|_| Error::Corrupted("record name is not UTF-8".into()))?;
@@ -157,7 +176,8 @@ fn decode_key_pair(payload: &[u8]) -> Result<PrivateKey> {
     let key_type = KeyType::from_id(r.u8()?)?;
     let bytes = Zeroizing::new(r.array::<32>()?);
     r.finish()?;
-    PrivateKey::new(key_type, bytes).map_err(|_| Error::Corrupted("stored private key is invalid".into()))
+    PrivateKey::new(key_type, bytes)
+        .map_err(|_| Error::Corrupted("stored private key is invalid".into()))
 }
 
 fn encode_key_pair(key: &PrivateKey) -> Zeroizing<Vec<u8>> {
@@ -209,7 +229,11 @@ impl<S: KVStore> Vault<S> {
     // ------------------------------------------------------------------ keyspaces
 
     /// Creates keyspace `name` under `password` and returns it unlocked.
-    pub async fn create_keyspace(&self, name: &str, password: impl AsRef<[u8]>) -> Result<UnlockedKeyspace> {
+    pub async fn create_keyspace(
+        &self,
+        name: &str,
+        password: impl AsRef<[u8]>,
+    ) -> Result<UnlockedKeyspace> {
         validate_name("keyspace", name, MAX_KEYSPACE_NAME_LEN)?;
         check_password(password.as_ref())?;
         let keyspace_key = crypto::random_key()?;
@@ -270,8 +294,16 @@ impl<S: KVStore> Vault<S> {
         let header = self.header(name).await?;
         let unlocked = keyspace::unwrap(name, &header, password.as_ref())?;
         if header.kdf.weaker_than(&self.kdf) {
-            let upgraded = keyspace::wrap(name, header.id, &unlocked.keyspace_key, password.as_ref(), self.kdf)?;
-            self.store.set(&format::header_key(name), &upgraded.encode()).await?;
+            let upgraded = keyspace::wrap(
+                name,
+                header.id,
+                &unlocked.keyspace_key,
+                password.as_ref(),
+                self.kdf,
+            )?;
+            self.store
+                .set(&format::header_key(name), &upgraded.encode())
+                .await?;
         }
         Ok(unlocked)
     }
@@ -293,8 +325,16 @@ impl<S: KVStore> Vault<S> {
         check_password(new_password.as_ref())?;
         let header = self.header(name).await?;
         let unlocked = keyspace::unwrap(name, &header, old_password.as_ref())?;
-        let rewrapped = keyspace::wrap(name, header.id, &unlocked.keyspace_key, new_password.as_ref(), self.kdf)?;
-        self.store.set(&format::header_key(name), &rewrapped.encode()).await?;
+        let rewrapped = keyspace::wrap(
+            name,
+            header.id,
+            &unlocked.keyspace_key,
+            new_password.as_ref(),
+            self.kdf,
+        )?;
+        self.store
+            .set(&format::header_key(name), &rewrapped.encode())
+            .await?;
         Ok(())
     }
 
@@ -344,7 +384,12 @@ impl<S: KVStore> Vault<S> {
         }
     }
 
-    async fn read_record(&self, ks: &UnlockedKeyspace, kind: Kind, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+    async fn read_record(
+        &self,
+        ks: &UnlockedKeyspace,
+        kind: Kind,
+        name: &str,
+    ) -> Result<Zeroizing<Vec<u8>>> {
         validate_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
         let key = record_key(ks, kind, name);
         let value = self.store.get(&key).await?.ok_or_else(|| Error::NotFound {
@@ -353,12 +398,18 @@ impl<S: KVStore> Vault<S> {
         })?;
         let (stored_name, payload) = open_record(ks, &key, &value)?;
         if stored_name != name {
-            return Err(Error::Corrupted("a record holds another name than its key".into()));
+            return Err(Error::Corrupted(
+                "a record holds another name than its key".into(),
+            ));
         }
         Ok(payload)
     }
 
-    async fn list_records(&self, ks: &UnlockedKeyspace, kind: Kind) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>> {
+    async fn list_records(
+        &self,
+        ks: &UnlockedKeyspace,
+        kind: Kind,
+    ) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>> {
         let mut prefix = record_prefix(&ks.id);
         prefix.push(kind.byte());
         let mut out = Vec::new();
@@ -389,7 +440,12 @@ impl<S: KVStore> Vault<S> {
     // ------------------------------------------------------------------ key pairs
 
     /// Generates a key pair of `key_type` named `name`.
-    pub async fn generate_key<'a>(&self, access: impl Into<Access<'a>>, name: &str, key_type: KeyType) -> Result<KeyInfo> {
+    pub async fn generate_key<'a>(
+        &self,
+        access: impl Into<Access<'a>>,
+        name: &str,
+        key_type: KeyType,
+    ) -> Result<KeyInfo> {
         loop {
             let bytes = crypto::random_key()?;
             // A random 256-bit value is a valid secp256k1 scalar with overwhelming probability;
@@ -465,7 +521,12 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// Renames key pair `from` to `to`, atomically.
-    pub async fn rename_key<'a>(&self, access: impl Into<Access<'a>>, from: &str, to: &str) -> Result<()> {
+    pub async fn rename_key<'a>(
+        &self,
+        access: impl Into<Access<'a>>,
+        from: &str,
+        to: &str,
+    ) -> Result<()> {
         validate_name("key pair", to, MAX_ITEM_NAME_LEN)?;
         let ks = self.resolve(access.into()).await?;
         let payload = self.read_record(&ks, Kind::KeyPair, from).await?;
@@ -475,7 +536,9 @@ impl<S: KVStore> Vault<S> {
         let new_key = record_key(&ks, Kind::KeyPair, to);
         let value = seal_record(&ks, &new_key, to, &payload)?;
         let mut batch = Batch::new();
-        batch.create(new_key, value).delete(record_key(&ks, Kind::KeyPair, from));
+        batch
+            .create(new_key, value)
+            .delete(record_key(&ks, Kind::KeyPair, from));
         self.store.batch(batch).await.map_err(|e| match e {
             kvstore::Error::KeyExists { .. } => Error::AlreadyExists {
                 kind: "key pair",
@@ -492,7 +555,11 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// Exports key pair `name`'s raw 32-byte private key. The only call that reveals one.
-    pub async fn export_private_key<'a>(&self, access: impl Into<Access<'a>>, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+    pub async fn export_private_key<'a>(
+        &self,
+        access: impl Into<Access<'a>>,
+        name: &str,
+    ) -> Result<Zeroizing<Vec<u8>>> {
         let ks = self.resolve(access.into()).await?;
         let key = self.private_key(&ks, name).await?;
         Ok(Zeroizing::new(key.bytes.to_vec()))
@@ -500,7 +567,12 @@ impl<S: KVStore> Vault<S> {
 
     /// Signs `message` with key pair `name`: secp256k1 ECDSA over SHA-256 (64-byte r ‖ s,
     /// low-S, RFC 6979) or Ed25519 (64 bytes).
-    pub async fn sign<'a>(&self, access: impl Into<Access<'a>>, name: &str, message: &[u8]) -> Result<Vec<u8>> {
+    pub async fn sign<'a>(
+        &self,
+        access: impl Into<Access<'a>>,
+        name: &str,
+        message: &[u8],
+    ) -> Result<Vec<u8>> {
         let ks = self.resolve(access.into()).await?;
         self.private_key(&ks, name).await?.sign(message)
     }
@@ -513,13 +585,20 @@ impl<S: KVStore> Vault<S> {
         message: &[u8],
     ) -> Result<[u8; 65]> {
         let ks = self.resolve(access.into()).await?;
-        self.private_key(&ks, name).await?.sign_eth_personal(message)
+        self.private_key(&ks, name)
+            .await?
+            .sign_eth_personal(message)
     }
 
     // ------------------------------------------------------------------ secrets
 
     /// Stores secret `name` (replacing any previous value).
-    pub async fn set_secret<'a>(&self, access: impl Into<Access<'a>>, name: &str, value: &[u8]) -> Result<()> {
+    pub async fn set_secret<'a>(
+        &self,
+        access: impl Into<Access<'a>>,
+        name: &str,
+        value: &[u8],
+    ) -> Result<()> {
         validate_name("secret", name, MAX_ITEM_NAME_LEN)?;
         let ks = self.resolve(access.into()).await?;
         let key = record_key(&ks, Kind::Secret, name);
@@ -529,7 +608,11 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// Secret `name`'s value.
-    pub async fn get_secret<'a>(&self, access: impl Into<Access<'a>>, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+    pub async fn get_secret<'a>(
+        &self,
+        access: impl Into<Access<'a>>,
+        name: &str,
+    ) -> Result<Zeroizing<Vec<u8>>> {
         let ks = self.resolve(access.into()).await?;
         self.read_record(&ks, Kind::Secret, name).await
     }
@@ -554,25 +637,39 @@ impl<S: KVStore> Vault<S> {
     // ------------------------------------------------------------------ encryption
 
     /// Encrypts `plaintext` under the keyspace's data key (format in `docs/FORMAT.md`).
-    pub async fn encrypt<'a>(&self, access: impl Into<Access<'a>>, plaintext: &[u8]) -> Result<Vec<u8>> {
+    pub async fn encrypt<'a>(
+        &self,
+        access: impl Into<Access<'a>>,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>> {
         let ks = self.resolve(access.into()).await?;
         crate::cipher::encrypt(&ks.data_key, plaintext)
     }
 
     /// Decrypts what [`encrypt`](Self::encrypt) produced in the same keyspace.
-    pub async fn decrypt<'a>(&self, access: impl Into<Access<'a>>, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    pub async fn decrypt<'a>(
+        &self,
+        access: impl Into<Access<'a>>,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
         let ks = self.resolve(access.into()).await?;
         crate::cipher::decrypt(&ks.data_key, ciphertext)
     }
 
     /// A streaming encryptor under the keyspace's data key (constant memory, any size).
-    pub async fn encrypt_stream<'a>(&self, access: impl Into<Access<'a>>) -> Result<StreamEncryptor> {
+    pub async fn encrypt_stream<'a>(
+        &self,
+        access: impl Into<Access<'a>>,
+    ) -> Result<StreamEncryptor> {
         let ks = self.resolve(access.into()).await?;
         StreamEncryptor::new(&ks.data_key)
     }
 
     /// A streaming decryptor for what [`encrypt_stream`](Self::encrypt_stream) produced.
-    pub async fn decrypt_stream<'a>(&self, access: impl Into<Access<'a>>) -> Result<StreamDecryptor> {
+    pub async fn decrypt_stream<'a>(
+        &self,
+        access: impl Into<Access<'a>>,
+    ) -> Result<StreamDecryptor> {
         let ks = self.resolve(access.into()).await?;
         Ok(StreamDecryptor::new(&ks.data_key))
     }

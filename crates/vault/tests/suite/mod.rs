@@ -28,17 +28,28 @@ pub async fn stateless_api_end_to_end<S: KVStore + Clone>(store: S) {
     v.create_keyspace("work", b"other password").await.unwrap();
     assert!(matches!(
         v.create_keyspace("work", PASSWORD).await,
-        Err(Error::AlreadyExists { kind: "keyspace", .. })
+        Err(Error::AlreadyExists {
+            kind: "keyspace",
+            ..
+        })
     ));
     assert_eq!(v.list_keyspaces().await.unwrap(), vec!["personal", "work"]);
 
     // Key pairs.
-    let secp = v.generate_key(&ks, "eth", KeyType::Secp256k1).await.unwrap();
+    let secp = v
+        .generate_key(&ks, "eth", KeyType::Secp256k1)
+        .await
+        .unwrap();
     assert_eq!(secp.public_key.len(), 33);
     let ed = v.generate_key(&ks, "ssh", KeyType::Ed25519).await.unwrap();
     assert_eq!(ed.public_key.len(), 32);
     let imported = v
-        .import_key(&ks, "imported", KeyType::Secp256k1, &hex::decode(SECP_PRIVATE).unwrap())
+        .import_key(
+            &ks,
+            "imported",
+            KeyType::Secp256k1,
+            &hex::decode(SECP_PRIVATE).unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -47,17 +58,28 @@ pub async fn stateless_api_end_to_end<S: KVStore + Clone>(store: S) {
     );
     assert!(matches!(
         v.generate_key(&ks, "eth", KeyType::Ed25519).await,
-        Err(Error::AlreadyExists { kind: "key pair", .. })
+        Err(Error::AlreadyExists {
+            kind: "key pair",
+            ..
+        })
     ));
     assert!(matches!(
-        v.import_key(&ks, "bad", KeyType::Secp256k1, &[0u8; 32]).await,
+        v.import_key(&ks, "bad", KeyType::Secp256k1, &[0u8; 32])
+            .await,
         Err(Error::InvalidInput(_))
     ));
     assert!(matches!(
-        v.import_key(&ks, "short", KeyType::Ed25519, &[1u8; 31]).await,
+        v.import_key(&ks, "short", KeyType::Ed25519, &[1u8; 31])
+            .await,
         Err(Error::InvalidInput(_))
     ));
-    let names: Vec<_> = v.list_keys(&ks).await.unwrap().into_iter().map(|k| k.name).collect();
+    let names: Vec<_> = v
+        .list_keys(&ks)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
     assert_eq!(names, vec!["eth", "imported", "ssh"]);
     assert_eq!(v.key_info(&ks, "ssh").await.unwrap(), ed);
 
@@ -79,8 +101,14 @@ pub async fn stateless_api_end_to_end<S: KVStore + Clone>(store: S) {
 
     // Rename, export, delete.
     v.rename_key(&ks, "ssh", "ssh-2025").await.unwrap();
-    assert!(matches!(v.key_info(&ks, "ssh").await, Err(Error::NotFound { .. })));
-    assert_eq!(v.key_info(&ks, "ssh-2025").await.unwrap().public_key, ed.public_key);
+    assert!(matches!(
+        v.key_info(&ks, "ssh").await,
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(
+        v.key_info(&ks, "ssh-2025").await.unwrap().public_key,
+        ed.public_key
+    );
     assert!(matches!(
         v.rename_key(&ks, "ssh-2025", "eth").await,
         Err(Error::AlreadyExists { .. })
@@ -88,61 +116,128 @@ pub async fn stateless_api_end_to_end<S: KVStore + Clone>(store: S) {
     let exported = v.export_private_key(&ks, "imported").await.unwrap();
     assert_eq!(hex::encode(&*exported), SECP_PRIVATE);
     v.delete_key(&ks, "ssh-2025").await.unwrap();
-    assert!(matches!(v.delete_key(&ks, "ssh-2025").await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        v.delete_key(&ks, "ssh-2025").await,
+        Err(Error::NotFound { .. })
+    ));
 
     // Secrets.
     v.set_secret(&ks, "github token", b"ghp_abc").await.unwrap();
     v.set_secret(&ks, "empty", b"").await.unwrap();
     v.set_secret(&ks, "github token", b"ghp_new").await.unwrap();
-    assert_eq!(&*v.get_secret(&ks, "github token").await.unwrap(), b"ghp_new");
+    assert_eq!(
+        &*v.get_secret(&ks, "github token").await.unwrap(),
+        b"ghp_new"
+    );
     assert_eq!(&*v.get_secret(&ks, "empty").await.unwrap(), b"");
-    assert_eq!(v.list_secrets(&ks).await.unwrap(), vec!["empty", "github token"]);
+    assert_eq!(
+        v.list_secrets(&ks).await.unwrap(),
+        vec!["empty", "github token"]
+    );
     v.delete_secret(&ks, "empty").await.unwrap();
-    assert!(matches!(v.get_secret(&ks, "empty").await, Err(Error::NotFound { kind: "secret", .. })));
-    assert!(matches!(v.get_secret(&ks, "").await, Err(Error::InvalidInput(_))));
+    assert!(matches!(
+        v.get_secret(&ks, "empty").await,
+        Err(Error::NotFound { kind: "secret", .. })
+    ));
+    assert!(matches!(
+        v.get_secret(&ks, "").await,
+        Err(Error::InvalidInput(_))
+    ));
 
     // The password form of access does the same, unlocking for the one call.
-    let by_password = Access::Password { keyspace: "personal", password: PASSWORD };
-    assert_eq!(&*v.get_secret(by_password, "github token").await.unwrap(), b"ghp_new");
-    let wrong = Access::Password { keyspace: "personal", password: b"nope" };
-    assert!(matches!(v.get_secret(wrong, "github token").await, Err(Error::WrongPassword { .. })));
+    let by_password = Access::Password {
+        keyspace: "personal",
+        password: PASSWORD,
+    };
+    assert_eq!(
+        &*v.get_secret(by_password, "github token").await.unwrap(),
+        b"ghp_new"
+    );
+    let wrong = Access::Password {
+        keyspace: "personal",
+        password: b"nope",
+    };
+    assert!(matches!(
+        v.get_secret(wrong, "github token").await,
+        Err(Error::WrongPassword { .. })
+    ));
 
     // Keyspaces are separate.
     let work = v.unlock("work", b"other password").await.unwrap();
     assert!(v.list_keys(&work).await.unwrap().is_empty());
-    assert!(matches!(v.get_secret(&work, "github token").await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        v.get_secret(&work, "github token").await,
+        Err(Error::NotFound { .. })
+    ));
 
     // Encryption.
     let ciphertext = v.encrypt(&ks, b"attack at dawn").await.unwrap();
-    assert_eq!(&ciphertext[..2], &[1, 1], "version and algorithm lead the ciphertext");
-    assert_eq!(&*v.decrypt(&ks, &ciphertext).await.unwrap(), b"attack at dawn");
-    assert!(matches!(v.decrypt(&work, &ciphertext).await, Err(Error::DecryptionFailed(_))));
+    assert_eq!(
+        &ciphertext[..2],
+        &[1, 1],
+        "version and algorithm lead the ciphertext"
+    );
+    assert_eq!(
+        &*v.decrypt(&ks, &ciphertext).await.unwrap(),
+        b"attack at dawn"
+    );
+    assert!(matches!(
+        v.decrypt(&work, &ciphertext).await,
+        Err(Error::DecryptionFailed(_))
+    ));
     let mut tampered = ciphertext.clone();
     *tampered.last_mut().unwrap() ^= 1;
-    assert!(matches!(v.decrypt(&ks, &tampered).await, Err(Error::DecryptionFailed(_))));
+    assert!(matches!(
+        v.decrypt(&ks, &tampered).await,
+        Err(Error::DecryptionFailed(_))
+    ));
     assert!(v.decrypt(&ks, &[]).await.is_err());
 
     // Backup round trip into another vault.
     let backup = v.export_backup(&ks).await.unwrap();
     let other = vault(kvstore::MemoryStore::new());
-    assert!(matches!(other.import_backup(&backup, b"wrong").await, Err(Error::WrongPassword { .. })));
-    assert_eq!(other.import_backup(&backup, PASSWORD).await.unwrap(), "personal");
+    assert!(matches!(
+        other.import_backup(&backup, b"wrong").await,
+        Err(Error::WrongPassword { .. })
+    ));
+    assert_eq!(
+        other.import_backup(&backup, PASSWORD).await.unwrap(),
+        "personal"
+    );
     let restored = other.unlock("personal", PASSWORD).await.unwrap();
-    assert_eq!(other.list_keys(&restored).await.unwrap(), v.list_keys(&ks).await.unwrap());
-    assert_eq!(&*other.get_secret(&restored, "github token").await.unwrap(), b"ghp_new");
-    assert!(matches!(other.import_backup(&backup, PASSWORD).await, Err(Error::AlreadyExists { .. })));
+    assert_eq!(
+        other.list_keys(&restored).await.unwrap(),
+        v.list_keys(&ks).await.unwrap()
+    );
+    assert_eq!(
+        &*other.get_secret(&restored, "github token").await.unwrap(),
+        b"ghp_new"
+    );
+    assert!(matches!(
+        other.import_backup(&backup, PASSWORD).await,
+        Err(Error::AlreadyExists { .. })
+    ));
     let mut altered = backup.clone();
     let middle = altered.len() / 2;
     altered[middle] ^= 0x40;
     let third = vault(kvstore::MemoryStore::new());
     assert!(third.import_backup(&altered, PASSWORD).await.is_err());
-    assert!(third.list_keyspaces().await.unwrap().is_empty(), "a bad backup wrote something");
+    assert!(
+        third.list_keyspaces().await.unwrap().is_empty(),
+        "a bad backup wrote something"
+    );
 
     // Delete needs the password and removes everything of that keyspace only.
-    assert!(matches!(v.delete_keyspace("personal", b"nope").await, Err(Error::WrongPassword { .. })));
+    assert!(matches!(
+        v.delete_keyspace("personal", b"nope").await,
+        Err(Error::WrongPassword { .. })
+    ));
     v.delete_keyspace("personal", PASSWORD).await.unwrap();
     assert_eq!(v.list_keyspaces().await.unwrap(), vec!["work"]);
-    assert!(matches!(v.unlock("personal", PASSWORD).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        v.unlock("personal", PASSWORD).await,
+        Err(Error::NotFound { .. })
+    ));
     assert_eq!(dump(v.store()).await.len(), 1, "only work's header remains");
 }
 
@@ -179,11 +274,24 @@ pub async fn streams_round_trip_and_detect_tampering<S: KVStore + Clone>(store: 
             Ok::<_, Error>(out)
         }
     };
-    for size in [0, 1, 1000, chunk - 1, chunk, chunk + 1, 2 * chunk, 3 * chunk + 17] {
+    for size in [
+        0,
+        1,
+        1000,
+        chunk - 1,
+        chunk,
+        chunk + 1,
+        2 * chunk,
+        3 * chunk + 17,
+    ] {
         let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
         for piece in [7, 4096, chunk + 5] {
             let sealed = encrypt(&data, piece).await;
-            assert_eq!(decrypt(sealed.clone(), piece).await.unwrap(), data, "size {size}, piece {piece}");
+            assert_eq!(
+                decrypt(sealed.clone(), piece).await.unwrap(),
+                data,
+                "size {size}, piece {piece}"
+            );
         }
     }
     let data: Vec<u8> = (0..3 * chunk + 100).map(|i| i as u8).collect();
@@ -191,8 +299,17 @@ pub async fn streams_round_trip_and_detect_tampering<S: KVStore + Clone>(store: 
     let header = 42;
     let sealed_chunk = chunk + 16;
     // Truncated at a chunk boundary (drop the last chunk), mid-chunk, or to the header.
-    for cut in [header + 3 * sealed_chunk, sealed.len() - 1, header + 5, header, 10] {
-        assert!(decrypt(sealed[..cut].to_vec(), 4096).await.is_err(), "truncated at {cut}");
+    for cut in [
+        header + 3 * sealed_chunk,
+        sealed.len() - 1,
+        header + 5,
+        header,
+        10,
+    ] {
+        assert!(
+            decrypt(sealed[..cut].to_vec(), 4096).await.is_err(),
+            "truncated at {cut}"
+        );
     }
     // Two chunks swapped.
     let mut swapped = sealed[..header].to_vec();
@@ -224,13 +341,22 @@ pub async fn session_api_end_to_end<S: KVStore + Clone>(store: S) {
     v.create_keyspace("wallet", PASSWORD).await.unwrap();
     let mut session = v.open_session("wallet", PASSWORD, None).await.unwrap();
     assert!(!session.is_locked());
-    let info = session.generate_key("main", KeyType::Secp256k1).await.unwrap();
-    assert!(matches!(session.sign(b"x").await, Err(Error::InvalidInput(_))), "no key selected");
+    let info = session
+        .generate_key("main", KeyType::Secp256k1)
+        .await
+        .unwrap();
+    assert!(
+        matches!(session.sign(b"x").await, Err(Error::InvalidInput(_))),
+        "no key selected"
+    );
     session.select_key("main").await.unwrap();
     let signature = session.sign(b"hello").await.unwrap();
     assert!(vault::verify(KeyType::Secp256k1, &info.public_key, b"hello", &signature).unwrap());
     let eth = session.sign_eth_personal(b"hello").await.unwrap();
-    assert_eq!(vault::recover_eth_personal(b"hello", &eth).unwrap(), info.eth_address().unwrap());
+    assert_eq!(
+        vault::recover_eth_personal(b"hello", &eth).unwrap(),
+        info.eth_address().unwrap()
+    );
     session.set_secret("seed", b"words").await.unwrap();
     assert_eq!(&*session.get_secret("seed").await.unwrap(), b"words");
     let ciphertext = session.encrypt(b"data").await.unwrap();
@@ -240,18 +366,32 @@ pub async fn session_api_end_to_end<S: KVStore + Clone>(store: S) {
     assert_eq!(&*v.get_secret(&ks, "seed").await.unwrap(), b"words");
 
     // A password change elsewhere leaves this session working.
-    v.change_password("wallet", PASSWORD, b"new password").await.unwrap();
+    v.change_password("wallet", PASSWORD, b"new password")
+        .await
+        .unwrap();
     assert_eq!(&*session.get_secret("seed").await.unwrap(), b"words");
-    assert!(matches!(v.unlock("wallet", PASSWORD).await, Err(Error::WrongPassword { .. })));
+    assert!(matches!(
+        v.unlock("wallet", PASSWORD).await,
+        Err(Error::WrongPassword { .. })
+    ));
 
     session.rename_key("main", "primary").await.unwrap();
     assert_eq!(session.current_key(), Some("primary"));
 
     session.lock();
     assert!(session.is_locked());
-    assert!(matches!(session.get_secret("seed").await, Err(Error::Locked)));
-    assert!(matches!(session.sign(b"x").await, Err(Error::InvalidInput(_)) | Err(Error::Locked)));
-    assert!(matches!(session.unlock(PASSWORD).await, Err(Error::WrongPassword { .. })));
+    assert!(matches!(
+        session.get_secret("seed").await,
+        Err(Error::Locked)
+    ));
+    assert!(matches!(
+        session.sign(b"x").await,
+        Err(Error::InvalidInput(_)) | Err(Error::Locked)
+    ));
+    assert!(matches!(
+        session.unlock(PASSWORD).await,
+        Err(Error::WrongPassword { .. })
+    ));
     session.unlock(b"new password").await.unwrap();
     assert_eq!(session.list_secrets().await.unwrap(), vec!["seed"]);
 
@@ -260,7 +400,10 @@ pub async fn session_api_end_to_end<S: KVStore + Clone>(store: S) {
     assert!(session.is_locked());
     assert!(matches!(session.list_keys().await, Err(Error::Locked)));
     session.set_idle_timeout(Some(Duration::from_secs(3600)));
-    assert!(matches!(session.list_keys().await, Err(Error::Locked)), "expiry locked it for good");
+    assert!(
+        matches!(session.list_keys().await, Err(Error::Locked)),
+        "expiry locked it for good"
+    );
     session.unlock(b"new password").await.unwrap();
     assert_eq!(session.list_keys().await.unwrap().len(), 1);
 }
@@ -271,13 +414,36 @@ pub async fn wrong_password_leaves_store_unchanged<S: KVStore + Clone>(store: S)
     let ks = v.create_keyspace("k", PASSWORD).await.unwrap();
     v.set_secret(&ks, "s", b"v").await.unwrap();
     let before = dump(v.store()).await;
-    assert!(matches!(v.unlock("k", b"wrong").await, Err(Error::WrongPassword { .. })));
-    assert!(matches!(v.change_password("k", b"wrong", b"new").await, Err(Error::WrongPassword { .. })));
-    assert!(matches!(v.delete_keyspace("k", b"wrong").await, Err(Error::WrongPassword { .. })));
-    assert!(matches!(v.open_session("k", b"wrong", None).await, Err(Error::WrongPassword { .. })));
+    assert!(matches!(
+        v.unlock("k", b"wrong").await,
+        Err(Error::WrongPassword { .. })
+    ));
+    assert!(matches!(
+        v.change_password("k", b"wrong", b"new").await,
+        Err(Error::WrongPassword { .. })
+    ));
+    assert!(matches!(
+        v.delete_keyspace("k", b"wrong").await,
+        Err(Error::WrongPassword { .. })
+    ));
+    assert!(matches!(
+        v.open_session("k", b"wrong", None).await,
+        Err(Error::WrongPassword { .. })
+    ));
     // A stronger-KDF vault would upgrade on unlock, but not with a wrong password.
-    let stronger = Vault::with_kdf(v.store().clone(), KdfParams { memory_kib: 128, iterations: 2, parallelism: 1 }).unwrap();
-    assert!(matches!(stronger.unlock("k", b"wrong").await, Err(Error::WrongPassword { .. })));
+    let stronger = Vault::with_kdf(
+        v.store().clone(),
+        KdfParams {
+            memory_kib: 128,
+            iterations: 2,
+            parallelism: 1,
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        stronger.unlock("k", b"wrong").await,
+        Err(Error::WrongPassword { .. })
+    ));
     assert_eq!(dump(v.store()).await, before);
 }
 
@@ -285,19 +451,36 @@ pub async fn wrong_password_leaves_store_unchanged<S: KVStore + Clone>(store: S)
 pub async fn weaker_kdf_parameters_are_upgraded_on_unlock<S: KVStore + Clone>(store: S) {
     let v = vault(store);
     v.create_keyspace("k", PASSWORD).await.unwrap();
-    let strong = KdfParams { memory_kib: 256, iterations: 2, parallelism: 1 };
+    let strong = KdfParams {
+        memory_kib: 256,
+        iterations: 2,
+        parallelism: 1,
+    };
     let stronger = Vault::with_kdf(v.store().clone(), strong).unwrap();
     stronger.unlock("k", PASSWORD).await.unwrap();
     assert_eq!(v.keyspace_kdf("k").await.unwrap(), strong);
-    v.unlock("k", PASSWORD).await.expect("still opens after the upgrade");
-    assert_eq!(v.keyspace_kdf("k").await.unwrap(), strong, "never downgraded");
+    v.unlock("k", PASSWORD)
+        .await
+        .expect("still opens after the upgrade");
+    assert_eq!(
+        v.keyspace_kdf("k").await.unwrap(),
+        strong,
+        "never downgraded"
+    );
 }
 
 /// Every single-byte change of every stored record gives an error, never other plaintext.
 pub async fn every_byte_flip_of_every_record_is_detected<S: KVStore + Clone>(store: S) {
     let v = vault(store);
     let ks = v.create_keyspace("k", PASSWORD).await.unwrap();
-    v.import_key(&ks, "key", KeyType::Ed25519, &hex::decode(ED_PRIVATE).unwrap()).await.unwrap();
+    v.import_key(
+        &ks,
+        "key",
+        KeyType::Ed25519,
+        &hex::decode(ED_PRIVATE).unwrap(),
+    )
+    .await
+    .unwrap();
     v.set_secret(&ks, "secret", b"value").await.unwrap();
     let records = dump(v.store()).await;
     assert_eq!(records.len(), 3);
@@ -307,11 +490,17 @@ pub async fn every_byte_flip_of_every_record_is_detected<S: KVStore + Clone>(sto
             flipped[at] ^= 0xFF;
             v.store().set(key, &flipped).await.unwrap();
             if key.starts_with(b"h/") {
-                assert!(v.unlock("k", PASSWORD).await.is_err(), "header flip at {at} unnoticed");
+                assert!(
+                    v.unlock("k", PASSWORD).await.is_err(),
+                    "header flip at {at} unnoticed"
+                );
             } else {
                 let key_info = v.key_info(&ks, "key").await;
                 let secret = v.get_secret(&ks, "secret").await;
-                assert!(key_info.is_err() || secret.is_err(), "record flip at {at} unnoticed");
+                assert!(
+                    key_info.is_err() || secret.is_err(),
+                    "record flip at {at} unnoticed"
+                );
                 if let Ok(secret) = secret {
                     assert_eq!(&*secret, b"value");
                 }
@@ -332,7 +521,11 @@ pub async fn moved_or_swapped_records_are_detected<S: KVStore + Clone>(store: S)
     v.set_secret(&a, "two", b"2").await.unwrap();
     v.set_secret(&b, "one", b"b1").await.unwrap();
     let entries = dump(v.store()).await;
-    let records: Vec<_> = entries.iter().filter(|(k, _)| k.starts_with(b"r/")).cloned().collect();
+    let records: Vec<_> = entries
+        .iter()
+        .filter(|(k, _)| k.starts_with(b"r/"))
+        .cloned()
+        .collect();
     assert_eq!(records.len(), 3);
     let before = dump(v.store()).await;
     // Every ordered pair: put record i's value under record j's key.
@@ -349,7 +542,12 @@ pub async fn moved_or_swapped_records_are_detected<S: KVStore + Clone>(store: S)
                         ("a", "two") => b"2",
                         _ => b"b1",
                     };
-                    assert_eq!(&*value, expected, "a moved record decrypted as {name} in {}", ks.name());
+                    assert_eq!(
+                        &*value,
+                        expected,
+                        "a moved record decrypted as {name} in {}",
+                        ks.name()
+                    );
                 }
             }
             v.store().set(kj, vj).await.unwrap();
@@ -357,7 +555,10 @@ pub async fn moved_or_swapped_records_are_detected<S: KVStore + Clone>(store: S)
     }
     assert_eq!(dump(v.store()).await, before);
     // Swapping keyspace headers between names is detected too.
-    let (ha, hb) = (v.store().get(b"h/a").await.unwrap().unwrap(), v.store().get(b"h/b").await.unwrap().unwrap());
+    let (ha, hb) = (
+        v.store().get(b"h/a").await.unwrap().unwrap(),
+        v.store().get(b"h/b").await.unwrap().unwrap(),
+    );
     v.store().set(b"h/a", &hb).await.unwrap();
     v.store().set(b"h/b", &ha).await.unwrap();
     assert!(v.unlock("a", PASSWORD).await.is_err());
@@ -368,16 +569,33 @@ pub async fn moved_or_swapped_records_are_detected<S: KVStore + Clone>(store: S)
 pub async fn names_never_appear_in_storage<S: KVStore + Clone>(store: S) {
     let v = vault(store);
     let ks = v.create_keyspace("k", PASSWORD).await.unwrap();
-    v.generate_key(&ks, "treasury-cold-wallet", KeyType::Secp256k1).await.unwrap();
-    v.set_secret(&ks, "bank-login-password", b"hunter2-secret-value").await.unwrap();
-    v.rename_key(&ks, "treasury-cold-wallet", "renamed-hot-wallet").await.unwrap();
+    v.generate_key(&ks, "treasury-cold-wallet", KeyType::Secp256k1)
+        .await
+        .unwrap();
+    v.set_secret(&ks, "bank-login-password", b"hunter2-secret-value")
+        .await
+        .unwrap();
+    v.rename_key(&ks, "treasury-cold-wallet", "renamed-hot-wallet")
+        .await
+        .unwrap();
     let mut raw = Vec::new();
     for (key, value) in dump(v.store()).await {
         raw.extend(key);
         raw.extend(value);
     }
-    for needle in [&b"treasury-cold-wallet"[..], b"renamed-hot-wallet", b"bank-login-password", b"hunter2-secret-value", b"wallet", b"bank"] {
-        assert!(!raw.windows(needle.len()).any(|w| w == needle), "{:?} found in storage", String::from_utf8_lossy(needle));
+    for needle in [
+        &b"treasury-cold-wallet"[..],
+        b"renamed-hot-wallet",
+        b"bank-login-password",
+        b"hunter2-secret-value",
+        b"wallet",
+        b"bank",
+    ] {
+        assert!(
+            !raw.windows(needle.len()).any(|w| w == needle),
+            "{:?} found in storage",
+            String::from_utf8_lossy(needle)
+        );
     }
 }
 
@@ -387,26 +605,63 @@ pub async fn hostile_kdf_parameters_are_rejected<S: KVStore + Clone>(store: S) {
     v.create_keyspace("k", PASSWORD).await.unwrap();
     let header = v.store().get(b"h/k").await.unwrap().unwrap();
     // Offsets: version, kdf id, memory (u32 LE at 2), iterations (at 6), parallelism (at 10).
-    for (offset, value) in [(2, u32::MAX), (2, 4 << 20), (6, u32::MAX), (6, 1000), (10, 64), (10, 0), (6, 0)] {
+    for (offset, value) in [
+        (2, u32::MAX),
+        (2, 4 << 20),
+        (6, u32::MAX),
+        (6, 1000),
+        (10, 64),
+        (10, 0),
+        (6, 0),
+    ] {
         let mut hostile = header.clone();
         hostile[offset..offset + 4].copy_from_slice(&u32::to_le_bytes(value));
         v.store().set(b"h/k", &hostile).await.unwrap();
-        assert!(matches!(v.unlock("k", PASSWORD).await, Err(Error::Corrupted(_))), "offset {offset} value {value}");
+        assert!(
+            matches!(v.unlock("k", PASSWORD).await, Err(Error::Corrupted(_))),
+            "offset {offset} value {value}"
+        );
     }
-    assert!(Vault::with_kdf(kvstore::MemoryStore::new(), KdfParams { memory_kib: 1 << 30, iterations: 1, parallelism: 1 }).is_err());
+    assert!(Vault::with_kdf(
+        kvstore::MemoryStore::new(),
+        KdfParams {
+            memory_kib: 1 << 30,
+            iterations: 1,
+            parallelism: 1
+        }
+    )
+    .is_err());
 }
 
 /// Known-answer tests: RFC 8032 Ed25519 test 1 and an Ethereum personal-sign signature.
 pub async fn standard_vectors_match<S: KVStore + Clone>(store: S) {
     let v = vault(store);
     let ks = v.create_keyspace("vectors", PASSWORD).await.unwrap();
-    let ed = v.import_key(&ks, "rfc8032", KeyType::Ed25519, &hex::decode(ED_PRIVATE).unwrap()).await.unwrap();
-    assert_eq!(hex::encode(&ed.public_key), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+    let ed = v
+        .import_key(
+            &ks,
+            "rfc8032",
+            KeyType::Ed25519,
+            &hex::decode(ED_PRIVATE).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        hex::encode(&ed.public_key),
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    );
     assert_eq!(
         hex::encode(v.sign(&ks, "rfc8032", b"").await.unwrap()),
         "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
     );
-    v.import_key(&ks, "eth", KeyType::Secp256k1, &hex::decode(SECP_PRIVATE).unwrap()).await.unwrap();
+    v.import_key(
+        &ks,
+        "eth",
+        KeyType::Secp256k1,
+        &hex::decode(SECP_PRIVATE).unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         hex::encode(vault::eth_personal_hash(b"Some data")),
         "1da44b586eb0729ff70a73c326926f6ed5a25f5b056e7f47fbc6e58d86871655"
@@ -452,4 +707,117 @@ macro_rules! vault_suite {
             }
         )*
     };
+}
+
+// ---------------------------------------------------------------------- golden fixtures
+
+pub const GOLDEN_PASSWORD: &[u8] = b"golden password";
+pub const GOLDEN_MESSAGE: &[u8] = b"portable message";
+
+/// Writes the golden keyspace into `store` and returns the fixture text: every stored entry as
+/// `entry <hex key> <hex value>`, then the expected signatures and a ciphertext.
+pub async fn write_golden<S: KVStore + Clone>(store: S) -> String {
+    let v = vault(store);
+    let ks = v.create_keyspace("golden", GOLDEN_PASSWORD).await.unwrap();
+    v.import_key(
+        &ks,
+        "eth",
+        KeyType::Secp256k1,
+        &hex::decode(SECP_PRIVATE).unwrap(),
+    )
+    .await
+    .unwrap();
+    v.import_key(
+        &ks,
+        "ed",
+        KeyType::Ed25519,
+        &hex::decode(ED_PRIVATE).unwrap(),
+    )
+    .await
+    .unwrap();
+    v.set_secret(&ks, "note", b"portable secret").await.unwrap();
+    let mut text = String::new();
+    for (key, value) in dump(v.store()).await {
+        text += &format!("entry {} {}\n", hex::encode(key), hex::encode(value));
+    }
+    text += &format!(
+        "ciphertext {}\n",
+        hex::encode(v.encrypt(&ks, b"portable plaintext").await.unwrap())
+    );
+    text += &format!(
+        "sig-eth {}\n",
+        hex::encode(v.sign(&ks, "eth", GOLDEN_MESSAGE).await.unwrap())
+    );
+    text += &format!(
+        "sig-ed {}\n",
+        hex::encode(v.sign(&ks, "ed", GOLDEN_MESSAGE).await.unwrap())
+    );
+    text += &format!(
+        "sig-eth-personal {}\n",
+        hex::encode(
+            v.sign_eth_personal(&ks, "eth", GOLDEN_MESSAGE)
+                .await
+                .unwrap()
+        )
+    );
+    text
+}
+
+/// Loads a golden fixture into `store` and checks that it opens with the same keys, secrets,
+/// signatures and plaintext, whichever platform wrote it.
+pub async fn check_golden<S: KVStore + Clone>(store: S, fixture: &str) {
+    let mut expected = std::collections::BTreeMap::new();
+    for line in fixture.lines().filter(|l| !l.trim().is_empty()) {
+        let mut words = line.split(' ');
+        match (words.next(), words.next(), words.next()) {
+            (Some("entry"), Some(key), Some(value)) => store
+                .set(&hex::decode(key).unwrap(), &hex::decode(value).unwrap())
+                .await
+                .unwrap(),
+            (Some(label), Some(value), None) => {
+                expected.insert(label.to_owned(), hex::decode(value).unwrap());
+            }
+            _ => panic!("bad fixture line {line:?}"),
+        }
+    }
+    let v = vault(store);
+    assert_eq!(v.list_keyspaces().await.unwrap(), vec!["golden"]);
+    let ks = v.unlock("golden", GOLDEN_PASSWORD).await.unwrap();
+    let keys = v.list_keys(&ks).await.unwrap();
+    assert_eq!(
+        keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(),
+        vec!["ed", "eth"]
+    );
+    assert_eq!(
+        hex::encode(&keys[0].public_key),
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    );
+    assert_eq!(
+        vault::eth_checksum_address(&keys[1].eth_address().unwrap()),
+        "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"
+    );
+    assert_eq!(
+        &*v.get_secret(&ks, "note").await.unwrap(),
+        b"portable secret"
+    );
+    assert_eq!(
+        &*v.decrypt(&ks, &expected["ciphertext"]).await.unwrap(),
+        b"portable plaintext"
+    );
+    // Both signature schemes are deterministic: the same signatures on every platform.
+    assert_eq!(
+        v.sign(&ks, "eth", GOLDEN_MESSAGE).await.unwrap(),
+        expected["sig-eth"]
+    );
+    assert_eq!(
+        v.sign(&ks, "ed", GOLDEN_MESSAGE).await.unwrap(),
+        expected["sig-ed"]
+    );
+    assert_eq!(
+        v.sign_eth_personal(&ks, "eth", GOLDEN_MESSAGE)
+            .await
+            .unwrap()
+            .to_vec(),
+        expected["sig-eth-personal"]
+    );
 }

@@ -1,0 +1,8 @@
+//! The vault suite on IndexedDB in a service worker (see `suite/` and `web/host.rs`).
+#![cfg(target_arch = "wasm32")]
+
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_service_worker);
+
+#[path = "web/host.rs"]
+mod host;
+mod suite;
