@@ -68,3 +68,120 @@ fn regenerate_native_golden_fixture() {
     )
     .unwrap();
 }
+
+/// A store that fails every write after a set number of them, applying nothing of the failed
+/// one: a crash or I/O error at a chosen step.
+#[derive(Clone)]
+struct FailingStore {
+    inner: MemoryStore,
+    writes_left: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl FailingStore {
+    fn write_allowed(&self) -> kvstore::Result<()> {
+        if self.writes_left.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+            Ok(())
+        } else {
+            Err(kvstore::Error::Io(std::io::Error::other("injected failure")))
+        }
+    }
+}
+
+#[kvstore::async_trait]
+impl kvstore::KVStore for FailingStore {
+    async fn get(&self, key: &[u8]) -> kvstore::Result<Option<Vec<u8>>> {
+        self.inner.get(key).await
+    }
+    async fn set(&self, key: &[u8], value: &[u8]) -> kvstore::Result<()> {
+        self.write_allowed()?;
+        self.inner.set(key, value).await
+    }
+    async fn delete(&self, key: &[u8]) -> kvstore::Result<()> {
+        self.write_allowed()?;
+        self.inner.delete(key).await
+    }
+    async fn contains(&self, key: &[u8]) -> kvstore::Result<bool> {
+        self.inner.contains(key).await
+    }
+    async fn scan(&self, scan: kvstore::Scan<'_>) -> kvstore::Result<Vec<kvstore::Entry>> {
+        self.inner.scan(scan).await
+    }
+    async fn scan_keys(&self, scan: kvstore::Scan<'_>) -> kvstore::Result<Vec<Vec<u8>>> {
+        self.inner.scan_keys(scan).await
+    }
+    async fn count(&self, prefix: &[u8]) -> kvstore::Result<u64> {
+        self.inner.count(prefix).await
+    }
+    async fn batch(&self, batch: kvstore::Batch) -> kvstore::Result<()> {
+        self.write_allowed()?;
+        self.inner.batch(batch).await
+    }
+    async fn clear(&self) -> kvstore::Result<()> {
+        self.write_allowed()?;
+        self.inner.clear().await
+    }
+    fn namespace_name(&self) -> &str {
+        self.inner.namespace_name()
+    }
+    fn namespace(&self, name: &str) -> kvstore::Result<Self> {
+        Ok(FailingStore {
+            inner: self.inner.namespace(name)?,
+            writes_left: self.writes_left.clone(),
+        })
+    }
+}
+
+#[test]
+fn password_change_interrupted_at_each_step_leaves_a_keyspace_that_opens() {
+    use std::sync::atomic::Ordering;
+    use vault::Error;
+    futures::executor::block_on(async {
+        for allowed_writes in 0..3 {
+            let store = FailingStore {
+                inner: MemoryStore::new(),
+                writes_left: std::sync::Arc::new(i64::MAX.into()),
+            };
+            let v = suite::vault(store.clone());
+            let ks = v.create_keyspace("k", suite::PASSWORD).await.unwrap();
+            v.set_secret(&ks, "s", b"kept").await.unwrap();
+            store.writes_left.store(allowed_writes, Ordering::SeqCst);
+            let changed = v.change_password("k", suite::PASSWORD, b"new password").await;
+            store.writes_left.store(i64::MAX, Ordering::SeqCst);
+            let old = v.unlock("k", suite::PASSWORD).await;
+            let new = v.unlock("k", b"new password").await;
+            match changed {
+                Ok(()) => {
+                    assert!(matches!(old, Err(Error::WrongPassword { .. })));
+                    assert!(new.is_ok());
+                }
+                Err(_) => {
+                    assert!(old.is_ok(), "after a failed change the old password must open");
+                    assert!(matches!(new, Err(Error::WrongPassword { .. })));
+                }
+            }
+            let ks = old.or(new).unwrap();
+            assert_eq!(&*v.get_secret(&ks, "s").await.unwrap(), b"kept");
+        }
+    });
+}
+
+#[test]
+fn secrets_and_debug_output_never_show_key_material() {
+    futures::executor::block_on(async {
+        let v = suite::vault(MemoryStore::new());
+        let ks = v.create_keyspace("k", suite::PASSWORD).await.unwrap();
+        v.import_key(&ks, "ed", vault::KeyType::Ed25519, &hex::decode(suite::ED_PRIVATE).unwrap())
+            .await
+            .unwrap();
+        let mut session = v.open_session("k", suite::PASSWORD, None).await.unwrap();
+        let stream = v.encrypt_stream(&ks).await.unwrap();
+        let access = vault::Access::Password { keyspace: "k", password: suite::PASSWORD };
+        let printed = format!("{ks:?} {session:?} {stream:?} {access:?} {v:?}");
+        assert!(!printed.contains("9d61b1"), "{printed}");
+        assert!(!printed.contains("correct horse"), "{printed}");
+        let err = v.unlock("k", b"a wrong password").await.unwrap_err();
+        assert!(!err.to_string().contains("a wrong password"));
+        session.lock();
+        assert!(format!("{session:?}").contains("locked: true"));
+    });
+}
