@@ -2,7 +2,8 @@
 # Benchmarks, printed as tables of ours vs. the raw crate.
 #   scripts/bench.sh            native (criterion) and browser (headless Chromium)
 #   scripts/bench.sh native     only native
-#   scripts/bench.sh browser    only the browser harness
+#   scripts/bench.sh browser    only the kvstore browser harness
+#   scripts/bench.sh vault      the vault's native rows and its browser unlock
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -36,4 +37,31 @@ if [ "$what" = all ] || [ "$what" = browser ]; then
     export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
     cargo test -p kvstore --release --target wasm32-unknown-unknown --test browser_bench \
         -- --include-ignored --nocapture 2>&1 | grep -E '^(BENCH|kvstore|backend|-)' | sed 's/^BENCH //'
+fi
+
+if [ "$what" = all ] || [ "$what" = vault ]; then
+    cargo bench -p vault --bench vault -- --noplot >/dev/null 2>&1
+    python3 - <<'PY2'
+import json, pathlib
+root = pathlib.Path("target/criterion/vault")
+def median(name):
+    return json.loads((root / name / "new" / "estimates.json").read_text())["median"]["point_estimate"]
+def fmt(ns):
+    return f"{ns/1e6:.3f} ms" if ns >= 1e5 else f"{ns/1e3:.2f} us"
+print("\nvault native benchmarks (median; ratio = ours / raw)")
+print(f"{'operation':34} {'ours':>12} {'raw':>12} {'ratio':>7} {'ours ops/s':>12} {'target':>8}")
+print(f"{'unlock, default KDF (64 MiB, t=3)':34} {fmt(median('unlock_default_ours')):>12}")
+for op, label, target in [("sign_secp256k1", "sign secp256k1 (session)", "1.10"), ("sign_ed25519", "sign Ed25519 (session)", "1.10"),
+                          ("verify_secp256k1", "verify secp256k1", "1.10"), ("verify_ed25519", "verify Ed25519", "1.10"),
+                          ("encrypt_1mib", "encrypt 1 MiB", "1.05"), ("decrypt_1mib", "decrypt 1 MiB", "1.05")]:
+    ours, raw = median(f"{op}_ours"), median(f"{op}_raw")
+    print(f"{label:34} {fmt(ours):>12} {fmt(raw):>12} {ours/raw:7.2f} {1e9/ours:12,.0f} {target:>8}")
+small, large = median("unlock_records_10"), median("unlock_records_10000")
+print(f"{'unlock: 10,000 vs 10 records':34} {fmt(large):>12} {fmt(small):>12} {large/small:7.2f} {'':12} {'1.10':>8}")
+print(f"{'get one secret among 10,000':34} {fmt(median('get_secret_of_10000_ours')):>12}")
+PY2
+    export WASM_BINDGEN_TEST_TIMEOUT=600 CHROMEDRIVER=/usr/bin/chromedriver
+    export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+    cargo test -p vault --release --target wasm32-unknown-unknown --test browser_bench \
+        -- --include-ignored --nocapture 2>&1 | sed -n 's/^.*BENCH //p'
 fi

@@ -18,7 +18,7 @@ fn aad() -> Vec<u8> {
 /// version ‖ algorithm ‖ nonce ‖ ciphertext ‖ tag.
 pub(crate) fn encrypt(key: &Key, plaintext: &[u8]) -> Result<Vec<u8>> {
     let mut out = vec![DATA_VERSION, AEAD_XCHACHA20POLY1305];
-    out.extend(crypto::seal(key, &aad(), plaintext)?);
+    crypto::seal_into(key, &aad(), plaintext, &mut out)?;
     Ok(out)
 }
 

@@ -64,69 +64,76 @@ impl std::str::FromStr for KeyType {
     }
 }
 
-/// A private key held in zeroizing memory; never printed.
-pub(crate) struct PrivateKey {
-    pub key_type: KeyType,
-    pub bytes: Zeroizing<[u8; 32]>,
+/// A parsed private key, ready to sign (its public key computed once). Both inner types
+/// zeroize on drop and never print themselves.
+pub(crate) enum PrivateKey {
+    Secp256k1(SigningKey),
+    Ed25519(ed25519_dalek::SigningKey),
 }
 
 impl PrivateKey {
-    /// Checks that `bytes` is a valid private key of `key_type` (secp256k1: 0 < k < n).
-    pub(crate) fn new(key_type: KeyType, bytes: Zeroizing<[u8; 32]>) -> Result<Self> {
-        if key_type == KeyType::Secp256k1 {
-            SigningKey::from_slice(bytes.as_ref()).map_err(|_| {
-                Error::InvalidInput("not a valid secp256k1 private key (must be 0 < k < n)".into())
-            })?;
+    /// Parses a raw 32-byte key of `key_type` (secp256k1 scalar 0 < k < n, or Ed25519 seed).
+    pub(crate) fn from_bytes(key_type: KeyType, bytes: &[u8; 32]) -> Result<Self> {
+        Ok(match key_type {
+            KeyType::Secp256k1 => {
+                PrivateKey::Secp256k1(SigningKey::from_slice(bytes).map_err(|_| {
+                    Error::InvalidInput(
+                        "not a valid secp256k1 private key (must be 0 < k < n)".into(),
+                    )
+                })?)
+            }
+            KeyType::Ed25519 => PrivateKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(bytes)),
+        })
+    }
+
+    pub(crate) fn key_type(&self) -> KeyType {
+        match self {
+            PrivateKey::Secp256k1(_) => KeyType::Secp256k1,
+            PrivateKey::Ed25519(_) => KeyType::Ed25519,
         }
-        Ok(PrivateKey { key_type, bytes })
     }
 
-    fn secp(&self) -> Result<SigningKey> {
-        SigningKey::from_slice(self.bytes.as_ref())
-            .map_err(|_| Error::Corrupted("stored secp256k1 key is invalid".into()))
-    }
-
-    fn ed(&self) -> ed25519_dalek::SigningKey {
-        ed25519_dalek::SigningKey::from_bytes(&self.bytes)
+    /// The raw 32 bytes (what [`from_bytes`](Self::from_bytes) takes).
+    pub(crate) fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(match self {
+            PrivateKey::Secp256k1(key) => key.to_bytes().into(),
+            PrivateKey::Ed25519(key) => key.to_bytes(),
+        })
     }
 
     /// The public key: 33-byte compressed SEC1 for secp256k1, 32 bytes for Ed25519.
-    pub(crate) fn public_key(&self) -> Result<Vec<u8>> {
-        Ok(match self.key_type {
-            KeyType::Secp256k1 => self
-                .secp()?
+    pub(crate) fn public_key(&self) -> Vec<u8> {
+        match self {
+            PrivateKey::Secp256k1(key) => key
                 .verifying_key()
                 .to_encoded_point(true)
                 .as_bytes()
                 .to_vec(),
-            KeyType::Ed25519 => self.ed().verifying_key().to_bytes().to_vec(),
-        })
+            PrivateKey::Ed25519(key) => key.verifying_key().to_bytes().to_vec(),
+        }
     }
 
     /// secp256k1: 64-byte r ‖ s (low-S) of ECDSA over SHA-256(message), RFC 6979 nonce.
     /// Ed25519: the 64-byte RFC 8032 signature of message.
-    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
-        Ok(match self.key_type {
-            KeyType::Secp256k1 => {
-                let signature: EcdsaSignature =
-                    k256::ecdsa::signature::Signer::sign(&self.secp()?, message);
+    pub(crate) fn sign(&self, message: &[u8]) -> Vec<u8> {
+        match self {
+            PrivateKey::Secp256k1(key) => {
+                let signature: EcdsaSignature = k256::ecdsa::signature::Signer::sign(key, message);
                 signature.to_bytes().to_vec()
             }
-            KeyType::Ed25519 => self.ed().sign(message).to_bytes().to_vec(),
-        })
+            PrivateKey::Ed25519(key) => key.sign(message).to_bytes().to_vec(),
+        }
     }
 
     /// EIP-191 personal-message signature: 65 bytes r ‖ s ‖ v with v = 27 + recovery id.
     pub(crate) fn sign_eth_personal(&self, message: &[u8]) -> Result<[u8; 65]> {
-        if self.key_type != KeyType::Secp256k1 {
+        let PrivateKey::Secp256k1(key) = self else {
             return Err(Error::InvalidInput(
                 "Ethereum signing needs a secp256k1 key pair".into(),
             ));
-        }
-        let hash = eth_personal_hash(message);
-        let (signature, recovery) = self
-            .secp()?
-            .sign_prehash_recoverable(&hash)
+        };
+        let (signature, recovery) = key
+            .sign_prehash_recoverable(&eth_personal_hash(message))
             .map_err(|_| Error::InvalidInput("signing failed".into()))?;
         let mut out = [0u8; 65];
         out[..64].copy_from_slice(&signature.to_bytes());

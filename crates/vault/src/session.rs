@@ -8,6 +8,7 @@ use kvstore::KVStore;
 use web_time::Instant;
 use zeroize::Zeroizing;
 
+use crate::keys::PrivateKey;
 use crate::stream::{StreamDecryptor, StreamEncryptor};
 use crate::{Error, KeyInfo, KeyType, Result, UnlockedKeyspace, Vault};
 
@@ -18,7 +19,8 @@ pub struct Session<S> {
     vault: Vault<S>,
     keyspace: Option<UnlockedKeyspace>,
     name: String,
-    current_key: Option<String>,
+    /// The selected key pair, parsed once (its signing key precomputed), zeroized on lock.
+    current_key: Option<(String, PrivateKey)>,
     idle_timeout: Option<Duration>,
     last_used: Instant,
 }
@@ -28,7 +30,10 @@ impl<S> std::fmt::Debug for Session<S> {
         f.debug_struct("Session")
             .field("keyspace", &self.name)
             .field("locked", &self.keyspace.is_none())
-            .field("current_key", &self.current_key)
+            .field(
+                "current_key",
+                &self.current_key.as_ref().map(|(name, _)| name),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -98,23 +103,30 @@ impl<S: KVStore> Session<S> {
         Ok((&self.vault, keyspace))
     }
 
-    fn current(&self) -> Result<String> {
+    /// The selected key pair, after the idle check.
+    fn current(&mut self) -> Result<&PrivateKey> {
+        self.access()?;
         self.current_key
-            .clone()
+            .as_ref()
+            .map(|(_, key)| key)
             .ok_or_else(|| Error::InvalidInput("no key pair selected in this session".into()))
     }
 
-    /// Selects key pair `name` for [`sign`](Self::sign) and friends (it must exist).
+    /// Selects key pair `name` for [`sign`](Self::sign) and
+    /// [`sign_eth_personal`](Self::sign_eth_personal). The key is loaded and parsed once, and
+    /// held (zeroizing) until another is selected, it is renamed or deleted through this
+    /// session, or the session locks.
     pub async fn select_key(&mut self, name: &str) -> Result<KeyInfo> {
         let (vault, ks) = self.access()?;
-        let info = vault.key_info(ks, name).await?;
-        self.current_key = Some(name.to_owned());
+        let key = vault.private_key(ks, name).await?;
+        let info = crate::vault::key_info(name, &key);
+        self.current_key = Some((name.to_owned(), key));
         Ok(info)
     }
 
     /// The selected key pair's name.
     pub fn current_key(&self) -> Option<&str> {
-        self.current_key.as_deref()
+        self.current_key.as_ref().map(|(name, _)| name.as_str())
     }
 
     /// See [`Vault::generate_key`].
@@ -150,8 +162,8 @@ impl<S: KVStore> Session<S> {
     pub async fn rename_key(&mut self, from: &str, to: &str) -> Result<()> {
         let (vault, ks) = self.access()?;
         vault.rename_key(ks, from, to).await?;
-        if self.current_key.as_deref() == Some(from) {
-            self.current_key = Some(to.to_owned());
+        if let Some((selected, _)) = self.current_key.as_mut().filter(|(n, _)| n == from) {
+            *selected = to.to_owned();
         }
         Ok(())
     }
@@ -160,7 +172,7 @@ impl<S: KVStore> Session<S> {
     pub async fn delete_key(&mut self, name: &str) -> Result<()> {
         let (vault, ks) = self.access()?;
         vault.delete_key(ks, name).await?;
-        if self.current_key.as_deref() == Some(name) {
+        if self.current_key() == Some(name) {
             self.current_key = None;
         }
         Ok(())
@@ -174,8 +186,7 @@ impl<S: KVStore> Session<S> {
 
     /// Signs with the selected key pair (see [`Vault::sign`]).
     pub async fn sign(&mut self, message: &[u8]) -> Result<Vec<u8>> {
-        let name = self.current()?;
-        self.sign_with(&name, message).await
+        Ok(self.current()?.sign(message))
     }
 
     /// Signs with key pair `name` (see [`Vault::sign`]).
@@ -186,9 +197,7 @@ impl<S: KVStore> Session<S> {
 
     /// EIP-191 signature with the selected key pair (see [`Vault::sign_eth_personal`]).
     pub async fn sign_eth_personal(&mut self, message: &[u8]) -> Result<[u8; 65]> {
-        let name = self.current()?;
-        let (vault, ks) = self.access()?;
-        vault.sign_eth_personal(ks, &name, message).await
+        self.current()?.sign_eth_personal(message)
     }
 
     /// See [`Vault::set_secret`].

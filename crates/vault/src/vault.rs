@@ -138,11 +138,7 @@ fn seal_record(
     put_bytes16(&mut plain, name.as_bytes());
     plain.extend_from_slice(payload);
     let mut out = vec![RECORD_VERSION];
-    out.extend(crypto::seal(
-        &ks.record_key,
-        &record_aad(storage_key),
-        &plain,
-    )?);
+    crypto::seal_into(&ks.record_key, &record_aad(storage_key), &plain, &mut out)?;
     Ok(out)
 }
 
@@ -176,14 +172,14 @@ fn decode_key_pair(payload: &[u8]) -> Result<PrivateKey> {
     let key_type = KeyType::from_id(r.u8()?)?;
     let bytes = Zeroizing::new(r.array::<32>()?);
     r.finish()?;
-    PrivateKey::new(key_type, bytes)
+    PrivateKey::from_bytes(key_type, &bytes)
         .map_err(|_| Error::Corrupted("stored private key is invalid".into()))
 }
 
 fn encode_key_pair(key: &PrivateKey) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(Vec::with_capacity(33));
-    out.push(key.key_type.id());
-    out.extend_from_slice(key.bytes.as_ref());
+    out.push(key.key_type().id());
+    out.extend_from_slice(key.to_bytes().as_ref());
     out
 }
 
@@ -433,7 +429,12 @@ impl<S: KVStore> Vault<S> {
         Ok(())
     }
 
-    async fn private_key(&self, ks: &UnlockedKeyspace, name: &str) -> Result<PrivateKey> {
+    /// Loads and parses key pair `name` (the session caches its selected key this way).
+    pub(crate) async fn private_key(
+        &self,
+        ks: &UnlockedKeyspace,
+        name: &str,
+    ) -> Result<PrivateKey> {
         decode_key_pair(&self.read_record(ks, Kind::KeyPair, name).await?)
     }
 
@@ -450,7 +451,7 @@ impl<S: KVStore> Vault<S> {
             let bytes = crypto::random_key()?;
             // A random 256-bit value is a valid secp256k1 scalar with overwhelming probability;
             // retry on the rare one that is not.
-            if let Ok(key) = PrivateKey::new(key_type, bytes) {
+            if let Ok(key) = PrivateKey::from_bytes(key_type, &bytes) {
                 return self.store_key(access.into(), name, key).await;
             }
         }
@@ -467,7 +468,7 @@ impl<S: KVStore> Vault<S> {
         let bytes: [u8; 32] = private_key
             .try_into()
             .map_err(|_| Error::InvalidInput("a private key has exactly 32 bytes".into()))?;
-        let key = PrivateKey::new(key_type, Zeroizing::new(bytes))?;
+        let key = PrivateKey::from_bytes(key_type, &Zeroizing::new(bytes))?;
         self.store_key(access.into(), name, key).await
     }
 
@@ -485,11 +486,7 @@ impl<S: KVStore> Vault<S> {
             },
             other => other.into(),
         })?;
-        Ok(KeyInfo {
-            name: name.to_owned(),
-            key_type: key.key_type,
-            public_key: key.public_key()?,
-        })
+        Ok(key_info(name, &key))
     }
 
     /// All key pairs (name, type, public key), sorted by name. Decrypts key-pair records only.
@@ -498,26 +495,14 @@ impl<S: KVStore> Vault<S> {
         self.list_records(&ks, Kind::KeyPair)
             .await?
             .into_iter()
-            .map(|(name, payload)| {
-                let key = decode_key_pair(&payload)?;
-                Ok(KeyInfo {
-                    name,
-                    key_type: key.key_type,
-                    public_key: key.public_key()?,
-                })
-            })
+            .map(|(name, payload)| Ok(key_info(&name, &decode_key_pair(&payload)?)))
             .collect()
     }
 
     /// One key pair's public description (its [`KeyInfo::eth_address`] for secp256k1).
     pub async fn key_info<'a>(&self, access: impl Into<Access<'a>>, name: &str) -> Result<KeyInfo> {
         let ks = self.resolve(access.into()).await?;
-        let key = self.private_key(&ks, name).await?;
-        Ok(KeyInfo {
-            name: name.to_owned(),
-            key_type: key.key_type,
-            public_key: key.public_key()?,
-        })
+        Ok(key_info(name, &self.private_key(&ks, name).await?))
     }
 
     /// Renames key pair `from` to `to`, atomically.
@@ -562,7 +547,7 @@ impl<S: KVStore> Vault<S> {
     ) -> Result<Zeroizing<Vec<u8>>> {
         let ks = self.resolve(access.into()).await?;
         let key = self.private_key(&ks, name).await?;
-        Ok(Zeroizing::new(key.bytes.to_vec()))
+        Ok(Zeroizing::new(key.to_bytes().to_vec()))
     }
 
     /// Signs `message` with key pair `name`: secp256k1 ECDSA over SHA-256 (64-byte r ‖ s,
@@ -574,7 +559,7 @@ impl<S: KVStore> Vault<S> {
         message: &[u8],
     ) -> Result<Vec<u8>> {
         let ks = self.resolve(access.into()).await?;
-        self.private_key(&ks, name).await?.sign(message)
+        Ok(self.private_key(&ks, name).await?.sign(message))
     }
 
     /// EIP-191 personal-message signature (65 bytes r ‖ s ‖ v) with secp256k1 key pair `name`.
@@ -672,6 +657,14 @@ impl<S: KVStore> Vault<S> {
     ) -> Result<StreamDecryptor> {
         let ks = self.resolve(access.into()).await?;
         Ok(StreamDecryptor::new(&ks.data_key))
+    }
+}
+
+pub(crate) fn key_info(name: &str, key: &PrivateKey) -> KeyInfo {
+    KeyInfo {
+        name: name.to_owned(),
+        key_type: key.key_type(),
+        public_key: key.public_key(),
     }
 }
 

@@ -79,10 +79,16 @@ struct FailingStore {
 
 impl FailingStore {
     fn write_allowed(&self) -> kvstore::Result<()> {
-        if self.writes_left.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+        if self
+            .writes_left
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            > 0
+        {
             Ok(())
         } else {
-            Err(kvstore::Error::Io(std::io::Error::other("injected failure")))
+            Err(kvstore::Error::Io(std::io::Error::other(
+                "injected failure",
+            )))
         }
     }
 }
@@ -145,7 +151,9 @@ fn password_change_interrupted_at_each_step_leaves_a_keyspace_that_opens() {
             let ks = v.create_keyspace("k", suite::PASSWORD).await.unwrap();
             v.set_secret(&ks, "s", b"kept").await.unwrap();
             store.writes_left.store(allowed_writes, Ordering::SeqCst);
-            let changed = v.change_password("k", suite::PASSWORD, b"new password").await;
+            let changed = v
+                .change_password("k", suite::PASSWORD, b"new password")
+                .await;
             store.writes_left.store(i64::MAX, Ordering::SeqCst);
             let old = v.unlock("k", suite::PASSWORD).await;
             let new = v.unlock("k", b"new password").await;
@@ -155,7 +163,10 @@ fn password_change_interrupted_at_each_step_leaves_a_keyspace_that_opens() {
                     assert!(new.is_ok());
                 }
                 Err(_) => {
-                    assert!(old.is_ok(), "after a failed change the old password must open");
+                    assert!(
+                        old.is_ok(),
+                        "after a failed change the old password must open"
+                    );
                     assert!(matches!(new, Err(Error::WrongPassword { .. })));
                 }
             }
@@ -170,12 +181,20 @@ fn secrets_and_debug_output_never_show_key_material() {
     futures::executor::block_on(async {
         let v = suite::vault(MemoryStore::new());
         let ks = v.create_keyspace("k", suite::PASSWORD).await.unwrap();
-        v.import_key(&ks, "ed", vault::KeyType::Ed25519, &hex::decode(suite::ED_PRIVATE).unwrap())
-            .await
-            .unwrap();
+        v.import_key(
+            &ks,
+            "ed",
+            vault::KeyType::Ed25519,
+            &hex::decode(suite::ED_PRIVATE).unwrap(),
+        )
+        .await
+        .unwrap();
         let mut session = v.open_session("k", suite::PASSWORD, None).await.unwrap();
         let stream = v.encrypt_stream(&ks).await.unwrap();
-        let access = vault::Access::Password { keyspace: "k", password: suite::PASSWORD };
+        let access = vault::Access::Password {
+            keyspace: "k",
+            password: suite::PASSWORD,
+        };
         let printed = format!("{ks:?} {session:?} {stream:?} {access:?} {v:?}");
         assert!(!printed.contains("9d61b1"), "{printed}");
         assert!(!printed.contains("correct horse"), "{printed}");

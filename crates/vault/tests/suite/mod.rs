@@ -685,7 +685,7 @@ macro_rules! vault_suite {
             session_api_end_to_end, wrong_password_leaves_store_unchanged,
             weaker_kdf_parameters_are_upgraded_on_unlock, every_byte_flip_of_every_record_is_detected,
             moved_or_swapped_records_are_detected, names_never_appear_in_storage,
-            hostile_kdf_parameters_are_rejected, standard_vectors_match);
+            hostile_kdf_parameters_are_rejected, standard_vectors_match, wycheproof_signature_vectors);
     };
     (@each blocking, $open:expr, $($case:ident),*) => {
         $(
@@ -820,4 +820,61 @@ pub async fn check_golden<S: KVStore + Clone>(store: S, fixture: &str) {
             .to_vec(),
         expected["sig-eth-personal"]
     );
+}
+
+/// Project Wycheproof: secp256k1 ECDSA (SHA-256, IEEE P1363 r ‖ s) and Ed25519 verification.
+/// Policy on top of Wycheproof's verdicts: a high-S ECDSA signature is rejected (malleability),
+/// even where Wycheproof calls it valid.
+pub async fn wycheproof_signature_vectors<S: KVStore + Clone>(_store: S) {
+    use wycheproof::TestResult;
+    let order_half =
+        hex::decode("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0").unwrap();
+    let set =
+        wycheproof::ecdsa::TestSet::load(wycheproof::ecdsa::TestName::EcdsaSecp256k1Sha256P1363)
+            .unwrap();
+    let mut checked = 0;
+    for group in &set.test_groups {
+        for test in &group.tests {
+            let verdict = vault::verify(KeyType::Secp256k1, &group.key.key, &test.msg, &test.sig)
+                .unwrap_or(false);
+            let high_s = test.sig.len() == 64 && test.sig[32..] > order_half[..];
+            match test.result {
+                TestResult::Valid if !high_s => assert!(
+                    verdict,
+                    "secp256k1 tc {} ({}) rejected",
+                    test.tc_id, test.comment
+                ),
+                TestResult::Valid | TestResult::Invalid => {
+                    assert!(
+                        !verdict,
+                        "secp256k1 tc {} ({}) accepted",
+                        test.tc_id, test.comment
+                    )
+                }
+                TestResult::Acceptable => {}
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 100);
+    let set = wycheproof::eddsa::TestSet::load(wycheproof::eddsa::TestName::Ed25519).unwrap();
+    for group in &set.test_groups {
+        for test in &group.tests {
+            let verdict = vault::verify(KeyType::Ed25519, &group.key.pk, &test.msg, &test.sig)
+                .unwrap_or(false);
+            match test.result {
+                TestResult::Valid => assert!(
+                    verdict,
+                    "ed25519 tc {} ({}) rejected",
+                    test.tc_id, test.comment
+                ),
+                TestResult::Invalid => assert!(
+                    !verdict,
+                    "ed25519 tc {} ({}) accepted",
+                    test.tc_id, test.comment
+                ),
+                TestResult::Acceptable => {}
+            }
+        }
+    }
 }
