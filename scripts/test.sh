@@ -23,8 +23,9 @@ run_tests() {
     step "$name: $*"
     if ! "$@" 2>&1 | tee "$log"; then die "$name"; fi
     local passed
-    passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
-    if grep -Eq 'test result: FAILED' "$log"; then die "$name: a test failed"; fi
+    passed=$( (grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{print $4}';
+               grep -Eo '^# pass [0-9]+' "$log" | awk '{print $3}') | awk '{s+=$1} END {print s+0}')
+    if grep -Eq 'test result: FAILED|^# fail [1-9]' "$log"; then die "$name: a test failed"; fi
     [ "$passed" -gt 0 ] || die "$name ran no test"
     TOTAL_PASSED=$((TOTAL_PASSED + passed))
     echo "--- $name: $passed passed"
@@ -84,5 +85,12 @@ for crate in kvstore vault; do
     run_tests "firefox-$crate" env GECKODRIVER="$(command -v geckodriver)" \
         cargo test -p "$crate" --target wasm32-unknown-unknown
 done
+
+# ---------------------------------------------------------------- npm package
+step "build the npm package"
+scripts/build-npm.sh || die "npm package build"
+step "npm ci (Playwright core, @noble/curves, ethers; no browser download)"
+(cd crates/vault-wasm/tests-js && npm ci --no-audit --no-fund) || die "npm ci"
+run_tests "npm-package" bash -c 'cd crates/vault-wasm/tests-js && npm test'
 
 printf '\nAll steps passed.\n%d passed, 0 failed\n' "$TOTAL_PASSED"

@@ -1,0 +1,58 @@
+import type { KeyInfo, VaultErrorCode } from './vault_wasm.js';
+export type { KeyInfo, VaultErrorCode } from './vault_wasm.js';
+
+export type KeyType = 'secp256k1' | 'ed25519';
+
+/** The error every call rejects with. */
+export declare class VaultError extends Error {
+  readonly name: 'VaultError';
+  readonly code: VaultErrorCode;
+}
+
+/** A session held by the worker: the same methods as `Session`, all asynchronous. */
+export declare class WorkerSession {
+  lock(): Promise<void>;
+  isLocked(): Promise<boolean>;
+  unlock(password: string): Promise<void>;
+  keyspaceName(): Promise<string>;
+  generateKey(name: string, keyType: KeyType): Promise<KeyInfo>;
+  importKey(name: string, keyType: KeyType, privateKey: Uint8Array): Promise<KeyInfo>;
+  listKeys(): Promise<KeyInfo[]>;
+  keyInfo(name: string): Promise<KeyInfo>;
+  selectKey(name: string): Promise<KeyInfo>;
+  renameKey(from: string, to: string): Promise<void>;
+  deleteKey(name: string): Promise<void>;
+  exportPrivateKey(name: string): Promise<Uint8Array>;
+  sign(message: Uint8Array): Promise<Uint8Array>;
+  signWith(name: string, message: Uint8Array): Promise<Uint8Array>;
+  signEthPersonal(message: Uint8Array): Promise<Uint8Array>;
+  setSecret(name: string, value: Uint8Array): Promise<void>;
+  getSecret(name: string): Promise<Uint8Array>;
+  listSecrets(): Promise<string[]>;
+  deleteSecret(name: string): Promise<void>;
+  encrypt(plaintext: Uint8Array): Promise<Uint8Array>;
+  decrypt(ciphertext: Uint8Array): Promise<Uint8Array>;
+  exportBackup(): Promise<Uint8Array>;
+  /** Locks the session and frees it in the worker. */
+  close(): Promise<void>;
+}
+
+export interface WorkerVaultOptions {
+  /** Where `worker.js` is served (default: beside this module). */
+  workerUrl?: string | URL;
+}
+
+/** A vault held by a dedicated Web Worker: the same API as `Vault`, never blocking the page. */
+export declare class WorkerVault {
+  static open(dbName: string, options?: WorkerVaultOptions): Promise<WorkerVault>;
+  createKeyspace(name: string, password: string): Promise<void>;
+  listKeyspaces(): Promise<string[]>;
+  deleteKeyspace(name: string, password: string): Promise<void>;
+  changePassword(name: string, oldPassword: string, newPassword: string): Promise<void>;
+  unlock(name: string, password: string, idleTimeoutMs?: number): Promise<WorkerSession>;
+  importBackup(backup: Uint8Array, password: string): Promise<string>;
+  verify(keyType: KeyType, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  verifyEthPersonal(address: string, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  ethAddress(publicKey: Uint8Array): Promise<string>;
+  terminate(): void;
+}

@@ -1,0 +1,107 @@
+// The worker-backed client: the same API as `Vault` and `Session` from `vault_wasm.js`, with all
+// work done in a dedicated Web Worker so the page never blocks. See client.d.ts for types.
+
+/** The error every call rejects with; `code` is stable (see VaultErrorCode). */
+export class VaultError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.name = 'VaultError';
+    this.code = code;
+  }
+}
+
+class Connection {
+  constructor(worker) {
+    this.worker = worker;
+    this.pending = new Map();
+    this.nextId = 1;
+    worker.onmessage = ({ data }) => {
+      const call = this.pending.get(data.id);
+      if (!call) return;
+      this.pending.delete(data.id);
+      if (data.ok) call.resolve(data.value);
+      else call.reject(new VaultError(data.error.message, data.error.code));
+    };
+    worker.onerror = (event) => {
+      const error = new VaultError(`vault worker failed: ${event.message}`, 'STORAGE_UNAVAILABLE');
+      for (const call of this.pending.values()) call.reject(error);
+      this.pending.clear();
+    };
+  }
+
+  call(target, method, args) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, target, method, args });
+    });
+  }
+}
+
+const SESSION_METHODS = [
+  'lock', 'isLocked', 'unlock', 'keyspaceName', 'generateKey', 'importKey', 'listKeys', 'keyInfo',
+  'selectKey', 'renameKey', 'deleteKey', 'exportPrivateKey', 'sign', 'signWith', 'signEthPersonal',
+  'setSecret', 'getSecret', 'listSecrets', 'deleteSecret', 'encrypt', 'decrypt', 'exportBackup',
+];
+const VAULT_METHODS = ['createKeyspace', 'listKeyspaces', 'deleteKeyspace', 'changePassword', 'importBackup'];
+
+/** A session held by the worker. */
+export class WorkerSession {
+  constructor(connection, handle) {
+    this.connection = connection;
+    this.handle = handle;
+  }
+  /** Frees the session in the worker (locks it first). */
+  async close() {
+    await this.connection.call(this.handle, 'lock', []);
+    await this.connection.call(this.handle, 'close', []);
+  }
+}
+for (const method of SESSION_METHODS) {
+  WorkerSession.prototype[method] = function (...args) {
+    return this.connection.call(this.handle, method, args);
+  };
+}
+
+/** A vault held by a dedicated worker. */
+export class WorkerVault {
+  constructor(connection, handle) {
+    this.connection = connection;
+    this.handle = handle;
+  }
+
+  /** Starts a worker and opens the vault in IndexedDB database `dbName` inside it. */
+  static async open(dbName, options = {}) {
+    const url = options.workerUrl ?? new URL('./worker.js', import.meta.url);
+    const connection = new Connection(new Worker(url, { type: 'module' }));
+    const { handle } = await connection.call(0, 'open', [dbName]);
+    return new WorkerVault(connection, handle);
+  }
+
+  async unlock(name, password, idleTimeoutMs) {
+    const { handle } = await this.connection.call(this.handle, 'unlock', [name, password, idleTimeoutMs]);
+    return new WorkerSession(this.connection, handle);
+  }
+
+  verify(keyType, publicKey, message, signature) {
+    return this.connection.call(0, 'verify', [keyType, publicKey, message, signature]);
+  }
+
+  verifyEthPersonal(address, message, signature) {
+    return this.connection.call(0, 'verifyEthPersonal', [address, message, signature]);
+  }
+
+  ethAddress(publicKey) {
+    return this.connection.call(0, 'ethAddress', [publicKey]);
+  }
+
+  /** Stops the worker; every session of this vault ends with it. */
+  terminate() {
+    this.connection.worker.terminate();
+  }
+}
+for (const method of VAULT_METHODS) {
+  WorkerVault.prototype[method] = function (...args) {
+    return this.connection.call(this.handle, method, args);
+  };
+}

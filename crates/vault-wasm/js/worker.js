@@ -1,0 +1,45 @@
+// The vault's Web Worker: owns the wasm module and every vault and session object; the page
+// talks to it through `client.js`. All Argon2id and crypto work happens here, off the page's
+// thread.
+import init, { Vault } from './vault_wasm.js';
+
+const ready = init();
+const objects = new Map();
+let nextHandle = 1;
+
+function keep(object) {
+  const handle = nextHandle++;
+  objects.set(handle, object);
+  return { handle };
+}
+
+self.onmessage = async ({ data: { id, target, method, args } }) => {
+  try {
+    await ready;
+    let value;
+    if (target === 0) {
+      value = method === 'open' ? keep(await Vault.open(...args)) : Vault[method](...args);
+    } else {
+      const object = objects.get(target);
+      if (!object) {
+        throw Object.assign(new Error('this vault or session was closed'), { code: 'INVALID_INPUT' });
+      }
+      if (method === 'close') {
+        objects.delete(target);
+        object.free();
+      } else if (typeof object[method] !== 'function') {
+        throw Object.assign(new Error(`no method ${method}`), { code: 'INVALID_INPUT' });
+      } else {
+        value = await object[method](...args);
+        if (object instanceof Vault && method === 'unlock') value = keep(value);
+      }
+    }
+    self.postMessage({ id, ok: true, value });
+  } catch (error) {
+    self.postMessage({
+      id,
+      ok: false,
+      error: { message: String(error?.message ?? error), code: error?.code ?? 'STORAGE_ERROR' },
+    });
+  }
+};

@@ -1,0 +1,10 @@
+//! JavaScript bindings of [`vault`](../vault/README.md) on IndexedDB (see this crate's README for
+//! the JavaScript API). Every export forwards to the `vault` crate; the only code here converts
+//! types (bytes ↔ `Uint8Array`, errors → `Error` objects with a stable `code`).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(target_arch = "wasm32")]
+mod bindings;
+#[cfg(target_arch = "wasm32")]
+pub use bindings::*;
