@@ -142,10 +142,17 @@ impl Vault {
 
     /// Changes keyspace `name`'s password (open sessions keep working).
     #[wasm_bindgen(js_name = changePassword, unchecked_return_type = "Promise<void>")]
-    pub fn change_password(&self, name: String, old_password: String, new_password: String) -> Promise {
+    pub fn change_password(
+        &self,
+        name: String,
+        old_password: String,
+        new_password: String,
+    ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            inner.change_password(&name, old_password, new_password).await?;
+            inner
+                .change_password(&name, old_password, new_password)
+                .await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -163,7 +170,11 @@ impl Vault {
         promise(async move {
             let timeout = match idle_timeout_ms {
                 Some(ms) if ms.is_finite() && ms >= 0.0 => Some(Duration::from_millis(ms as u64)),
-                Some(_) => return Err(vault::Error::InvalidInput("idleTimeoutMs must be a non-negative number".into())),
+                Some(_) => {
+                    return Err(vault::Error::InvalidInput(
+                        "idleTimeoutMs must be a non-negative number".into(),
+                    ))
+                }
                 None => None,
             };
             let session = inner.open_session(&name, password, timeout).await?;
@@ -185,7 +196,8 @@ impl Vault {
     /// ECDSA over SHA-256) or `"ed25519"`.
     #[wasm_bindgen]
     pub fn verify(
-        #[wasm_bindgen(js_name = keyType, unchecked_param_type = "\"secp256k1\" | \"ed25519\"")] key_type_name: String,
+        #[wasm_bindgen(js_name = keyType, unchecked_param_type = "\"secp256k1\" | \"ed25519\"")]
+        key_type_name: String,
         #[wasm_bindgen(js_name = publicKey)] public_key: Vec<u8>,
         message: Vec<u8>,
         signature: Vec<u8>,
@@ -196,15 +208,23 @@ impl Vault {
 
     /// Verifies an EIP-191 personal-message signature (65 bytes) against a `0x…` address.
     #[wasm_bindgen(js_name = verifyEthPersonal)]
-    pub fn verify_eth_personal(address: String, message: Vec<u8>, signature: Vec<u8>) -> Result<bool, JsValue> {
+    pub fn verify_eth_personal(
+        address: String,
+        message: Vec<u8>,
+        signature: Vec<u8>,
+    ) -> Result<bool, JsValue> {
         let address = vault::parse_eth_address(&address).map_err(to_js)?;
         vault::verify_eth_personal(&address, &message, &signature).map_err(to_js)
     }
 
     /// The EIP-55 address of a secp256k1 public key.
     #[wasm_bindgen(js_name = ethAddress)]
-    pub fn eth_address(#[wasm_bindgen(js_name = publicKey)] public_key: Vec<u8>) -> Result<String, JsValue> {
-        Ok(vault::eth_checksum_address(&vault::eth_address(&public_key).map_err(to_js)?))
+    pub fn eth_address(
+        #[wasm_bindgen(js_name = publicKey)] public_key: Vec<u8>,
+    ) -> Result<String, JsValue> {
+        Ok(vault::eth_checksum_address(
+            &vault::eth_address(&public_key).map_err(to_js)?,
+        ))
     }
 }
 
@@ -263,7 +283,8 @@ impl Session {
     pub fn generate_key(
         &self,
         name: String,
-        #[wasm_bindgen(js_name = keyType, unchecked_param_type = "\"secp256k1\" | \"ed25519\"")] key_type_name: String,
+        #[wasm_bindgen(js_name = keyType, unchecked_param_type = "\"secp256k1\" | \"ed25519\"")]
+        key_type_name: String,
     ) -> Promise {
         session_call!(self, |s| {
             let kt = key_type(&key_type_name)?;
@@ -276,7 +297,8 @@ impl Session {
     pub fn import_key(
         &self,
         name: String,
-        #[wasm_bindgen(js_name = keyType, unchecked_param_type = "\"secp256k1\" | \"ed25519\"")] key_type_name: String,
+        #[wasm_bindgen(js_name = keyType, unchecked_param_type = "\"secp256k1\" | \"ed25519\"")]
+        key_type_name: String,
         #[wasm_bindgen(js_name = privateKey)] private_key: Vec<u8>,
     ) -> Promise {
         session_call!(self, |s| {
@@ -288,7 +310,12 @@ impl Session {
     /// All key pairs, sorted by name.
     #[wasm_bindgen(js_name = listKeys, unchecked_return_type = "Promise<KeyInfo[]>")]
     pub fn list_keys(&self) -> Promise {
-        session_call!(self, |s| Ok(s.list_keys().await?.iter().map(key_info).collect::<Array>()))
+        session_call!(self, |s| Ok(s
+            .list_keys()
+            .await?
+            .iter()
+            .map(key_info)
+            .collect::<Array>()))
     }
 
     /// One key pair's public description.
@@ -363,7 +390,12 @@ impl Session {
     /// Secret names, sorted.
     #[wasm_bindgen(js_name = listSecrets, unchecked_return_type = "Promise<string[]>")]
     pub fn list_secrets(&self) -> Promise {
-        session_call!(self, |s| Ok(s.list_secrets().await?.into_iter().map(JsValue::from).collect::<Array>()))
+        session_call!(self, |s| Ok(s
+            .list_secrets()
+            .await?
+            .into_iter()
+            .map(JsValue::from)
+            .collect::<Array>()))
     }
 
     /// Deletes a secret.
