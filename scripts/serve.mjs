@@ -1,6 +1,7 @@
 // A static server for the demo and the browser tests (no dependencies):
 //   node scripts/serve.mjs [port]      (default 8080; 0 picks a free port)
-// `/` serves examples/web, `/pkg/` the built npm package, `/test-pages/` the test pages.
+// `/` serves examples/web, `/pkg/` the built npm package, `/test-pages/` the test pages and
+// `/node_modules/` the test project's packages (for the benchmark page).
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
@@ -10,6 +11,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const mounts = [
   ['/pkg/', join(root, 'crates/vault-wasm/pkg')],
   ['/test-pages/', join(root, 'crates/vault-wasm/tests-js/pages')],
+  ['/node_modules/', join(root, 'crates/vault-wasm/tests-js/node_modules')],
   ['/', join(root, 'examples/web')],
 ];
 const types = {

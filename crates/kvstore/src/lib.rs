@@ -21,7 +21,7 @@ pub use maybe_send::{MaybeSend, MaybeSync};
 pub use store::{Entry, KVStore, Scan, DEFAULT_NAMESPACE};
 
 #[cfg(target_arch = "wasm32")]
-pub use backend::indexeddb::IndexedDbStore;
+pub use backend::indexeddb::{Durability, IndexedDbStore};
 pub use backend::memory::MemoryStore;
 #[cfg(not(target_arch = "wasm32"))]
 pub use backend::redb::RedbStore;

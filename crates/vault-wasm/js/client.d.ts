@@ -27,6 +27,7 @@ export declare class WorkerSession {
   signWith(name: string, message: Uint8Array): Promise<Uint8Array>;
   signEthPersonal(message: Uint8Array): Promise<Uint8Array>;
   setSecret(name: string, value: Uint8Array): Promise<void>;
+  setSecrets(entries: Array<[string, Uint8Array]>): Promise<void>;
   getSecret(name: string): Promise<Uint8Array>;
   listSecrets(): Promise<string[]>;
   deleteSecret(name: string): Promise<void>;
@@ -40,6 +41,8 @@ export declare class WorkerSession {
 export interface WorkerVaultOptions {
   /** Where `worker.js` is served (default: beside this module). */
   workerUrl?: string | URL;
+  /** IndexedDB write durability (default "strict"). */
+  durability?: 'strict' | 'relaxed' | 'default';
 }
 
 /** A vault held by a dedicated Web Worker: the same API as `Vault`, never blocking the page. */

@@ -41,7 +41,7 @@ class Connection {
 const SESSION_METHODS = [
   'lock', 'isLocked', 'unlock', 'keyspaceName', 'generateKey', 'importKey', 'listKeys', 'keyInfo',
   'selectKey', 'renameKey', 'deleteKey', 'exportPrivateKey', 'sign', 'signWith', 'signEthPersonal',
-  'setSecret', 'getSecret', 'listSecrets', 'deleteSecret', 'encrypt', 'decrypt', 'exportBackup',
+  'setSecret', 'setSecrets', 'getSecret', 'listSecrets', 'deleteSecret', 'encrypt', 'decrypt', 'exportBackup',
 ];
 const VAULT_METHODS = ['createKeyspace', 'listKeyspaces', 'deleteKeyspace', 'changePassword', 'importBackup'];
 
@@ -74,7 +74,7 @@ export class WorkerVault {
   static async open(dbName, options = {}) {
     const url = options.workerUrl ?? new URL('./worker.js', import.meta.url);
     const connection = new Connection(new Worker(url, { type: 'module' }));
-    const { handle } = await connection.call(0, 'open', [dbName]);
+    const { handle } = await connection.call(0, 'open', [dbName, options.durability]);
     return new WorkerVault(connection, handle);
   }
 

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use futures::lock::Mutex;
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
-use kvstore::IndexedDbStore;
+use kvstore::{Durability, IndexedDbStore};
 use vault::KeyType;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -99,11 +99,26 @@ pub struct Vault {
 
 #[wasm_bindgen]
 impl Vault {
-    /// Opens (creating if needed) the vault stored in IndexedDB database `dbName`.
+    /// Opens (creating if needed) the vault stored in IndexedDB database `dbName`. Writes
+    /// request `durability: "strict"` (flushed to disk before they resolve) unless `durability`
+    /// says `"relaxed"` or `"default"` (the browser's own choice).
     #[wasm_bindgen(unchecked_return_type = "Promise<Vault>")]
-    pub fn open(#[wasm_bindgen(js_name = dbName)] db_name: String) -> Promise {
+    pub fn open(
+        #[wasm_bindgen(js_name = dbName)] db_name: String,
+        #[wasm_bindgen(unchecked_param_type = "\"strict\" | \"relaxed\" | \"default\"")] durability: Option<String>,
+    ) -> Promise {
         promise(async move {
-            let store = IndexedDbStore::open(&db_name).await?;
+            let durability = match durability.as_deref() {
+                None | Some("strict") => Durability::Strict,
+                Some("relaxed") => Durability::Relaxed,
+                Some("default") => Durability::BrowserDefault,
+                Some(other) => {
+                    return Err(vault::Error::InvalidInput(format!(
+                        "durability {other:?}: expected \"strict\", \"relaxed\" or \"default\""
+                    )))
+                }
+            };
+            let store = IndexedDbStore::open_with(&db_name, durability).await?;
             Ok(Vault {
                 inner: vault::Vault::new(store),
             })
@@ -377,6 +392,33 @@ impl Session {
     pub fn set_secret(&self, name: String, value: Vec<u8>) -> Promise {
         session_call!(self, |s| {
             s.set_secret(&name, &value).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Stores many secrets in one atomic IndexedDB transaction: `[[name, value], ...]`.
+    #[wasm_bindgen(js_name = setSecrets, unchecked_return_type = "Promise<void>")]
+    pub fn set_secrets(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Array<[string, Uint8Array]>")] entries: Array,
+    ) -> Promise {
+        let parsed: Result<Vec<(String, Vec<u8>)>, vault::Error> = entries
+            .iter()
+            .map(|entry| {
+                let pair: Array = entry.dyn_into().map_err(|_| {
+                    vault::Error::InvalidInput("setSecrets takes [name, value] pairs".into())
+                })?;
+                let name = pair.get(0).as_string().ok_or_else(|| {
+                    vault::Error::InvalidInput("a secret name must be a string".into())
+                })?;
+                let value = pair.get(1).dyn_into::<Uint8Array>().map_err(|_| {
+                    vault::Error::InvalidInput("a secret value must be a Uint8Array".into())
+                })?;
+                Ok((name, value.to_vec()))
+            })
+            .collect();
+        session_call!(self, |s| {
+            s.set_secrets(&parsed?).await?;
             Ok(JsValue::UNDEFINED)
         })
     }

@@ -206,6 +206,15 @@ impl<S: KVStore> Session<S> {
         vault.set_secret(ks, name, value).await
     }
 
+    /// See [`Vault::set_secrets`].
+    pub async fn set_secrets<N: AsRef<str>, V: AsRef<[u8]>>(
+        &mut self,
+        secrets: &[(N, V)],
+    ) -> Result<()> {
+        let (vault, ks) = self.access()?;
+        vault.set_secrets(ks, secrets).await
+    }
+
     /// See [`Vault::get_secret`].
     pub async fn get_secret(&mut self, name: &str) -> Result<Zeroizing<Vec<u8>>> {
         let (vault, ks) = self.access()?;

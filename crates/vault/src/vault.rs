@@ -592,6 +592,25 @@ impl<S: KVStore> Vault<S> {
         Ok(())
     }
 
+    /// Stores many secrets in one atomic write: all of them, or on error none.
+    pub async fn set_secrets<'a, N: AsRef<str>, V: AsRef<[u8]>>(
+        &self,
+        access: impl Into<Access<'a>>,
+        secrets: &[(N, V)],
+    ) -> Result<()> {
+        let ks = self.resolve(access.into()).await?;
+        let mut batch = Batch::new();
+        for (name, value) in secrets {
+            let name = name.as_ref();
+            validate_name("secret", name, MAX_ITEM_NAME_LEN)?;
+            let key = record_key(&ks, Kind::Secret, name);
+            let sealed = seal_record(&ks, &key, name, value.as_ref())?;
+            batch.set(key, sealed);
+        }
+        self.store.batch(batch).await?;
+        Ok(())
+    }
+
     /// Secret `name`'s value.
     pub async fn get_secret<'a>(
         &self,

@@ -46,8 +46,32 @@ const BACKEND: &str = "indexeddb";
 const OBJECT_STORE: &str = "kv";
 const SCHEMA_VERSION: u32 = 1;
 
+/// The durability IndexedDB write transactions request (see the module docs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `"strict"`: the browser flushes to disk before a write resolves. The default.
+    #[default]
+    Strict,
+    /// `"relaxed"`: a write resolves once the OS has the data (Chromium's own default);
+    /// faster, but a power loss can lose writes that had resolved.
+    Relaxed,
+    /// Whatever the browser does without the option.
+    BrowserDefault,
+}
+
+impl Durability {
+    fn option(self) -> Option<&'static str> {
+        match self {
+            Durability::Strict => Some("strict"),
+            Durability::Relaxed => Some("relaxed"),
+            Durability::BrowserDefault => None,
+        }
+    }
+}
+
 struct Connection {
     db: IdbDatabase,
+    durability: Durability,
     // Owns the `versionchange` handler for as long as the connection lives.
     _events: idb::Database,
 }
@@ -201,6 +225,11 @@ impl IndexedDbStore {
     /// [`DEFAULT_NAMESPACE`]. Works wherever `indexedDB` exists: a page, a dedicated or shared
     /// worker, a service worker.
     pub async fn open(name: &str) -> Result<Self> {
+        Self::open_with(name, Durability::default()).await
+    }
+
+    /// Like [`open`](Self::open), with the durability write transactions request.
+    pub async fn open_with(name: &str, durability: Durability) -> Result<Self> {
         let factory = Factory::new().map_err(|e| Error::Unavailable {
             backend: BACKEND,
             reason: format!("no IndexedDB in this JavaScript context: {e}"),
@@ -257,6 +286,7 @@ impl IndexedDbStore {
         events.on_version_change(move |_| to_close.close());
         let connection = Rc::new(Connection {
             db,
+            durability,
             _events: events,
         });
         Self::with_connection(connection, DEFAULT_NAMESPACE)
@@ -301,9 +331,10 @@ impl IndexedDbStore {
 
     fn begin(&self, write: bool) -> Result<Tx> {
         let db = &self.connection.db;
-        let raw: IdbTransaction = if write {
+        let durability = self.connection.durability.option().filter(|_| write);
+        let raw: IdbTransaction = if let Some(durability) = durability {
             let options = Object::new();
-            Reflect::set(&options, &"durability".into(), &"strict".into()).map_err(from_js)?;
+            Reflect::set(&options, &"durability".into(), &durability.into()).map_err(from_js)?;
             let transaction: Function = Reflect::get(db, &"transaction".into())
                 .map_err(from_js)?
                 .dyn_into()

@@ -134,6 +134,24 @@ pub async fn stateless_api_end_to_end<S: KVStore + Clone>(store: S) {
         v.list_secrets(&ks).await.unwrap(),
         vec!["empty", "github token"]
     );
+    v.set_secrets(&ks, &[("bulk 1", b"one".as_slice()), ("bulk 2", b"two")])
+        .await
+        .unwrap();
+    assert_eq!(&*v.get_secret(&ks, "bulk 2").await.unwrap(), b"two");
+    assert!(matches!(
+        v.set_secrets(&ks, &[("bulk 3", b"x".as_slice()), ("", b"bad name")])
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(
+        matches!(
+            v.get_secret(&ks, "bulk 3").await,
+            Err(Error::NotFound { .. })
+        ),
+        "nothing of a failed bulk write"
+    );
+    v.delete_secret(&ks, "bulk 1").await.unwrap();
+    v.delete_secret(&ks, "bulk 2").await.unwrap();
     v.delete_secret(&ks, "empty").await.unwrap();
     assert!(matches!(
         v.get_secret(&ks, "empty").await,
