@@ -4,6 +4,7 @@
 #   scripts/bench.sh native     only native
 #   scripts/bench.sh browser    only the kvstore browser harness
 #   scripts/bench.sh vault      the vault's native rows and its browser unlock
+#   scripts/bench.sh npm        the JS package in headless Chromium beside idb-keyval etc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -64,4 +65,9 @@ PY2
     export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
     cargo test -p vault --release --target wasm32-unknown-unknown --test browser_bench \
         -- --include-ignored --nocapture 2>&1 | sed -n 's/^.*BENCH //p'
+fi
+
+if [ "$what" = all ] || [ "$what" = npm ]; then
+    scripts/build-npm.sh | tail -1
+    (cd crates/vault-wasm/tests-js && npm ci --no-audit --no-fund >/dev/null && npm run -s bench)
 fi
