@@ -11,6 +11,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const mounts = [
   ['/pkg/', join(root, 'crates/vault-wasm/pkg')],
   ['/test-pages/', join(root, 'crates/vault-wasm/tests-js/pages')],
+  ['/fixtures/', join(root, 'crates/vault-cli/tests/fixtures')],
   ['/node_modules/', join(root, 'crates/vault-wasm/tests-js/node_modules')],
   ['/', join(root, 'examples/web')],
 ];

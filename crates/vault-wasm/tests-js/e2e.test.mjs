@@ -163,3 +163,16 @@ test('interop: browser signatures verify with @noble/curves, addresses and perso
   assert.equal(verifyMessage(message, `0x${m.ethSignature}`), m.ethAddress);
   await context.close();
 });
+
+test('a backup exported by the CLI imports in the browser with its keys and secrets', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/test-pages/backup.html`);
+  const result = await page.evaluate(() => window.importCliBackup());
+  assert.deepEqual(result, {
+    name: 'from-cli',
+    note: 'made by the CLI',
+    address: '0x2c7536E3605D9C16a7a3D7b1898e529396a65c23',
+  });
+  await context.close();
+});

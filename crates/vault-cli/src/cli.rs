@@ -1,0 +1,219 @@
+//! The command-line grammar.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Password-protected keyspaces of signing keys and secrets, on an embedded store.
+///
+/// Exit codes: 0 success, 1 other error, 2 bad input or usage, 3 wrong password, 4 not found,
+/// 5 already exists, 6 store busy, 7 data failed authentication (altered, truncated, foreign).
+#[derive(Parser, Debug)]
+#[command(name = "vault", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The store: a directory (sled) or file (redb). Default: the platform's data directory.
+    #[arg(long, global = true, env = "VAULT_STORE", value_name = "PATH")]
+    pub store: Option<PathBuf>,
+
+    /// The storage backend.
+    #[arg(long, global = true, env = "VAULT_BACKEND", value_enum, default_value_t = Backend::Sled)]
+    pub backend: Backend,
+
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub password: PasswordArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the keyspace password comes from (default: a no-echo prompt). Never an argument.
+#[derive(Args, Debug)]
+pub struct PasswordArgs {
+    /// Read the password from the first line of this file.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "password_stdin"
+    )]
+    pub password_file: Option<PathBuf>,
+    /// Read the password from the first line of standard input.
+    #[arg(long, global = true)]
+    pub password_stdin: bool,
+    /// For `keyspace passwd`: read the new password from this file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub new_password_file: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// sled 0.34 (the default)
+    Sled,
+    /// redb
+    Redb,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyTypeArg {
+    Secp256k1,
+    Ed25519,
+}
+
+impl From<KeyTypeArg> for vault::KeyType {
+    fn from(k: KeyTypeArg) -> Self {
+        match k {
+            KeyTypeArg::Secp256k1 => vault::KeyType::Secp256k1,
+            KeyTypeArg::Ed25519 => vault::KeyType::Ed25519,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create, list, delete keyspaces; change a keyspace's password.
+    #[command(subcommand)]
+    Keyspace(KeyspaceCommand),
+    /// Key pairs: generate, import, list, show, rename, delete, export.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Sign a message (argument, --file, or standard input) with a key pair.
+    Sign(SignArgs),
+    /// Verify a signature with a public key (or an Ethereum address); needs no password.
+    Verify(VerifyArgs),
+    /// Secrets: set (value from standard input or a prompt), get, list, delete.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+    /// Encrypt a file or standard input to standard output (streaming, any size).
+    Encrypt(CryptArgs),
+    /// Decrypt what `encrypt` wrote.
+    Decrypt(CryptArgs),
+    /// Export or import a keyspace backup (the JavaScript package's format too).
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyspaceCommand {
+    /// Create a keyspace (asks for the password twice).
+    Create { name: String },
+    /// List keyspaces (no password needed).
+    List,
+    /// Delete a keyspace and everything in it.
+    Delete { name: String },
+    /// Change a keyspace's password.
+    Passwd { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Generate a key pair.
+    Generate {
+        keyspace: String,
+        name: String,
+        #[arg(long = "type", value_enum, default_value_t = KeyTypeArg::Secp256k1)]
+        key_type: KeyTypeArg,
+    },
+    /// Import a raw 32-byte private key, given as hex on standard input.
+    Import {
+        keyspace: String,
+        name: String,
+        #[arg(long = "type", value_enum)]
+        key_type: KeyTypeArg,
+    },
+    /// List key pairs.
+    List { keyspace: String },
+    /// Show a key pair's public key (and Ethereum address for secp256k1).
+    Show { keyspace: String, name: String },
+    /// Rename a key pair.
+    Rename {
+        keyspace: String,
+        from: String,
+        to: String,
+    },
+    /// Delete a key pair.
+    Delete { keyspace: String, name: String },
+    /// Print a private key as hex. Needs --reveal-private-key.
+    Export {
+        keyspace: String,
+        name: String,
+        /// Confirms that the private key may be printed.
+        #[arg(long)]
+        reveal_private_key: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct SignArgs {
+    pub keyspace: String,
+    pub key: String,
+    /// The message (omit to read --file or standard input).
+    pub message: Option<String>,
+    /// Read the message from this file.
+    #[arg(long, conflicts_with = "message")]
+    pub file: Option<PathBuf>,
+    /// Ethereum personal-message signature (EIP-191), 65 bytes r ‖ s ‖ v.
+    #[arg(long)]
+    pub eth: bool,
+    /// Print the signature as base64 instead of hex.
+    #[arg(long)]
+    pub base64: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The signature, hex or base64.
+    #[arg(long)]
+    pub signature: String,
+    /// The public key, hex (with --type).
+    #[arg(long, required_unless_present = "address")]
+    pub public_key: Option<String>,
+    /// The key type of --public-key.
+    #[arg(long = "type", value_enum, default_value_t = KeyTypeArg::Secp256k1)]
+    pub key_type: KeyTypeArg,
+    /// Verify an Ethereum personal signature against this address instead.
+    #[arg(long, conflicts_with = "public_key")]
+    pub address: Option<String>,
+    /// The message (omit to read --file or standard input).
+    pub message: Option<String>,
+    /// Read the message from this file.
+    #[arg(long, conflicts_with = "message")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretCommand {
+    /// Store a secret; the value comes from standard input or a no-echo prompt, never argv.
+    Set { keyspace: String, name: String },
+    /// Print a secret's value.
+    Get { keyspace: String, name: String },
+    /// List secret names.
+    List { keyspace: String },
+    /// Delete a secret.
+    Delete { keyspace: String, name: String },
+}
+
+#[derive(Args, Debug)]
+pub struct CryptArgs {
+    pub keyspace: String,
+    /// Input file (default: standard input).
+    pub input: Option<PathBuf>,
+    /// Output file (default: standard output). Removed again if decryption fails.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BackupCommand {
+    /// Write a keyspace's backup to a file (or standard output).
+    Export {
+        keyspace: String,
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Import a backup file (with the password it was exported with).
+    Import { file: PathBuf },
+}
