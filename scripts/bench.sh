@@ -71,3 +71,9 @@ if [ "$what" = all ] || [ "$what" = npm ]; then
     scripts/build-npm.sh | tail -1
     (cd crates/vault-wasm/tests-js && npm ci --no-audit --no-fund >/dev/null && npm run -s bench)
 fi
+
+if [ "$what" = all ] || [ "$what" = cli ]; then
+    command -v rage >/dev/null || cargo install --locked rage
+    cargo build -q --release -p vault-cli
+    python3 scripts/bench_cli.py
+fi
