@@ -499,9 +499,19 @@ fn a_second_process_on_a_busy_store_waits_then_says_busy() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let err = env.fails(&["keyspace", "list"], 6);
-    assert!(err.contains("in use by another process"), "{err}");
+    // Until the holder has opened the store a second process may still get in; once it has,
+    // every attempt waits and then reports the store busy.
+    let mut busy = None;
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let out = env.run(&["keyspace", "list"]);
+        if out.status.code() == Some(6) {
+            busy = Some(String::from_utf8(out.stderr).unwrap());
+            break;
+        }
+    }
+    let err = busy.expect("the store never reported busy while another vault held it");
+    assert!(err.contains("in use by another process") && err.lines().count() == 1, "{err}");
     drop(holder.stdin.take());
     assert!(holder.wait().unwrap().success());
     assert_eq!(env.ok(&["keyspace", "list"]), "ks\n");
