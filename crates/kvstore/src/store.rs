@@ -59,6 +59,21 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// Owned range bounds of this scan, for `BTreeMap::range`-style APIs.
+    pub(crate) fn bounds(&self) -> (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>) {
+        use std::ops::Bound;
+        let (lower, exclusive) = self.lower();
+        let lower = if exclusive {
+            Bound::Excluded(lower.to_vec())
+        } else {
+            Bound::Included(lower.to_vec())
+        };
+        (
+            lower,
+            self.upper().map_or(Bound::Unbounded, Bound::Excluded),
+        )
+    }
+
     /// The exclusive upper bound, `None` when unbounded.
     pub(crate) fn upper(&self) -> Option<Vec<u8>> {
         crate::keys::prefix_end(self.prefix)

@@ -20,6 +20,66 @@ use std::collections::BTreeMap;
 
 use crate::{Batch, BatchOp, Entry, Error, KVStore, Scan, MAX_KEY_LEN, MAX_VALUE_LEN};
 
+/// Fresh, empty stores for tests, each with the guard that must outlive it (a temporary
+/// directory, or a browser database deleted on drop). The `open` argument of
+/// [`conformance_tests!`](crate::conformance_tests) takes these directly.
+pub mod stores {
+    /// A memory store (its guard is `()`).
+    pub async fn memory() -> (crate::MemoryStore, ()) {
+        (crate::MemoryStore::new(), ())
+    }
+
+    /// A sled store in a new temporary directory.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub async fn sled() -> (crate::SledStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        (
+            crate::SledStore::open(dir.path().join("db")).expect("open sled"),
+            dir,
+        )
+    }
+
+    /// A redb store in a new temporary directory.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub async fn redb() -> (crate::RedbStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        (
+            crate::RedbStore::open(dir.path().join("db.redb")).expect("open redb"),
+            dir,
+        )
+    }
+
+    /// Deletes a test's IndexedDB database when dropped (spawned: drop cannot await).
+    #[cfg(target_arch = "wasm32")]
+    pub struct DeleteOnDrop(pub String);
+
+    #[cfg(target_arch = "wasm32")]
+    impl Drop for DeleteOnDrop {
+        fn drop(&mut self) {
+            let name = std::mem::take(&mut self.0);
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = crate::IndexedDbStore::delete_database(&name).await;
+            });
+        }
+    }
+
+    /// A unique database name for a test.
+    #[cfg(target_arch = "wasm32")]
+    pub fn unique_name(label: &str) -> String {
+        format!("kvstore-test-{label}-{}", js_sys::Math::random().to_bits())
+    }
+
+    /// An IndexedDB store in a new, uniquely named database, deleted when the guard drops.
+    #[cfg(target_arch = "wasm32")]
+    pub async fn indexeddb() -> (crate::IndexedDbStore, DeleteOnDrop) {
+        let name = unique_name("store");
+        let store = crate::IndexedDbStore::open(&name)
+            .await
+            .expect("open IndexedDB");
+        (store, DeleteOnDrop(name))
+    }
+}
+
 /// How hard the suite works: sized for native runs or for browsers.
 #[derive(Debug, Clone, Copy)]
 pub struct Config {

@@ -4,24 +4,11 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use kvstore::testing::Config;
-use kvstore::{Error, KVStore, MemoryStore, RedbStore, SledStore};
-use tempfile::TempDir;
+use kvstore::{Error, KVStore, RedbStore, SledStore};
 
 const CONFIG: Config = Config::native();
 
-async fn memory() -> (MemoryStore, ()) {
-    (MemoryStore::new(), ())
-}
-
-async fn sled() -> (SledStore, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    (SledStore::open(dir.path().join("db")).unwrap(), dir)
-}
-
-async fn redb() -> (RedbStore, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    (RedbStore::open(dir.path().join("db.redb")).unwrap(), dir)
-}
+use kvstore::testing::stores::{memory, redb, sled};
 
 mod memory_blocking {
     kvstore::conformance_tests!(blocking: #[test] futures::executor::block_on, open: super::memory, config: super::CONFIG);

@@ -511,7 +511,10 @@ fn a_second_process_on_a_busy_store_waits_then_says_busy() {
         }
     }
     let err = busy.expect("the store never reported busy while another vault held it");
-    assert!(err.contains("in use by another process") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("in use by another process") && err.lines().count() == 1,
+        "{err}"
+    );
     drop(holder.stdin.take());
     assert!(holder.wait().unwrap().success());
     assert_eq!(env.ok(&["keyspace", "list"]), "ks\n");

@@ -159,8 +159,25 @@ pub(crate) fn seal_with_nonce(
         .expect("XChaCha20-Poly1305 encrypts any length this crate produces")
 }
 
-/// Appends nonce ‖ ciphertext ‖ tag of `plaintext` to `out` (XChaCha20-Poly1305, random
-/// nonce), encrypting in place so the plaintext is copied once.
+/// Appends ciphertext ‖ tag of `plaintext` under `nonce` to `out`, encrypting in place so the
+/// plaintext is copied once.
+pub(crate) fn seal_append(
+    key: &[u8; 32],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+    out: &mut Vec<u8>,
+) {
+    out.reserve(plaintext.len() + TAG_LEN);
+    let start = out.len();
+    out.extend_from_slice(plaintext);
+    let tag = XChaCha20Poly1305::new(key.into())
+        .encrypt_in_place_detached(XNonce::from_slice(nonce), aad, &mut out[start..])
+        .expect("XChaCha20-Poly1305 encrypts any length this crate produces");
+    out.extend_from_slice(&tag);
+}
+
+/// Appends nonce ‖ ciphertext ‖ tag of `plaintext` to `out` (XChaCha20-Poly1305, random nonce).
 pub(crate) fn seal_into(
     key: &[u8; 32],
     aad: &[u8],
@@ -169,14 +186,8 @@ pub(crate) fn seal_into(
 ) -> Result<()> {
     let mut nonce = [0u8; NONCE_LEN];
     random_bytes(&mut nonce)?;
-    out.reserve(NONCE_LEN + plaintext.len() + TAG_LEN);
     out.extend_from_slice(&nonce);
-    let start = out.len();
-    out.extend_from_slice(plaintext);
-    let tag = XChaCha20Poly1305::new(key.into())
-        .encrypt_in_place_detached(XNonce::from_slice(&nonce), aad, &mut out[start..])
-        .expect("XChaCha20-Poly1305 encrypts any length this crate produces");
-    out.extend_from_slice(&tag);
+    seal_append(key, &nonce, aad, plaintext, out);
     Ok(())
 }
 
@@ -197,6 +208,23 @@ pub(crate) fn open_with_nonce(
         )
         .ok()
         .map(Zeroizing::new)
+}
+
+/// Opens `ciphertext ‖ tag` in place: on success the first `len - 16` bytes of `sealed` are the
+/// plaintext (returned as a slice); on failure `None` and `sealed` is unspecified.
+pub(crate) fn open_in_place<'a>(
+    key: &[u8; 32],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    sealed: &'a mut [u8],
+) -> Option<&'a [u8]> {
+    let split = sealed.len().checked_sub(TAG_LEN)?;
+    let (ciphertext, tag) = sealed.split_at_mut(split);
+    let tag = chacha20poly1305::Tag::clone_from_slice(tag);
+    XChaCha20Poly1305::new(key.into())
+        .decrypt_in_place_detached(XNonce::from_slice(nonce), aad, ciphertext, &tag)
+        .ok()?;
+    Some(ciphertext)
 }
 
 /// Opens `nonce ‖ ciphertext ‖ tag`; `None` if too short or authentication fails.

@@ -71,12 +71,13 @@ impl StreamEncryptor {
     }
 
     fn seal_chunk(&mut self, plaintext: &[u8], last: bool, out: &mut Vec<u8>) {
-        out.extend(crypto::seal_with_nonce(
+        crypto::seal_append(
             &self.key,
             &nonce(self.index, last),
             &self.header_bytes,
             plaintext,
-        ));
+            out,
+        );
         self.index += 1;
     }
 
@@ -164,19 +165,28 @@ impl StreamDecryptor {
         Ok(())
     }
 
-    fn open_chunk(&mut self, len: usize, last: bool) -> Result<Zeroizing<Vec<u8>>> {
+    /// Authenticates and decrypts the chunk of `len` sealed bytes at `start` of the buffer, in
+    /// place, appending its plaintext to `out`.
+    fn open_chunk(
+        &mut self,
+        start: usize,
+        len: usize,
+        last: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         let (key, header, _) = self
             .state
             .as_ref()
             .ok_or(Error::DecryptionFailed("stream truncated"))?;
-        let sealed: Vec<u8> = self.buffer.drain(..len).collect();
-        let plain = crypto::open_with_nonce(key, &nonce(self.index, last), header, &sealed).ok_or(
+        let sealed = &mut self.buffer[start..start + len];
+        let plain = crypto::open_in_place(key, &nonce(self.index, last), header, sealed).ok_or(
             Error::DecryptionFailed(
                 "stream chunk altered, reordered, truncated or from another keyspace",
             ),
         )?;
+        out.extend_from_slice(plain);
         self.index += 1;
-        Ok(plain)
+        Ok(())
     }
 
     /// Takes more ciphertext; returns the plaintext authenticated so far (possibly empty).
@@ -184,13 +194,15 @@ impl StreamDecryptor {
         self.buffer.extend_from_slice(input);
         self.parse_header()?;
         let mut out = Vec::new();
-        while let Some(&(_, _, sealed_chunk)) = self.state.as_ref() {
+        let mut consumed = 0;
+        if let Some(&(_, _, sealed_chunk)) = self.state.as_ref() {
             // Keep at least one whole chunk back: it may be the last.
-            if self.buffer.len() <= sealed_chunk {
-                break;
+            while self.buffer.len() - consumed > sealed_chunk {
+                self.open_chunk(consumed, sealed_chunk, false, &mut out)?;
+                consumed += sealed_chunk;
             }
-            out.extend_from_slice(&self.open_chunk(sealed_chunk, false)?);
         }
+        self.buffer.drain(..consumed);
         Ok(out)
     }
 
@@ -206,7 +218,8 @@ impl StreamDecryptor {
         if self.buffer.len() < TAG_LEN || self.buffer.len() > sealed_chunk {
             return Err(Error::DecryptionFailed("stream truncated or extended"));
         }
-        let len = self.buffer.len();
-        Ok(self.open_chunk(len, true)?.to_vec())
+        let mut out = Vec::new();
+        self.open_chunk(0, self.buffer.len(), true, &mut out)?;
+        Ok(out)
     }
 }

@@ -4,22 +4,9 @@
 
 mod suite;
 
-use kvstore::{MemoryStore, RedbStore, SledStore};
-use tempfile::TempDir;
+use kvstore::MemoryStore;
 
-async fn memory() -> (MemoryStore, ()) {
-    (MemoryStore::new(), ())
-}
-
-async fn sled() -> (SledStore, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    (SledStore::open(dir.path().join("db")).unwrap(), dir)
-}
-
-async fn redb() -> (RedbStore, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    (RedbStore::open(dir.path().join("db.redb")).unwrap(), dir)
-}
+use kvstore::testing::stores::{memory, redb, sled};
 
 mod on_memory {
     crate::vault_suite!(blocking, crate::memory);
@@ -34,7 +21,8 @@ mod on_redb {
 #[tokio::test(flavor = "multi_thread")]
 async fn runs_under_tokio_too() {
     suite::stateless_api_end_to_end(MemoryStore::new()).await;
-    suite::session_api_end_to_end(sled().await.0).await;
+    let (store, _dir) = sled().await;
+    suite::session_api_end_to_end(store).await;
 }
 
 const NATIVE_FIXTURE: &str = include_str!("fixtures/native-keyspace.txt");

@@ -4,7 +4,6 @@
 //! under one lock, so it is atomic for every reader.
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::keys::{check_key, check_value};
@@ -54,15 +53,8 @@ impl MemoryStore {
         let Some(map) = data.get(&self.namespace) else {
             return Ok(Vec::new());
         };
-        let (lower, exclusive) = scan.lower();
-        let lower = if exclusive {
-            Bound::Excluded(lower.to_vec())
-        } else {
-            Bound::Included(lower.to_vec())
-        };
-        let upper = scan.upper().map_or(Bound::Unbounded, Bound::Excluded);
         Ok(map
-            .range((lower, upper))
+            .range(scan.bounds())
             .take(scan.limit.unwrap_or(usize::MAX))
             .map(|(k, v)| f(k, v))
             .collect())

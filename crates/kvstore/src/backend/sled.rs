@@ -18,7 +18,6 @@
 //! **Locking.** sled takes an exclusive file lock: opening a directory another process (or
 //! another handle in this process) has open fails with [`Error::Busy`].
 
-use std::ops::Bound;
 use std::path::Path;
 
 use super::Blocking;
@@ -102,14 +101,7 @@ impl SledStore {
     }
 
     fn range(&self, scan: &Scan<'_>) -> sled::Iter {
-        let (lower, exclusive) = scan.lower();
-        let lower = if exclusive {
-            Bound::Excluded(lower.to_vec())
-        } else {
-            Bound::Included(lower.to_vec())
-        };
-        let upper = scan.upper().map_or(Bound::Unbounded, Bound::Excluded);
-        self.tree.range::<Vec<u8>, _>((lower, upper))
+        self.tree.range::<Vec<u8>, _>(scan.bounds())
     }
 
     fn apply_with_creates(&self, ops: &[BatchOp]) -> Result<()> {

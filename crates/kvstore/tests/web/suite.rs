@@ -3,37 +3,12 @@
 // persistence across a closed and reopened connection.
 
 use kvstore::testing::Config;
-use kvstore::{IndexedDbStore, KVStore, MemoryStore};
+use kvstore::{IndexedDbStore, KVStore};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 const CONFIG: Config = Config::browser();
 
-fn unique_name(label: &str) -> String {
-    format!("kvstore-test-{label}-{}", js_sys::Math::random().to_bits())
-}
-
-/// Deletes the test database when the test ends (best effort: dropped futures cannot be
-/// awaited, so it is spawned).
-pub struct DeleteOnDrop(String);
-
-impl Drop for DeleteOnDrop {
-    fn drop(&mut self) {
-        let name = std::mem::take(&mut self.0);
-        wasm_bindgen_futures::spawn_local(async move {
-            let _ = IndexedDbStore::delete_database(&name).await;
-        });
-    }
-}
-
-async fn memory() -> (MemoryStore, ()) {
-    (MemoryStore::new(), ())
-}
-
-async fn indexeddb() -> (IndexedDbStore, DeleteOnDrop) {
-    let name = unique_name("suite");
-    let store = IndexedDbStore::open(&name).await.expect("open IndexedDB");
-    (store, DeleteOnDrop(name))
-}
+use kvstore::testing::stores::{indexeddb, memory, unique_name};
 
 mod memory_suite {
     kvstore::conformance_tests!(async: #[wasm_bindgen_test::wasm_bindgen_test], open: super::memory, config: super::CONFIG);

@@ -1,30 +1,7 @@
 // Browser host of the vault suite: runs every case on IndexedDB (and memory), included by each
 // execution-context test file.
 
-use kvstore::{IndexedDbStore, MemoryStore};
-
-pub struct DeleteOnDrop(String);
-
-impl Drop for DeleteOnDrop {
-    fn drop(&mut self) {
-        let name = std::mem::take(&mut self.0);
-        wasm_bindgen_futures::spawn_local(async move {
-            let _ = IndexedDbStore::delete_database(&name).await;
-        });
-    }
-}
-
-pub async fn indexeddb() -> (IndexedDbStore, DeleteOnDrop) {
-    let name = format!("vault-test-{}", js_sys::Math::random().to_bits());
-    (
-        IndexedDbStore::open(&name).await.unwrap(),
-        DeleteOnDrop(name),
-    )
-}
-
-pub async fn memory() -> (MemoryStore, ()) {
-    (MemoryStore::new(), ())
-}
+pub use kvstore::testing::stores::{indexeddb, memory};
 
 mod on_indexeddb {
     crate::vault_suite!(wasm, crate::host::indexeddb);
