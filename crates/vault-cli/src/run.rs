@@ -266,14 +266,18 @@ fn decode_signature(text: &str) -> Result<Vec<u8>> {
         .map_err(|_| usage("the signature is neither hex nor base64"))
 }
 
-/// A spinner on standard error while the password KDF runs (only on a terminal).
-fn spinner(message: &'static str) -> Option<ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
+/// Awaits `work` with a spinner on standard error (only on a terminal): for the password KDF.
+async fn with_spinner<T>(message: &'static str, work: impl std::future::Future<Output = T>) -> T {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new_spinner().with_message(message);
+        bar.enable_steady_tick(Duration::from_millis(80));
+        bar
+    });
+    let result = work.await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
-    let bar = ProgressBar::new_spinner().with_message(message);
-    bar.enable_steady_tick(Duration::from_millis(80));
-    Some(bar)
+    result
 }
 
 async fn unlock<S: KVStore>(
@@ -282,12 +286,11 @@ async fn unlock<S: KVStore>(
     keyspace: &str,
 ) -> Result<vault::UnlockedKeyspace> {
     let password = password(cli, false)?;
-    let spin = spinner("unlocking (Argon2id)…");
-    let result = vault.unlock(keyspace, password.as_bytes()).await;
-    if let Some(spin) = spin {
-        spin.finish_and_clear();
-    }
-    Ok(result?)
+    Ok(with_spinner(
+        "unlocking (Argon2id)…",
+        vault.unlock(keyspace, password.as_bytes()),
+    )
+    .await?)
 }
 
 // ------------------------------------------------------------------ output
@@ -414,12 +417,11 @@ async fn run<S: KVStore>(cli: &Cli, vault: Vault<S>) -> Result<()> {
             let backup =
                 std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
             let password = password(cli, false)?;
-            let spin = spinner("checking the backup (Argon2id)…");
-            let name = vault.import_backup(&backup, password.as_bytes()).await;
-            if let Some(spin) = spin {
-                spin.finish_and_clear();
-            }
-            let name = name?;
+            let name = with_spinner(
+                "checking the backup (Argon2id)…",
+                vault.import_backup(&backup, password.as_bytes()),
+            )
+            .await?;
             say(
                 cli,
                 || format!("imported keyspace {name}"),
@@ -434,12 +436,11 @@ async fn keyspace<S: KVStore>(cli: &Cli, vault: &Vault<S>, cmd: &KeyspaceCommand
     match cmd {
         KeyspaceCommand::Create { name } => {
             let password = password(cli, true)?;
-            let spin = spinner("creating (Argon2id)…");
-            let result = vault.create_keyspace(name, password.as_bytes()).await;
-            if let Some(spin) = spin {
-                spin.finish_and_clear();
-            }
-            result?;
+            with_spinner(
+                "creating (Argon2id)…",
+                vault.create_keyspace(name, password.as_bytes()),
+            )
+            .await?;
             say(
                 cli,
                 || format!("created keyspace {name}"),
@@ -462,14 +463,11 @@ async fn keyspace<S: KVStore>(cli: &Cli, vault: &Vault<S>, cmd: &KeyspaceCommand
         KeyspaceCommand::Passwd { name } => {
             let old = password(cli, false)?;
             let new = new_password(cli)?;
-            let spin = spinner("re-wrapping the keyspace key (Argon2id)…");
-            let result = vault
-                .change_password(name, old.as_bytes(), new.as_bytes())
-                .await;
-            if let Some(spin) = spin {
-                spin.finish_and_clear();
-            }
-            result?;
+            with_spinner(
+                "re-wrapping the keyspace key (Argon2id)…",
+                vault.change_password(name, old.as_bytes(), new.as_bytes()),
+            )
+            .await?;
             say(
                 cli,
                 || format!("changed the password of keyspace {name}"),

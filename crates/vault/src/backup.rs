@@ -5,7 +5,7 @@ use kvstore::{Batch, KVStore};
 use crate::crypto;
 use crate::format::{self, put_bytes16, put_bytes32, Header, Reader};
 use crate::keyspace;
-use crate::vault::{open_record, record_prefix, Access};
+use crate::vault::{apply_creating, open_record, record_prefix, Access};
 use crate::{Error, Result, Vault};
 
 /// Magic bytes opening every backup.
@@ -89,13 +89,7 @@ impl<S: KVStore> Vault<S> {
             batch.set(key, value.to_vec());
         }
         r.finish().map_err(|_| bad("trailing bytes"))?;
-        self.store().batch(batch).await.map_err(|e| match e {
-            kvstore::Error::KeyExists { .. } => Error::AlreadyExists {
-                kind: "keyspace",
-                name: name.clone(),
-            },
-            other => other.into(),
-        })?;
+        apply_creating(self.store(), batch, "keyspace", &name).await?;
         Ok(name)
     }
 }

@@ -238,13 +238,7 @@ impl<S: KVStore> Vault<S> {
         let header = keyspace::wrap(name, id, &keyspace_key, password.as_ref(), self.kdf)?;
         let mut batch = Batch::new();
         batch.create(format::header_key(name), header.encode());
-        self.store.batch(batch).await.map_err(|e| match e {
-            kvstore::Error::KeyExists { .. } => Error::AlreadyExists {
-                kind: "keyspace",
-                name: name.to_owned(),
-            },
-            other => other.into(),
-        })?;
+        apply_creating(&self.store, batch, "keyspace", name).await?;
         Ok(UnlockedKeyspace::new(name, id, keyspace_key))
     }
 
@@ -479,13 +473,7 @@ impl<S: KVStore> Vault<S> {
         let value = seal_record(&ks, &storage_key, name, &encode_key_pair(&key))?;
         let mut batch = Batch::new();
         batch.create(storage_key, value);
-        self.store.batch(batch).await.map_err(|e| match e {
-            kvstore::Error::KeyExists { .. } => Error::AlreadyExists {
-                kind: "key pair",
-                name: name.to_owned(),
-            },
-            other => other.into(),
-        })?;
+        apply_creating(&self.store, batch, "key pair", name).await?;
         Ok(key_info(name, &key))
     }
 
@@ -524,13 +512,7 @@ impl<S: KVStore> Vault<S> {
         batch
             .create(new_key, value)
             .delete(record_key(&ks, Kind::KeyPair, from));
-        self.store.batch(batch).await.map_err(|e| match e {
-            kvstore::Error::KeyExists { .. } => Error::AlreadyExists {
-                kind: "key pair",
-                name: to.to_owned(),
-            },
-            other => other.into(),
-        })
+        apply_creating(&self.store, batch, "key pair", to).await
     }
 
     /// Deletes key pair `name`.
@@ -677,6 +659,22 @@ impl<S: KVStore> Vault<S> {
         let ks = self.resolve(access.into()).await?;
         Ok(StreamDecryptor::new(&ks.data_key))
     }
+}
+
+/// Applies a batch whose `create` guards `name`: a conflict becomes `AlreadyExists`.
+pub(crate) async fn apply_creating<S: KVStore>(
+    store: &S,
+    batch: Batch,
+    kind: &'static str,
+    name: &str,
+) -> Result<()> {
+    store.batch(batch).await.map_err(|e| match e {
+        kvstore::Error::KeyExists { .. } => Error::AlreadyExists {
+            kind,
+            name: name.to_owned(),
+        },
+        other => other.into(),
+    })
 }
 
 pub(crate) fn key_info(name: &str, key: &PrivateKey) -> KeyInfo {
