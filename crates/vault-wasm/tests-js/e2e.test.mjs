@@ -176,3 +176,30 @@ test('a backup exported by the CLI imports in the browser with its keys and secr
   });
   await context.close();
 });
+
+test('the package runs in an MV3 extension service worker (CSP with wasm-unsafe-eval)', async () => {
+  const { mkdtemp, cp } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const extension = await mkdtemp(join(tmpdir(), 'vault-ext-'));
+  await cp(join(here, 'extension'), extension, { recursive: true });
+  await cp(join(here, '../pkg'), join(extension, 'pkg'), { recursive: true });
+  const profile = await mkdtemp(join(tmpdir(), 'vault-ext-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...ARGS, `--disable-extensions-except=${extension}`, `--load-extension=${extension}`],
+  });
+  try {
+    const worker = context.serviceWorkers()[0] ?? await context.waitForEvent('serviceworker', { timeout: 20000 });
+    assert.match(worker.url(), /^chrome-extension:\/\/.*\/background\.js$/);
+    const result = await worker.evaluate(() => self.runVaultCheck());
+    assert.match(result.address, /^0x[0-9a-fA-F]{40}$/);
+    assert.equal(result.valid, true);
+    assert.equal(result.secret, 'kept');
+  } finally {
+    await context.close();
+  }
+});
