@@ -4,7 +4,8 @@
 // Rows (per backend): one durable set (write + fsync), 100 gets, one batch of 1,000 sets
 // (durable), a prefix scan of 10,000 entries.
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion};
 use futures::executor::block_on;
 use kvstore::{Batch, Blocking, KVStore, RedbStore, Scan, SledStore};
 use redb::{ReadableDatabase, TableDefinition};
@@ -31,6 +32,52 @@ fn fill<S: KVStore>(store: &S) {
     });
 }
 
+/// Our rows for one backend: `ours` with the default `Blocking::Offload`, `inline` with
+/// `Blocking::Inline` (written rows only). `n` keeps written keys unique across rows.
+fn ours_rows<S: KVStore>(g: &mut BenchmarkGroup<'_, WallTime>, ours: &S, inline: &S, n: &mut usize) {
+    for (id, store) in [("set/ours", ours), ("set/inline", inline)] {
+        g.bench_function(id, |b| {
+            b.iter(|| {
+                *n += 1;
+                block_on(store.set(&key("set", *n), &VALUE)).unwrap()
+            })
+        });
+    }
+    g.bench_function("get/ours", |b| {
+        b.iter(|| {
+            block_on(async {
+                for i in 0..GETS {
+                    assert!(ours.get(&key("scan", i * 97)).await.unwrap().is_some());
+                }
+            })
+        })
+    });
+    for (id, store) in [("batch/ours", ours), ("batch/inline", inline)] {
+        g.bench_function(id, |b| {
+            b.iter_batched(
+                || {
+                    *n += 1;
+                    let mut batch = Batch::new();
+                    for i in 0..BATCH {
+                        batch.set(key(&format!("b{n}"), i), VALUE.to_vec());
+                    }
+                    batch
+                },
+                |batch| block_on(store.batch(batch)).unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    g.bench_function("scan/ours", |b| {
+        b.iter(|| {
+            assert_eq!(
+                block_on(ours.scan(Scan::prefix(b"scan/"))).unwrap().len(),
+                SCAN
+            )
+        })
+    });
+}
+
 fn sled_rows(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let ours = SledStore::open(dir.path().join("ours")).unwrap();
@@ -48,32 +95,12 @@ fn sled_rows(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(4))
         .warm_up_time(Duration::from_secs(1));
     let mut n = 0usize;
-    g.bench_function("set/ours", |b| {
-        b.iter(|| {
-            n += 1;
-            block_on(ours.set(&key("set", n), &VALUE)).unwrap()
-        })
-    });
-    g.bench_function("set/inline", |b| {
-        b.iter(|| {
-            n += 1;
-            block_on(inline.set(&key("set", n), &VALUE)).unwrap()
-        })
-    });
+    ours_rows(&mut g, &ours, &inline, &mut n);
     g.bench_function("set/raw", |b| {
         b.iter(|| {
             n += 1;
             raw.insert(key("set", n), &VALUE[..]).unwrap();
             raw.flush().unwrap();
-        })
-    });
-    g.bench_function("get/ours", |b| {
-        b.iter(|| {
-            block_on(async {
-                for i in 0..GETS {
-                    assert!(ours.get(&key("scan", i * 97)).await.unwrap().is_some());
-                }
-            })
         })
     });
     g.bench_function("get/raw", |b| {
@@ -86,34 +113,6 @@ fn sled_rows(c: &mut Criterion) {
                     .is_some());
             }
         })
-    });
-    g.bench_function("batch/ours", |b| {
-        b.iter_batched(
-            || {
-                n += 1;
-                let mut batch = Batch::new();
-                for i in 0..BATCH {
-                    batch.set(key(&format!("b{n}"), i), VALUE.to_vec());
-                }
-                batch
-            },
-            |batch| block_on(ours.batch(batch)).unwrap(),
-            BatchSize::SmallInput,
-        )
-    });
-    g.bench_function("batch/inline", |b| {
-        b.iter_batched(
-            || {
-                n += 1;
-                let mut batch = Batch::new();
-                for i in 0..BATCH {
-                    batch.set(key(&format!("b{n}"), i), VALUE.to_vec());
-                }
-                batch
-            },
-            |batch| block_on(inline.batch(batch)).unwrap(),
-            BatchSize::SmallInput,
-        )
     });
     g.bench_function("batch/raw", |b| {
         b.iter_batched(
@@ -131,14 +130,6 @@ fn sled_rows(c: &mut Criterion) {
             },
             BatchSize::SmallInput,
         )
-    });
-    g.bench_function("scan/ours", |b| {
-        b.iter(|| {
-            assert_eq!(
-                block_on(ours.scan(Scan::prefix(b"scan/"))).unwrap().len(),
-                SCAN
-            )
-        })
     });
     g.bench_function("scan/raw", |b| {
         b.iter(|| {
@@ -177,31 +168,11 @@ fn redb_rows(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(4))
         .warm_up_time(Duration::from_secs(1));
     let mut n = 0usize;
-    g.bench_function("set/ours", |b| {
-        b.iter(|| {
-            n += 1;
-            block_on(ours.set(&key("set", n), &VALUE)).unwrap()
-        })
-    });
-    g.bench_function("set/inline", |b| {
-        b.iter(|| {
-            n += 1;
-            block_on(inline.set(&key("set", n), &VALUE)).unwrap()
-        })
-    });
+    ours_rows(&mut g, &ours, &inline, &mut n);
     g.bench_function("set/raw", |b| {
         b.iter(|| {
             n += 1;
             raw_insert(&mut std::iter::once(key("set", n)));
-        })
-    });
-    g.bench_function("get/ours", |b| {
-        b.iter(|| {
-            block_on(async {
-                for i in 0..GETS {
-                    assert!(ours.get(&key("scan", i * 97)).await.unwrap().is_some());
-                }
-            })
         })
     });
     g.bench_function("get/raw", |b| {
@@ -218,34 +189,6 @@ fn redb_rows(c: &mut Criterion) {
             }
         })
     });
-    g.bench_function("batch/ours", |b| {
-        b.iter_batched(
-            || {
-                n += 1;
-                let mut batch = Batch::new();
-                for i in 0..BATCH {
-                    batch.set(key(&format!("b{n}"), i), VALUE.to_vec());
-                }
-                batch
-            },
-            |batch| block_on(ours.batch(batch)).unwrap(),
-            BatchSize::SmallInput,
-        )
-    });
-    g.bench_function("batch/inline", |b| {
-        b.iter_batched(
-            || {
-                n += 1;
-                let mut batch = Batch::new();
-                for i in 0..BATCH {
-                    batch.set(key(&format!("b{n}"), i), VALUE.to_vec());
-                }
-                batch
-            },
-            |batch| block_on(inline.batch(batch)).unwrap(),
-            BatchSize::SmallInput,
-        )
-    });
     g.bench_function("batch/raw", |b| {
         b.iter_batched(
             || {
@@ -257,14 +200,6 @@ fn redb_rows(c: &mut Criterion) {
             |keys| raw_insert(&mut keys.into_iter()),
             BatchSize::SmallInput,
         )
-    });
-    g.bench_function("scan/ours", |b| {
-        b.iter(|| {
-            assert_eq!(
-                block_on(ours.scan(Scan::prefix(b"scan/"))).unwrap().len(),
-                SCAN
-            )
-        })
     });
     g.bench_function("scan/raw", |b| {
         b.iter(|| {

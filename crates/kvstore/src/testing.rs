@@ -69,6 +69,22 @@ pub mod stores {
         format!("kvstore-test-{label}-{}", js_sys::Math::random().to_bits())
     }
 
+    /// `performance.now()` in milliseconds, in a page or a worker: the browser benchmarks' clock.
+    #[cfg(target_arch = "wasm32")]
+    pub fn now_ms() -> f64 {
+        use wasm_bindgen::JsCast;
+        let global = js_sys::global();
+        let performance =
+            js_sys::Reflect::get(&global, &"performance".into()).expect("performance");
+        let now: js_sys::Function = js_sys::Reflect::get(&performance, &"now".into())
+            .expect("performance.now")
+            .unchecked_into();
+        now.call0(&performance)
+            .ok()
+            .and_then(|t| t.as_f64())
+            .unwrap_or(0.0)
+    }
+
     /// An IndexedDB store in a new, uniquely named database, deleted when the guard drops.
     #[cfg(target_arch = "wasm32")]
     pub async fn indexeddb() -> (crate::IndexedDbStore, DeleteOnDrop) {

@@ -3,6 +3,8 @@
 //! Ignored in normal test runs; `scripts/bench.sh browser` runs it and prints the table.
 #![cfg(target_arch = "wasm32")]
 
+use kvstore::testing::stores::now_ms;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -20,14 +22,6 @@ const GETS: usize = 500;
 const BATCHES: usize = 10;
 const BATCH: usize = 1_000;
 const SCAN: usize = 10_000;
-
-fn now() -> f64 {
-    let performance = Reflect::get(&js_sys::global(), &"performance".into()).unwrap();
-    let now: Function = Reflect::get(&performance, &"now".into())
-        .unwrap()
-        .unchecked_into();
-    now.call0(&performance).unwrap().as_f64().unwrap()
-}
 
 fn key(prefix: &str, i: usize) -> Vec<u8> {
     format!("{prefix}/{i:08}").into_bytes()
@@ -186,19 +180,19 @@ async fn indexeddb_store_beside_direct_idb() {
     // Alternate ours and raw in rounds so drift on a noisy machine hits both.
     let (mut ours_ms, mut raw_ms) = (0.0, 0.0);
     for round in 0..2 {
-        let t = now();
+        let t = now_ms();
         for i in 0..SETS / 2 {
             ours.set(&key(&format!("set{round}"), i), &value)
                 .await
                 .unwrap();
         }
-        ours_ms += now() - t;
-        let t = now();
+        ours_ms += now_ms() - t;
+        let t = now_ms();
         for i in 0..SETS / 2 {
             raw.put_all(&[(key(&format!("set{round}"), i), value.clone())])
                 .await;
         }
-        raw_ms += now() - t;
+        raw_ms += now_ms() - t;
     }
     row("single durable set", SETS, ours_ms, raw_ms);
 
@@ -211,12 +205,12 @@ async fn indexeddb_store_beside_direct_idb() {
         for (k, v) in &items {
             batch.set(k.clone(), v.clone());
         }
-        let t = now();
+        let t = now_ms();
         ours.batch(batch).await.unwrap();
-        ours_ms += now() - t;
-        let t = now();
+        ours_ms += now_ms() - t;
+        let t = now_ms();
         raw.put_all(&items).await;
-        raw_ms += now() - t;
+        raw_ms += now_ms() - t;
     }
     row(
         "batched set (1,000/batch)",
@@ -227,29 +221,29 @@ async fn indexeddb_store_beside_direct_idb() {
 
     let (mut ours_ms, mut raw_ms) = (0.0, 0.0);
     for round in 0..2 {
-        let t = now();
+        let t = now_ms();
         for i in 0..GETS / 2 {
             let k = key(&format!("scan{:02}", (i + round) % BATCHES), i);
             assert!(ours.get(&k).await.unwrap().is_some());
         }
-        ours_ms += now() - t;
-        let t = now();
+        ours_ms += now_ms() - t;
+        let t = now_ms();
         for i in 0..GETS / 2 {
             let k = key(&format!("scan{:02}", (i + round) % BATCHES), i);
             assert!(raw.get(&k).await.is_some());
         }
-        raw_ms += now() - t;
+        raw_ms += now_ms() - t;
     }
     row("get", GETS, ours_ms, raw_ms);
 
     let (mut ours_ms, mut raw_ms) = (0.0, 0.0);
     for _ in 0..3 {
-        let t = now();
+        let t = now_ms();
         assert_eq!(ours.scan(Scan::prefix(b"scan")).await.unwrap().len(), SCAN);
-        ours_ms += now() - t;
-        let t = now();
+        ours_ms += now_ms() - t;
+        let t = now_ms();
         assert_eq!(raw.scan(b"scan", b"scao").await.len(), SCAN);
-        raw_ms += now() - t;
+        raw_ms += now_ms() - t;
     }
     row("prefix scan of 10,000", 3 * SCAN, ours_ms, raw_ms);
 

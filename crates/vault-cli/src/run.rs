@@ -584,33 +584,36 @@ async fn key<S: KVStore>(cli: &Cli, vault: &Vault<S>, cmd: &KeyCommand) -> Resul
 async fn secret<S: KVStore>(cli: &Cli, vault: &Vault<S>, cmd: &SecretCommand) -> Result<()> {
     match cmd {
         SecretCommand::Set { keyspace, name } => {
-            let value = if std::io::stdin().is_terminal() && !cli.password.password_stdin {
-                let ks = unlock(cli, vault, keyspace).await?;
-                let value = Zeroizing::new(
+            let prompt_for_value = std::io::stdin().is_terminal() && !cli.password.password_stdin;
+            let stdin = if prompt_for_value {
+                None
+            } else {
+                Some(data_stdin(cli, "the secret value")?)
+            };
+            let ks = unlock(cli, vault, keyspace).await?;
+            let value = match stdin {
+                None => Zeroizing::new(
                     rpassword::prompt_password("Secret value: ")
                         .context("cannot read the value")?
                         .into_bytes(),
-                );
-                vault.set_secret(&ks, name, &value).await?;
-                None
-            } else {
-                let mut value = Zeroizing::new(Vec::new());
-                data_stdin(cli, "the secret value")?
-                    .read_to_end(&mut value)
-                    .context("cannot read standard input")?;
-                // `echo value | vault secret set` should not store echo's newline.
-                if value.ends_with(b"\n") {
-                    value.pop();
-                    if value.ends_with(b"\r") {
+                ),
+                Some(stdin) => {
+                    let mut value = Zeroizing::new(Vec::new());
+                    stdin
+                        .lock()
+                        .read_to_end(&mut value)
+                        .context("cannot read standard input")?;
+                    // `echo value | vault secret set` should not store echo's newline.
+                    if value.ends_with(b"\n") {
                         value.pop();
+                        if value.ends_with(b"\r") {
+                            value.pop();
+                        }
                     }
+                    value
                 }
-                Some(value)
             };
-            if let Some(value) = value {
-                let ks = unlock(cli, vault, keyspace).await?;
-                vault.set_secret(&ks, name, &value).await?;
-            }
+            vault.set_secret(&ks, name, &value).await?;
             say(
                 cli,
                 || format!("stored secret {name}"),

@@ -71,6 +71,19 @@ impl Env {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Imports SECP_PRIVATE (Ethereum address 0x2c75…5c23) as secp256k1 key pair `eth`.
+    fn import_known_key(&self, keyspace: &str) {
+        let out = self.run_with(
+            &["key", "import", keyspace, "eth", "--type", "secp256k1"],
+            SECP_PRIVATE.as_bytes(),
+        );
+        assert!(
+            out.status.success(),
+            "import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Runs and expects exit `code` with a one-line error; returns stderr.
     fn fails(&self, args: &[&str], code: i32) -> String {
         self.fails_with(args, b"", code)
@@ -209,10 +222,7 @@ fn key_pairs_are_generated_imported_shown_renamed_exported_and_deleted() {
 fn messages_are_signed_and_verified_from_arguments_files_and_stdin() {
     let env = Env::new();
     env.ok(&["keyspace", "create", "ks"]);
-    env.run_with(
-        &["key", "import", "ks", "eth", "--type", "secp256k1"],
-        SECP_PRIVATE.as_bytes(),
-    );
+    env.import_known_key("ks");
     let ed = env.ok(&["--json", "key", "generate", "ks", "ed", "--type", "ed25519"]);
     let ed: serde_json::Value = serde_json::from_str(&ed).unwrap();
     let ed_pub = ed["public_key"].as_str().unwrap();
@@ -427,10 +437,7 @@ fn truncated_reordered_or_foreign_ciphertext_is_rejected() {
 fn backups_move_keyspaces_between_stores_and_from_the_browser_package() {
     let env = Env::new();
     env.ok(&["keyspace", "create", "ks"]);
-    env.run_with(
-        &["key", "import", "ks", "eth", "--type", "secp256k1"],
-        SECP_PRIVATE.as_bytes(),
-    );
+    env.import_known_key("ks");
     env.run_with(&["secret", "set", "ks", "note"], b"moved");
     let backup = env.path("ks.backup");
     env.ok(&["backup", "export", "ks", "-o", backup.to_str().unwrap()]);
@@ -478,10 +485,7 @@ fn regenerate_cli_backup_fixture() {
     let env = Env::new();
     std::fs::write(env.path("pw"), "cli password\n").unwrap();
     env.ok(&["keyspace", "create", "from-cli"]);
-    env.run_with(
-        &["key", "import", "from-cli", "eth", "--type", "secp256k1"],
-        SECP_PRIVATE.as_bytes(),
-    );
+    env.import_known_key("from-cli");
     env.run_with(&["secret", "set", "from-cli", "note"], b"made by the CLI");
     let out = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cli.backup");
     env.ok(&["backup", "export", "from-cli", "-o", out]);

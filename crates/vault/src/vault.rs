@@ -330,7 +330,8 @@ impl<S: KVStore> Vault<S> {
 
     /// Deletes keyspace `name` and everything in it, in one atomic batch; needs its password.
     pub async fn delete_keyspace(&self, name: &str, password: impl AsRef<[u8]>) -> Result<()> {
-        let unlocked = self.unlock(name, password).await?;
+        // Not `unlock`: a KDF upgrade would derive again and rewrite a header about to go.
+        let unlocked = keyspace::unwrap(name, &self.header(name).await?, password.as_ref())?;
         let mut batch = Batch::new();
         for key in self.all_record_keys(&unlocked.id).await? {
             batch.delete(key);

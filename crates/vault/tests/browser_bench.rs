@@ -2,21 +2,13 @@
 //! on IndexedDB. Ignored in test runs; `scripts/bench.sh vault` prints it.
 #![cfg(target_arch = "wasm32")]
 
-use js_sys::{Function, Reflect};
+use kvstore::testing::stores::now_ms;
+
 use kvstore::IndexedDbStore;
 use vault::Vault;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn now() -> f64 {
-    let performance = Reflect::get(&js_sys::global(), &"performance".into()).unwrap();
-    let now: Function = Reflect::get(&performance, &"now".into())
-        .unwrap()
-        .unchecked_into();
-    now.call0(&performance).unwrap().as_f64().unwrap()
-}
 
 #[wasm_bindgen_test]
 #[ignore = "benchmark: run by scripts/bench.sh vault"]
@@ -28,9 +20,9 @@ async fn unlock_at_default_parameters() {
         .unwrap();
     let mut times = Vec::new();
     for _ in 0..5 {
-        let t = now();
+        let t = now_ms();
         v.unlock("bench", b"benchmark password").await.unwrap();
-        times.push(now() - t);
+        times.push(now_ms() - t);
     }
     times.sort_by(f64::total_cmp);
     console_log!(
