@@ -131,3 +131,51 @@ impl Batch {
         Ok(())
     }
 }
+
+/// Where [`KVStore::batch_with`](crate::KVStore::batch_with) sends the operations of a batch as
+/// its producer makes them. Each call checks the key and value limits at once; an error means
+/// the batch will not be applied, and the producer should return it.
+pub trait BatchSink {
+    /// Adds a [`BatchOp::Set`].
+    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
+    /// Adds a [`BatchOp::Create`].
+    fn create(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
+    /// Adds a [`BatchOp::Delete`].
+    fn delete(&mut self, key: &[u8]) -> Result<()>;
+}
+
+/// The sink of backends that apply a whole [`Batch`] at once: collects, checking as it goes.
+pub(crate) struct Collect(pub(crate) Batch);
+
+impl BatchSink for Collect {
+    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        check_value(value)?;
+        self.0.set(key, value);
+        Ok(())
+    }
+
+    fn create(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        check_value(value)?;
+        self.0.create(key, value);
+        Ok(())
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<()> {
+        check_key(key)?;
+        self.0.delete(key);
+        Ok(())
+    }
+}
+
+/// The producer [`KVStore::batch_with`](crate::KVStore::batch_with) calls: any closure on
+/// wasm32, a `Send` one natively (like every future of this crate, see
+/// [`MaybeSend`](crate::MaybeSend)).
+#[cfg(not(target_arch = "wasm32"))]
+pub type BatchFill<'a> = dyn FnMut(&mut dyn BatchSink) -> Result<()> + Send + 'a;
+/// The producer [`KVStore::batch_with`](crate::KVStore::batch_with) calls: any closure on
+/// wasm32, a `Send` one natively (like every future of this crate, see
+/// [`MaybeSend`](crate::MaybeSend)).
+#[cfg(target_arch = "wasm32")]
+pub type BatchFill<'a> = dyn FnMut(&mut dyn BatchSink) -> Result<()> + 'a;

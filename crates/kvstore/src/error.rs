@@ -43,6 +43,11 @@ pub enum Error {
         /// The key that was present.
         key: Vec<u8>,
     },
+    /// The code producing a [`KVStore::batch_with`](crate::KVStore::batch_with) batch stopped
+    /// it by returning this error; nothing of the batch was applied. The message is the
+    /// producer's.
+    #[error("batch aborted by its producer: {0}")]
+    Aborted(String),
     /// The request itself is invalid (oversized key or value, bad namespace name).
     #[error("invalid input: {0}")]
     InvalidInput(String),

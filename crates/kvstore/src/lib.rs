@@ -14,7 +14,7 @@ pub mod backend;
 pub mod testing;
 
 pub use async_trait::async_trait;
-pub use batch::{Batch, BatchOp};
+pub use batch::{Batch, BatchFill, BatchOp, BatchSink};
 pub use error::{Error, Result};
 pub use keys::{validate_namespace, MAX_KEY_LEN, MAX_NAMESPACE_LEN, MAX_VALUE_LEN};
 pub use maybe_send::{MaybeSend, MaybeSync};

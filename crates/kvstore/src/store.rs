@@ -1,4 +1,5 @@
-use crate::{Batch, MaybeSend, MaybeSync, Result};
+use crate::batch::Collect;
+use crate::{Batch, BatchFill, MaybeSend, MaybeSync, Result};
 
 /// The namespace a backend's `open` returns.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -142,6 +143,37 @@ pub trait KVStore: MaybeSend + MaybeSync {
     /// Applies every operation of `batch` atomically and durably: all of them or, on any error,
     /// none.
     async fn batch(&self, batch: Batch) -> Result<()>;
+
+    /// Applies, like [`batch`](Self::batch), the operations `fill` sends to its sink: all of
+    /// them or, if `fill` or the write fails, none (`fill`'s error is returned as is; a
+    /// producer with its own error type returns [`Error::Aborted`](crate::Error::Aborted) and
+    /// keeps its error aside).
+    ///
+    /// `fill` runs synchronously, once. The IndexedDB backend issues each operation the moment
+    /// `fill` sends it, so producing a large batch (encrypting each value, say) overlaps with
+    /// the browser's own work on it; the other backends collect a [`Batch`] and apply it.
+    ///
+    /// ```
+    /// use kvstore::{KVStore, MemoryStore};
+    /// # futures::executor::block_on(async {
+    /// let store = MemoryStore::new();
+    /// store
+    ///     .batch_with(&mut |sink| {
+    ///         for i in 0u8..3 {
+    ///             sink.set(&[b'k', i], &[i])?;
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .await?;
+    /// assert_eq!(store.get(b"k\x02").await?, Some(vec![2]));
+    /// # Ok::<(), kvstore::Error>(())
+    /// # }).unwrap();
+    /// ```
+    async fn batch_with(&self, fill: &mut BatchFill<'_>) -> Result<()> {
+        let mut sink = Collect(Batch::new());
+        fill(&mut sink)?;
+        self.batch(sink.0).await
+    }
 
     /// Removes every key of this namespace (other namespaces are untouched).
     async fn clear(&self) -> Result<()>;

@@ -386,6 +386,90 @@ pub async fn failed_batch_applies_nothing<S: KVStore>(store: S, _: &Config) {
     assert_eq!(everything(&store).await, before);
 }
 
+/// `batch_with` applies what its producer sends, in order; a producer error, an invalid key
+/// sent half-way or a conflicting create applies nothing and returns that error; a producer
+/// that sends nothing changes nothing.
+pub async fn batch_with_streams_operations<S: KVStore>(store: S, _: &Config) {
+    store.set(b"gone", b"x").await.unwrap();
+    store.set(b"existing", b"old").await.unwrap();
+    store
+        .batch_with(&mut |sink| {
+            for i in 0u8..100 {
+                sink.set(&[b'n', i], &[i; 3])?;
+            }
+            sink.delete(b"gone")?;
+            sink.create(b"made", b"new")?;
+            sink.set(b"n\x05", b"last wins")
+        })
+        .await
+        .unwrap();
+    let after = everything(&store).await;
+    assert_eq!(after.len(), 102, "100 sets + made + existing");
+    assert_eq!(
+        store.get(b"n\x05").await.unwrap(),
+        Some(b"last wins".to_vec())
+    );
+    assert_eq!(store.get(b"n\x63").await.unwrap(), Some(vec![99; 3]));
+    assert_eq!(store.get(b"gone").await.unwrap(), None);
+    assert_eq!(store.get(b"made").await.unwrap(), Some(b"new".to_vec()));
+
+    let mut calls = 0;
+    let stopped = store
+        .batch_with(&mut |sink| {
+            calls += 1;
+            sink.set(b"n\x01", b"changed")?;
+            sink.delete(b"existing")?;
+            Err(Error::Aborted("the producer gave up".into()))
+        })
+        .await;
+    assert!(
+        matches!(&stopped, Err(Error::Aborted(m)) if m == "the producer gave up"),
+        "{stopped:?}"
+    );
+    assert_eq!(calls, 1, "the producer runs once");
+    assert_eq!(
+        everything(&store).await,
+        after,
+        "an aborted batch applied something"
+    );
+
+    let invalid = store
+        .batch_with(&mut |sink| {
+            sink.set(b"n\x02", b"changed")?;
+            sink.set(&vec![7u8; MAX_KEY_LEN + 1], b"v")
+        })
+        .await;
+    assert!(
+        matches!(invalid, Err(Error::InvalidInput(_))),
+        "{invalid:?}"
+    );
+    assert_eq!(
+        everything(&store).await,
+        after,
+        "an invalid batch applied something"
+    );
+
+    let conflict = store
+        .batch_with(&mut |sink| {
+            sink.set(b"n\x03", b"changed")?;
+            sink.create(b"existing", b"dup")?;
+            sink.set(b"n\x04", b"changed")
+        })
+        .await;
+    assert!(
+        matches!(&conflict, Err(Error::KeyExists { key }) if key == b"existing"),
+        "{conflict:?}"
+    );
+    assert_eq!(
+        everything(&store).await,
+        after,
+        "a conflicting batch applied something"
+    );
+
+    store.batch_with(&mut |_| Ok(())).await.unwrap();
+    assert_eq!(everything(&store).await, after);
+}
+
 /// Oversized keys and values and bad namespace names get `InvalidInput`, never a panic.
 pub async fn invalid_input_is_rejected<S: KVStore>(store: S, _: &Config) {
     let long_key = vec![1u8; MAX_KEY_LEN + 1];
@@ -718,6 +802,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@one $mode $open, $config, prefix_scans_handle_edge_cases);
         $crate::conformance_tests!(@one $mode $open, $config, batch_applies_every_operation);
         $crate::conformance_tests!(@one $mode $open, $config, failed_batch_applies_nothing);
+        $crate::conformance_tests!(@one $mode $open, $config, batch_with_streams_operations);
         $crate::conformance_tests!(@one $mode $open, $config, invalid_input_is_rejected);
         $crate::conformance_tests!(@one $mode $open, $config, namespaces_are_isolated);
         $crate::conformance_tests!(@one $mode $open, $config, matches_model_under_random_operations);

@@ -6,7 +6,6 @@ use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use kvstore::{Durability, IndexedDbStore};
 use vault::KeyType;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
@@ -81,12 +80,26 @@ fn key_info(info: &vault::KeyInfo) -> JsValue {
     object.into()
 }
 
+/// Runs `future` on [`crate::executor`] (first poll now, later polls as soon as woken) and
+/// returns a `Promise` of its outcome.
 fn promise<F, T>(future: F) -> Promise
 where
     F: std::future::Future<Output = Result<T, vault::Error>> + 'static,
     T: Into<JsValue>,
 {
-    future_to_promise(async move { future.await.map(Into::into).map_err(to_js) })
+    let mut settle = None;
+    let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+    // The Promise constructor calls its executor synchronously.
+    let Some((resolve, reject)) = settle else {
+        return Promise::reject(&"the Promise constructor did not run its executor".into());
+    };
+    crate::executor::spawn(async move {
+        let _ = match future.await {
+            Ok(value) => resolve.call1(&JsValue::UNDEFINED, &value.into()),
+            Err(err) => reject.call1(&JsValue::UNDEFINED, &to_js(err)),
+        };
+    });
+    promise
 }
 
 /// A vault in one IndexedDB database of this origin. Works in a page, a dedicated worker and an

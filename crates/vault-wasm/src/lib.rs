@@ -6,5 +6,7 @@
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;
+#[cfg(any(target_arch = "wasm32", test))]
+mod executor;
 #[cfg(target_arch = "wasm32")]
 pub use bindings::*;

@@ -582,16 +582,35 @@ impl<S: KVStore> Vault<S> {
         secrets: &[(N, V)],
     ) -> Result<()> {
         let ks = self.resolve(access.into()).await?;
-        let mut batch = Batch::new();
+        let mut items = Vec::with_capacity(secrets.len());
         for (name, value) in secrets {
-            let name = name.as_ref();
-            validate_name("secret", name, MAX_ITEM_NAME_LEN)?;
-            let key = record_key(&ks, Kind::Secret, name);
-            let sealed = seal_record(&ks, &key, name, value.as_ref())?;
-            batch.set(key, sealed);
+            validate_name("secret", name.as_ref(), MAX_ITEM_NAME_LEN)?;
+            items.push((name.as_ref(), value.as_ref()));
         }
-        self.store.batch(batch).await?;
-        Ok(())
+        // Each record is sealed as the store takes it: in IndexedDB the encryption of one
+        // record overlaps with the browser writing the previous ones.
+        let ks: &UnlockedKeyspace = &ks;
+        let mut failure = None;
+        let written = self
+            .store
+            .batch_with(&mut |sink| {
+                for &(name, value) in &items {
+                    let key = record_key(ks, Kind::Secret, name);
+                    match seal_record(ks, &key, name, value) {
+                        Ok(sealed) => sink.set(&key, &sealed)?,
+                        Err(err) => {
+                            failure = Some(err);
+                            return Err(kvstore::Error::Aborted("sealing a record failed".into()));
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await;
+        match (written, failure) {
+            (_, Some(err)) => Err(err),
+            (result, None) => Ok(result?),
+        }
     }
 
     /// Secret `name`'s value.

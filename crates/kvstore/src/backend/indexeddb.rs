@@ -34,13 +34,16 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_channel::oneshot;
-use idb::{Factory, KeyRange, ObjectStore, ObjectStoreParams, Query, Request};
+use idb::{Factory, KeyRange, ObjectStoreParams, Request};
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{DomException, IdbDatabase, IdbTransaction};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{DomException, Event, IdbDatabase, IdbObjectStore, IdbRequest, IdbTransaction};
 
 use crate::keys::{check_key, check_value, prefix_end};
-use crate::{Batch, BatchOp, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
+use crate::{
+    Batch, BatchFill, BatchOp, BatchSink, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE,
+};
 
 const BACKEND: &str = "indexeddb";
 const OBJECT_STORE: &str = "kv";
@@ -69,9 +72,103 @@ impl Durability {
     }
 }
 
+// `IDBDatabase.transaction` and `IDBTransaction.objectStore` declared to take JS values: the
+// `web-sys` versions take `&str`, which costs a UTF-8 decode into a new JS string on every call,
+// and the hot path here calls them once per operation.
+#[wasm_bindgen]
+extern "C" {
+    type JsDb;
+    #[wasm_bindgen(method, catch, js_name = transaction)]
+    fn transaction(
+        this: &JsDb,
+        store: &JsValue,
+        mode: &JsValue,
+        options: &JsValue,
+    ) -> std::result::Result<IdbTransaction, JsValue>;
+
+    type JsTx;
+    #[wasm_bindgen(method, catch, js_name = objectStore)]
+    fn object_store(this: &JsTx, name: &JsValue) -> std::result::Result<IdbObjectStore, JsValue>;
+}
+
+/// Who waits for which IndexedDB event: a request's `success`/`error`, or a transaction's
+/// `complete`/`abort`. Two event handlers per connection serve every request and transaction
+/// (creating and dropping a pair of closures per operation measurably slowed each call); each
+/// finds its waiter by the event's target.
+#[derive(Default)]
+struct Waiters(RefCell<Vec<(JsValue, oneshot::Sender<bool>)>>);
+
+impl Waiters {
+    fn settle(&self, event: &Event, ok: bool) {
+        let Some(target) = event.target() else {
+            return;
+        };
+        let target: &JsValue = target.as_ref();
+        let found = {
+            let mut waiting = self.0.borrow_mut();
+            let index = waiting.iter().position(|(t, _)| t == target);
+            index.map(|i| waiting.swap_remove(i).1)
+        };
+        if let Some(send) = found {
+            // The waiting future may have been dropped; nothing to tell then.
+            let _ = send.send(ok);
+        }
+    }
+}
+
+/// The JS values every operation passes to IndexedDB, made once per connection.
+struct Handles {
+    store_name: JsValue,
+    readonly: JsValue,
+    readwrite: JsValue,
+    /// `{ durability }` for write transactions, or `undefined` for the browser's default.
+    write_options: JsValue,
+    waiters: Rc<Waiters>,
+    /// The shared handlers for success (`success`, `complete`) and failure (`error`, `abort`).
+    /// Owned by JavaScript (`Closure::into_js_value`), so an event that fires after the last
+    /// store handle is gone still finds a live function.
+    on_ok: Function,
+    on_fail: Function,
+}
+
+impl Handles {
+    fn new(durability: Durability) -> Result<Self> {
+        let write_options = match durability.option() {
+            Some(durability) => {
+                let options = Object::new();
+                Reflect::set(&options, &"durability".into(), &durability.into())
+                    .map_err(from_js)?;
+                options.into()
+            }
+            None => JsValue::UNDEFINED,
+        };
+        let waiters = Rc::new(Waiters::default());
+        let (ok, fail) = (waiters.clone(), waiters.clone());
+        let on_ok = Closure::<dyn FnMut(Event)>::new(move |event: Event| ok.settle(&event, true));
+        let on_fail =
+            Closure::<dyn FnMut(Event)>::new(move |event: Event| fail.settle(&event, false));
+        Ok(Handles {
+            store_name: OBJECT_STORE.into(),
+            readonly: "readonly".into(),
+            readwrite: "readwrite".into(),
+            write_options,
+            waiters,
+            on_ok: on_ok.into_js_value().unchecked_into(),
+            on_fail: on_fail.into_js_value().unchecked_into(),
+        })
+    }
+
+    /// Registers interest in `target`'s outcome: `true` on success or commit.
+    fn wait_for(&self, target: &JsValue) -> oneshot::Receiver<bool> {
+        let (send, recv) = oneshot::channel();
+        self.waiters.0.borrow_mut().push((target.clone(), send));
+        recv
+    }
+}
+
 struct Connection {
     db: IdbDatabase,
-    durability: Durability,
+    handles: Handles,
     // Owns the `versionchange` handler for as long as the connection lives.
     _events: idb::Database,
 }
@@ -150,7 +247,8 @@ fn from_dom(exception: &DomException) -> Error {
     }
 }
 
-/// Resolves once with whichever of several event handlers fires first.
+/// Resolves once with whichever of several event handlers fires first (for the rare events:
+/// open, delete).
 fn signal<T: 'static>() -> (impl Fn(T) + Clone + 'static, oneshot::Receiver<T>) {
     let (send, recv) = oneshot::channel();
     let send = Rc::new(RefCell::new(Some(send)));
@@ -163,20 +261,19 @@ fn signal<T: 'static>() -> (impl Fn(T) + Clone + 'static, oneshot::Receiver<T>) 
 }
 
 /// A running transaction and its object store.
-struct Tx {
+struct Tx<'c> {
     raw: IdbTransaction,
-    tx: idb::Transaction,
-    store: ObjectStore,
+    store: IdbObjectStore,
+    handles: &'c Handles,
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Ends issuing requests and waits for the transaction to commit. Errors carry the reason
     /// the browser aborted it.
-    async fn finish(mut self) -> Result<()> {
-        let (fire, done) = signal::<bool>();
-        let on_abort = fire.clone();
-        self.tx.on_complete(move |_| fire(true));
-        self.tx.on_abort(move |_| on_abort(false));
+    async fn finish(self) -> Result<()> {
+        let done = self.handles.wait_for(&self.raw);
+        self.raw.set_oncomplete(Some(&self.handles.on_ok));
+        self.raw.set_onabort(Some(&self.handles.on_fail));
         // No explicit `commit()`: Firefox then lets a failed request go without aborting the
         // transaction (seen with Firefox ESR 153), which would half-apply a batch. The
         // transaction auto-commits once its requests are done.
@@ -198,12 +295,22 @@ impl Tx {
         let _ = self.raw.abort();
         err
     }
+
+    /// Waits for a request's `success` or `error` event and returns its result.
+    async fn settled(&self, request: &IdbRequest) -> Result<JsValue> {
+        let done = self.handles.wait_for(request);
+        request.set_onsuccess(Some(&self.handles.on_ok));
+        request.set_onerror(Some(&self.handles.on_fail));
+        done.await
+            .map_err(|_| Error::backend(BACKEND, "request events were dropped"))?;
+        request_result(request)
+    }
 }
 
-fn request_result(request: &impl Request) -> Result<JsValue> {
+fn request_result(request: &IdbRequest) -> Result<JsValue> {
     match request.error() {
         Ok(Some(e)) => Err(from_dom(&e)),
-        _ => request.result().map_err(from_idb),
+        _ => request.result().map_err(from_js),
     }
 }
 
@@ -286,7 +393,7 @@ impl IndexedDbStore {
         events.on_version_change(move |_| to_close.close());
         let connection = Rc::new(Connection {
             db,
-            durability,
+            handles: Handles::new(durability)?,
             _events: events,
         });
         Self::with_connection(connection, DEFAULT_NAMESPACE)
@@ -307,12 +414,13 @@ impl IndexedDbStore {
         let deleted = done
             .await
             .map_err(|_| Error::backend(BACKEND, "delete request events were dropped"))?;
-        if deleted {
-            Ok(())
-        } else {
-            Err(request_result(&request).err().unwrap_or_else(|| {
-                Error::backend(BACKEND, format!("deleting database {name:?} failed"))
-            }))
+        match (deleted, request.error()) {
+            (true, _) => Ok(()),
+            (false, Ok(Some(e))) => Err(from_dom(&e)),
+            (false, _) => Err(Error::backend(
+                BACKEND,
+                format!("deleting database {name:?} failed"),
+            )),
         }
     }
 
@@ -329,27 +437,28 @@ impl IndexedDbStore {
         })
     }
 
-    fn begin(&self, write: bool) -> Result<Tx> {
-        let db = &self.connection.db;
-        let durability = self.connection.durability.option().filter(|_| write);
-        let raw: IdbTransaction = if let Some(durability) = durability {
-            let options = Object::new();
-            Reflect::set(&options, &"durability".into(), &durability.into()).map_err(from_js)?;
-            let transaction: Function = Reflect::get(db, &"transaction".into())
-                .map_err(from_js)?
-                .dyn_into()
-                .map_err(from_js)?;
-            transaction
-                .call3(db, &OBJECT_STORE.into(), &"readwrite".into(), &options)
-                .map_err(from_js)?
-                .dyn_into()
-                .map_err(from_js)?
+    fn begin(&self, write: bool) -> Result<Tx<'_>> {
+        let handles = &self.connection.handles;
+        let (mode, options) = if write {
+            (&handles.readwrite, &handles.write_options)
         } else {
-            db.transaction_with_str(OBJECT_STORE).map_err(from_js)?
+            (&handles.readonly, &JsValue::UNDEFINED)
         };
-        let tx = idb::Transaction::from(raw.clone());
-        let store = tx.object_store(OBJECT_STORE).map_err(from_idb)?;
-        Ok(Tx { raw, tx, store })
+        let raw = self
+            .connection
+            .db
+            .unchecked_ref::<JsDb>()
+            .transaction(&handles.store_name, mode, options)
+            .map_err(from_js)?;
+        let store = raw
+            .unchecked_ref::<JsTx>()
+            .object_store(&handles.store_name)
+            .map_err(from_js)?;
+        Ok(Tx {
+            raw,
+            store,
+            handles,
+        })
     }
 
     fn idb_key(&self, key: &[u8]) -> JsValue {
@@ -376,7 +485,7 @@ impl IndexedDbStore {
     }
 
     /// The IndexedDB key range of `scan` within this namespace.
-    fn range(&self, scan: &Scan<'_>) -> Result<Query> {
+    fn range(&self, scan: &Scan<'_>) -> Result<JsValue> {
         let (lower, lower_open) = scan.lower();
         let upper = match scan.upper() {
             Some(upper) => self.idb_key(&upper),
@@ -389,7 +498,7 @@ impl IndexedDbStore {
         };
         let range = KeyRange::bound(&self.idb_key(lower), &upper, Some(lower_open), Some(true))
             .map_err(from_idb)?;
-        Ok(range.into())
+        Ok(idb::Query::from(range).into())
     }
 
     fn limit(scan: &Scan<'_>) -> Option<u32> {
@@ -397,10 +506,13 @@ impl IndexedDbStore {
     }
 
     /// Runs one write transaction made of the requests `issue` makes.
-    async fn write(&self, issue: impl FnOnce(&ObjectStore) -> Result<()>) -> Result<()> {
+    async fn write(
+        &self,
+        issue: impl FnOnce(&IdbObjectStore) -> std::result::Result<IdbRequest, JsValue>,
+    ) -> Result<()> {
         let tx = self.begin(true)?;
         if let Err(err) = issue(&tx.store) {
-            return Err(tx.abandon(err));
+            return Err(tx.abandon(from_js(err)));
         }
         tx.finish().await
     }
@@ -408,28 +520,67 @@ impl IndexedDbStore {
     /// Runs one read transaction: issues the request and waits for it to settle. (Waiting for
     /// the transaction's `complete` instead was seen, in Chromium, to fire before a large
     /// value's `get` had its result.)
-    async fn read<R: Request>(
+    async fn read(
         &self,
-        issue: impl FnOnce(&ObjectStore) -> std::result::Result<R, idb::Error>,
+        issue: impl FnOnce(&IdbObjectStore) -> std::result::Result<IdbRequest, JsValue>,
     ) -> Result<JsValue> {
         let tx = self.begin(false)?;
-        let mut request = match issue(&tx.store) {
+        let request = match issue(&tx.store) {
             Ok(request) => request,
-            Err(err) => return Err(tx.abandon(from_idb(err))),
+            Err(err) => return Err(tx.abandon(from_js(err))),
         };
-        settled(&mut request).await
+        tx.settled(&request).await
     }
 }
 
-/// Waits for a request's `success` or `error` event and returns its result.
-async fn settled<R: Request>(request: &mut R) -> Result<JsValue> {
-    let (fire, done) = signal::<()>();
-    let on_error = fire.clone();
-    request.on_success(move |_| fire(()));
-    request.on_error(move |_| on_error(()));
-    done.await
-        .map_err(|_| Error::backend(BACKEND, "request events were dropped"))?;
-    request_result(request)
+/// Issues a batch's operations into one `readwrite` transaction, opened on the first one.
+struct IdbSink<'s> {
+    store: &'s IndexedDbStore,
+    tx: Option<Tx<'s>>,
+    /// The `add` requests and their keys, to name the key a failed batch met.
+    creates: Vec<(Vec<u8>, IdbRequest)>,
+}
+
+impl IdbSink<'_> {
+    fn issue(
+        &mut self,
+        key: &[u8],
+        request: impl FnOnce(&IdbObjectStore, &JsValue) -> std::result::Result<IdbRequest, JsValue>,
+    ) -> Result<Option<IdbRequest>> {
+        check_key(key)?;
+        if self.tx.is_none() {
+            self.tx = Some(self.store.begin(true)?);
+        }
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| Error::backend(BACKEND, "no transaction"))?;
+        request(&tx.store, &self.store.idb_key(key))
+            .map(Some)
+            .map_err(from_js)
+    }
+}
+
+impl BatchSink for IdbSink<'_> {
+    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_value(value)?;
+        let value: JsValue = Uint8Array::from(value).into();
+        self.issue(key, |store, key| store.put_with_key(&value, key))
+            .map(drop)
+    }
+
+    fn create(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_value(value)?;
+        let value: JsValue = Uint8Array::from(value).into();
+        if let Some(request) = self.issue(key, |store, key| store.add_with_key(&value, key))? {
+            self.creates.push((key.to_vec(), request));
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.issue(key, |store, key| store.delete(key)).map(drop)
+    }
 }
 
 #[async_trait::async_trait(?Send)]
@@ -437,7 +588,7 @@ impl KVStore for IndexedDbStore {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
         let key = self.idb_key(key);
-        let value = self.read(|s| s.get(Query::from(key))).await?;
+        let value = self.read(|s| s.get(&key)).await?;
         if value.is_undefined() {
             Ok(None)
         } else {
@@ -450,21 +601,19 @@ impl KVStore for IndexedDbStore {
         check_value(value)?;
         let key = self.idb_key(key);
         let value: JsValue = Uint8Array::from(value).into();
-        self.write(|s| s.put(&value, Some(&key)).map(drop).map_err(from_idb))
-            .await
+        self.write(|s| s.put_with_key(&value, &key)).await
     }
 
     async fn delete(&self, key: &[u8]) -> Result<()> {
         check_key(key)?;
         let key = self.idb_key(key);
-        self.write(|s| s.delete(Query::from(key)).map(drop).map_err(from_idb))
-            .await
+        self.write(|s| s.delete(&key)).await
     }
 
     async fn contains(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
         let key = self.idb_key(key);
-        let found = self.read(|s| s.get_key(Query::from(key))).await?;
+        let found = self.read(|s| s.get_key(&key)).await?;
         Ok(!found.is_undefined())
     }
 
@@ -474,16 +623,14 @@ impl KVStore for IndexedDbStore {
         }
         let (range, limit) = (self.range(&scan)?, Self::limit(&scan));
         let tx = self.begin(false)?;
-        let issued = tx
-            .store
-            .get_all_keys(Some(range.clone()), limit)
-            .and_then(|keys| Ok((keys, tx.store.get_all(Some(range), limit)?)));
-        let (keys, mut values) = match issued {
+        let issued = get_all(&tx.store, &range, limit, true)
+            .and_then(|keys| Ok((keys, get_all(&tx.store, &range, limit, false)?)));
+        let (keys, values) = match issued {
             Ok(requests) => requests,
-            Err(err) => return Err(tx.abandon(from_idb(err))),
+            Err(err) => return Err(tx.abandon(from_js(err))),
         };
         // Requests of a transaction complete in order: once the second has, both have.
-        let values: Array = settled(&mut values).await?.unchecked_into();
+        let values: Array = tx.settled(&values).await?.unchecked_into();
         let keys: Array = request_result(&keys)?.unchecked_into();
         if keys.length() != values.length() {
             return Err(Error::backend(BACKEND, "getAll and getAllKeys disagree"));
@@ -500,7 +647,7 @@ impl KVStore for IndexedDbStore {
         }
         let (range, limit) = (self.range(&scan)?, Self::limit(&scan));
         let keys: Array = self
-            .read(|s| s.get_all_keys(Some(range), limit))
+            .read(|s| get_all(s, &range, limit, true))
             .await?
             .unchecked_into();
         keys.iter().map(|k| self.strip_key(&k)).collect()
@@ -508,7 +655,7 @@ impl KVStore for IndexedDbStore {
 
     async fn count(&self, prefix: &[u8]) -> Result<u64> {
         let range = self.range(&Scan::prefix(prefix))?;
-        let n = self.read(|s| s.count(Some(range))).await?;
+        let n = self.read(|s| s.count_with_key(&range)).await?;
         n.as_f64()
             .map(|n| n as u64)
             .ok_or_else(|| Error::backend(BACKEND, "count returned a non-number"))
@@ -516,50 +663,42 @@ impl KVStore for IndexedDbStore {
 
     async fn batch(&self, batch: Batch) -> Result<()> {
         batch.validate()?;
-        if batch.is_empty() {
-            return Ok(());
-        }
-        // Encode everything before the transaction opens.
-        let ops: Vec<(JsValue, Option<(JsValue, bool)>)> = batch
-            .ops()
-            .iter()
-            .map(|op| match op {
-                BatchOp::Set { key, value } => (
-                    self.idb_key(key),
-                    Some((Uint8Array::from(value.as_slice()).into(), false)),
-                ),
-                BatchOp::Create { key, value } => (
-                    self.idb_key(key),
-                    Some((Uint8Array::from(value.as_slice()).into(), true)),
-                ),
-                BatchOp::Delete { key } => (self.idb_key(key), None),
-            })
-            .collect();
-        let tx = self.begin(true)?;
-        let mut creates = Vec::new();
-        for (index, (key, value)) in ops.into_iter().enumerate() {
-            let issued = match value {
-                Some((value, false)) => tx.store.put(&value, Some(&key)).map(drop),
-                Some((value, true)) => tx
-                    .store
-                    .add(&value, Some(&key))
-                    .map(|request| creates.push((index, request))),
-                None => tx.store.delete(Query::from(key)).map(drop),
-            };
-            if let Err(err) = issued {
-                return Err(tx.abandon(from_idb(err)));
+        self.batch_with(&mut |sink| {
+            for op in batch.ops() {
+                match op {
+                    BatchOp::Set { key, value } => sink.set(key, value)?,
+                    BatchOp::Create { key, value } => sink.create(key, value)?,
+                    BatchOp::Delete { key } => sink.delete(key)?,
+                }
             }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn batch_with(&self, fill: &mut BatchFill<'_>) -> Result<()> {
+        let mut sink = IdbSink {
+            store: self,
+            tx: None,
+            creates: Vec::new(),
+        };
+        let filled = fill(&mut sink);
+        let IdbSink { tx, creates, .. } = sink;
+        let Some(tx) = tx else {
+            // Nothing was issued: nothing to apply (or to undo).
+            return filled;
+        };
+        if let Err(err) = filled {
+            return Err(tx.abandon(err));
         }
         let result = tx.finish().await;
         if result.is_err() {
             // An `add` that met an existing key fails with ConstraintError and aborts the
             // transaction: report which key.
-            for (index, request) in &creates {
+            for (key, request) in creates {
                 if let Ok(Some(e)) = request.error() {
                     if e.name() == "ConstraintError" {
-                        return Err(Error::KeyExists {
-                            key: batch.ops()[*index].key().to_vec(),
-                        });
+                        return Err(Error::KeyExists { key });
                     }
                 }
             }
@@ -569,8 +708,7 @@ impl KVStore for IndexedDbStore {
 
     async fn clear(&self) -> Result<()> {
         let range = self.range(&Scan::all())?;
-        self.write(|s| s.delete(range).map(drop).map_err(from_idb))
-            .await
+        self.write(|s| s.delete(&range)).await
     }
 
     fn namespace_name(&self) -> &str {
@@ -579,5 +717,20 @@ impl KVStore for IndexedDbStore {
 
     fn namespace(&self, name: &str) -> Result<Self> {
         Self::with_connection(self.connection.clone(), name)
+    }
+}
+
+/// One ranged `getAllKeys` (`keys`) or `getAll` request.
+fn get_all(
+    store: &IdbObjectStore,
+    range: &JsValue,
+    limit: Option<u32>,
+    keys: bool,
+) -> std::result::Result<IdbRequest, JsValue> {
+    match (keys, limit) {
+        (true, Some(n)) => store.get_all_keys_with_key_and_limit(range, n),
+        (true, None) => store.get_all_keys_with_key(range),
+        (false, Some(n)) => store.get_all_with_key_and_limit(range, n),
+        (false, None) => store.get_all_with_key(range),
     }
 }
