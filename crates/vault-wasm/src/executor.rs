@@ -128,8 +128,8 @@ fn run() {
 mod tests {
     use super::*;
     use futures::channel::oneshot;
-    use std::task::Poll;
     use std::rc::Rc;
+    use std::task::Poll;
 
     #[test]
     fn first_poll_happens_inside_spawn() {

@@ -1,6 +1,7 @@
 // The package's browser benchmark: headless Chromium (system /usr/bin/chromium) via Playwright,
 // every row measured in the same page against a reference. Prints a table; asserts nothing.
-//   cd crates/vault-wasm/tests-js && npm run bench      (after scripts/build-npm.sh)
+//   cd crates/vault-wasm/tests-js && npm run bench      (after scripts/build-npm.sh; about 2 minutes)
+//   npm run bench -- --quick                            (few rounds: a smoke run, not figures)
 import { chromium } from 'playwright-core';
 import { serve } from '../../../scripts/serve.mjs';
 
@@ -14,11 +15,15 @@ try {
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${server.address().port}/test-pages/bench.html`);
   await page.waitForFunction(() => window.benchReady === true);
-  const rows = await page.evaluate(() => window.bench());
-  console.log('vault-wasm browser benchmark (headless Chromium, medians, direct mode on the page)');
-  console.log(`${'operation'.padEnd(32)} ${'ours'.padStart(10)} ${'reference'.padStart(10)} ${'ratio'.padStart(6)}  reference / target`);
+  const quick = process.argv.includes('--quick');
+  const { rows, isolated } = await page.evaluate((quick) => window.bench({ quick }), quick);
+  console.log(`vault-wasm browser benchmark (headless Chromium, direct mode on the page${quick ? ', QUICK: few rounds' : ''})`);
+  console.log('after warm-up; ours and the reference alternate; median per operation;'
+    + ` ${isolated ? '5 us' : '100 us (NOT cross-origin isolated)'} timer`);
+  const fmt = (ms) => (ms < 1 ? `${(ms * 1000).toFixed(1)} us` : `${ms.toFixed(2)} ms`).padStart(10);
+  console.log(`${'operation'.padEnd(30)} ${'ours'.padStart(10)} ${'reference'.padStart(10)} ${'ratio'.padStart(6)}  reference / target`);
   for (const r of rows) {
-    console.log(`${r.op.padEnd(32)} ${r.ours.toFixed(2).padStart(7)} ms ${r.ref.toFixed(2).padStart(7)} ms ${(r.ours / r.ref).toFixed(2).padStart(6)}  ${r.refName} / ${r.target}`);
+    console.log(`${r.op.padEnd(30)} ${fmt(r.ours)} ${fmt(r.ref)} ${(r.ours / r.ref).toFixed(2).padStart(6)}  ${r.refName} / ${r.target}`);
   }
 } finally {
   await browser.close();

@@ -91,6 +91,32 @@ extern "C" {
     fn object_store(this: &JsTx, name: &JsValue) -> std::result::Result<IdbObjectStore, JsValue>;
 }
 
+// A batch's sets cross into JavaScript a chunk at a time: one call per chunk instead of three
+// per record (two `Uint8Array` copies and `put`). `bytes` holds key, value, key, value, ...;
+// `ends` the end offset of each. `slice` copies each out of the view of wasm memory, so the
+// stored values do not alias it.
+#[wasm_bindgen(inline_js = "export function putAll(store, bytes, ends) {
+    let start = 0;
+    for (let i = 0; i < ends.length; i += 2) {
+        const keyEnd = ends[i], valueEnd = ends[i + 1];
+        store.put(bytes.slice(keyEnd, valueEnd), bytes.slice(start, keyEnd));
+        start = valueEnd;
+    }
+}")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = putAll)]
+    fn put_all(
+        store: &IdbObjectStore,
+        bytes: &[u8],
+        ends: &[u32],
+    ) -> std::result::Result<(), JsValue>;
+}
+
+/// Sets a batch gathers before one [`put_all`] call.
+const PUT_CHUNK_RECORDS: usize = 64;
+/// Bytes a batch gathers before one [`put_all`] call, whatever the count.
+const PUT_CHUNK_BYTES: usize = 256 << 10;
+
 /// Who waits for which IndexedDB event: a request's `success`/`error`, or a transaction's
 /// `complete`/`abort`. Two event handlers per connection serve every request and transaction
 /// (creating and dropping a pair of closures per operation measurably slowed each call); each
@@ -534,47 +560,94 @@ impl IndexedDbStore {
 }
 
 /// Issues a batch's operations into one `readwrite` transaction, opened on the first one.
+/// Sets are gathered into chunks (see [`put_all`]); a create or delete first issues the
+/// gathered sets, so operations reach IndexedDB in their order.
 struct IdbSink<'s> {
     store: &'s IndexedDbStore,
     tx: Option<Tx<'s>>,
     /// The `add` requests and their keys, to name the key a failed batch met.
     creates: Vec<(Vec<u8>, IdbRequest)>,
+    /// Gathered sets: IndexedDB key, value, key, value, ... and their end offsets.
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
 }
 
-impl IdbSink<'_> {
+impl<'s> IdbSink<'s> {
+    fn new(store: &'s IndexedDbStore) -> Self {
+        IdbSink {
+            store,
+            tx: None,
+            creates: Vec::new(),
+            bytes: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    fn object_store(&mut self) -> Result<&IdbObjectStore> {
+        if self.tx.is_none() {
+            self.tx = Some(self.store.begin(true)?);
+        }
+        self.tx
+            .as_ref()
+            .map(|tx| &tx.store)
+            .ok_or_else(|| Error::backend(BACKEND, "no transaction"))
+    }
+
+    /// Issues the gathered sets.
+    fn flush(&mut self) -> Result<()> {
+        if self.ends.is_empty() {
+            return Ok(());
+        }
+        let (bytes, ends) = (
+            std::mem::take(&mut self.bytes),
+            std::mem::take(&mut self.ends),
+        );
+        put_all(self.object_store()?, &bytes, &ends).map_err(from_js)?;
+        // Keep the buffers' capacity for the next chunk.
+        self.bytes = bytes;
+        self.bytes.clear();
+        self.ends = ends;
+        self.ends.clear();
+        Ok(())
+    }
+
+    fn end_offset(&self) -> Result<u32> {
+        u32::try_from(self.bytes.len())
+            .map_err(|_| Error::InvalidInput("batch chunk larger than 4 GiB".into()))
+    }
+
     fn issue(
         &mut self,
         key: &[u8],
         request: impl FnOnce(&IdbObjectStore, &JsValue) -> std::result::Result<IdbRequest, JsValue>,
-    ) -> Result<Option<IdbRequest>> {
+    ) -> Result<IdbRequest> {
         check_key(key)?;
-        if self.tx.is_none() {
-            self.tx = Some(self.store.begin(true)?);
-        }
-        let tx = self
-            .tx
-            .as_ref()
-            .ok_or_else(|| Error::backend(BACKEND, "no transaction"))?;
-        request(&tx.store, &self.store.idb_key(key))
-            .map(Some)
-            .map_err(from_js)
+        self.flush()?;
+        let key = self.store.idb_key(key);
+        request(self.object_store()?, &key).map_err(from_js)
     }
 }
 
 impl BatchSink for IdbSink<'_> {
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_key(key)?;
         check_value(value)?;
-        let value: JsValue = Uint8Array::from(value).into();
-        self.issue(key, |store, key| store.put_with_key(&value, key))
-            .map(drop)
+        self.bytes.extend_from_slice(&self.store.key_prefix);
+        self.bytes.extend_from_slice(key);
+        self.ends.push(self.end_offset()?);
+        self.bytes.extend_from_slice(value);
+        self.ends.push(self.end_offset()?);
+        if self.ends.len() >= 2 * PUT_CHUNK_RECORDS || self.bytes.len() >= PUT_CHUNK_BYTES {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     fn create(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         check_value(value)?;
         let value: JsValue = Uint8Array::from(value).into();
-        if let Some(request) = self.issue(key, |store, key| store.add_with_key(&value, key))? {
-            self.creates.push((key.to_vec(), request));
-        }
+        let request = self.issue(key, |store, key| store.add_with_key(&value, key))?;
+        self.creates.push((key.to_vec(), request));
         Ok(())
     }
 
@@ -677,12 +750,8 @@ impl KVStore for IndexedDbStore {
     }
 
     async fn batch_with(&self, fill: &mut BatchFill<'_>) -> Result<()> {
-        let mut sink = IdbSink {
-            store: self,
-            tx: None,
-            creates: Vec::new(),
-        };
-        let filled = fill(&mut sink);
+        let mut sink = IdbSink::new(self);
+        let filled = fill(&mut sink).and_then(|()| sink.flush());
         let IdbSink { tx, creates, .. } = sink;
         let Some(tx) = tx else {
             // Nothing was issued: nothing to apply (or to undo).

@@ -617,6 +617,35 @@ pub async fn names_never_appear_in_storage<S: KVStore + Clone>(store: S) {
     }
 }
 
+/// A batch of equal values (one call to the random source for all its nonces) stores records
+/// that all differ, each with its own nonce, and each reads back; more than one IndexedDB chunk.
+pub async fn batch_records_get_distinct_nonces<S: KVStore + Clone>(store: S) {
+    let v = vault(store);
+    let ks = v.create_keyspace("k", PASSWORD).await.unwrap();
+    let before = dump(v.store()).await.len();
+    let names: Vec<String> = (0..300).map(|i| format!("secret {i}")).collect();
+    let secrets: Vec<(&str, &[u8])> = names
+        .iter()
+        .map(|n| (n.as_str(), &b"same value"[..]))
+        .collect();
+    v.set_secrets(&ks, &secrets).await.unwrap();
+    let records = dump(v.store()).await;
+    assert_eq!(records.len(), before + 300);
+    // Record layout (docs/FORMAT.md): version byte, then the 24-byte nonce.
+    let mut nonces: Vec<&[u8]> = records
+        .iter()
+        .filter(|(key, _)| key.starts_with(b"r/"))
+        .map(|(_, value)| &value[1..25])
+        .collect();
+    assert_eq!(nonces.len(), 300);
+    nonces.sort();
+    nonces.dedup();
+    assert_eq!(nonces.len(), 300, "a nonce was repeated within one batch");
+    for name in [&names[0], &names[150], &names[299]] {
+        assert_eq!(&*v.get_secret(&ks, name).await.unwrap(), b"same value");
+    }
+}
+
 /// A header with absurd KDF parameters is rejected before any KDF work.
 pub async fn hostile_kdf_parameters_are_rejected<S: KVStore + Clone>(store: S) {
     let v = vault(store);
@@ -703,7 +732,8 @@ macro_rules! vault_suite {
             session_api_end_to_end, wrong_password_leaves_store_unchanged,
             weaker_kdf_parameters_are_upgraded_on_unlock, every_byte_flip_of_every_record_is_detected,
             moved_or_swapped_records_are_detected, names_never_appear_in_storage,
-            hostile_kdf_parameters_are_rejected, standard_vectors_match, wycheproof_signature_vectors);
+            hostile_kdf_parameters_are_rejected, standard_vectors_match, wycheproof_signature_vectors,
+            batch_records_get_distinct_nonces);
     };
     (@each blocking, $open:expr, $($case:ident),*) => {
         $(
