@@ -203,3 +203,23 @@ test('the package runs in an MV3 extension service worker (CSP with wasm-unsafe-
     await context.close();
   }
 });
+
+test('the benchmark page runs every row (quick mode: checks the harness, not the figures)', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/test-pages/bench.html`);
+  await page.waitForFunction(() => window.benchReady === true);
+  const { rows, isolated } = await page.evaluate(() => window.bench({ quick: true }));
+  assert.equal(isolated, true, 'the server makes the page cross-origin isolated (5 us timer)');
+  assert.deepEqual(rows.map((r) => r.op), [
+    'set, one item', 'get, one item', 'batch of 1,000 sets', 'set, one item, strict',
+    'batch of 1,000, strict', 'encrypt 1 MiB', 'decrypt 1 MiB', 'unlock (Argon2id 64 MiB, t=3)',
+  ]);
+  for (const r of rows) {
+    assert.ok(Number.isFinite(r.ours) && r.ours > 0 && Number.isFinite(r.ref) && r.ref > 0, JSON.stringify(r));
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});

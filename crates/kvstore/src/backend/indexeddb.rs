@@ -1,5 +1,6 @@
-//! IndexedDB through the `idb` crate, for wasm32 in a page, a dedicated worker or a service
-//! worker.
+//! IndexedDB for wasm32 in a page, a dedicated worker or a service worker: opening, upgrading
+//! and deleting databases and key ranges through the `idb` crate, the per-operation calls
+//! through `web-sys` (see **Cost per call**).
 //!
 //! **Layout.** One IndexedDB database per store name, holding one object store `kv` (schema
 //! version 1). A record's IndexedDB key is a binary key (`Uint8Array`): one byte with the
@@ -17,6 +18,16 @@
 //! browser aborts the transaction and nothing is applied; a request that throws while being
 //! issued makes us abort it explicitly. A scan is one ranged `getAll` (plus one `getAllKeys`
 //! over the same range for the keys), never a request per entry.
+//!
+//! **Cost per call.** Every crossing between WebAssembly and JavaScript costs, and in a real
+//! workload (code and caches cold after each IndexedDB round trip) more than a micro-benchmark
+//! suggests. So: two event handlers per connection serve every request and transaction (each
+//! finds its waiter by the event's target), instead of a new pair of closures per operation;
+//! `transaction` and `objectStore` are called with JS strings made once per connection (a Rust
+//! `&str` argument is decoded into a new JS string on every call); and a batch's sets go to
+//! JavaScript a chunk at a time (64 records or 256 KiB), where a small inline helper issues
+//! the `put`s, instead of three calls per record. [`KVStore::batch_with`] issues each chunk as
+//! its producer fills it.
 //!
 //! **Durability.** Write transactions request `durability: "strict"` (the third argument of
 //! `IDBDatabase.transaction`): Chromium then flushes to disk before `complete` fires (its default
