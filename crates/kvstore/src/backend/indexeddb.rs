@@ -102,19 +102,63 @@ extern "C" {
     fn object_store(this: &JsTx, name: &JsValue) -> std::result::Result<IdbObjectStore, JsValue>;
 }
 
-// A batch's sets cross into JavaScript a chunk at a time: one call per chunk instead of three
-// per record (two `Uint8Array` copies and `put`). `bytes` holds key, value, key, value, ...;
-// `ends` the end offset of each. `slice` copies each out of the view of wasm memory, so the
-// stored values do not alias it.
-#[wasm_bindgen(inline_js = "export function putAll(store, bytes, ends) {
+// The hot paths as one call into JavaScript each (see "Cost per call" above): a single get or
+// put with its transaction and event handlers, and a batch's sets a chunk at a time. `bytes`
+// arguments are views of wasm memory, valid during the call only: IndexedDB copies a key's
+// bytes when it converts the key, so keys are passed as `subarray` views; values are
+// structured-cloned with their whole buffer, so each is `slice`d into its own buffer first.
+#[wasm_bindgen(inline_js = r#"
+export function getOne(db, name, key, onOk, onFail) {
+    const request = db.transaction(name, "readonly").objectStore(name).get(key);
+    request.onsuccess = onOk;
+    request.onerror = onFail;
+    return request;
+}
+
+export function putOne(db, name, options, bytes, keyEnd, onOk, onFail) {
+    const tx = db.transaction(name, "readwrite", options);
+    try {
+        tx.objectStore(name).put(bytes.slice(keyEnd), bytes.subarray(0, keyEnd));
+    } catch (e) {
+        tx.abort();
+        throw e;
+    }
+    tx.oncomplete = onOk;
+    tx.onabort = onFail;
+    return tx;
+}
+
+// `bytes` holds key, value, key, value, ...; `ends` the end offset of each.
+export function putAll(store, bytes, ends) {
     let start = 0;
     for (let i = 0; i < ends.length; i += 2) {
         const keyEnd = ends[i], valueEnd = ends[i + 1];
-        store.put(bytes.slice(keyEnd, valueEnd), bytes.slice(start, keyEnd));
+        store.put(bytes.slice(keyEnd, valueEnd), bytes.subarray(start, keyEnd));
         start = valueEnd;
     }
-}")]
+}
+"#)]
 extern "C" {
+    #[wasm_bindgen(catch, js_name = getOne)]
+    fn get_one(
+        db: &IdbDatabase,
+        name: &JsValue,
+        key: &[u8],
+        on_ok: &Function,
+        on_fail: &Function,
+    ) -> std::result::Result<IdbRequest, JsValue>;
+
+    #[wasm_bindgen(catch, js_name = putOne)]
+    fn put_one(
+        db: &IdbDatabase,
+        name: &JsValue,
+        options: &JsValue,
+        bytes: &[u8],
+        key_end: u32,
+        on_ok: &Function,
+        on_fail: &Function,
+    ) -> std::result::Result<IdbTransaction, JsValue>;
+
     #[wasm_bindgen(catch, js_name = putAll)]
     fn put_all(
         store: &IdbObjectStore,
@@ -297,6 +341,32 @@ fn signal<T: 'static>() -> (impl Fn(T) + Clone + 'static, oneshot::Receiver<T>) 
     (fire, recv)
 }
 
+/// Waits for `tx`, whose `complete` and `abort` handlers are the connection's, to commit.
+async fn committed(handles: &Handles, tx: &IdbTransaction) -> Result<()> {
+    let committed = handles
+        .wait_for(tx)
+        .await
+        .map_err(|_| Error::backend(BACKEND, "transaction events were dropped"))?;
+    if committed {
+        Ok(())
+    } else {
+        Err(tx.error().map_or_else(
+            || Error::backend(BACKEND, "transaction aborted"),
+            |e| from_dom(&e),
+        ))
+    }
+}
+
+/// Waits for `request`, whose `success` and `error` handlers are the connection's, to settle,
+/// and returns its result.
+async fn request_settled(handles: &Handles, request: &IdbRequest) -> Result<JsValue> {
+    handles
+        .wait_for(request)
+        .await
+        .map_err(|_| Error::backend(BACKEND, "request events were dropped"))?;
+    request_result(request)
+}
+
 /// A running transaction and its object store.
 struct Tx<'c> {
     raw: IdbTransaction,
@@ -308,23 +378,12 @@ impl Tx<'_> {
     /// Ends issuing requests and waits for the transaction to commit. Errors carry the reason
     /// the browser aborted it.
     async fn finish(self) -> Result<()> {
-        let done = self.handles.wait_for(&self.raw);
         self.raw.set_oncomplete(Some(&self.handles.on_ok));
         self.raw.set_onabort(Some(&self.handles.on_fail));
         // No explicit `commit()`: Firefox then lets a failed request go without aborting the
         // transaction (seen with Firefox ESR 153), which would half-apply a batch. The
         // transaction auto-commits once its requests are done.
-        let committed = done
-            .await
-            .map_err(|_| Error::backend(BACKEND, "transaction events were dropped"))?;
-        if committed {
-            Ok(())
-        } else {
-            Err(self.raw.error().map_or_else(
-                || Error::backend(BACKEND, "transaction aborted"),
-                |e| from_dom(&e),
-            ))
-        }
+        committed(self.handles, &self.raw).await
     }
 
     /// Aborts after a request failed to be issued, and returns that failure.
@@ -335,12 +394,9 @@ impl Tx<'_> {
 
     /// Waits for a request's `success` or `error` event and returns its result.
     async fn settled(&self, request: &IdbRequest) -> Result<JsValue> {
-        let done = self.handles.wait_for(request);
         request.set_onsuccess(Some(&self.handles.on_ok));
         request.set_onerror(Some(&self.handles.on_fail));
-        done.await
-            .map_err(|_| Error::backend(BACKEND, "request events were dropped"))?;
-        request_result(request)
+        request_settled(self.handles, request).await
     }
 }
 
@@ -498,12 +554,17 @@ impl IndexedDbStore {
         })
     }
 
-    fn idb_key(&self, key: &[u8]) -> JsValue {
-        // Concatenating in Rust and copying once is one JS call; building in JS is five.
-        let mut full = Vec::with_capacity(self.key_prefix.len() + key.len());
+    /// This namespace's prefix and `key`, with room for `extra` more bytes.
+    fn full_key(&self, key: &[u8], extra: usize) -> Vec<u8> {
+        let mut full = Vec::with_capacity(self.key_prefix.len() + key.len() + extra);
         full.extend_from_slice(&self.key_prefix);
         full.extend_from_slice(key);
-        Uint8Array::from(full.as_slice()).into()
+        full
+    }
+
+    fn idb_key(&self, key: &[u8]) -> JsValue {
+        // Concatenating in Rust and copying once is one JS call; building in JS is five.
+        Uint8Array::from(self.full_key(key, 0).as_slice()).into()
     }
 
     /// The caller's key inside an IndexedDB key read back from this namespace's range (which
@@ -671,8 +732,16 @@ impl BatchSink for IdbSink<'_> {
 impl KVStore for IndexedDbStore {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
-        let key = self.idb_key(key);
-        let value = self.read(|s| s.get(&key)).await?;
+        let handles = &self.connection.handles;
+        let request = get_one(
+            &self.connection.db,
+            &handles.store_name,
+            &self.full_key(key, 0),
+            &handles.on_ok,
+            &handles.on_fail,
+        )
+        .map_err(from_js)?;
+        let value = request_settled(handles, &request).await?;
         if value.is_undefined() {
             Ok(None)
         } else {
@@ -683,9 +752,22 @@ impl KVStore for IndexedDbStore {
     async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
-        let key = self.idb_key(key);
-        let value: JsValue = Uint8Array::from(value).into();
-        self.write(|s| s.put_with_key(&value, &key)).await
+        let mut bytes = self.full_key(key, value.len());
+        let key_end =
+            u32::try_from(bytes.len()).map_err(|_| Error::InvalidInput("key too long".into()))?;
+        bytes.extend_from_slice(value);
+        let handles = &self.connection.handles;
+        let tx = put_one(
+            &self.connection.db,
+            &handles.store_name,
+            &handles.write_options,
+            &bytes,
+            key_end,
+            &handles.on_ok,
+            &handles.on_fail,
+        )
+        .map_err(from_js)?;
+        committed(handles, &tx).await
     }
 
     async fn delete(&self, key: &[u8]) -> Result<()> {
