@@ -223,3 +223,43 @@ test('the benchmark page runs every row (quick mode: checks the harness, not the
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('direct API: concurrent calls on one session run in call order and lose nothing', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/test-pages/interop.html`);
+  const r = await page.evaluate(async () => {
+    const { default: init, Vault } = await import('/pkg/vault_wasm.js');
+    await init();
+    const vault = await Vault.open(`concurrency-${Math.random()}`, 'relaxed');
+    await vault.createKeyspace('k', 'pw');
+    const s = await vault.unlock('k', 'pw');
+    const enc = (t) => new TextEncoder().encode(t);
+    const dec = (b) => new TextDecoder().decode(b);
+    // All issued in one tick: each read must see the write issued just before it.
+    const ops = [];
+    for (let i = 0; i < 100; i++) {
+      ops.push(s.setSecret(`n${i}`, enc(`v${i}`)));
+      ops.push(s.getSecret(`n${i}`).then(dec));
+    }
+    ops.push(s.setSecrets(Array.from({ length: 50 }, (_, i) => [`n${i}`, enc(`w${i}`)])));
+    ops.push(s.listSecrets());
+    const out = await Promise.all(ops);
+    const after = await Promise.all(Array.from({ length: 100 }, (_, i) => s.getSecret(`n${i}`).then(dec)));
+    const [, locked] = await Promise.allSettled([s.lock(), s.getSecret('n0')]);
+    return {
+      reads: out.slice(0, 200).filter((_, i) => i % 2 === 1),
+      listed: out[201].length,
+      after,
+      locked: locked.status === 'rejected' ? locked.reason.code : 'resolved',
+    };
+  });
+  assert.deepEqual(r.reads, Array.from({ length: 100 }, (_, i) => `v${i}`));
+  assert.equal(r.listed, 100);
+  assert.deepEqual(r.after, Array.from({ length: 100 }, (_, i) => (i < 50 ? `w${i}` : `v${i}`)));
+  assert.equal(r.locked, 'LOCKED', 'a call queued behind lock() sees the lock');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
