@@ -99,7 +99,7 @@ impl<'a> Scan<'a> {
 /// future resolves (see each backend for exactly what survives a crash). Futures are `Send`
 /// natively and `?Send` on wasm32 ([`MaybeSend`]).
 ///
-/// Implement it with [`macro@async_trait`] as
+/// Implement it with the re-exported `async_trait` attribute as
 /// `#[cfg_attr(not(target_arch = "wasm32"), async_trait)]` /
 /// `#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]`, as the backends here do.
 ///
