@@ -158,8 +158,7 @@ fn seal_record_with_nonce(
     plain.extend_from_slice(payload);
     let mut out = Vec::with_capacity(1 + crypto::NONCE_LEN + plain.len() + crypto::TAG_LEN);
     out.push(RECORD_VERSION);
-    out.extend_from_slice(nonce);
-    crypto::seal_append(
+    crypto::seal_with_nonce_into(
         &ks.record_key,
         nonce,
         &record_aad(storage_key),
@@ -618,17 +617,11 @@ impl<S: KVStore> Vault<S> {
         // microsecond in a browser), and each record is sealed as the store takes it: the
         // IndexedDB backend hands records to the browser in chunks while later ones are sealed,
         // without a second copy of the whole batch.
-        let mut nonces = vec![0u8; crypto::NONCE_LEN * items.len()];
-        crypto::random_bytes(&mut nonces)?;
+        let nonces = crypto::random_nonces(items.len())?;
         let ks: &UnlockedKeyspace = &ks;
         self.store
             .batch_with(&mut |sink| {
-                for (&(name, value), nonce) in
-                    items.iter().zip(nonces.chunks_exact(crypto::NONCE_LEN))
-                {
-                    let nonce = nonce
-                        .try_into()
-                        .map_err(|_| kvstore::Error::InvalidInput("nonce length".into()))?;
+                for (&(name, value), nonce) in items.iter().zip(&nonces) {
                     let key = record_key(ks, Kind::Secret, name);
                     sink.set(&key, &seal_record_with_nonce(ks, &key, name, value, nonce))?;
                 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use kvstore::{KVStore, Scan};
-use vault::{Access, Error, KdfParams, KeyType, Vault};
+use vault::{Access, Error, KdfParams, KeyInfo, KeyType, UnlockedKeyspace, Vault};
 
 pub const PASSWORD: &[u8] = b"correct horse battery staple";
 
@@ -19,6 +19,22 @@ pub async fn dump<S: KVStore>(store: &S) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 pub const SECP_PRIVATE: &str = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
 pub const ED_PRIVATE: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+
+/// Imports the known private key of `key_type` ([`SECP_PRIVATE`] or [`ED_PRIVATE`]) as `name`.
+pub async fn import_known<S: KVStore>(
+    v: &Vault<S>,
+    ks: &UnlockedKeyspace,
+    name: &str,
+    key_type: KeyType,
+) -> KeyInfo {
+    let private = match key_type {
+        KeyType::Secp256k1 => SECP_PRIVATE,
+        KeyType::Ed25519 => ED_PRIVATE,
+    };
+    v.import_key(ks, name, key_type, &hex::decode(private).unwrap())
+        .await
+        .unwrap()
+}
 
 /// The whole stateless API, end to end.
 pub async fn stateless_api_end_to_end<S: KVStore + Clone>(store: S) {
@@ -43,15 +59,7 @@ pub async fn stateless_api_end_to_end<S: KVStore + Clone>(store: S) {
     assert_eq!(secp.public_key.len(), 33);
     let ed = v.generate_key(&ks, "ssh", KeyType::Ed25519).await.unwrap();
     assert_eq!(ed.public_key.len(), 32);
-    let imported = v
-        .import_key(
-            &ks,
-            "imported",
-            KeyType::Secp256k1,
-            &hex::decode(SECP_PRIVATE).unwrap(),
-        )
-        .await
-        .unwrap();
+    let imported = import_known(&v, &ks, "imported", KeyType::Secp256k1).await;
     assert_eq!(
         vault::eth_checksum_address(&imported.eth_address().unwrap()),
         "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"
@@ -491,14 +499,7 @@ pub async fn weaker_kdf_parameters_are_upgraded_on_unlock<S: KVStore + Clone>(st
 pub async fn every_byte_flip_of_every_record_is_detected<S: KVStore + Clone>(store: S) {
     let v = vault(store);
     let ks = v.create_keyspace("k", PASSWORD).await.unwrap();
-    v.import_key(
-        &ks,
-        "key",
-        KeyType::Ed25519,
-        &hex::decode(ED_PRIVATE).unwrap(),
-    )
-    .await
-    .unwrap();
+    import_known(&v, &ks, "key", KeyType::Ed25519).await;
     v.set_secret(&ks, "secret", b"value").await.unwrap();
     let records = dump(v.store()).await;
     assert_eq!(records.len(), 3);
@@ -684,15 +685,7 @@ pub async fn hostile_kdf_parameters_are_rejected<S: KVStore + Clone>(store: S) {
 pub async fn standard_vectors_match<S: KVStore + Clone>(store: S) {
     let v = vault(store);
     let ks = v.create_keyspace("vectors", PASSWORD).await.unwrap();
-    let ed = v
-        .import_key(
-            &ks,
-            "rfc8032",
-            KeyType::Ed25519,
-            &hex::decode(ED_PRIVATE).unwrap(),
-        )
-        .await
-        .unwrap();
+    let ed = import_known(&v, &ks, "rfc8032", KeyType::Ed25519).await;
     assert_eq!(
         hex::encode(&ed.public_key),
         "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
@@ -701,14 +694,7 @@ pub async fn standard_vectors_match<S: KVStore + Clone>(store: S) {
         hex::encode(v.sign(&ks, "rfc8032", b"").await.unwrap()),
         "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
     );
-    v.import_key(
-        &ks,
-        "eth",
-        KeyType::Secp256k1,
-        &hex::decode(SECP_PRIVATE).unwrap(),
-    )
-    .await
-    .unwrap();
+    import_known(&v, &ks, "eth", KeyType::Secp256k1).await;
     assert_eq!(
         hex::encode(vault::eth_personal_hash(b"Some data")),
         "1da44b586eb0729ff70a73c326926f6ed5a25f5b056e7f47fbc6e58d86871655"
@@ -767,22 +753,8 @@ pub const GOLDEN_MESSAGE: &[u8] = b"portable message";
 pub async fn write_golden<S: KVStore + Clone>(store: S) -> String {
     let v = vault(store);
     let ks = v.create_keyspace("golden", GOLDEN_PASSWORD).await.unwrap();
-    v.import_key(
-        &ks,
-        "eth",
-        KeyType::Secp256k1,
-        &hex::decode(SECP_PRIVATE).unwrap(),
-    )
-    .await
-    .unwrap();
-    v.import_key(
-        &ks,
-        "ed",
-        KeyType::Ed25519,
-        &hex::decode(ED_PRIVATE).unwrap(),
-    )
-    .await
-    .unwrap();
+    import_known(&v, &ks, "eth", KeyType::Secp256k1).await;
+    import_known(&v, &ks, "ed", KeyType::Ed25519).await;
     v.set_secret(&ks, "note", b"portable secret").await.unwrap();
     let mut text = String::new();
     for (key, value) in dump(v.store()).await {
