@@ -1,32 +1,121 @@
 //! Keyspace backups: one self-contained, password-protected, versioned blob (`docs/FORMAT.md`).
+//!
+//! A backup is untrusted input: whoever made it chose its password, so its MAC only proves it
+//! was made with the key inside it, not that it belongs to this store. Import therefore checks
+//! everything before writing anything: the structure, the MAC, every record (kind, key length,
+//! name tag, order, payload), and that the keyspace id it carries is not used by any keyspace
+//! here; the id is then claimed in the same atomic write as the records.
 
 use kvstore::{Batch, KVStore};
 
 use crate::crypto;
-use crate::format::{self, put_bytes16, put_bytes32, Header, Reader};
-use crate::keyspace;
-use crate::vault::{apply_creating, open_record, record_prefix, Access};
+use crate::format::{
+    self, check_record, check_version, claim_key, put_bytes16, put_bytes32, record_prefix, Header,
+    Reader,
+};
+use crate::keyspace::{self, check_stored_name, UnlockedKeyspace, MAX_KEYSPACE_NAME_LEN};
+use crate::vault::{apply_creating, Access};
 use crate::{Error, Result, Vault};
 
 /// Magic bytes opening every backup.
 pub const BACKUP_MAGIC: &[u8; 4] = b"VLTB";
-const BACKUP_VERSION: u8 = 1;
+pub(crate) const BACKUP_VERSION: u8 = 1;
 const MAC_LEN: usize = 32;
+
+fn malformed(what: &str) -> Error {
+    Error::InvalidInput(format!("not a valid vault backup: {what}"))
+}
+
+/// A backup whose structure parsed; nothing in it is authenticated yet.
+pub(crate) struct ParsedBackup<'a> {
+    pub name: String,
+    pub header_bytes: &'a [u8],
+    pub header: Header,
+    /// (storage-key suffix after `r/` ‖ id, record value), in file order.
+    pub records: Vec<(&'a [u8], &'a [u8])>,
+    body: &'a [u8],
+    mac: &'a [u8],
+}
+
+impl<'a> ParsedBackup<'a> {
+    /// Parses the structure: magic, version, name, header (its KDF bounds checked before any
+    /// work), records, MAC. No key is needed and nothing is authenticated.
+    pub(crate) fn parse(backup: &'a [u8]) -> Result<Self> {
+        let body_len = backup
+            .len()
+            .checked_sub(MAC_LEN)
+            .filter(|&n| n > BACKUP_MAGIC.len())
+            .ok_or_else(|| malformed("too short"))?;
+        let (body, mac) = backup.split_at(body_len);
+        let mut r = Reader::new(body, "backup");
+        if r.take(BACKUP_MAGIC.len())? != BACKUP_MAGIC {
+            return Err(malformed("wrong magic"));
+        }
+        let truncated = |_| malformed("truncated");
+        check_version("backup", r.u8().map_err(truncated)?, BACKUP_VERSION)?;
+        let name = check_stored_name(
+            "keyspace",
+            r.bytes16().map_err(truncated)?,
+            MAX_KEYSPACE_NAME_LEN,
+        )
+        .map_err(|_| malformed("the keyspace name is not a valid name"))?;
+        let header_bytes = r.bytes16().map_err(truncated)?;
+        let header = Header::decode(header_bytes)?;
+        let count = r.u32().map_err(truncated)?;
+        let mut records = Vec::new();
+        for _ in 0..count {
+            let suffix = r.bytes16().map_err(truncated)?;
+            let value = r.bytes32().map_err(truncated)?;
+            records.push((suffix, value));
+        }
+        r.finish().map_err(|_| malformed("trailing bytes"))?;
+        Ok(ParsedBackup {
+            name,
+            header_bytes,
+            header,
+            records,
+            body,
+            mac,
+        })
+    }
+
+    /// Checks the MAC under `keyspace`'s backup key.
+    pub(crate) fn verify_mac(&self, keyspace: &UnlockedKeyspace) -> Result<()> {
+        if !crypto::hmac_verify(&keyspace.backup_key, &[self.body], self.mac) {
+            return Err(Error::DecryptionFailed("backup altered or truncated"));
+        }
+        Ok(())
+    }
+
+    /// Checks every record: strictly ascending storage keys (no repeats), and each one fully
+    /// valid ([`check_record`]).
+    pub(crate) fn verify_records(&self, keyspace: &UnlockedKeyspace) -> Result<()> {
+        let prefix = record_prefix(&keyspace.id);
+        let mut previous: Option<&[u8]> = None;
+        for (index, &(suffix, value)) in self.records.iter().enumerate() {
+            if previous.is_some_and(|p| p >= suffix) {
+                return Err(Error::Corrupted(format!(
+                    "backup record {index} repeats or is out of order"
+                )));
+            }
+            previous = Some(suffix);
+            let key = [prefix.as_slice(), suffix].concat();
+            check_record(keyspace, &key, value)
+                .map_err(|e| Error::Corrupted(format!("backup record {index}: {e}")))?;
+        }
+        Ok(())
+    }
+}
 
 impl<S: KVStore> Vault<S> {
     /// Exports a keyspace: its header (KDF parameters, salt, wrapped key), every record as
     /// stored (already encrypted), and a MAC over all of it. Import needs the password the
     /// keyspace had at export time.
+    ///
+    /// Everything is checked first: the stored header must decode and carry this keyspace's
+    /// id, and every record must open and be valid, so a backup that exports also imports.
     pub async fn export_backup<'a>(&self, access: impl Into<Access<'a>>) -> Result<Vec<u8>> {
-        let access = access.into();
-        let owned;
-        let ks = match access {
-            Access::Unlocked(ks) => ks,
-            Access::Password { keyspace, password } => {
-                owned = self.unlock(keyspace, password).await?;
-                &owned
-            }
-        };
+        let ks = self.resolve(access.into()).await?;
         let header = self
             .store()
             .get(&format::header_key(ks.name()))
@@ -35,16 +124,27 @@ impl<S: KVStore> Vault<S> {
                 kind: "keyspace",
                 name: ks.name().to_owned(),
             })?;
+        if Header::decode(&header)?.id != ks.id {
+            return Err(Error::Corrupted(format!(
+                "the stored header of keyspace {:?} belongs to another keyspace id (rekeyed or replaced since it was unlocked)",
+                ks.name()
+            )));
+        }
         let prefix = record_prefix(&ks.id);
         let records = self.scan_all(&prefix).await?;
+        for (key, value) in &records {
+            check_record(&ks, key, value)?;
+        }
         let mut out = BACKUP_MAGIC.to_vec();
         out.push(BACKUP_VERSION);
-        put_bytes16(&mut out, ks.name().as_bytes());
-        put_bytes16(&mut out, &header);
-        out.extend_from_slice(&(records.len() as u32).to_le_bytes());
+        put_bytes16(&mut out, ks.name().as_bytes(), "the keyspace name")?;
+        put_bytes16(&mut out, &header, "the keyspace header")?;
+        let count = u32::try_from(records.len())
+            .map_err(|_| Error::InvalidInput("too many records for one backup".into()))?;
+        out.extend_from_slice(&count.to_le_bytes());
         for (key, value) in &records {
-            put_bytes16(&mut out, &key[prefix.len()..]);
-            put_bytes32(&mut out, value);
+            put_bytes16(&mut out, &key[prefix.len()..], "a record key")?;
+            put_bytes32(&mut out, value, "a record")?;
         }
         let mac = crypto::hmac(&ks.backup_key, &[&out]);
         out.extend_from_slice(&mac);
@@ -52,44 +152,32 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// Imports a backup under the password it was exported with, into this vault (any
-    /// backend, any platform). Everything is verified before anything is written; the keyspace
-    /// is then written in one atomic batch. Returns the keyspace's name.
+    /// backend, any platform). Returns the keyspace's name.
+    ///
+    /// Everything is verified before anything is written (structure, MAC, every record), the
+    /// name must be free (`AlreadyExists` with kind `"keyspace"`) and the keyspace id unused
+    /// by any keyspace of this store (`AlreadyExists` with kind `"keyspace id"`: the same
+    /// keyspace is already here under another name, or the backup was crafted to alias one).
+    /// The header, the id claim and every record are then written in one atomic batch of
+    /// creates; on any error nothing is written.
     pub async fn import_backup(&self, backup: &[u8], password: impl AsRef<[u8]>) -> Result<String> {
-        let bad = |what: &str| Error::InvalidInput(format!("not a valid vault backup: {what}"));
-        if backup.len() < BACKUP_MAGIC.len() + 1 + MAC_LEN || &backup[..4] != BACKUP_MAGIC {
-            return Err(bad("wrong magic or too short"));
-        }
-        let (body, mac) = backup.split_at(backup.len() - MAC_LEN);
-        let mut r = Reader::new(&body[4..], "backup");
-        let version = r.u8().map_err(|_| bad("truncated"))?;
-        if version != BACKUP_VERSION {
-            return Err(Error::UnsupportedFormat(format!(
-                "backup version {version}"
-            )));
-        }
-        let name = std::str::from_utf8(r.bytes16().map_err(|_| bad("truncated"))?)
-            .map_err(|_| bad("keyspace name is not UTF-8"))?
-            .to_owned();
-        keyspace::validate_name("keyspace", &name, keyspace::MAX_KEYSPACE_NAME_LEN)?;
-        let header_bytes = r.bytes16().map_err(|_| bad("truncated"))?;
-        let header = Header::decode(header_bytes).map_err(|e| bad(&e.to_string()))?;
-        let ks = keyspace::unwrap(&name, &header, password.as_ref())?;
-        if !crypto::hmac_verify(&ks.backup_key, &[body], mac) {
-            return Err(Error::DecryptionFailed("backup altered or truncated"));
-        }
-        let count = r.u32().map_err(|_| bad("truncated"))?;
-        let prefix = record_prefix(&ks.id);
+        let parsed = ParsedBackup::parse(backup)?;
+        let keyspace = keyspace::unwrap(&parsed.name, &parsed.header, password.as_ref())?.keyspace;
+        parsed.verify_mac(&keyspace)?;
+        self.check_id_unused(&keyspace.id).await?;
+        parsed.verify_records(&keyspace)?;
+        let prefix = record_prefix(&keyspace.id);
         let mut batch = Batch::new();
-        batch.create(format::header_key(&name), header_bytes.to_vec());
-        for _ in 0..count {
-            let suffix = r.bytes16().map_err(|_| bad("truncated"))?;
-            let value = r.bytes32().map_err(|_| bad("truncated"))?;
-            let key = [prefix.as_slice(), suffix].concat();
-            open_record(&ks, &key, value)?;
-            batch.set(key, value.to_vec());
+        batch
+            .create(
+                format::header_key(&parsed.name),
+                parsed.header_bytes.to_vec(),
+            )
+            .create(claim_key(&keyspace.id), parsed.name.as_bytes());
+        for &(suffix, value) in &parsed.records {
+            batch.create([prefix.as_slice(), suffix].concat(), value.to_vec());
         }
-        r.finish().map_err(|_| bad("trailing bytes"))?;
-        apply_creating(self.store(), batch, "keyspace", &name).await?;
-        Ok(name)
+        apply_creating(self.store(), batch, "keyspace", &parsed.name).await?;
+        Ok(parsed.name)
     }
 }

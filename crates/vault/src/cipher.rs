@@ -28,6 +28,9 @@ pub(crate) fn decrypt(key: &Key, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>
             .ok_or(Error::DecryptionFailed(
                 "ciphertext altered, truncated or from another keyspace",
             )),
+        [0, ..] => Err(Error::DecryptionFailed(
+            "ciphertext version 0 was never written by any release",
+        )),
         [version, algorithm, ..] => Err(Error::UnsupportedFormat(format!(
             "ciphertext version {version}, algorithm {algorithm}"
         ))),

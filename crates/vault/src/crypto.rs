@@ -61,9 +61,21 @@ impl KdfParams {
     pub const MAX_PARALLELISM: u32 = 4;
 
     /// Cheap parameters for tests and examples only (m = 64 KiB, t = 1): never for real data.
+    /// The only parameters below [`KdfParams::MIN`] a [`Vault`](crate::Vault) accepts.
     pub const INSECURE_FOR_TESTS: KdfParams = KdfParams {
         memory_kib: 64,
         iterations: 1,
+        parallelism: 1,
+    };
+
+    /// The floor for parameters a vault writes (OWASP's Argon2id minimum): memory at least
+    /// 19 MiB (19,456 KiB) and memory × passes at least 38,912 KiB, so m = 19 MiB needs t ≥ 2
+    /// and m ≥ 38 MiB may use t = 1. [`Vault::with_kdf`](crate::Vault::with_kdf) refuses
+    /// anything weaker except [`KdfParams::INSECURE_FOR_TESTS`]. Reading is not affected: a
+    /// keyspace written with weaker parameters still opens.
+    pub const MIN: KdfParams = KdfParams {
+        memory_kib: 19 * 1024,
+        iterations: 2,
         parallelism: 1,
     };
 
@@ -85,9 +97,34 @@ impl KdfParams {
         }
     }
 
-    /// Whether `self` is weaker than `other` in memory or passes (an upgrade is due).
-    pub(crate) fn weaker_than(&self, other: &KdfParams) -> bool {
-        self.memory_kib < other.memory_kib || self.iterations < other.iterations
+    /// Checks the bounds and the floor ([`KdfParams::MIN`]) for parameters a vault will write.
+    pub fn validate_for_writing(&self) -> Result<()> {
+        self.validate()?;
+        let min = Self::MIN;
+        let strong_enough = self.memory_kib >= min.memory_kib
+            && u64::from(self.memory_kib) * u64::from(self.iterations)
+                >= u64::from(min.memory_kib) * u64::from(min.iterations);
+        if strong_enough || *self == Self::INSECURE_FOR_TESTS {
+            Ok(())
+        } else {
+            Err(Error::InvalidInput(format!(
+                "Argon2id parameters {self:?} are below the floor (memory >= {} KiB and memory x iterations >= {} KiB); only KdfParams::INSECURE_FOR_TESTS may be weaker",
+                min.memory_kib,
+                min.memory_kib * min.iterations
+            )))
+        }
+    }
+
+    /// The parameters a keyspace stored with `self` is re-wrapped with by a vault configured
+    /// with `configured`: the component-wise maximum, so no parameter is ever lowered. `None`
+    /// when nothing would change.
+    pub(crate) fn upgrade_to(&self, configured: &KdfParams) -> Option<KdfParams> {
+        let target = KdfParams {
+            memory_kib: self.memory_kib.max(configured.memory_kib),
+            iterations: self.iterations.max(configured.iterations),
+            parallelism: self.parallelism.max(configured.parallelism),
+        };
+        (target != *self).then_some(target)
     }
 }
 

@@ -1,8 +1,13 @@
-//! Byte layouts of everything the vault persists or exports, as specified in `docs/FORMAT.md`.
-//! Every reader checks lengths and returns [`Error::Corrupted`] (stored data) or
-//! [`Error::InvalidInput`] (caller data) instead of panicking.
+//! Byte layouts of everything the vault persists or exports, as specified in `docs/FORMAT.md`:
+//! the keyspace header, the id claim, and the records (storage keys, associated data, sealing,
+//! key-pair payloads). Every reader checks lengths and returns [`Error::Corrupted`] (stored
+//! data) or [`Error::InvalidInput`] (caller data) instead of panicking.
 
-use crate::crypto::{KdfParams, NONCE_LEN};
+use zeroize::Zeroizing;
+
+use crate::crypto::{self, KdfParams, NONCE_LEN};
+use crate::keys::{KeyType, PrivateKey};
+use crate::keyspace::{check_stored_name, UnlockedKeyspace, MAX_ITEM_NAME_LEN};
 use crate::{Error, Result};
 
 /// Version of the keyspace header record.
@@ -18,12 +23,38 @@ pub(crate) const AEAD_XCHACHA20POLY1305: u8 = 1;
 pub(crate) const HEADER_PREFIX: &[u8] = b"h/";
 /// Storage-key prefix of records (followed by keyspace id, kind, name tag).
 pub(crate) const RECORD_PREFIX: &[u8] = b"r/";
+/// Storage-key prefix of keyspace-id claims (followed by the keyspace id; the value is the name
+/// of the keyspace that owns the id).
+pub(crate) const CLAIM_PREFIX: &[u8] = b"i/";
 
 pub(crate) const SALT_LEN: usize = 16;
 pub(crate) const ID_LEN: usize = 16;
 pub(crate) const WRAPPED_LEN: usize = 32 + 16;
 /// Bytes of a header before the wrap nonce: authenticated as associated data.
 pub(crate) const HEADER_AUTHENTICATED_LEN: usize = 1 + 1 + 12 + SALT_LEN + ID_LEN + 1;
+/// Offset of the keyspace id in a header.
+const HEADER_ID_OFFSET: usize = 1 + 1 + 12 + SALT_LEN;
+/// Bytes of a record's name tag (HMAC-SHA256).
+pub(crate) const NAME_TAG_LEN: usize = 32;
+/// Bytes of a record's storage key after `r/` ‖ keyspace id: kind ‖ name tag.
+pub(crate) const RECORD_SUFFIX_LEN: usize = 1 + NAME_TAG_LEN;
+
+/// Checks a format version byte. The current version passes; a later one was written by a
+/// newer release ([`Error::UnsupportedFormat`]); one below every version ever written (0) was
+/// never written by anyone following this format, so the data is [`Error::Corrupted`].
+pub(crate) fn check_version(what: &str, version: u8, current: u8) -> Result<()> {
+    if version == current {
+        Ok(())
+    } else if version > current {
+        Err(Error::UnsupportedFormat(format!(
+            "{what} version {version} (written by a newer release; this one reads {current})"
+        )))
+    } else {
+        Err(Error::Corrupted(format!(
+            "{what} version {version} was never written by any release"
+        )))
+    }
+}
 
 /// A forward-only reader over bytes that fails, instead of panicking, when data runs out.
 pub(crate) struct Reader<'a> {
@@ -94,16 +125,31 @@ impl<'a> Reader<'a> {
     }
 }
 
-pub(crate) fn put_bytes16(out: &mut Vec<u8>, bytes: &[u8]) {
-    // Names are bounded far below 64 KiB by validation.
-    out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
-    out.extend_from_slice(bytes);
+fn too_large(what: &str, len: usize, limit: usize) -> Error {
+    Error::InvalidInput(format!(
+        "{what} of {len} bytes does not fit the format (at most {limit} bytes)"
+    ))
 }
 
-pub(crate) fn put_bytes32(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+/// Appends `u16 len ‖ bytes`; a field longer than 65,535 bytes is an error, never truncated.
+pub(crate) fn put_bytes16(out: &mut Vec<u8>, bytes: &[u8], what: &str) -> Result<()> {
+    let len =
+        u16::try_from(bytes.len()).map_err(|_| too_large(what, bytes.len(), u16::MAX as usize))?;
+    out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(bytes);
+    Ok(())
 }
+
+/// Appends `u32 len ‖ bytes`; a field longer than `u32::MAX` bytes is an error.
+pub(crate) fn put_bytes32(out: &mut Vec<u8>, bytes: &[u8], what: &str) -> Result<()> {
+    let len =
+        u32::try_from(bytes.len()).map_err(|_| too_large(what, bytes.len(), u32::MAX as usize))?;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------- header
 
 /// The keyspace header: KDF parameters, salt, keyspace id, and the wrapped keyspace key.
 #[derive(Clone, PartialEq, Eq)]
@@ -116,7 +162,7 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    /// The bytes authenticated (as associated data) by the key wrap.
+    /// The bytes authenticated (as associated data) by the key wrap: the first 47 bytes.
     pub(crate) fn authenticated(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEADER_AUTHENTICATED_LEN);
         out.push(HEADER_VERSION);
@@ -139,12 +185,7 @@ impl Header {
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<Header> {
         let mut r = Reader::new(bytes, "keyspace header");
-        let version = r.u8()?;
-        if version != HEADER_VERSION {
-            return Err(Error::UnsupportedFormat(format!(
-                "keyspace header version {version}"
-            )));
-        }
+        check_version("keyspace header", r.u8()?, HEADER_VERSION)?;
         let kdf_alg = r.u8()?;
         if kdf_alg != KDF_ARGON2ID {
             return Err(Error::UnsupportedFormat(format!(
@@ -180,9 +221,202 @@ impl Header {
         })?;
         Ok(header)
     }
+
+    /// The keyspace id of a stored header without checking anything else: used to find which
+    /// keyspaces hold an id even when a header is otherwise damaged.
+    pub(crate) fn id_of(bytes: &[u8]) -> Option<[u8; ID_LEN]> {
+        bytes
+            .get(HEADER_ID_OFFSET..HEADER_ID_OFFSET + ID_LEN)?
+            .try_into()
+            .ok()
+    }
 }
 
 /// The storage key of a keyspace's header.
 pub(crate) fn header_key(keyspace: &str) -> Vec<u8> {
     [HEADER_PREFIX, keyspace.as_bytes()].concat()
+}
+
+/// The storage key of the claim on keyspace id `id`.
+pub(crate) fn claim_key(id: &[u8; ID_LEN]) -> Vec<u8> {
+    [CLAIM_PREFIX, id].concat()
+}
+
+// ---------------------------------------------------------------------- records
+
+/// What a record holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    KeyPair,
+    Secret,
+}
+
+impl Kind {
+    pub(crate) fn byte(self) -> u8 {
+        match self {
+            Kind::KeyPair => b'k',
+            Kind::Secret => b's',
+        }
+    }
+
+    fn from_byte(byte: u8) -> Option<Kind> {
+        match byte {
+            b'k' => Some(Kind::KeyPair),
+            b's' => Some(Kind::Secret),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Kind::KeyPair => "key pair",
+            Kind::Secret => "secret",
+        }
+    }
+}
+
+/// The storage-key prefix of all records of keyspace `id`: `r/` ‖ id.
+pub(crate) fn record_prefix(id: &[u8]) -> Vec<u8> {
+    [RECORD_PREFIX, id].concat()
+}
+
+/// HMAC(index key, kind ‖ name): the name tag in a record's storage key.
+fn name_tag(ks: &UnlockedKeyspace, kind: Kind, name: &str) -> [u8; NAME_TAG_LEN] {
+    crypto::hmac(&ks.index_key, &[&[kind.byte()], name.as_bytes()])
+}
+
+/// Storage key of a record: `r/` ‖ keyspace id ‖ kind ‖ HMAC(index key, kind ‖ name).
+pub(crate) fn record_key(ks: &UnlockedKeyspace, kind: Kind, name: &str) -> Vec<u8> {
+    let mut key = record_prefix(&ks.id);
+    key.push(kind.byte());
+    key.extend_from_slice(&name_tag(ks, kind, name));
+    key
+}
+
+/// Associated data of a record: `vault/v1/record` ‖ the whole storage key ‖ record version.
+fn record_aad(storage_key: &[u8]) -> Vec<u8> {
+    let mut aad = b"vault/v1/record".to_vec();
+    aad.extend_from_slice(storage_key);
+    aad.push(RECORD_VERSION);
+    aad
+}
+
+/// Encrypts a record: version ‖ nonce ‖ ciphertext of (name ‖ payload), bound to its key.
+pub(crate) fn seal_record(
+    ks: &UnlockedKeyspace,
+    storage_key: &[u8],
+    name: &str,
+    payload: &[u8],
+) -> Result<Vec<u8>> {
+    let mut nonce = [0u8; NONCE_LEN];
+    crypto::random_bytes(&mut nonce)?;
+    seal_record_with_nonce(ks, storage_key, name, payload, &nonce)
+}
+
+/// [`seal_record`] with a nonce the caller drew (a batch draws all of its nonces at once).
+pub(crate) fn seal_record_with_nonce(
+    ks: &UnlockedKeyspace,
+    storage_key: &[u8],
+    name: &str,
+    payload: &[u8],
+    nonce: &[u8; NONCE_LEN],
+) -> Result<Vec<u8>> {
+    let mut plain = Zeroizing::new(Vec::with_capacity(2 + name.len() + payload.len()));
+    put_bytes16(&mut plain, name.as_bytes(), "a name")?;
+    plain.extend_from_slice(payload);
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + plain.len() + crypto::TAG_LEN);
+    out.push(RECORD_VERSION);
+    crypto::seal_with_nonce_into(
+        &ks.record_key,
+        nonce,
+        &record_aad(storage_key),
+        &plain,
+        &mut out,
+    );
+    Ok(out)
+}
+
+/// Decrypts a record and returns (name, payload); the name must pass the stored-name rules.
+pub(crate) fn open_record(
+    ks: &UnlockedKeyspace,
+    storage_key: &[u8],
+    value: &[u8],
+) -> Result<(String, Zeroizing<Vec<u8>>)> {
+    let (&version, sealed) = value
+        .split_first()
+        .ok_or_else(|| Error::Corrupted("empty record".into()))?;
+    check_version("record", version, RECORD_VERSION)?;
+    let plain =
+        crypto::open(&ks.record_key, &record_aad(storage_key), sealed).ok_or_else(|| {
+            Error::Corrupted("a record failed authentication (altered or moved)".into())
+        })?;
+    let mut r = Reader::new(&plain, "record");
+    let name = check_stored_name("record", r.bytes16()?, MAX_ITEM_NAME_LEN)?;
+    let payload = Zeroizing::new(r.rest().to_vec());
+    Ok((name, payload))
+}
+
+/// A record that passed every check of [`check_record`].
+pub(crate) struct CheckedRecord {
+    pub kind: Kind,
+    pub name: String,
+    pub payload: Zeroizing<Vec<u8>>,
+}
+
+/// Opens the record stored under `storage_key` of keyspace `ks` and checks everything about
+/// it: the key is `r/` ‖ this keyspace's id ‖ a known kind ‖ a 32-byte tag, the value
+/// authenticates, the decrypted name is valid and its tag is the one in the key, and a key
+/// pair's payload is a valid key. Used wherever records are read in bulk (listing, export,
+/// import, rekey), so a record that would fail later fails here, before anything is written.
+pub(crate) fn check_record(
+    ks: &UnlockedKeyspace,
+    storage_key: &[u8],
+    value: &[u8],
+) -> Result<CheckedRecord> {
+    let prefix = record_prefix(&ks.id);
+    let suffix = storage_key
+        .strip_prefix(prefix.as_slice())
+        .ok_or_else(|| Error::Corrupted("a record lies outside its keyspace".into()))?;
+    let (&kind_byte, tag) = suffix
+        .split_first()
+        .filter(|_| suffix.len() == RECORD_SUFFIX_LEN)
+        .ok_or_else(|| {
+            Error::Corrupted(format!(
+                "a record key has a {}-byte suffix instead of {RECORD_SUFFIX_LEN}",
+                suffix.len()
+            ))
+        })?;
+    let kind = Kind::from_byte(kind_byte)
+        .ok_or_else(|| Error::Corrupted(format!("unknown record kind byte {kind_byte:#04x}")))?;
+    let (name, payload) = open_record(ks, storage_key, value)?;
+    if !crypto::hmac_verify(&ks.index_key, &[&[kind.byte()], name.as_bytes()], tag) {
+        return Err(Error::Corrupted(
+            "a record's name does not match the tag of its key".into(),
+        ));
+    }
+    if kind == Kind::KeyPair {
+        decode_key_pair(&payload)?;
+    }
+    Ok(CheckedRecord {
+        kind,
+        name,
+        payload,
+    })
+}
+
+/// A key-pair payload: key id (1 byte) ‖ 32-byte private key.
+pub(crate) fn decode_key_pair(payload: &[u8]) -> Result<PrivateKey> {
+    let mut r = Reader::new(payload, "key pair record");
+    let key_type = KeyType::from_id(r.u8()?)?;
+    let bytes = Zeroizing::new(r.array::<32>()?);
+    r.finish()?;
+    PrivateKey::from_bytes(key_type, &bytes)
+        .map_err(|_| Error::Corrupted("stored private key is invalid".into()))
+}
+
+pub(crate) fn encode_key_pair(key: &PrivateKey) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(33));
+    out.push(key.key_type().id());
+    out.extend_from_slice(key.to_bytes().as_ref());
+    out
 }

@@ -1,7 +1,7 @@
 //! Key pairs: secp256k1 (ECDSA over SHA-256, and Ethereum personal-message signing) and
 //! Ed25519. Verification needs only a public key.
 
-use ed25519_dalek::{Signer as _, Verifier as _};
+use ed25519_dalek::Signer as _;
 use k256::ecdsa::{RecoveryId, Signature as EcdsaSignature, SigningKey, VerifyingKey};
 use sha3::{Digest, Keccak256};
 use zeroize::Zeroizing;
@@ -143,8 +143,13 @@ impl PrivateKey {
 }
 
 /// Verifies `signature` over `message` with a public key of `key_type` (formats as produced by
-/// the vault's `sign`; secp256k1 keys compressed or uncompressed). `Ok(false)` for a wrong or
-/// high-S signature; `InvalidInput` for a malformed key or signature.
+/// the vault's `sign`; secp256k1 keys compressed or uncompressed). `Ok(false)` for a signature
+/// that does not verify; `InvalidInput` for a malformed key or signature.
+///
+/// The rules are strict (`docs/FORMAT.md`): secp256k1 signatures must be low-S (no
+/// malleability); Ed25519 follows RFC 8032's cofactorless equation and also rejects a public
+/// key or an `R` of small order and any non-canonical `S`, so a key such as the identity point
+/// cannot make one signature valid for every message.
 pub fn verify(
     key_type: KeyType,
     public_key: &[u8],
@@ -163,13 +168,13 @@ pub fn verify(
             let key: [u8; 32] = public_key
                 .try_into()
                 .map_err(|_| Error::InvalidInput("an Ed25519 public key has 32 bytes".into()))?;
-            let key = ed25519_dalek::VerifyingKey::from_bytes(&key)
-                .map_err(|_| Error::InvalidInput("not an Ed25519 public key".into()))?;
             let signature: [u8; 64] = signature
                 .try_into()
                 .map_err(|_| Error::InvalidInput("an Ed25519 signature has 64 bytes".into()))?;
+            let key = ed25519_dalek::VerifyingKey::from_bytes(&key)
+                .map_err(|_| Error::InvalidInput("not an Ed25519 public key".into()))?;
             let signature = ed25519_dalek::Signature::from_bytes(&signature);
-            Ok(key.verify(message, &signature).is_ok())
+            Ok(key.verify_strict(message, &signature).is_ok())
         }
     }
 }
@@ -214,32 +219,43 @@ pub fn eth_checksum_address(address: &[u8; 20]) -> String {
     out
 }
 
-/// Parses a `0x`-prefixed (or bare) 40-hex-digit Ethereum address, any case.
+/// Parses a `0x`-prefixed (or bare) 40-hex-digit Ethereum address. All-lowercase and
+/// all-uppercase addresses are taken as they are; a mixed-case address must carry a valid
+/// EIP-55 checksum (a typo in it is an error, not another address).
 pub fn parse_eth_address(text: &str) -> Result<[u8; 20]> {
-    let hex = text
+    let digits = text
         .strip_prefix("0x")
         .or_else(|| text.strip_prefix("0X"))
         .unwrap_or(text);
-    let bad = || Error::InvalidInput(format!("{text:?} is not a 20-byte hex Ethereum address"));
-    if hex.len() != 40 {
-        return Err(bad());
+    let bad =
+        |why: &str| Error::InvalidInput(format!("{text:?} is not an Ethereum address: {why}"));
+    if digits.len() != 40 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad("expected 40 hex digits"));
     }
     let mut out = [0u8; 20];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16)
-            .map_err(|_| bad())?;
+    for (byte, pair) in out.iter_mut().zip(digits.as_bytes().chunks_exact(2)) {
+        let pair = std::str::from_utf8(pair).map_err(|_| bad("expected 40 hex digits"))?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| bad("expected 40 hex digits"))?;
+    }
+    let has_upper = digits.bytes().any(|b| b.is_ascii_uppercase());
+    let has_lower = digits.bytes().any(|b| b.is_ascii_lowercase());
+    if has_upper && has_lower && eth_checksum_address(&out)[2..] != *digits {
+        return Err(bad("its mixed case is not a valid EIP-55 checksum"));
     }
     Ok(out)
 }
 
 /// Recovers the signer of an EIP-191 personal-message signature (65 bytes r ‖ s ‖ v, v in
-/// {0, 1, 27, 28}) and compares it with `address`.
+/// {0, 1, 27, 28}) and compares it with `address`. `Ok(false)` when the signature is not
+/// valid, including high-S signatures (rejected, as Ethereum does since Homestead).
 pub fn verify_eth_personal(address: &[u8; 20], message: &[u8], signature: &[u8]) -> Result<bool> {
-    Ok(&recover_eth_personal(message, signature)? == address)
+    Ok(recover_eth_personal(message, signature)?.as_ref() == Some(address))
 }
 
-/// The address that made an EIP-191 personal-message signature.
-pub fn recover_eth_personal(message: &[u8], signature: &[u8]) -> Result<[u8; 20]> {
+/// The address that made an EIP-191 personal-message signature, or `None` when the signature
+/// is not valid (high S, r or s out of range, or no key recovers from it). `InvalidInput` only
+/// for a signature that is not 65 bytes or whose v is not 0, 1, 27 or 28.
+pub fn recover_eth_personal(message: &[u8], signature: &[u8]) -> Result<Option<[u8; 20]>> {
     let signature: &[u8; 65] = signature
         .try_into()
         .map_err(|_| Error::InvalidInput("an Ethereum signature has 65 bytes".into()))?;
@@ -252,11 +268,18 @@ pub fn recover_eth_personal(message: &[u8], signature: &[u8]) -> Result<[u8; 20]
             )))
         }
     };
-    let recovery =
-        RecoveryId::from_byte(v).ok_or_else(|| Error::InvalidInput("bad recovery id".into()))?;
-    let rs = EcdsaSignature::from_slice(&signature[..64])
-        .map_err(|_| Error::InvalidInput("Ethereum signature r or s out of range".into()))?;
-    let key = VerifyingKey::recover_from_prehash(&eth_personal_hash(message), &rs, recovery)
-        .map_err(|_| Error::InvalidInput("no public key recovers from this signature".into()))?;
-    Ok(address_of(&key))
+    let Some(recovery) = RecoveryId::from_byte(v) else {
+        return Ok(None);
+    };
+    let Ok(rs) = EcdsaSignature::from_slice(&signature[..64]) else {
+        return Ok(None);
+    };
+    if rs.normalize_s().is_some() {
+        return Ok(None);
+    }
+    Ok(
+        VerifyingKey::recover_from_prehash(&eth_personal_hash(message), &rs, recovery)
+            .ok()
+            .map(|key| address_of(&key)),
+    )
 }

@@ -1,6 +1,12 @@
 //! The session API: unlock once, work, lock. Every call forwards to [`Vault`]'s stateless
 //! core with the session's [`UnlockedKeyspace`]; the session adds only state: the unlocked
-//! keyspace, the selected key pair, and the idle timeout (checked on each call, no timer task).
+//! keyspace, the selected key pair, and the idle timeout.
+//!
+//! The library has no runtime, so it cannot run a timer of its own. Every call checks the
+//! deadline first (an expired session wipes its keys and answers [`Error::Locked`]), and an
+//! application that must not keep keys in memory past the deadline schedules one wake-up at
+//! [`Session::idle_deadline`] on its own runtime and calls [`Session::lock_if_idle`] then (the
+//! browser bindings do exactly that with `setTimeout`).
 
 use std::time::Duration;
 
@@ -13,8 +19,26 @@ use crate::stream::{StreamDecryptor, StreamEncryptor};
 use crate::{Error, KeyInfo, KeyType, Result, UnlockedKeyspace, Vault};
 
 /// An unlocked keyspace with a lifetime: [`lock`](Session::lock) zeroizes its keys, and after
-/// `idle_timeout` without a call it locks itself on the next call, which returns
+/// `idle_timeout` without a call it is expired: [`lock_if_idle`](Session::lock_if_idle),
+/// [`is_locked`](Session::is_locked) or any other call wipes its keys, and calls return
 /// [`Error::Locked`].
+///
+/// ```
+/// use std::time::Duration;
+/// use kvstore::MemoryStore;
+/// use vault::{KdfParams, Vault};
+///
+/// # futures::executor::block_on(async {
+/// let vault = Vault::with_kdf(MemoryStore::new(), KdfParams::INSECURE_FOR_TESTS)?;
+/// vault.create_keyspace("k", "pw").await?;
+/// let mut session = vault.open_session("k", "pw", Some(Duration::from_secs(300))).await?;
+/// // An application's timer task: sleep until the deadline, then wipe if still idle.
+/// let deadline = session.idle_deadline().expect("a timeout was set");
+/// assert!(!session.lock_if_idle(), "not idle yet");
+/// # let _ = deadline;
+/// # Ok::<(), vault::Error>(())
+/// # }).unwrap();
+/// ```
 pub struct Session<S> {
     vault: Vault<S>,
     keyspace: Option<UnlockedKeyspace>,
@@ -65,9 +89,33 @@ impl<S: KVStore> Session<S> {
         &self.name
     }
 
-    /// Whether the session is locked (explicitly, or idle past its timeout).
-    pub fn is_locked(&self) -> bool {
-        self.keyspace.is_none() || self.expired()
+    /// Whether the session is locked: its keys are gone from memory. A session idle past its
+    /// timeout is locked here (its keys wiped) before answering, so `true` is always the truth.
+    pub fn is_locked(&mut self) -> bool {
+        self.lock_if_idle();
+        self.keyspace.is_none()
+    }
+
+    /// When the session expires if no call comes first (`None`: no idle timeout, or already
+    /// locked). Every call moves it. Schedule a wake-up then and call
+    /// [`lock_if_idle`](Self::lock_if_idle).
+    pub fn idle_deadline(&self) -> Option<Instant> {
+        let timeout = self.idle_timeout?;
+        self.keyspace.as_ref()?;
+        Some(
+            self.last_used
+                .checked_add(timeout)
+                .unwrap_or_else(|| self.last_used + Duration::from_secs(u32::MAX.into())),
+        )
+    }
+
+    /// Locks (wipes the keys) if the session is idle past its timeout; returns whether it is
+    /// locked afterwards. Cheap: call it from a timer at [`idle_deadline`](Self::idle_deadline).
+    pub fn lock_if_idle(&mut self) -> bool {
+        if self.expired() {
+            self.lock();
+        }
+        self.keyspace.is_none()
     }
 
     fn expired(&self) -> bool {
@@ -93,10 +141,24 @@ impl<S: KVStore> Session<S> {
         self.idle_timeout = idle_timeout;
     }
 
+    /// Replaces the keyspace's key and id ([`Vault::rekey`]) and keeps working under the new
+    /// key. Needs the current password even though the session is unlocked: rekeying is what
+    /// one does when something may have leaked.
+    pub async fn rekey(
+        &mut self,
+        password: impl AsRef<[u8]>,
+        new_password: impl AsRef<[u8]>,
+    ) -> Result<()> {
+        self.access()?;
+        let rekeyed = self.vault.rekey(&self.name, password, new_password).await?;
+        self.keyspace = Some(rekeyed);
+        Ok(())
+    }
+
     /// The unlocked keyspace, after the idle check; refreshes the idle clock.
     fn access(&mut self) -> Result<(&Vault<S>, &UnlockedKeyspace)> {
-        if self.expired() {
-            self.lock();
+        if self.lock_if_idle() {
+            return Err(Error::Locked);
         }
         self.last_used = Instant::now();
         let keyspace = self.keyspace.as_ref().ok_or(Error::Locked)?;

@@ -35,8 +35,21 @@ fn nonce(index: u64, last: bool) -> [u8; NONCE_LEN] {
     nonce
 }
 
+/// Seals chunk `index` of a stream, appending ciphertext ‖ tag to `out`.
+fn seal_chunk(
+    key: &Key,
+    header: &[u8],
+    index: u64,
+    plaintext: &[u8],
+    last: bool,
+    out: &mut Vec<u8>,
+) {
+    crypto::seal_append(key, &nonce(index, last), header, plaintext, out);
+}
+
 /// Encrypts a stream piece by piece: feed [`update`](Self::update) any amount at a time and
-/// write what it returns, then write what [`finish`](Self::finish) returns.
+/// write what it returns, then write what [`finish`](Self::finish) returns. The plaintext it
+/// holds back (at most one chunk) lives in a buffer that is wiped on drop.
 pub struct StreamEncryptor {
     key: Key,
     header: Option<Vec<u8>>,
@@ -65,20 +78,10 @@ impl StreamEncryptor {
             key: stream_key(data_key, &salt),
             header: Some(header.clone()),
             header_bytes: header,
+            // Allocated once at its full size, so it never moves (a move would leave a copy).
             buffer: Zeroizing::new(Vec::with_capacity(CHUNK_SIZE)),
             index: 0,
         })
-    }
-
-    fn seal_chunk(&mut self, plaintext: &[u8], last: bool, out: &mut Vec<u8>) {
-        crypto::seal_append(
-            &self.key,
-            &nonce(self.index, last),
-            &self.header_bytes,
-            plaintext,
-            out,
-        );
-        self.index += 1;
     }
 
     /// Takes more plaintext; returns the ciphertext ready so far (possibly empty).
@@ -88,9 +91,15 @@ impl StreamEncryptor {
         while !input.is_empty() {
             let room = CHUNK_SIZE - self.buffer.len();
             if room == 0 {
-                let chunk = std::mem::take(&mut *self.buffer);
-                self.seal_chunk(&chunk, false, &mut out);
-                *self.buffer = chunk;
+                seal_chunk(
+                    &self.key,
+                    &self.header_bytes,
+                    self.index,
+                    &self.buffer,
+                    false,
+                    &mut out,
+                );
+                self.index += 1;
                 self.buffer.clear();
                 continue;
             }
@@ -101,29 +110,48 @@ impl StreamEncryptor {
         out
     }
 
-    /// Ends the stream: returns the last chunk (and the header if nothing was written yet).
+    /// Ends the stream: returns the last chunk (and the header if nothing was written yet). An
+    /// input that is a whole number of chunks ends with a full last chunk; only an empty input
+    /// ends with an empty one.
     pub fn finish(mut self) -> Vec<u8> {
         let mut out = self.header.take().unwrap_or_default();
-        let chunk = std::mem::take(&mut *self.buffer);
-        self.seal_chunk(&chunk, true, &mut out);
+        seal_chunk(
+            &self.key,
+            &self.header_bytes,
+            self.index,
+            &self.buffer,
+            true,
+            &mut out,
+        );
         out
     }
 }
 
+struct StreamState {
+    key: Key,
+    header: Vec<u8>,
+    /// Bytes of a sealed chunk: chunk size + 16.
+    sealed_chunk: usize,
+}
+
 /// Decrypts a stream piece by piece. Plaintext is released chunk by chunk, each only after it
-/// authenticated; [`finish`](Self::finish) fails if the stream was truncated, so a caller must
-/// treat output as untrusted until `finish` succeeds.
+/// authenticated, in buffers that are wiped on drop; [`finish`](Self::finish) fails if the
+/// stream was truncated or extended, so a caller must treat output as untrusted until `finish`
+/// succeeds. After any error every later call fails too: a stream is all or nothing.
 pub struct StreamDecryptor {
     data_key: Key,
-    state: Option<(Key, Vec<u8>, usize)>,
+    state: Option<StreamState>,
+    /// Ciphertext not yet opened (never plaintext: chunks are opened in the output buffer).
     buffer: Vec<u8>,
     index: u64,
+    failed: bool,
 }
 
 impl std::fmt::Debug for StreamDecryptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamDecryptor")
             .field("chunks", &self.index)
+            .field("failed", &self.failed)
             .finish_non_exhaustive()
     }
 }
@@ -135,6 +163,7 @@ impl StreamDecryptor {
             state: None,
             buffer: Vec::new(),
             index: 0,
+            failed: false,
         }
     }
 
@@ -148,6 +177,11 @@ impl StreamDecryptor {
             return Err(Error::DecryptionFailed("not a vault stream"));
         }
         let (version, algorithm) = (r.u8()?, r.u8()?);
+        if version == 0 {
+            return Err(Error::DecryptionFailed(
+                "stream version 0 was never written by any release",
+            ));
+        }
         if version != STREAM_VERSION || algorithm != AEAD_XCHACHA20POLY1305 {
             return Err(Error::UnsupportedFormat(format!(
                 "stream version {version}, algorithm {algorithm}"
@@ -160,66 +194,107 @@ impl StreamDecryptor {
             ));
         }
         let salt = r.take(SALT_LEN)?;
-        let key = stream_key(&self.data_key, salt);
-        self.state = Some((key, header, chunk as usize + TAG_LEN));
+        self.state = Some(StreamState {
+            key: stream_key(&self.data_key, salt),
+            header,
+            sealed_chunk: chunk as usize + TAG_LEN,
+        });
         Ok(())
     }
 
-    /// Authenticates and decrypts the chunk of `len` sealed bytes at `start` of the buffer, in
-    /// place, appending its plaintext to `out`.
+    /// Authenticates and decrypts the sealed chunk `buffer[start..start + len]` into `out`,
+    /// whose capacity the caller reserved (so the plaintext is never left in a freed block).
     fn open_chunk(
         &mut self,
         start: usize,
         len: usize,
         last: bool,
-        out: &mut Vec<u8>,
+        out: &mut Zeroizing<Vec<u8>>,
     ) -> Result<()> {
-        let (key, header, _) = self
+        let state = self
             .state
             .as_ref()
             .ok_or(Error::DecryptionFailed("stream truncated"))?;
-        let sealed = &mut self.buffer[start..start + len];
-        let plain = crypto::open_in_place(key, &nonce(self.index, last), header, sealed).ok_or(
-            Error::DecryptionFailed(
+        let sealed = self
+            .buffer
+            .get(start..start + len)
+            .ok_or(Error::DecryptionFailed("stream truncated"))?;
+        let at = out.len();
+        out.extend_from_slice(sealed);
+        let opened = crypto::open_in_place(
+            &state.key,
+            &nonce(self.index, last),
+            &state.header,
+            &mut out[at..],
+        )
+        .map(<[u8]>::len);
+        match opened {
+            Some(plain_len) => {
+                out.truncate(at + plain_len);
+                self.index += 1;
+                Ok(())
+            }
+            None => Err(Error::DecryptionFailed(
                 "stream chunk altered, reordered, truncated or from another keyspace",
-            ),
-        )?;
-        out.extend_from_slice(plain);
-        self.index += 1;
+            )),
+        }
+    }
+
+    fn check_not_failed(&self) -> Result<()> {
+        if self.failed {
+            return Err(Error::DecryptionFailed(
+                "this stream already failed to decrypt; nothing more is released",
+            ));
+        }
         Ok(())
     }
 
     /// Takes more ciphertext; returns the plaintext authenticated so far (possibly empty).
-    pub fn update(&mut self, input: &[u8]) -> Result<Vec<u8>> {
+    pub fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.check_not_failed()?;
+        let result = self.update_inner(input);
+        self.failed = result.is_err();
+        result
+    }
+
+    fn update_inner(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         self.buffer.extend_from_slice(input);
         self.parse_header()?;
-        let mut out = Vec::new();
-        let mut consumed = 0;
-        if let Some(&(_, _, sealed_chunk)) = self.state.as_ref() {
-            // Keep at least one whole chunk back: it may be the last.
-            while self.buffer.len() - consumed > sealed_chunk {
-                self.open_chunk(consumed, sealed_chunk, false, &mut out)?;
-                consumed += sealed_chunk;
-            }
+        let Some(sealed_chunk) = self.state.as_ref().map(|s| s.sealed_chunk) else {
+            return Ok(Zeroizing::new(Vec::new()));
+        };
+        // Keep at least one whole chunk back: it may be the last.
+        let ready = self.buffer.len().saturating_sub(1) / sealed_chunk;
+        let mut out = Zeroizing::new(Vec::with_capacity(ready * sealed_chunk));
+        for i in 0..ready {
+            self.open_chunk(i * sealed_chunk, sealed_chunk, false, &mut out)?;
         }
-        self.buffer.drain(..consumed);
+        self.buffer.drain(..ready * sealed_chunk);
         Ok(out)
     }
 
     /// Ends the stream: authenticates the final chunk and returns its plaintext. Fails if the
-    /// stream was truncated or extended.
-    pub fn finish(mut self) -> Result<Vec<u8>> {
+    /// stream was truncated or extended, or ends with an empty chunk after a full one (the
+    /// encoder never writes that).
+    pub fn finish(mut self) -> Result<Zeroizing<Vec<u8>>> {
+        self.check_not_failed()?;
         self.parse_header()?;
-        let Some(&(_, _, sealed_chunk)) = self.state.as_ref() else {
+        let Some(sealed_chunk) = self.state.as_ref().map(|s| s.sealed_chunk) else {
             return Err(Error::DecryptionFailed(
                 "stream truncated: incomplete header",
             ));
         };
-        if self.buffer.len() < TAG_LEN || self.buffer.len() > sealed_chunk {
+        let len = self.buffer.len();
+        if len < TAG_LEN || len > sealed_chunk {
             return Err(Error::DecryptionFailed("stream truncated or extended"));
         }
-        let mut out = Vec::new();
-        self.open_chunk(0, self.buffer.len(), true, &mut out)?;
+        if len == TAG_LEN && self.index > 0 {
+            return Err(Error::DecryptionFailed(
+                "stream ends with an empty chunk after a full one",
+            ));
+        }
+        let mut out = Zeroizing::new(Vec::with_capacity(len));
+        self.open_chunk(0, len, true, &mut out)?;
         Ok(out)
     }
 }

@@ -8,11 +8,14 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{self, KdfParams};
 use crate::format::{
-    self, put_bytes16, Header, Reader, HEADER_PREFIX, RECORD_PREFIX, RECORD_VERSION,
+    self, check_record, claim_key, decode_key_pair, encode_key_pair, open_record, record_key,
+    record_prefix, seal_record, seal_record_with_nonce, CheckedRecord, Header, Kind, CLAIM_PREFIX,
+    HEADER_PREFIX, ID_LEN,
 };
 use crate::keys::{self, KeyType, PrivateKey};
 use crate::keyspace::{
-    self, validate_name, UnlockedKeyspace, MAX_ITEM_NAME_LEN, MAX_KEYSPACE_NAME_LEN,
+    self, check_lookup_name, check_stored_name, validate_name, UnlockedKeyspace, MAX_ITEM_NAME_LEN,
+    MAX_KEYSPACE_NAME_LEN,
 };
 use crate::stream::{StreamDecryptor, StreamEncryptor};
 use crate::{Error, Result};
@@ -49,7 +52,7 @@ impl<'a> From<&'a UnlockedKeyspace> for Access<'a> {
     }
 }
 
-enum Resolved<'a> {
+pub(crate) enum Resolved<'a> {
     Borrowed(&'a UnlockedKeyspace),
     Owned(UnlockedKeyspace),
 }
@@ -85,130 +88,6 @@ impl KeyInfo {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    KeyPair,
-    Secret,
-}
-
-impl Kind {
-    fn byte(self) -> u8 {
-        match self {
-            Kind::KeyPair => b'k',
-            Kind::Secret => b's',
-        }
-    }
-    fn label(self) -> &'static str {
-        match self {
-            Kind::KeyPair => "key pair",
-            Kind::Secret => "secret",
-        }
-    }
-}
-
-/// The storage-key prefix of all records of keyspace `id`.
-pub(crate) fn record_prefix(id: &[u8]) -> Vec<u8> {
-    [RECORD_PREFIX, id].concat()
-}
-
-/// Storage key of a record: `r/` ‖ keyspace id ‖ kind ‖ HMAC(index key, kind ‖ name).
-fn record_key(ks: &UnlockedKeyspace, kind: Kind, name: &str) -> Vec<u8> {
-    let tag = crypto::hmac(&ks.index_key, &[&[kind.byte()], name.as_bytes()]);
-    let mut key = record_prefix(&ks.id);
-    key.push(kind.byte());
-    key.extend_from_slice(&tag);
-    key
-}
-
-fn record_aad(storage_key: &[u8]) -> Vec<u8> {
-    let mut aad = b"vault/v1/record".to_vec();
-    aad.extend_from_slice(storage_key);
-    aad.push(RECORD_VERSION);
-    aad
-}
-
-/// Encrypts a record: version ‖ nonce ‖ ciphertext of (name ‖ payload), bound to its key.
-fn seal_record(
-    ks: &UnlockedKeyspace,
-    storage_key: &[u8],
-    name: &str,
-    payload: &[u8],
-) -> Result<Vec<u8>> {
-    let mut nonce = [0u8; crypto::NONCE_LEN];
-    crypto::random_bytes(&mut nonce)?;
-    Ok(seal_record_with_nonce(
-        ks,
-        storage_key,
-        name,
-        payload,
-        &nonce,
-    ))
-}
-
-/// [`seal_record`] with a nonce the caller drew (a batch draws all of its nonces at once).
-fn seal_record_with_nonce(
-    ks: &UnlockedKeyspace,
-    storage_key: &[u8],
-    name: &str,
-    payload: &[u8],
-    nonce: &[u8; crypto::NONCE_LEN],
-) -> Vec<u8> {
-    let mut plain = Zeroizing::new(Vec::with_capacity(2 + name.len() + payload.len()));
-    put_bytes16(&mut plain, name.as_bytes());
-    plain.extend_from_slice(payload);
-    let mut out = Vec::with_capacity(1 + crypto::NONCE_LEN + plain.len() + crypto::TAG_LEN);
-    out.push(RECORD_VERSION);
-    crypto::seal_with_nonce_into(
-        &ks.record_key,
-        nonce,
-        &record_aad(storage_key),
-        &plain,
-        &mut out,
-    );
-    out
-}
-
-/// Decrypts a record and returns (name, payload).
-pub(crate) fn open_record(
-    ks: &UnlockedKeyspace,
-    storage_key: &[u8],
-    value: &[u8],
-) -> Result<(String, Zeroizing<Vec<u8>>)> {
-    let (&version, sealed) = value
-        .split_first()
-        .ok_or_else(|| Error::Corrupted("empty record".into()))?;
-    if version != RECORD_VERSION {
-        return Err(Error::UnsupportedFormat(format!(
-            "record version {version}"
-        )));
-    }
-    let plain =
-        crypto::open(&ks.record_key, &record_aad(storage_key), sealed).ok_or_else(|| {
-            Error::Corrupted("a record failed authentication (altered or moved)".into())
-        })?;
-    let mut r = Reader::new(&plain, "record");
-    let name = String::from_utf8(r.bytes16()?.to_vec())
-        .map_err(|_| Error::Corrupted("record name is not UTF-8".into()))?;
-    let payload = Zeroizing::new(r.rest().to_vec());
-    Ok((name, payload))
-}
-
-fn decode_key_pair(payload: &[u8]) -> Result<PrivateKey> {
-    let mut r = Reader::new(payload, "key pair record");
-    let key_type = KeyType::from_id(r.u8()?)?;
-    let bytes = Zeroizing::new(r.array::<32>()?);
-    r.finish()?;
-    PrivateKey::from_bytes(key_type, &bytes)
-        .map_err(|_| Error::Corrupted("stored private key is invalid".into()))
-}
-
-fn encode_key_pair(key: &PrivateKey) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(33));
-    out.push(key.key_type().id());
-    out.extend_from_slice(key.to_bytes().as_ref());
-    out
-}
-
 const PAGE: usize = 256;
 
 /// A vault over one [`KVStore`] namespace: keyspaces, key pairs, secrets, encryption. Holds no
@@ -232,9 +111,10 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// A vault that creates keyspaces, changes passwords and upgrades weaker keyspaces on unlock
-    /// with `kdf` (checked against the documented bounds).
+    /// with `kdf`. Refuses parameters outside the bounds or below the floor
+    /// ([`KdfParams::MIN`]), except [`KdfParams::INSECURE_FOR_TESTS`].
     pub fn with_kdf(store: S, kdf: KdfParams) -> Result<Self> {
-        kdf.validate()?;
+        kdf.validate_for_writing()?;
         Ok(Vault { store, kdf })
     }
 
@@ -250,7 +130,8 @@ impl<S: KVStore> Vault<S> {
 
     // ------------------------------------------------------------------ keyspaces
 
-    /// Creates keyspace `name` under `password` and returns it unlocked.
+    /// Creates keyspace `name` under `password` and returns it unlocked. Its random id is
+    /// claimed in the same atomic write as its header.
     pub async fn create_keyspace(
         &self,
         name: &str,
@@ -258,14 +139,14 @@ impl<S: KVStore> Vault<S> {
     ) -> Result<UnlockedKeyspace> {
         validate_name("keyspace", name, MAX_KEYSPACE_NAME_LEN)?;
         check_password(password.as_ref())?;
-        let keyspace_key = crypto::random_key()?;
-        let mut id = [0u8; format::ID_LEN];
-        crypto::random_bytes(&mut id)?;
-        let header = keyspace::wrap(name, id, &keyspace_key, password.as_ref(), self.kdf)?;
+        let keyspace = UnlockedKeyspace::generate(name)?;
+        let header = keyspace::wrap(&keyspace, password.as_ref(), self.kdf)?;
         let mut batch = Batch::new();
-        batch.create(format::header_key(name), header.encode());
+        batch
+            .create(format::header_key(name), header.encode())
+            .create(claim_key(&keyspace.id), name.as_bytes());
         apply_creating(&self.store, batch, "keyspace", name).await?;
-        Ok(UnlockedKeyspace::new(name, id, keyspace_key))
+        Ok(keyspace)
     }
 
     /// The names of all keyspaces, sorted; no password needed.
@@ -279,9 +160,8 @@ impl<S: KVStore> Vault<S> {
             }
             let page = self.store.scan_keys(scan).await?;
             for key in &page {
-                let name = std::str::from_utf8(&key[HEADER_PREFIX.len()..])
-                    .map_err(|_| Error::Corrupted("keyspace name is not UTF-8".into()))?;
-                names.push(name.to_owned());
+                let name = key.get(HEADER_PREFIX.len()..).unwrap_or_default();
+                names.push(check_stored_name("keyspace", name, MAX_KEYSPACE_NAME_LEN)?);
             }
             match page.last() {
                 Some(last) if page.len() == PAGE => cursor = Some(last.clone()),
@@ -291,7 +171,7 @@ impl<S: KVStore> Vault<S> {
     }
 
     async fn header(&self, name: &str) -> Result<Header> {
-        validate_name("keyspace", name, MAX_KEYSPACE_NAME_LEN)?;
+        check_lookup_name("keyspace", name, MAX_KEYSPACE_NAME_LEN)?;
         let bytes = self
             .store
             .get(&format::header_key(name))
@@ -304,24 +184,22 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// Unlocks keyspace `name`. A wrong password gives [`Error::WrongPassword`] and writes
-    /// nothing. If the keyspace's KDF parameters are weaker than this vault's, its key is
-    /// re-wrapped with this vault's parameters (one atomic write) before returning.
+    /// nothing. If any of the keyspace's KDF parameters is weaker than this vault's, its key is
+    /// re-wrapped with the component-wise stronger parameters (one atomic write, never lowering
+    /// anything) before returning; so is a keyspace wrapped under a password's bytes as typed
+    /// rather than their NFC form (written before passwords were normalized).
     pub async fn unlock(&self, name: &str, password: impl AsRef<[u8]>) -> Result<UnlockedKeyspace> {
         let header = self.header(name).await?;
-        let unlocked = keyspace::unwrap(name, &header, password.as_ref())?;
-        if header.kdf.weaker_than(&self.kdf) {
-            let upgraded = keyspace::wrap(
-                name,
-                header.id,
-                &unlocked.keyspace_key,
-                password.as_ref(),
-                self.kdf,
-            )?;
+        let opened = keyspace::unwrap(name, &header, password.as_ref())?;
+        let upgrade = header.kdf.upgrade_to(&self.kdf);
+        if upgrade.is_some() || opened.legacy_password_form {
+            let kdf = upgrade.unwrap_or(header.kdf);
+            let rewrapped = keyspace::wrap(&opened.keyspace, password.as_ref(), kdf)?;
             self.store
-                .set(&format::header_key(name), &upgraded.encode())
+                .set(&format::header_key(name), &rewrapped.encode())
                 .await?;
         }
-        Ok(unlocked)
+        Ok(opened.keyspace)
     }
 
     /// The KDF parameters keyspace `name` is stored with.
@@ -332,6 +210,10 @@ impl<S: KVStore> Vault<S> {
     /// Changes keyspace `name`'s password: only its wrapped key is rewritten, in one atomic
     /// write, so a failure at any point leaves either the old or the new password working.
     /// Unlocked keyspaces and sessions keep working (the keyspace key is unchanged).
+    ///
+    /// The keyspace key stays the same, so an old copy of the header (a backup, a copy of the
+    /// store, free pages of its file) still opens every record with the old password. When the
+    /// old password may be known to someone else, use [`rekey`](Self::rekey) instead.
     pub async fn change_password(
         &self,
         name: &str,
@@ -340,40 +222,132 @@ impl<S: KVStore> Vault<S> {
     ) -> Result<()> {
         check_password(new_password.as_ref())?;
         let header = self.header(name).await?;
-        let unlocked = keyspace::unwrap(name, &header, old_password.as_ref())?;
-        let rewrapped = keyspace::wrap(
-            name,
-            header.id,
-            &unlocked.keyspace_key,
-            new_password.as_ref(),
-            self.kdf,
-        )?;
+        let opened = keyspace::unwrap(name, &header, old_password.as_ref())?;
+        let kdf = header.kdf.upgrade_to(&self.kdf).unwrap_or(header.kdf);
+        let rewrapped = keyspace::wrap(&opened.keyspace, new_password.as_ref(), kdf)?;
         self.store
             .set(&format::header_key(name), &rewrapped.encode())
             .await?;
         Ok(())
     }
 
-    /// Deletes keyspace `name` and everything in it, in one atomic batch; needs its password.
+    /// Replaces keyspace `name`'s key and id: every record is re-encrypted under a new random
+    /// keyspace key, the header is re-wrapped under `new_password` (pass the current password
+    /// to keep it), and the old records, the old id claim and the old header are replaced in
+    /// one atomic write. Returns the keyspace unlocked under its new key.
+    ///
+    /// After a rekey nothing made before it opens anything current: not an old header with the
+    /// old password, not an old backup's key, not an [`UnlockedKeyspace`] or session of the old
+    /// key (their calls fail). Use it when a password, a backup or a copy of the store may
+    /// have leaked. Copies made before the rekey still open the records *they* hold.
+    ///
+    /// Every record is checked first; if one fails, nothing is written.
+    pub async fn rekey(
+        &self,
+        name: &str,
+        password: impl AsRef<[u8]>,
+        new_password: impl AsRef<[u8]>,
+    ) -> Result<UnlockedKeyspace> {
+        check_password(new_password.as_ref())?;
+        let header = self.header(name).await?;
+        let old = keyspace::unwrap(name, &header, password.as_ref())?.keyspace;
+        let records = self.scan_all(&record_prefix(&old.id)).await?;
+        let owned = self.owns_records(name, &old.id).await?;
+        let new = UnlockedKeyspace::generate(name)?;
+        let kdf = header.kdf.upgrade_to(&self.kdf).unwrap_or(header.kdf);
+        let new_header = keyspace::wrap(&new, new_password.as_ref(), kdf)?;
+        let nonces = crypto::random_nonces(records.len())?;
+        let mut batch = Batch::new();
+        for ((key, value), nonce) in records.iter().zip(&nonces) {
+            let CheckedRecord {
+                kind,
+                name: item,
+                payload,
+            } = check_record(&old, key, value)?;
+            let new_key = record_key(&new, kind, &item);
+            let sealed = seal_record_with_nonce(&new, &new_key, &item, &payload, nonce)?;
+            batch.create(new_key, sealed);
+            if owned {
+                batch.delete(key.clone());
+            }
+        }
+        if self.claim_holder(&old.id).await?.as_deref() == Some(name) {
+            batch.delete(claim_key(&old.id));
+        }
+        batch
+            .create(claim_key(&new.id), name.as_bytes())
+            .set(format::header_key(name), new_header.encode());
+        apply_creating(&self.store, batch, "keyspace", name).await?;
+        Ok(new)
+    }
+
+    /// Deletes keyspace `name` and everything it owns, in one atomic batch; needs its
+    /// password. Records under its id are deleted only when the id is its own (claimed by it,
+    /// or, for a keyspace written before ids were claimed, held by no other keyspace).
     pub async fn delete_keyspace(&self, name: &str, password: impl AsRef<[u8]>) -> Result<()> {
         // Not `unlock`: a KDF upgrade would derive again and rewrite a header about to go.
-        let unlocked = keyspace::unwrap(name, &self.header(name).await?, password.as_ref())?;
+        let header = self.header(name).await?;
+        let id = keyspace::unwrap(name, &header, password.as_ref())?
+            .keyspace
+            .id;
         let mut batch = Batch::new();
-        for key in self.all_record_keys(&unlocked.id).await? {
-            batch.delete(key);
+        if self.owns_records(name, &id).await? {
+            for (key, _) in self.scan_all(&record_prefix(&id)).await? {
+                batch.delete(key);
+            }
+        }
+        if self.claim_holder(&id).await?.as_deref() == Some(name) {
+            batch.delete(claim_key(&id));
         }
         batch.delete(format::header_key(name));
         self.store.batch(batch).await?;
         Ok(())
     }
 
-    pub(crate) async fn all_record_keys(&self, id: &[u8]) -> Result<Vec<Vec<u8>>> {
-        Ok(self
-            .scan_all(&record_prefix(id))
+    /// The keyspace that claimed `id`, if any.
+    async fn claim_holder(&self, id: &[u8; ID_LEN]) -> Result<Option<String>> {
+        self.store
+            .get(&claim_key(id))
             .await?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect())
+            .map(|name| check_stored_name("keyspace id claim", &name, MAX_KEYSPACE_NAME_LEN))
+            .transpose()
+    }
+
+    /// The keyspaces whose stored header carries `id` (normally one; more only in a store
+    /// written before ids were claimed and then given a hostile backup).
+    async fn headers_with_id(&self, id: &[u8; ID_LEN]) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for (key, value) in self.scan_all(HEADER_PREFIX).await? {
+            if Header::id_of(&value).as_ref() == Some(id) {
+                let name = key.get(HEADER_PREFIX.len()..).unwrap_or_default();
+                names.push(String::from_utf8_lossy(name).into_owned());
+            }
+        }
+        Ok(names)
+    }
+
+    /// Whether the records under `id` belong to keyspace `name`.
+    async fn owns_records(&self, name: &str, id: &[u8; ID_LEN]) -> Result<bool> {
+        Ok(match self.claim_holder(id).await? {
+            Some(holder) => holder == name,
+            None => self.headers_with_id(id).await?.iter().all(|n| n == name),
+        })
+    }
+
+    /// Fails with `AlreadyExists` unless `id` is unused: unclaimed, in no stored header (which
+    /// covers keyspaces written before ids were claimed), with no record under it.
+    pub(crate) async fn check_id_unused(&self, id: &[u8; ID_LEN]) -> Result<()> {
+        let in_use = self.claim_holder(id).await?.is_some()
+            || !self.headers_with_id(id).await?.is_empty()
+            || !self
+                .store
+                .scan_keys(Scan::prefix(&record_prefix(id)).limit(1))
+                .await?
+                .is_empty();
+        if in_use {
+            return Err(id_in_use(id));
+        }
+        Ok(())
     }
 
     pub(crate) async fn scan_all(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
@@ -392,7 +366,7 @@ impl<S: KVStore> Vault<S> {
         }
     }
 
-    async fn resolve<'a>(&self, access: Access<'a>) -> Result<Resolved<'a>> {
+    pub(crate) async fn resolve<'a>(&self, access: Access<'a>) -> Result<Resolved<'a>> {
         match access {
             Access::Unlocked(ks) => Ok(Resolved::Borrowed(ks)),
             Access::Password { keyspace, password } => {
@@ -407,7 +381,7 @@ impl<S: KVStore> Vault<S> {
         kind: Kind,
         name: &str,
     ) -> Result<Zeroizing<Vec<u8>>> {
-        validate_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
+        check_lookup_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
         let key = record_key(ks, kind, name);
         let value = self.store.get(&key).await?.ok_or_else(|| Error::NotFound {
             kind: kind.label(),
@@ -422,6 +396,7 @@ impl<S: KVStore> Vault<S> {
         Ok(payload)
     }
 
+    /// Every record of `kind`, each fully checked ([`check_record`]), sorted by name.
     async fn list_records(
         &self,
         ks: &UnlockedKeyspace,
@@ -431,14 +406,15 @@ impl<S: KVStore> Vault<S> {
         prefix.push(kind.byte());
         let mut out = Vec::new();
         for (key, value) in self.scan_all(&prefix).await? {
-            out.push(open_record(ks, &key, &value)?);
+            let record = check_record(ks, &key, &value)?;
+            out.push((record.name, record.payload));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
 
     async fn delete_record(&self, ks: &UnlockedKeyspace, kind: Kind, name: &str) -> Result<()> {
-        validate_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
+        check_lookup_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
         let key = record_key(ks, kind, name);
         if !self.store.contains(&key).await? {
             return Err(Error::NotFound {
@@ -623,7 +599,10 @@ impl<S: KVStore> Vault<S> {
             .batch_with(&mut |sink| {
                 for (&(name, value), nonce) in items.iter().zip(&nonces) {
                     let key = record_key(ks, Kind::Secret, name);
-                    sink.set(&key, &seal_record_with_nonce(ks, &key, name, value, nonce))?;
+                    // Names are validated above, so sealing cannot fail on their length.
+                    let sealed = seal_record_with_nonce(ks, &key, name, value, nonce)
+                        .map_err(|e| kvstore::Error::Aborted(e.to_string()))?;
+                    sink.set(&key, &sealed)?;
                 }
                 Ok(())
             })
@@ -699,7 +678,8 @@ impl<S: KVStore> Vault<S> {
     }
 }
 
-/// Applies a batch whose `create` guards `name`: a conflict becomes `AlreadyExists`.
+/// Applies a batch whose `create`s guard `name` (of `kind`) and possibly a keyspace-id claim:
+/// a conflict becomes `AlreadyExists` for whichever was taken.
 pub(crate) async fn apply_creating<S: KVStore>(
     store: &S,
     batch: Batch,
@@ -707,12 +687,25 @@ pub(crate) async fn apply_creating<S: KVStore>(
     name: &str,
 ) -> Result<()> {
     store.batch(batch).await.map_err(|e| match e {
-        kvstore::Error::KeyExists { .. } => Error::AlreadyExists {
-            kind,
-            name: name.to_owned(),
-        },
+        kvstore::Error::KeyExists { key } => {
+            match <&[u8; ID_LEN]>::try_from(key.strip_prefix(CLAIM_PREFIX).unwrap_or_default()) {
+                Ok(id) => id_in_use(id),
+                Err(_) => Error::AlreadyExists {
+                    kind,
+                    name: name.to_owned(),
+                },
+            }
+        }
         other => other.into(),
     })
+}
+
+/// The error for a keyspace id that another keyspace already uses.
+pub(crate) fn id_in_use(id: &[u8; ID_LEN]) -> Error {
+    Error::AlreadyExists {
+        kind: "keyspace id",
+        name: id.iter().map(|b| format!("{b:02x}")).collect(),
+    }
 }
 
 pub(crate) fn key_info(name: &str, key: &PrivateKey) -> KeyInfo {

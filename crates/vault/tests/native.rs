@@ -57,6 +57,41 @@ fn regenerate_native_golden_fixture() {
     .unwrap();
 }
 
+const NFC_FIXTURE: &str = include_str!("fixtures/nfc-keyspace.txt");
+const LEGACY_NFD_FIXTURE: &str = include_str!("fixtures/legacy-nfd-keyspace.txt");
+
+#[test]
+fn a_password_typed_in_either_unicode_form_opens_the_nfc_fixture() {
+    futures::executor::block_on(async {
+        let (store, _dir) = sled().await;
+        suite::check_nfc_golden(store, NFC_FIXTURE).await
+    });
+}
+
+#[test]
+fn a_keyspace_wrapped_before_normalization_opens_and_is_upgraded() {
+    futures::executor::block_on(suite::check_legacy_nfd_keyspace(
+        MemoryStore::new(),
+        LEGACY_NFD_FIXTURE,
+    ));
+}
+
+/// Regenerates `fixtures/nfc-keyspace.txt` (by hand, after a deliberate format change:
+/// `cargo test -p vault --test native -- --ignored regenerate`).
+#[test]
+#[ignore = "writes the committed NFC fixture"]
+fn regenerate_nfc_fixture() {
+    let text = futures::executor::block_on(suite::write_nfc_golden(MemoryStore::new()));
+    std::fs::write(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/nfc-keyspace.txt"
+        ),
+        text,
+    )
+    .unwrap();
+}
+
 /// A store that fails every write after a set number of them, applying nothing of the failed
 /// one: a crash or I/O error at a chosen step.
 #[derive(Clone)]

@@ -24,6 +24,19 @@ async fn golden_keyspace_written_in_the_browser_still_opens() {
     crate::suite::check_golden(store, include_str!("../fixtures/browser-keyspace.txt")).await;
 }
 
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn a_password_typed_in_either_unicode_form_opens_the_nfc_fixture() {
+    let (store, _guard) = indexeddb().await;
+    crate::suite::check_nfc_golden(store, include_str!("../fixtures/nfc-keyspace.txt")).await;
+}
+
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn a_keyspace_wrapped_before_normalization_opens_and_is_upgraded() {
+    let (store, _guard) = indexeddb().await;
+    let fixture = include_str!("../fixtures/legacy-nfd-keyspace.txt");
+    crate::suite::check_legacy_nfd_keyspace(store, fixture).await;
+}
+
 /// Prints a browser-written golden keyspace; `scripts/regenerate-fixtures.sh` saves it as
 /// `fixtures/browser-keyspace.txt`.
 #[wasm_bindgen_test::wasm_bindgen_test]
