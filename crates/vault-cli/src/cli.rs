@@ -44,7 +44,7 @@ pub struct PasswordArgs {
     /// Read the password from the first line of standard input.
     #[arg(long, global = true)]
     pub password_stdin: bool,
-    /// For `keyspace passwd`: read the new password from this file.
+    /// For `keyspace passwd` and `keyspace rekey`: read the new password from this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub new_password_file: Option<PathBuf>,
 }
@@ -90,6 +90,11 @@ pub enum Command {
     /// Encrypt a file or standard input to standard output (streaming, any size).
     Encrypt(CryptArgs),
     /// Decrypt what `encrypt` wrote.
+    ///
+    /// To a file (-o), the plaintext appears under its name only once the whole input has
+    /// authenticated. To standard output, plaintext is written chunk by chunk as each chunk
+    /// authenticates, so a truncated or altered input may already have produced output: the
+    /// exit code (7) is then the only signal, as with `age`. Use -o when that matters.
     Decrypt(CryptArgs),
     /// Export or import a keyspace backup (the JavaScript package's format too).
     #[command(subcommand)]
@@ -104,8 +109,17 @@ pub enum KeyspaceCommand {
     List,
     /// Delete a keyspace and everything in it.
     Delete { name: String },
-    /// Change a keyspace's password.
+    /// Change a keyspace's password (the keyspace key stays; see `rekey`).
     Passwd { name: String },
+    /// Replace a keyspace's key and id and re-encrypt everything, so that no old copy of the
+    /// store, old backup or old password opens anything current. Asks for a new password
+    /// (like `passwd`) unless --keep-password.
+    Rekey {
+        name: String,
+        /// Keep the current password.
+        #[arg(long)]
+        keep_password: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -201,7 +215,9 @@ pub struct CryptArgs {
     pub keyspace: String,
     /// Input file (default: standard input).
     pub input: Option<PathBuf>,
-    /// Output file (default: standard output). Removed again if decryption fails.
+    /// Output file (default: standard output): written to a private temporary file beside it
+    /// and renamed into place only on success, so a failure leaves any existing file as it
+    /// was. Must not be the input.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
 }
@@ -211,6 +227,7 @@ pub enum BackupCommand {
     /// Write a keyspace's backup to a file (or standard output).
     Export {
         keyspace: String,
+        /// The backup file (mode 0600, written atomically).
         #[arg(short, long)]
         output: Option<PathBuf>,
     },

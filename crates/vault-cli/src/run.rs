@@ -1,7 +1,16 @@
-//! Running a parsed command: store opening, passwords, I/O, output and exit codes.
+//! Running a parsed command: inputs, store opening, output files and exit codes.
+//!
+//! Order matters: every input a person or a pipe provides (passwords, secret values, keys,
+//! messages, backup files) is read *before* the store is opened, and the store is closed as
+//! soon as the command's storage work is done (before streaming a file), because an open
+//! store locks out every other `vault` process. Files the CLI writes are created private
+//! (umask 077: 0600 files, 0700 directories) and written to a temporary file renamed into
+//! place only on success.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, IsTerminal, Read, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -41,6 +50,9 @@ pub fn main() -> ExitCode {
             .unwrap_or_default();
         eprintln!("error: internal error ({message}); please report it");
     }));
+    // Everything this process creates (store files, backups, decrypted output, temporary
+    // files) is for the user alone.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -119,12 +131,15 @@ fn default_store(backend: Backend) -> Result<PathBuf> {
     }))
 }
 
-/// Opens the store, waiting up to 3 s for another `vault` process to release it.
+/// Opens the store, waiting up to 3 s for another `vault` process to release it. Its directory
+/// is created 0700, and a store an older release left readable by others is made private.
 fn open_store<S>(path: &Path, open: impl Fn(&Path) -> kvstore::Result<S>) -> Result<S> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
+    make_private(path).with_context(|| format!("cannot restrict {}", path.display()))?;
     let mut waited = Duration::ZERO;
     loop {
         match open(path) {
@@ -145,10 +160,33 @@ fn open_store<S>(path: &Path, open: impl Fn(&Path) -> kvstore::Result<S>) -> Res
     }
 }
 
+/// Removes group and other permissions from the store and everything in it (stores written
+/// by releases before 0600/0700 were the rule).
+fn make_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(()); // not created yet: the umask covers it
+    };
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            make_private(&entry?.path())?;
+        }
+    }
+    Ok(())
+}
+
 async fn dispatch(cli: Cli) -> Result<()> {
     if let Command::Verify(args) = &cli.command {
         return verify(&cli, args);
     }
+    let inputs = Inputs::read(&cli)?;
     let path = match &cli.store {
         Some(path) => path.clone(),
         None => default_store(cli.backend)?,
@@ -157,12 +195,170 @@ async fn dispatch(cli: Cli) -> Result<()> {
     match cli.backend {
         Backend::Sled => {
             let store = open_store(&path, |p| SledStore::open_with(p, Blocking::Inline))?;
-            run(&cli, Vault::new(store)).await
+            run(&cli, inputs, Vault::new(store)).await
         }
         Backend::Redb => {
             let store = open_store(&path, |p| RedbStore::open_with(p, Blocking::Inline))?;
-            run(&cli, Vault::new(store)).await
+            run(&cli, inputs, Vault::new(store)).await
         }
+    }
+}
+
+/// What a command needs from a person or a pipe, read before the store is opened.
+#[derive(Default)]
+struct Inputs {
+    password: Option<Zeroizing<String>>,
+    new_password: Option<Zeroizing<String>>,
+    /// A secret's value, a private key, a message to sign or a backup file.
+    data: Option<Zeroizing<Vec<u8>>>,
+    /// The input of `encrypt`/`decrypt`, opened (not read): it streams after the store closed.
+    stream: Option<(Box<dyn Read>, Option<u64>)>,
+}
+
+impl Inputs {
+    fn read(cli: &Cli) -> Result<Inputs> {
+        let mut inputs = Inputs::default();
+        let with_password = |inputs: &mut Inputs| -> Result<()> {
+            inputs.password = Some(password(cli, false)?);
+            Ok(())
+        };
+        match &cli.command {
+            Command::Verify(_) | Command::Keyspace(KeyspaceCommand::List) => {}
+            Command::Keyspace(KeyspaceCommand::Create { .. }) => {
+                inputs.password = Some(password(cli, true)?);
+            }
+            Command::Keyspace(KeyspaceCommand::Delete { .. }) => with_password(&mut inputs)?,
+            Command::Keyspace(KeyspaceCommand::Passwd { .. }) => {
+                with_password(&mut inputs)?;
+                inputs.new_password = Some(new_password(cli)?);
+            }
+            Command::Keyspace(KeyspaceCommand::Rekey { keep_password, .. }) => {
+                with_password(&mut inputs)?;
+                if !keep_password {
+                    inputs.new_password = Some(new_password(cli)?);
+                }
+            }
+            Command::Key(KeyCommand::Import { .. }) => {
+                let line = first_line(
+                    data_stdin(cli, "the private key")?.lock(),
+                    "the private key on standard input",
+                )?;
+                let hex_digits = line.trim().trim_start_matches("0x");
+                let mut key = Zeroizing::new(vec![0u8; hex_digits.len() / 2]);
+                hex::decode_to_slice(hex_digits, &mut key).map_err(|_| {
+                    usage("the private key must be 64 hex digits on standard input")
+                })?;
+                inputs.data = Some(key);
+                with_password(&mut inputs)?;
+            }
+            Command::Key(KeyCommand::Export {
+                reveal_private_key: false,
+                ..
+            }) => {
+                return Err(usage(
+                    "exporting prints the private key: add --reveal-private-key to confirm",
+                ))
+            }
+            Command::Key(_) => with_password(&mut inputs)?,
+            Command::Sign(args) => {
+                inputs.data = Some(Zeroizing::new(message_bytes(
+                    cli,
+                    &args.message,
+                    &args.file,
+                )?));
+                with_password(&mut inputs)?;
+            }
+            Command::Secret(SecretCommand::Set { .. }) => {
+                let prompt_for_value =
+                    std::io::stdin().is_terminal() && !cli.password.password_stdin;
+                // Without a terminal the password must come from a file or the environment, so
+                // the value can be read first; on a terminal, password first, then the value.
+                if !prompt_for_value {
+                    inputs.data = Some(secret_from_stdin(cli)?);
+                }
+                with_password(&mut inputs)?;
+                if prompt_for_value {
+                    inputs.data = Some(Zeroizing::new(
+                        rpassword::prompt_password("Secret value: ")
+                            .context("cannot read the value")?
+                            .into_bytes(),
+                    ));
+                }
+            }
+            Command::Secret(_) => with_password(&mut inputs)?,
+            Command::Encrypt(args) | Command::Decrypt(args) => {
+                inputs.stream = Some(open_crypt_input(cli, args)?);
+                with_password(&mut inputs)?;
+            }
+            Command::Backup(BackupCommand::Export { .. }) => with_password(&mut inputs)?,
+            Command::Backup(BackupCommand::Import { file }) => {
+                inputs.data =
+                    Some(Zeroizing::new(std::fs::read(file).with_context(|| {
+                        format!("cannot read {}", file.display())
+                    })?));
+                with_password(&mut inputs)?;
+            }
+        }
+        Ok(inputs)
+    }
+
+    fn password(&self) -> Result<&str> {
+        self.password
+            .as_deref()
+            .map(String::as_str)
+            .ok_or_else(|| anyhow!("internal error: no password was read"))
+    }
+
+    fn take_data(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+        self.data
+            .take()
+            .ok_or_else(|| anyhow!("internal error: no input was read"))
+    }
+}
+
+fn secret_from_stdin(cli: &Cli) -> Result<Zeroizing<Vec<u8>>> {
+    let mut value = Zeroizing::new(Vec::new());
+    data_stdin(cli, "the secret value")?
+        .lock()
+        .read_to_end(&mut value)
+        .context("cannot read standard input")?;
+    // `echo value | vault secret set` should not store echo's newline.
+    if value.ends_with(b"\n") {
+        value.pop();
+        if value.ends_with(b"\r") {
+            value.pop();
+        }
+    }
+    Ok(value)
+}
+
+fn open_crypt_input(cli: &Cli, args: &CryptArgs) -> Result<(Box<dyn Read>, Option<u64>)> {
+    match &args.input {
+        Some(path) => {
+            let file =
+                File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+            if let Some(output) = &args.output {
+                if same_file(&file, output) {
+                    return Err(usage(format!(
+                        "the output {} is the input: it would be destroyed; choose another -o",
+                        output.display()
+                    )));
+                }
+            }
+            let size = file.metadata().ok().map(|m| m.len());
+            Ok((Box::new(file), size))
+        }
+        None => Ok((Box::new(data_stdin(cli, "the data")?), None)),
+    }
+}
+
+/// Whether `path` names the file `file` is open on (same device and inode: hard links and
+/// other spellings of the path included).
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 
@@ -281,19 +477,49 @@ async fn with_spinner<T>(message: &'static str, work: impl std::future::Future<O
 }
 
 async fn unlock<S: KVStore>(
-    cli: &Cli,
+    inputs: &Inputs,
     vault: &Vault<S>,
     keyspace: &str,
 ) -> Result<vault::UnlockedKeyspace> {
-    let password = password(cli, false)?;
     Ok(with_spinner(
         "unlocking (Argon2id)…",
-        vault.unlock(keyspace, password.as_bytes()),
+        vault.unlock(keyspace, inputs.password()?),
     )
     .await?)
 }
 
 // ------------------------------------------------------------------ output
+
+/// `text` as it is safe to show on a terminal: control characters, bidi controls, zero-width
+/// and other invisible or unassigned characters are shown as `\u{…}` escapes (so a name read
+/// from a store or a backup cannot move the cursor, recolour the terminal or display as
+/// another name), and a backslash as `\\`. Combining marks inside a name stay as they are.
+fn printable(text: &str) -> Cow<'_, str> {
+    let needs_escape = |(i, c): (usize, char)| {
+        c == '\\' || (c != '"' && c != '\'' && escaped(c, i == 0) != c.to_string())
+    };
+    if !text.char_indices().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, c) in text.char_indices() {
+        if c == '"' || c == '\'' {
+            out.push(c);
+        } else {
+            out.push_str(&escaped(c, i == 0));
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Rust's `escape_debug` of `c`, as it would be inside a string (after its first character,
+/// a combining mark is printable) or at its start.
+fn escaped(c: char, at_start: bool) -> String {
+    let mut probe = String::from(if at_start { "" } else { "a" });
+    probe.push(c);
+    let escaped: String = probe.escape_debug().collect();
+    escaped[probe.len() - c.len_utf8()..].to_owned()
+}
 
 fn key_json(info: &KeyInfo) -> serde_json::Value {
     json!({
@@ -307,7 +533,7 @@ fn key_json(info: &KeyInfo) -> serde_json::Value {
 fn key_line(info: &KeyInfo) -> String {
     let mut line = format!(
         "{}\t{}\t{}",
-        info.name,
+        printable(&info.name),
         info.key_type,
         hex::encode(&info.public_key)
     );
@@ -325,17 +551,53 @@ fn say(cli: &Cli, human: impl FnOnce() -> String, machine: serde_json::Value) {
     }
 }
 
+/// Standard output without Rust's buffer in between: secret bytes written here leave no copy
+/// in a buffer that outlives the write.
+fn raw_stdout() -> Result<File> {
+    Ok(File::from(
+        std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .context("cannot write standard output")?,
+    ))
+}
+
+/// Writes `path` through `write`: into a new private temporary file in the same directory,
+/// synced, then renamed over `path`. On any error the temporary file is removed and whatever
+/// `path` held before is untouched; `path` never holds partial output.
+fn write_file_atomically(path: &Path, write: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".vault-")
+        .suffix(".partial")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    write(temp.as_file_mut())?;
+    temp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    // The rename is durable once the directory is.
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
 fn write_output(path: &Option<PathBuf>, bytes: &[u8]) -> Result<()> {
     match path {
-        Some(path) => {
-            std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(bytes)
-                .and_then(|_| out.flush())
-                .context("cannot write standard output")
-        }
+        Some(path) => write_file_atomically(path, |file| {
+            file.write_all(bytes)
+                .with_context(|| format!("cannot write {}", path.display()))
+        }),
+        None => raw_stdout()?
+            .write_all(bytes)
+            .context("cannot write standard output"),
     }
 }
 
@@ -373,13 +635,13 @@ fn verify(cli: &Cli, args: &VerifyArgs) -> Result<()> {
     }
 }
 
-async fn run<S: KVStore>(cli: &Cli, vault: Vault<S>) -> Result<()> {
+async fn run<S: KVStore>(cli: &Cli, mut inputs: Inputs, vault: Vault<S>) -> Result<()> {
     match &cli.command {
-        Command::Keyspace(cmd) => keyspace(cli, &vault, cmd).await,
-        Command::Key(cmd) => key(cli, &vault, cmd).await,
+        Command::Keyspace(cmd) => keyspace(cli, &inputs, &vault, cmd).await,
+        Command::Key(cmd) => key(cli, &mut inputs, &vault, cmd).await,
         Command::Sign(args) => {
-            let message = message_bytes(cli, &args.message, &args.file)?;
-            let ks = unlock(cli, &vault, &args.keyspace).await?;
+            let message = inputs.take_data()?;
+            let ks = unlock(&inputs, &vault, &args.keyspace).await?;
             let signature = if args.eth {
                 vault
                     .sign_eth_personal(&ks, &args.key, &message)
@@ -397,34 +659,33 @@ async fn run<S: KVStore>(cli: &Cli, vault: Vault<S>) -> Result<()> {
             Ok(())
         }
         Command::Verify(args) => verify(cli, args),
-        Command::Secret(cmd) => secret(cli, &vault, cmd).await,
-        Command::Encrypt(args) => crypt(cli, &vault, args, true).await,
-        Command::Decrypt(args) => crypt(cli, &vault, args, false).await,
+        Command::Secret(cmd) => secret(cli, &mut inputs, &vault, cmd).await,
+        Command::Encrypt(args) => crypt(inputs, vault, args, true).await,
+        Command::Decrypt(args) => crypt(inputs, vault, args, false).await,
         Command::Backup(BackupCommand::Export { keyspace, output }) => {
-            let ks = unlock(cli, &vault, keyspace).await?;
+            let ks = unlock(&inputs, &vault, keyspace).await?;
             let backup = vault.export_backup(&ks).await?;
+            drop(vault);
             write_output(output, &backup)?;
             if output.is_some() {
                 say(
                     cli,
-                    || format!("exported keyspace {keyspace}"),
+                    || format!("exported keyspace {}", printable(keyspace)),
                     json!({ "keyspace": keyspace, "bytes": backup.len() }),
                 );
             }
             Ok(())
         }
-        Command::Backup(BackupCommand::Import { file }) => {
-            let backup =
-                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-            let password = password(cli, false)?;
+        Command::Backup(BackupCommand::Import { .. }) => {
+            let backup = inputs.take_data()?;
             let name = with_spinner(
                 "checking the backup (Argon2id)…",
-                vault.import_backup(&backup, password.as_bytes()),
+                vault.import_backup(&backup, inputs.password()?),
             )
             .await?;
             say(
                 cli,
-                || format!("imported keyspace {name}"),
+                || format!("imported keyspace {}", printable(&name)),
                 json!({ "keyspace": name }),
             );
             Ok(())
@@ -432,60 +693,94 @@ async fn run<S: KVStore>(cli: &Cli, vault: Vault<S>) -> Result<()> {
     }
 }
 
-async fn keyspace<S: KVStore>(cli: &Cli, vault: &Vault<S>, cmd: &KeyspaceCommand) -> Result<()> {
+async fn keyspace<S: KVStore>(
+    cli: &Cli,
+    inputs: &Inputs,
+    vault: &Vault<S>,
+    cmd: &KeyspaceCommand,
+) -> Result<()> {
     match cmd {
         KeyspaceCommand::Create { name } => {
-            let password = password(cli, true)?;
             with_spinner(
                 "creating (Argon2id)…",
-                vault.create_keyspace(name, password.as_bytes()),
+                vault.create_keyspace(name, inputs.password()?),
             )
             .await?;
             say(
                 cli,
-                || format!("created keyspace {name}"),
+                || format!("created keyspace {}", printable(name)),
                 json!({ "keyspace": name }),
             );
         }
         KeyspaceCommand::List => {
             let names = vault.list_keyspaces().await?;
-            say(cli, || names.join("\n"), json!(names));
-        }
-        KeyspaceCommand::Delete { name } => {
-            let password = password(cli, false)?;
-            vault.delete_keyspace(name, password.as_bytes()).await?;
             say(
                 cli,
-                || format!("deleted keyspace {name}"),
+                || {
+                    let lines: Vec<_> = names.iter().map(|n| printable(n)).collect();
+                    lines.join("\n")
+                },
+                json!(names),
+            );
+        }
+        KeyspaceCommand::Delete { name } => {
+            vault.delete_keyspace(name, inputs.password()?).await?;
+            say(
+                cli,
+                || format!("deleted keyspace {}", printable(name)),
                 json!({ "deleted": name }),
             );
         }
         KeyspaceCommand::Passwd { name } => {
-            let old = password(cli, false)?;
-            let new = new_password(cli)?;
+            let new = inputs
+                .new_password
+                .as_deref()
+                .ok_or_else(|| anyhow!("internal error: no new password was read"))?;
             with_spinner(
                 "re-wrapping the keyspace key (Argon2id)…",
-                vault.change_password(name, old.as_bytes(), new.as_bytes()),
+                vault.change_password(name, inputs.password()?, new.as_str()),
             )
             .await?;
             say(
                 cli,
-                || format!("changed the password of keyspace {name}"),
+                || format!("changed the password of keyspace {}", printable(name)),
                 json!({ "keyspace": name }),
+            );
+        }
+        KeyspaceCommand::Rekey { name, .. } => {
+            let current = inputs.password()?;
+            let new = inputs
+                .new_password
+                .as_deref()
+                .map_or(current, String::as_str);
+            with_spinner(
+                "re-encrypting under a new keyspace key (Argon2id)…",
+                vault.rekey(name, current, new),
+            )
+            .await?;
+            say(
+                cli,
+                || format!("rekeyed keyspace {}", printable(name)),
+                json!({ "keyspace": name, "rekeyed": true }),
             );
         }
     }
     Ok(())
 }
 
-async fn key<S: KVStore>(cli: &Cli, vault: &Vault<S>, cmd: &KeyCommand) -> Result<()> {
+async fn key<S: KVStore>(
+    cli: &Cli,
+    inputs: &mut Inputs,
+    vault: &Vault<S>,
+    cmd: &KeyCommand,
+) -> Result<()> {
     match cmd {
         KeyCommand::Generate {
             keyspace,
             name,
             key_type,
         } => {
-            let ks = unlock(cli, vault, keyspace).await?;
+            let ks = unlock(inputs, vault, keyspace).await?;
             let info = vault.generate_key(&ks, name, (*key_type).into()).await?;
             say(cli, || key_line(&info), key_json(&info));
         }
@@ -494,22 +789,15 @@ async fn key<S: KVStore>(cli: &Cli, vault: &Vault<S>, cmd: &KeyCommand) -> Resul
             name,
             key_type,
         } => {
-            let line = first_line(
-                data_stdin(cli, "the private key")?.lock(),
-                "the private key on standard input",
-            )?;
-            let private_key =
-                Zeroizing::new(hex::decode(line.trim().trim_start_matches("0x")).map_err(
-                    |_| usage("the private key must be 64 hex digits on standard input"),
-                )?);
-            let ks = unlock(cli, vault, keyspace).await?;
+            let private_key = inputs.take_data()?;
+            let ks = unlock(inputs, vault, keyspace).await?;
             let info = vault
                 .import_key(&ks, name, (*key_type).into(), &private_key)
                 .await?;
             say(cli, || key_line(&info), key_json(&info));
         }
         KeyCommand::List { keyspace } => {
-            let ks = unlock(cli, vault, keyspace).await?;
+            let ks = unlock(inputs, vault, keyspace).await?;
             let keys = vault.list_keys(&ks).await?;
             say(
                 cli,
@@ -518,14 +806,14 @@ async fn key<S: KVStore>(cli: &Cli, vault: &Vault<S>, cmd: &KeyCommand) -> Resul
             );
         }
         KeyCommand::Show { keyspace, name } => {
-            let ks = unlock(cli, vault, keyspace).await?;
+            let ks = unlock(inputs, vault, keyspace).await?;
             let info = vault.key_info(&ks, name).await?;
             say(
                 cli,
                 || {
                     let mut text = format!(
                         "name: {}\ntype: {}\npublic key: {}",
-                        info.name,
+                        printable(&info.name),
                         info.key_type,
                         hex::encode(&info.public_key)
                     );
@@ -541,117 +829,112 @@ async fn key<S: KVStore>(cli: &Cli, vault: &Vault<S>, cmd: &KeyCommand) -> Resul
             );
         }
         KeyCommand::Rename { keyspace, from, to } => {
-            let ks = unlock(cli, vault, keyspace).await?;
+            let ks = unlock(inputs, vault, keyspace).await?;
             vault.rename_key(&ks, from, to).await?;
             say(
                 cli,
-                || format!("renamed {from} to {to}"),
+                || format!("renamed {} to {}", printable(from), printable(to)),
                 json!({ "renamed": from, "to": to }),
             );
         }
         KeyCommand::Delete { keyspace, name } => {
-            let ks = unlock(cli, vault, keyspace).await?;
+            let ks = unlock(inputs, vault, keyspace).await?;
             vault.delete_key(&ks, name).await?;
             say(
                 cli,
-                || format!("deleted key pair {name}"),
+                || format!("deleted key pair {}", printable(name)),
                 json!({ "deleted": name }),
             );
         }
-        KeyCommand::Export {
-            keyspace,
-            name,
-            reveal_private_key,
-        } => {
-            if !reveal_private_key {
-                return Err(usage(
-                    "exporting prints the private key: add --reveal-private-key to confirm",
-                ));
-            }
-            let ks = unlock(cli, vault, keyspace).await?;
-            let private_key =
-                Zeroizing::new(hex::encode(&*vault.export_private_key(&ks, name).await?));
-            say(
-                cli,
-                || private_key.to_string(),
-                json!({ "name": name, "private_key": *private_key }),
-            );
+        KeyCommand::Export { keyspace, name, .. } => {
+            let ks = unlock(inputs, vault, keyspace).await?;
+            let private_key = vault.export_private_key(&ks, name).await?;
+            print_private_key(cli, name, &private_key)?;
         }
     }
     Ok(())
 }
 
-async fn secret<S: KVStore>(cli: &Cli, vault: &Vault<S>, cmd: &SecretCommand) -> Result<()> {
+/// Prints a private key as hex, building the one line in a buffer of its final size (wiped on
+/// drop) and writing it unbuffered: no other copy of the key is made.
+fn print_private_key(cli: &Cli, name: &str, private_key: &[u8]) -> Result<()> {
+    let hex_len = private_key.len() * 2;
+    let prefix = if cli.json {
+        format!(
+            "{{\"name\":{},\"private_key\":\"",
+            serde_json::to_string(name)?
+        )
+    } else {
+        String::new()
+    };
+    let suffix = if cli.json { "\"}\n" } else { "\n" };
+    let mut line = Zeroizing::new(vec![0u8; prefix.len() + hex_len + suffix.len()]);
+    line[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    hex::encode_to_slice(private_key, &mut line[prefix.len()..prefix.len() + hex_len])
+        .context("cannot format the key")?;
+    line[prefix.len() + hex_len..].copy_from_slice(suffix.as_bytes());
+    raw_stdout()?
+        .write_all(&line)
+        .context("cannot write standard output")
+}
+
+async fn secret<S: KVStore>(
+    cli: &Cli,
+    inputs: &mut Inputs,
+    vault: &Vault<S>,
+    cmd: &SecretCommand,
+) -> Result<()> {
     match cmd {
         SecretCommand::Set { keyspace, name } => {
-            let prompt_for_value = std::io::stdin().is_terminal() && !cli.password.password_stdin;
-            let stdin = if prompt_for_value {
-                None
-            } else {
-                Some(data_stdin(cli, "the secret value")?)
-            };
-            let ks = unlock(cli, vault, keyspace).await?;
-            let value = match stdin {
-                None => Zeroizing::new(
-                    rpassword::prompt_password("Secret value: ")
-                        .context("cannot read the value")?
-                        .into_bytes(),
-                ),
-                Some(stdin) => {
-                    let mut value = Zeroizing::new(Vec::new());
-                    stdin
-                        .lock()
-                        .read_to_end(&mut value)
-                        .context("cannot read standard input")?;
-                    // `echo value | vault secret set` should not store echo's newline.
-                    if value.ends_with(b"\n") {
-                        value.pop();
-                        if value.ends_with(b"\r") {
-                            value.pop();
-                        }
-                    }
-                    value
-                }
-            };
+            let value = inputs.take_data()?;
+            let ks = unlock(inputs, vault, keyspace).await?;
             vault.set_secret(&ks, name, &value).await?;
             say(
                 cli,
-                || format!("stored secret {name}"),
+                || format!("stored secret {}", printable(name)),
                 json!({ "stored": name }),
             );
         }
         SecretCommand::Get { keyspace, name } => {
-            let ks = unlock(cli, vault, keyspace).await?;
+            let ks = unlock(inputs, vault, keyspace).await?;
             let value = vault.get_secret(&ks, name).await?;
+            let mut out = raw_stdout()?;
             if cli.json {
-                let text = std::str::from_utf8(&value).ok();
-                let line = match text {
-                    Some(text) => json!({ "name": name, "value": text }),
-                    None => {
-                        json!({ "name": name, "value_base64": base64::engine::general_purpose::STANDARD.encode(&*value) })
-                    }
+                let line = match std::str::from_utf8(&value) {
+                    Ok(text) => json!({ "name": name, "value": text }),
+                    Err(_) => json!({
+                        "name": name,
+                        "value_base64": base64::engine::general_purpose::STANDARD.encode(&*value),
+                    }),
                 };
-                println!("{line}");
+                let mut text = Zeroizing::new(line.to_string());
+                text.push('\n');
+                out.write_all(text.as_bytes())?;
             } else {
-                let mut out = std::io::stdout().lock();
                 out.write_all(&value)?;
                 if std::io::stdout().is_terminal() {
                     out.write_all(b"\n")?;
                 }
-                out.flush()?;
             }
         }
         SecretCommand::List { keyspace } => {
-            let ks = unlock(cli, vault, keyspace).await?;
+            let ks = unlock(inputs, vault, keyspace).await?;
             let names = vault.list_secrets(&ks).await?;
-            say(cli, || names.join("\n"), json!(names));
+            say(
+                cli,
+                || {
+                    let lines: Vec<_> = names.iter().map(|n| printable(n)).collect();
+                    lines.join("\n")
+                },
+                json!(names),
+            );
         }
         SecretCommand::Delete { keyspace, name } => {
-            let ks = unlock(cli, vault, keyspace).await?;
+            let ks = unlock(inputs, vault, keyspace).await?;
             vault.delete_secret(&ks, name).await?;
             say(
                 cli,
-                || format!("deleted secret {name}"),
+                || format!("deleted secret {}", printable(name)),
                 json!({ "deleted": name }),
             );
         }
@@ -660,28 +943,25 @@ async fn secret<S: KVStore>(cli: &Cli, vault: &Vault<S>, cmd: &SecretCommand) ->
 }
 
 /// Streams a file or standard input through the keyspace's stream cipher, 64 KiB at a time.
+/// The store is closed once the keyspace is unlocked: streaming a large file must not lock
+/// other `vault` processes out.
 async fn crypt<S: KVStore>(
-    cli: &Cli,
-    vault: &Vault<S>,
+    mut inputs: Inputs,
+    vault: Vault<S>,
     args: &CryptArgs,
     encrypt: bool,
 ) -> Result<()> {
-    let (mut input, size): (Box<dyn Read>, Option<u64>) = match &args.input {
-        Some(path) => {
-            let file =
-                File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-            let size = file.metadata().ok().map(|m| m.len());
-            (Box::new(file), size)
-        }
-        None => (Box::new(data_stdin(cli, "the data")?.lock()), None),
+    let (mut input, size) = inputs
+        .stream
+        .take()
+        .ok_or_else(|| anyhow!("internal error: no input was opened"))?;
+    let ks = unlock(&inputs, &vault, &args.keyspace).await?;
+    let cipher = if encrypt {
+        Cipher::Encrypt(vault.encrypt_stream(&ks).await?)
+    } else {
+        Cipher::Decrypt(vault.decrypt_stream(&ks).await?)
     };
-    let ks = unlock(cli, vault, &args.keyspace).await?;
-    let mut output: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
+    drop((ks, vault, inputs));
     let progress = match size {
         Some(size) if std::io::stderr().is_terminal() && size > 8 << 20 => {
             let bar = ProgressBar::new(size);
@@ -694,66 +974,64 @@ async fn crypt<S: KVStore>(
         }
         _ => None,
     };
-    let result = stream(
-        &mut *input,
-        &mut *output,
-        vault,
-        &ks,
-        encrypt,
-        progress.as_ref(),
-    )
-    .await;
+    let result = match &args.output {
+        Some(path) => write_file_atomically(path, |file| {
+            stream(&mut *input, file, cipher, progress.as_ref())
+        }),
+        None => stream(&mut *input, &mut raw_stdout()?, cipher, progress.as_ref()),
+    };
     if let Some(bar) = progress {
         bar.finish_and_clear();
-    }
-    drop(output);
-    if result.is_err() {
-        if let Some(path) = &args.output {
-            // Never leave unauthenticated plaintext (or a partial ciphertext) behind.
-            let _ = std::fs::remove_file(path);
-        }
     }
     result
 }
 
-async fn stream<S: KVStore>(
+enum Cipher {
+    Encrypt(vault::StreamEncryptor),
+    Decrypt(vault::StreamDecryptor),
+}
+
+/// The copy loop. Writes are unbuffered (each is a whole 64 KiB chunk), so plaintext is only
+/// ever in the zeroizing buffers of the stream types and of the read buffer.
+fn stream(
     input: &mut dyn Read,
     output: &mut dyn Write,
-    vault: &Vault<S>,
-    ks: &vault::UnlockedKeyspace,
-    encrypt: bool,
+    cipher: Cipher,
     progress: Option<&ProgressBar>,
 ) -> Result<()> {
-    let mut buf = vec![0u8; vault::CHUNK_SIZE];
-    if encrypt {
-        let mut encryptor = vault.encrypt_stream(ks).await?;
-        loop {
-            let n = read_some(input, &mut buf)?;
-            if n == 0 {
-                break;
+    let mut buf = Zeroizing::new(vec![0u8; vault::CHUNK_SIZE]);
+    let write = |output: &mut dyn Write, bytes: &[u8]| {
+        output.write_all(bytes).context("cannot write the output")
+    };
+    match cipher {
+        Cipher::Encrypt(mut encryptor) => {
+            loop {
+                let n = read_some(input, &mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                write(output, &encryptor.update(&buf[..n]))?;
+                if let Some(bar) = progress {
+                    bar.inc(n as u64);
+                }
             }
-            output.write_all(&encryptor.update(&buf[..n]))?;
-            if let Some(bar) = progress {
-                bar.inc(n as u64);
-            }
+            write(output, &encryptor.finish())?;
         }
-        output.write_all(&encryptor.finish())?;
-    } else {
-        let mut decryptor = vault.decrypt_stream(ks).await?;
-        loop {
-            let n = read_some(input, &mut buf)?;
-            if n == 0 {
-                break;
+        Cipher::Decrypt(mut decryptor) => {
+            loop {
+                let n = read_some(input, &mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                write(output, &decryptor.update(&buf[..n])?)?;
+                if let Some(bar) = progress {
+                    bar.inc(n as u64);
+                }
             }
-            output.write_all(&decryptor.update(&buf[..n])?)?;
-            if let Some(bar) = progress {
-                bar.inc(n as u64);
-            }
+            write(output, &decryptor.finish()?)?;
         }
-        output.write_all(&decryptor.finish()?)?;
     }
-    output.flush().context("cannot write the output")?;
-    Ok(())
+    output.flush().context("cannot write the output")
 }
 
 fn read_some(input: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
@@ -762,5 +1040,23 @@ fn read_some(input: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             other => return other.context("cannot read the input"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn names_are_escaped_for_terminals_only_where_needed() {
+        assert_eq!(printable("wallet 2"), "wallet 2");
+        assert_eq!(printable("über \"key\" it's"), "über \"key\" it's");
+        assert_eq!(printable("pa\u{308}ss"), "pa\u{308}ss");
+        assert_eq!(printable("red\u{1b}[31m"), "red\\u{1b}[31m");
+        assert_eq!(printable("a\u{202E}b"), "a\\u{202e}b");
+        assert_eq!(printable("zero\u{200B}width"), "zero\\u{200b}width");
+        assert_eq!(printable("tab\there"), "tab\\there");
+        assert_eq!(printable("back\\slash"), "back\\\\slash");
+        assert_eq!(printable("\u{308}start"), "\\u{308}start");
     }
 }

@@ -495,33 +495,318 @@ fn regenerate_cli_backup_fixture() {
 fn a_second_process_on_a_busy_store_waits_then_says_busy() {
     let env = Env::new();
     env.ok(&["keyspace", "create", "ks"]);
-    // `encrypt` from a pipe that stays open holds the store until its input ends.
-    let mut holder = env
-        .command(&["encrypt", "ks"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Until the holder has opened the store a second process may still get in; once it has,
-    // every attempt waits and then reports the store busy.
-    let mut busy = None;
-    for _ in 0..20 {
-        std::thread::sleep(std::time::Duration::from_millis(250));
-        let out = env.run(&["keyspace", "list"]);
-        if out.status.code() == Some(6) {
-            busy = Some(String::from_utf8(out.stderr).unwrap());
-            break;
-        }
-    }
-    let err = busy.expect("the store never reported busy while another vault held it");
+    // This test process holds the store, as another program using the library would.
+    let holder =
+        futures::executor::block_on(async { kvstore::SledStore::open(env.path("store")).unwrap() });
+    let started = std::time::Instant::now();
+    let err = env.fails(&["keyspace", "list"], 6);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "gave up without waiting"
+    );
     assert!(
         err.contains("in use by another process") && err.lines().count() == 1,
         "{err}"
     );
-    drop(holder.stdin.take());
-    assert!(holder.wait().unwrap().success());
+    drop(holder);
     assert_eq!(env.ok(&["keyspace", "list"]), "ks\n");
+}
+
+#[test]
+fn a_command_waiting_for_its_input_does_not_hold_the_store() {
+    let env = Env::new();
+    env.ok(&["keyspace", "create", "ks"]);
+    for args in [
+        &["secret", "set", "ks", "typed"][..],
+        &["key", "import", "ks", "pasted", "--type", "secp256k1"],
+        &["encrypt", "ks", "-o", "/dev/null"],
+    ] {
+        // A person (or a pipe) that has not finished typing yet.
+        let mut waiting = env
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        assert_eq!(env.ok(&["keyspace", "list"]), "ks\n", "{args:?}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{args:?}: `keyspace list` waited for the store"
+        );
+        let mut stdin = waiting.stdin.take().unwrap();
+        stdin
+            .write_all(format!("{SECP_PRIVATE}\n").as_bytes())
+            .unwrap();
+        drop(stdin);
+        let out = waiting.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(env.ok(&["secret", "get", "ks", "typed"]), SECP_PRIVATE);
+}
+
+#[test]
+fn output_files_appear_only_complete_and_never_replace_the_input() {
+    let env = Env::new();
+    env.ok(&["keyspace", "create", "ks"]);
+    let data = chunked(300_000);
+    std::fs::write(env.path("plain"), &data).unwrap();
+    let (plain, sealed, out) = (env.path("plain"), env.path("sealed"), env.path("out"));
+    let arg = |p: &PathBuf| p.to_str().unwrap().to_owned();
+    env.ok(&["encrypt", "ks", &arg(&plain), "-o", &arg(&sealed)]);
+
+    // A failed decrypt leaves the file that was there untouched.
+    std::fs::write(&out, b"precious").unwrap();
+    let mut bad = std::fs::read(&sealed).unwrap();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    std::fs::write(env.path("bad"), &bad).unwrap();
+    env.fails(
+        &["decrypt", "ks", &arg(&env.path("bad")), "-o", &arg(&out)],
+        7,
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+
+    // The output may not be the input, however it is spelled.
+    std::fs::hard_link(&plain, env.path("plain-link")).unwrap();
+    for output in [
+        arg(&plain),
+        format!("{}/./plain", env.dir.path().display()),
+        arg(&env.path("plain-link")),
+    ] {
+        let err = env.fails(&["encrypt", "ks", &arg(&plain), "-o", &output], 2);
+        assert!(err.contains("is the input"), "{err}");
+        assert_eq!(std::fs::read(&plain).unwrap(), data);
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A decrypt killed at any moment leaves no partial plaintext under the output's name.
+    let big = chunked(24 << 20);
+    std::fs::write(&plain, &big).unwrap();
+    env.ok(&["encrypt", "ks", &arg(&plain), "-o", &arg(&sealed)]);
+    let mut rng = fastrand::Rng::new();
+    for _ in 0..5 {
+        let _ = std::fs::remove_file(&out);
+        let mut child = env
+            .command(&["decrypt", "ks", &arg(&sealed), "-o", &arg(&out)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(rng.u64(50..1500)));
+        let _ = child.kill();
+        let finished = child.wait().unwrap().success();
+        match std::fs::read(&out) {
+            Ok(bytes) => assert!(finished && bytes == big, "partial plaintext under -o"),
+            Err(_) => assert!(!finished, "a successful decrypt left no output"),
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn files_the_cli_writes_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    fn walk(path: &std::path::Path, out: &mut Vec<(PathBuf, u32)>) {
+        let meta = std::fs::metadata(path).unwrap();
+        out.push((path.to_owned(), meta.permissions().mode() & 0o777));
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).unwrap() {
+                walk(&entry.unwrap().path(), out);
+            }
+        }
+    }
+    for backend in ["sled", "redb"] {
+        let env = Env::new();
+        let store = env.path("data").join("vault").join("store");
+        let store_arg = store.to_str().unwrap().to_owned();
+        let run = |args: &[&str]| {
+            let out = Command::new(env!("CARGO_BIN_EXE_vault"))
+                .args([
+                    "--store",
+                    &store_arg,
+                    "--backend",
+                    backend,
+                    "--password-file",
+                ])
+                .arg(env.path("pw"))
+                .args(args)
+                .env_remove("VAULT_PASSWORD")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&["keyspace", "create", "ks"]);
+        run(&[
+            "backup",
+            "export",
+            "ks",
+            "-o",
+            env.path("ks.backup").to_str().unwrap(),
+        ]);
+        std::fs::write(env.path("plain"), b"secret file").unwrap();
+        let (plain, sealed, out) = (env.path("plain"), env.path("sealed"), env.path("out"));
+        run(&[
+            "encrypt",
+            "ks",
+            plain.to_str().unwrap(),
+            "-o",
+            sealed.to_str().unwrap(),
+        ]);
+        run(&[
+            "decrypt",
+            "ks",
+            sealed.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        let mut entries = Vec::new();
+        walk(&env.path("data"), &mut entries);
+        for (path, mode) in &entries {
+            let private = if path.is_dir() { 0o700 } else { 0o600 };
+            assert_eq!(*mode, private, "{backend}: {} is {mode:o}", path.display());
+        }
+        for file in ["ks.backup", "sealed", "out"] {
+            assert_eq!(mode(&env.path(file)), 0o600, "{backend}: {file}");
+        }
+        // A store an older release left readable by others is made private on first use.
+        for (path, _) in &entries {
+            let loose = if path.is_dir() { 0o755 } else { 0o644 };
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(loose)).unwrap();
+        }
+        run(&["keyspace", "list"]);
+        let mut entries = Vec::new();
+        walk(&store, &mut entries);
+        for (path, mode) in entries {
+            assert_eq!(mode & 0o077, 0, "{backend}: {} is {mode:o}", path.display());
+        }
+    }
+}
+
+#[test]
+fn names_from_a_store_are_escaped_before_they_reach_a_terminal() {
+    let env = Env::new();
+    env.ok(&["keyspace", "create", "plain"]);
+    // Names stored by another program (or an older release) with characters a terminal would
+    // interpret or hide: new names with them are refused.
+    let err = env.fails(&["keyspace", "create", "a\u{202E}b"], 2);
+    assert!(err.contains("U+202E"), "{err}");
+    futures::executor::block_on(async {
+        use kvstore::KVStore;
+        let store = kvstore::SledStore::open(env.path("store")).unwrap();
+        let header = store.get(b"h/plain").await.unwrap().unwrap();
+        store
+            .set("h/zero\u{200B}width".as_bytes(), &header)
+            .await
+            .unwrap();
+        store
+            .set("h/rtl\u{202E}txt".as_bytes(), &header)
+            .await
+            .unwrap();
+    });
+    let listed = env.ok(&["keyspace", "list"]);
+    assert_eq!(
+        listed, "plain\nrtl\\u{202e}txt\nzero\\u{200b}width\n",
+        "{listed:?}"
+    );
+    let json: Vec<String> = serde_json::from_str(&env.ok(&["--json", "keyspace", "list"])).unwrap();
+    assert!(
+        json.contains(&"rtl\u{202E}txt".to_owned()),
+        "JSON keeps the exact name"
+    );
+}
+
+#[test]
+fn rekey_replaces_the_key_with_or_without_a_new_password() {
+    let env = Env::new();
+    env.ok(&["keyspace", "create", "ks"]);
+    env.import_known_key("ks");
+    env.run_with(&["secret", "set", "ks", "note"], b"kept");
+    let old_backup = env.path("old.backup");
+    env.ok(&["backup", "export", "ks", "-o", old_backup.to_str().unwrap()]);
+    assert_eq!(
+        env.ok(&["keyspace", "rekey", "ks", "--keep-password"]),
+        "rekeyed keyspace ks\n"
+    );
+    assert_eq!(env.ok(&["secret", "get", "ks", "note"]), "kept");
+    let new_pw = env.path("new-pw");
+    env.ok(&[
+        "keyspace",
+        "rekey",
+        "ks",
+        "--new-password-file",
+        new_pw.to_str().unwrap(),
+    ]);
+    env.fails(&["secret", "get", "ks", "note"], 3);
+    let out = Command::new(env!("CARGO_BIN_EXE_vault"))
+        .args(["--store", env.path("store").to_str().unwrap()])
+        .args(["key", "show", "ks", "eth"])
+        .env("VAULT_PASSWORD", "battery staple")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("0x2c7536E3605D9C16a7a3D7b1898e529396a65c23")
+    );
+    // The old backup still holds the old keyspace, under the old id: it imports elsewhere, not
+    // over the rekeyed one.
+    env.fails(&["backup", "import", old_backup.to_str().unwrap()], 5);
+}
+
+#[test]
+fn a_password_typed_in_either_unicode_form_opens_the_keyspace() {
+    let env = Env::new();
+    std::fs::write(env.path("pw"), "p\u{e4}ssw\u{f6}rd\n").unwrap();
+    env.ok(&["keyspace", "create", "ks"]);
+    std::fs::write(env.path("pw"), "pa\u{308}sswo\u{308}rd\n").unwrap();
+    env.ok(&["key", "list", "ks"]);
+}
+
+#[test]
+fn a_high_s_ethereum_signature_is_invalid_not_an_error() {
+    let env = Env::new();
+    // The EIP-191 signature of "Some data" by 0x2c75…5c23 with s replaced by n - s and v
+    // flipped: the same point, the malleable twin Ethereum has refused since Homestead.
+    let twin = "b91467e570a6466aa9e9876cbcd013baba02900b8979d43fe208a4a4f339f5fd9ff818b327d1fc847ffe79bdd03d25e83e3a5df66962ceb160751b8bd754a1181b";
+    let err = env.fails(
+        &[
+            "verify",
+            "--address",
+            "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23",
+            "--signature",
+            twin,
+            "Some data",
+        ],
+        1,
+    );
+    assert!(err.contains("not valid"), "{err}");
+    assert_eq!(
+        env.run(&[
+            "verify",
+            "--address",
+            "0x2c7536e3605d9c16a7a3d7b1898e529396a65c23",
+            "--signature",
+            twin,
+            "Some data"
+        ])
+        .stdout,
+        b"invalid\n"
+    );
 }
 
 #[test]
