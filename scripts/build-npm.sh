@@ -8,7 +8,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 OUT=crates/vault-wasm/pkg
 cargo build -p vault-wasm --target wasm32-unknown-unknown --profile wasm-release
 rm -rf "$OUT"
-wasm-bindgen --target web --out-dir "$OUT" \
+wasm-bindgen --target web --remove-name-section --out-dir "$OUT" \
     target/wasm32-unknown-unknown/wasm-release/vault_wasm.wasm
 if command -v wasm-opt >/dev/null; then
     wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \

@@ -60,6 +60,8 @@ $('create').onclick = () => run(async () => {
 
 $('unlock').onclick = () => run(async () => {
   session = await vault.unlock($('keyspace').value, $('password').value, Number($('timeout').value) * 1000);
+  // The worker wipes the keys when the idle timeout passes and tells the page.
+  session.onlock = () => setLocked();
   $('password').value = '';
   await refresh();
 });
@@ -101,11 +103,6 @@ $('reveal-secret').onclick = () => run(async () => {
   const s = await requireSession();
   $('revealed').textContent = new TextDecoder().decode(await s.getSecret($('secret-name').value));
 });
-
-// The session enforces its idle timeout on each call; poll so the page shows it.
-setInterval(() => {
-  if (session) session.isLocked().then((locked) => locked && setLocked(), () => {});
-}, 500);
 
 await refresh();
 window.demoReady = true;

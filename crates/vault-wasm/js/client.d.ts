@@ -1,5 +1,5 @@
-import type { KeyInfo, VaultErrorCode } from './vault_wasm.js';
-export type { KeyInfo, VaultErrorCode } from './vault_wasm.js';
+import type { KeyInfo, LockReason, Password, VaultErrorCode } from './vault_wasm.js';
+export type { KeyInfo, LockReason, Password, VaultErrorCode } from './vault_wasm.js';
 
 export type KeyType = 'secp256k1' | 'ed25519';
 
@@ -9,11 +9,14 @@ export declare class VaultError extends Error {
   readonly code: VaultErrorCode;
 }
 
-/** A session held by the worker: the same methods as `Session`, all asynchronous. */
+/** A session held by the worker: the same methods as `Session`, all asynchronous, run in the order they are called. */
 export declare class WorkerSession {
+  /** Called with "lock" or "idle" when the session locks; the idle timer runs in the worker. */
+  onlock: ((reason: LockReason) => void) | null;
   lock(): Promise<void>;
   isLocked(): Promise<boolean>;
-  unlock(password: string): Promise<void>;
+  unlock(password: Password): Promise<void>;
+  rekey(password: Password, newPassword: Password): Promise<void>;
   keyspaceName(): Promise<string>;
   generateKey(name: string, keyType: KeyType): Promise<KeyInfo>;
   importKey(name: string, keyType: KeyType, privateKey: Uint8Array): Promise<KeyInfo>;
@@ -48,12 +51,13 @@ export interface WorkerVaultOptions {
 /** A vault held by a dedicated Web Worker: the same API as `Vault`, never blocking the page. */
 export declare class WorkerVault {
   static open(dbName: string, options?: WorkerVaultOptions): Promise<WorkerVault>;
-  createKeyspace(name: string, password: string): Promise<void>;
+  createKeyspace(name: string, password: Password): Promise<void>;
   listKeyspaces(): Promise<string[]>;
-  deleteKeyspace(name: string, password: string): Promise<void>;
-  changePassword(name: string, oldPassword: string, newPassword: string): Promise<void>;
-  unlock(name: string, password: string, idleTimeoutMs?: number): Promise<WorkerSession>;
-  importBackup(backup: Uint8Array, password: string): Promise<string>;
+  deleteKeyspace(name: string, password: Password): Promise<void>;
+  changePassword(name: string, oldPassword: Password, newPassword: Password): Promise<void>;
+  rekey(name: string, password: Password, newPassword: Password): Promise<void>;
+  unlock(name: string, password: Password, idleTimeoutMs?: number): Promise<WorkerSession>;
+  importBackup(backup: Uint8Array, password: Password): Promise<string>;
   verify(keyType: KeyType, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
   verifyEthPersonal(address: string, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
   ethAddress(publicKey: Uint8Array): Promise<string>;

@@ -14,8 +14,13 @@ class Connection {
   constructor(worker) {
     this.worker = worker;
     this.pending = new Map();
+    this.sessions = new Map();
     this.nextId = 1;
     worker.onmessage = ({ data }) => {
+      if (data.event === 'lock') {
+        this.sessions.get(data.handle)?.onlock?.(data.reason);
+        return;
+      }
       const call = this.pending.get(data.id);
       if (!call) return;
       this.pending.delete(data.id);
@@ -39,22 +44,26 @@ class Connection {
 }
 
 const SESSION_METHODS = [
-  'lock', 'isLocked', 'unlock', 'keyspaceName', 'generateKey', 'importKey', 'listKeys', 'keyInfo',
+  'lock', 'isLocked', 'unlock', 'rekey', 'keyspaceName', 'generateKey', 'importKey', 'listKeys', 'keyInfo',
   'selectKey', 'renameKey', 'deleteKey', 'exportPrivateKey', 'sign', 'signWith', 'signEthPersonal',
   'setSecret', 'setSecrets', 'getSecret', 'listSecrets', 'deleteSecret', 'encrypt', 'decrypt', 'exportBackup',
 ];
-const VAULT_METHODS = ['createKeyspace', 'listKeyspaces', 'deleteKeyspace', 'changePassword', 'importBackup'];
+const VAULT_METHODS = ['createKeyspace', 'listKeyspaces', 'deleteKeyspace', 'changePassword', 'rekey', 'importBackup'];
 
-/** A session held by the worker. */
+/** A session held by the worker. The worker runs its calls in the order they were made here. */
 export class WorkerSession {
   constructor(connection, handle) {
     this.connection = connection;
     this.handle = handle;
+    /** Called with "lock" or "idle" when the session locks (the idle timer runs in the worker). */
+    this.onlock = null;
+    connection.sessions.set(handle, this);
   }
   /** Frees the session in the worker (locks it first). */
   async close() {
     await this.connection.call(this.handle, 'lock', []);
     await this.connection.call(this.handle, 'close', []);
+    this.connection.sessions.delete(this.handle);
   }
 }
 for (const method of SESSION_METHODS) {

@@ -1,6 +1,7 @@
 // The vault's Web Worker: owns the wasm module and every vault and session object; the page
 // talks to it through `client.js`. All Argon2id and crypto work happens here, off the page's
-// thread.
+// thread. Calls reach the wasm objects in the order the page made them (messages are handled
+// in order, and each session runs its calls in the order they reach it).
 import init, { Vault } from './vault_wasm.js';
 
 const ready = init();
@@ -31,7 +32,12 @@ self.onmessage = async ({ data: { id, target, method, args } }) => {
         throw Object.assign(new Error(`no method ${method}`), { code: 'INVALID_INPUT' });
       } else {
         value = await object[method](...args);
-        if (object instanceof Vault && method === 'unlock') value = keep(value);
+        if (object instanceof Vault && method === 'unlock') {
+          const session = value;
+          value = keep(session);
+          const { handle } = value;
+          session.onlock = (reason) => self.postMessage({ event: 'lock', handle, reason });
+        }
       }
     }
     self.postMessage({ id, ok: true, value });
@@ -41,5 +47,9 @@ self.onmessage = async ({ data: { id, target, method, args } }) => {
       ok: false,
       error: { message: String(error?.message ?? error), code: error?.code ?? 'STORAGE_ERROR' },
     });
+  } finally {
+    // This worker's copies of byte arguments (passwords, secrets, plaintexts, keys) are wiped;
+    // the page's own arrays are the page's to wipe.
+    for (const arg of args ?? []) if (arg instanceof Uint8Array) arg.fill(0);
   }
 };

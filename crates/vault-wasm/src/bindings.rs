@@ -1,11 +1,15 @@
-use std::rc::Rc;
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use futures::lock::Mutex;
-use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use kvstore::{Durability, IndexedDbStore};
-use vault::KeyType;
+use vault::{KeyType, Zeroizing};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_time::Instant;
+
+use crate::queue::Queue;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
@@ -29,7 +33,37 @@ export type VaultErrorCode =
 export interface VaultError extends Error {
     code: VaultErrorCode;
 }
+
+/**
+ * A password: a string, or its UTF-8 bytes. Either way it is compared in Unicode NFC. Copies the
+ * bindings make are wiped after use; a `Uint8Array` can also be wiped by the caller
+ * (`password.fill(0)`) once the call resolved, which a JavaScript string never can.
+ */
+export type Password = string | Uint8Array;
+
+/** Why a session locked: `lock()` was called, or its idle timeout passed. */
+export type LockReason = "lock" | "idle";
 "#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global `setTimeout` (a page, a dedicated worker and a service worker all have it).
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &Function, timeout_ms: i32) -> JsValue;
+}
+
+/// Secret bytes from JavaScript (a string or a `Uint8Array`), in a buffer wiped on drop.
+fn secret_bytes(value: &JsValue, what: &str) -> Result<Zeroizing<Vec<u8>>, vault::Error> {
+    if let Some(text) = value.as_string() {
+        return Ok(Zeroizing::new(text.into_bytes()));
+    }
+    match value.dyn_ref::<Uint8Array>() {
+        Some(bytes) => Ok(Zeroizing::new(bytes.to_vec())),
+        None => Err(vault::Error::InvalidInput(format!(
+            "{what} must be a string or a Uint8Array"
+        ))),
+    }
+}
 
 fn code(err: &vault::Error) -> &'static str {
     use kvstore::Error as S;
@@ -140,10 +174,15 @@ impl Vault {
 
     /// Creates keyspace `name` under `password`.
     #[wasm_bindgen(js_name = createKeyspace, unchecked_return_type = "Promise<void>")]
-    pub fn create_keyspace(&self, name: String, password: String) -> Promise {
+    pub fn create_keyspace(
+        &self,
+        name: String,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+    ) -> Promise {
         let inner = self.inner.clone();
+        let password = secret_bytes(&password, "the password");
         promise(async move {
-            inner.create_keyspace(&name, password).await?;
+            inner.create_keyspace(&name, password?).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -160,42 +199,75 @@ impl Vault {
 
     /// Deletes keyspace `name` and everything in it (needs its password).
     #[wasm_bindgen(js_name = deleteKeyspace, unchecked_return_type = "Promise<void>")]
-    pub fn delete_keyspace(&self, name: String, password: String) -> Promise {
+    pub fn delete_keyspace(
+        &self,
+        name: String,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+    ) -> Promise {
         let inner = self.inner.clone();
+        let password = secret_bytes(&password, "the password");
         promise(async move {
-            inner.delete_keyspace(&name, password).await?;
+            inner.delete_keyspace(&name, password?).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
 
-    /// Changes keyspace `name`'s password (open sessions keep working).
+    /// Changes keyspace `name`'s password (open sessions keep working). The keyspace key stays
+    /// the same: after a leak, use `rekey`.
     #[wasm_bindgen(js_name = changePassword, unchecked_return_type = "Promise<void>")]
     pub fn change_password(
         &self,
         name: String,
-        old_password: String,
-        new_password: String,
+        #[wasm_bindgen(js_name = oldPassword, unchecked_param_type = "Password")]
+        old_password: JsValue,
+        #[wasm_bindgen(js_name = newPassword, unchecked_param_type = "Password")]
+        new_password: JsValue,
     ) -> Promise {
         let inner = self.inner.clone();
+        let old_password = secret_bytes(&old_password, "the old password");
+        let new_password = secret_bytes(&new_password, "the new password");
         promise(async move {
             inner
-                .change_password(&name, old_password, new_password)
+                .change_password(&name, old_password?, new_password?)
                 .await?;
             Ok(JsValue::UNDEFINED)
         })
     }
 
-    /// Unlocks keyspace `name` into a session that locks itself after `idleTimeoutMs` without
-    /// a call (omit for no timeout).
+    /// Replaces keyspace `name`'s key and id and re-encrypts everything in it, in one atomic
+    /// write, under `newPassword` (pass the current password to keep it). Old copies of the
+    /// store, old backups and the old password then open nothing current; sessions opened
+    /// before fail. Use it after a leak.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn rekey(
+        &self,
+        name: String,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+        #[wasm_bindgen(js_name = newPassword, unchecked_param_type = "Password")]
+        new_password: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        let password = secret_bytes(&password, "the password");
+        let new_password = secret_bytes(&new_password, "the new password");
+        promise(async move {
+            inner.rekey(&name, password?, new_password?).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Unlocks keyspace `name` into a session that locks itself (a timer wipes its keys)
+    /// `idleTimeoutMs` after its last call (omit for no timeout).
     #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
     pub fn unlock(
         &self,
         name: String,
-        password: String,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
         #[wasm_bindgen(js_name = idleTimeoutMs)] idle_timeout_ms: Option<f64>,
     ) -> Promise {
         let inner = self.inner.clone();
+        let password = secret_bytes(&password, "the password");
         promise(async move {
+            let password = password?;
             let timeout = match idle_timeout_ms {
                 Some(ms) if ms.is_finite() && ms >= 0.0 => Some(Duration::from_millis(ms as u64)),
                 Some(_) => {
@@ -206,18 +278,29 @@ impl Vault {
                 None => None,
             };
             let session = inner.open_session(&name, password, timeout).await?;
-            Ok(Session {
-                inner: Rc::new(Mutex::new(session)),
-            })
+            let state = Rc::new(SessionState {
+                session: RefCell::new(Some(session)),
+                queue: Queue::default(),
+                unlocked: Cell::new(true),
+                timer_pending: Cell::new(false),
+                onlock: RefCell::new(None),
+            });
+            SessionState::arm_timer(&state);
+            Ok(Session { state })
         })
     }
 
     /// Imports a keyspace backup (from the CLI or `Session.exportBackup`) under the password
     /// it was exported with; resolves to the keyspace's name.
     #[wasm_bindgen(js_name = importBackup, unchecked_return_type = "Promise<string>")]
-    pub fn import_backup(&self, backup: Vec<u8>, password: String) -> Promise {
+    pub fn import_backup(
+        &self,
+        backup: Vec<u8>,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+    ) -> Promise {
         let inner = self.inner.clone();
-        promise(async move { inner.import_backup(&backup, password).await })
+        let password = secret_bytes(&password, "the password");
+        promise(async move { inner.import_backup(&backup, password?).await })
     }
 
     /// Verifies a signature with a public key only: `keyType` is `"secp256k1"` (64-byte r ‖ s,
@@ -256,36 +339,125 @@ impl Vault {
     }
 }
 
-/// An unlocked keyspace. Calls after `lock()` or after the idle timeout reject with code
-/// `LOCKED`. Calls are queued, so concurrent calls from JavaScript are safe.
-#[wasm_bindgen]
-pub struct Session {
-    inner: Rc<Mutex<vault::Session<IndexedDbStore>>>,
+/// What a [`Session`] shares with its calls in flight and its idle timer.
+struct SessionState {
+    /// `None` only while a turn runs.
+    session: RefCell<Option<vault::Session<IndexedDbStore>>>,
+    /// Calls run one at a time, in the order JavaScript issued them.
+    queue: Queue,
+    /// Whether the keys were in memory after the last turn (to tell a lock event).
+    unlocked: Cell<bool>,
+    timer_pending: Cell<bool>,
+    onlock: RefCell<Option<Function>>,
 }
 
+impl SessionState {
+    /// Called at the end of every turn: reports a lock that happened in it, and keeps one
+    /// timer pending for the idle deadline while the session is unlocked.
+    fn after_turn(state: &Rc<Self>, explicit_lock: bool) {
+        let locked = state
+            .session
+            .borrow_mut()
+            .as_mut()
+            .is_none_or(|session| session.is_locked());
+        if locked && state.unlocked.replace(false) {
+            let reason = if explicit_lock { "lock" } else { "idle" };
+            let listener = state.onlock.borrow().clone();
+            if let Some(listener) = listener {
+                let _ = listener.call1(&JsValue::UNDEFINED, &reason.into());
+            }
+        }
+        if !locked {
+            state.unlocked.set(true);
+            Self::arm_timer(state);
+        }
+    }
+
+    /// Sets a timer for the idle deadline unless one is pending. When it fires it takes its
+    /// turn like any call (so calls issued before it finish first) and wipes the keys if the
+    /// session is still idle, or sets a new timer if a call moved the deadline.
+    fn arm_timer(state: &Rc<Self>) {
+        if state.timer_pending.get() {
+            return;
+        }
+        let Some(deadline) = state
+            .session
+            .borrow()
+            .as_ref()
+            .and_then(|session| session.idle_deadline())
+        else {
+            return;
+        };
+        let wait = deadline.saturating_duration_since(Instant::now());
+        // setTimeout takes at most 2^31 - 1 ms; a longer wait simply fires early and re-arms.
+        let wait_ms = i32::try_from(wait.as_millis().saturating_add(1)).unwrap_or(i32::MAX);
+        let weak: Weak<Self> = Rc::downgrade(state);
+        let fire = Closure::once_into_js(move || {
+            let Some(state) = weak.upgrade() else {
+                return;
+            };
+            state.timer_pending.set(false);
+            let ticket = state.queue.ticket();
+            crate::executor::spawn(async move {
+                let _turn = ticket.turn().await;
+                if let Some(session) = state.session.borrow_mut().as_mut() {
+                    session.lock_if_idle();
+                }
+                SessionState::after_turn(&state, false);
+            });
+        });
+        state.timer_pending.set(true);
+        set_timeout(fire.unchecked_ref(), wait_ms);
+    }
+}
+
+/// An unlocked keyspace. Calls run one at a time in the order they were made, so a call made
+/// after `lock()` never sees the keys. Calls after `lock()` or after the idle timeout reject
+/// with code `LOCKED`; when the idle timeout passes, a timer wipes the keys at once (no call
+/// needed) and `onlock` is called.
+#[wasm_bindgen]
+pub struct Session {
+    state: Rc<SessionState>,
+}
+
+/// A session call: takes its place in line now (in the JavaScript call), runs in its turn.
 macro_rules! session_call {
-    ($self:ident, |$s:ident| $body:expr) => {{
-        let inner = $self.inner.clone();
+    ($self:ident, |$s:ident| $body:expr) => {
+        session_call!($self, false, |$s| $body)
+    };
+    ($self:ident, $explicit_lock:expr, |$s:ident| $body:expr) => {{
+        let state = $self.state.clone();
+        let ticket = state.queue.ticket();
         promise(async move {
-            let mut guard = inner.lock().await;
-            let $s = &mut *guard;
-            $body
+            let _turn = ticket.turn().await;
+            // The session is moved out for the turn (turns never overlap, so nothing else
+            // looks for it meanwhile), and the body's `?` ends the inner block only: the
+            // session is always put back and the turn's end always reported.
+            let mut session = state.session.take();
+            let result = match session.as_mut() {
+                Some($s) => async { $body }.await,
+                None => Err(vault::Error::Locked),
+            };
+            *state.session.borrow_mut() = session;
+            SessionState::after_turn(&state, $explicit_lock);
+            result
         })
     }};
 }
 
 #[wasm_bindgen]
 impl Session {
-    /// Locks now: keys are zeroized.
+    /// Locks: keys are zeroized. Every call made after this one runs after it, and so finds
+    /// the session locked (until an `unlock` made after it).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn lock(&self) -> Promise {
-        session_call!(self, |s| {
+        session_call!(self, true, |s| {
             s.lock();
             Ok(JsValue::UNDEFINED)
         })
     }
 
-    /// Whether the session is locked (explicitly or by its idle timeout).
+    /// Whether the keys are gone from memory (explicit lock, or idle timeout).
     #[wasm_bindgen(js_name = isLocked, unchecked_return_type = "Promise<boolean>")]
     pub fn is_locked(&self) -> Promise {
         session_call!(self, |s| Ok(JsValue::from(s.is_locked())))
@@ -293,11 +465,41 @@ impl Session {
 
     /// Unlocks again after `lock()` or expiry.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn unlock(&self, password: String) -> Promise {
+    pub fn unlock(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+    ) -> Promise {
+        let password = secret_bytes(&password, "the password");
         session_call!(self, |s| {
-            s.unlock(password).await?;
+            s.unlock(password?).await?;
             Ok(JsValue::UNDEFINED)
         })
+    }
+
+    /// Replaces the keyspace's key and id (see `Vault.rekey`); this session keeps working.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn rekey(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+        #[wasm_bindgen(js_name = newPassword, unchecked_param_type = "Password")]
+        new_password: JsValue,
+    ) -> Promise {
+        let password = secret_bytes(&password, "the password");
+        let new_password = secret_bytes(&new_password, "the new password");
+        session_call!(self, |s| {
+            s.rekey(password?, new_password?).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Called with `"lock"` or `"idle"` when the session locks (set `null` to stop).
+    #[wasm_bindgen(setter)]
+    pub fn set_onlock(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "((reason: LockReason) => void) | null")]
+        listener: Option<Function>,
+    ) {
+        *self.state.onlock.borrow_mut() = listener;
     }
 
     /// The keyspace's name.
@@ -329,6 +531,7 @@ impl Session {
         key_type_name: String,
         #[wasm_bindgen(js_name = privateKey)] private_key: Vec<u8>,
     ) -> Promise {
+        let private_key = Zeroizing::new(private_key);
         session_call!(self, |s| {
             let kt = key_type(&key_type_name)?;
             Ok(key_info(&s.import_key(&name, kt, &private_key).await?))
@@ -403,6 +606,7 @@ impl Session {
     /// Stores a secret (bytes; encode strings with `TextEncoder`).
     #[wasm_bindgen(js_name = setSecret, unchecked_return_type = "Promise<void>")]
     pub fn set_secret(&self, name: String, value: Vec<u8>) -> Promise {
+        let value = Zeroizing::new(value);
         session_call!(self, |s| {
             s.set_secret(&name, &value).await?;
             Ok(JsValue::UNDEFINED)
@@ -415,7 +619,8 @@ impl Session {
         &self,
         #[wasm_bindgen(unchecked_param_type = "Array<[string, Uint8Array]>")] entries: Array,
     ) -> Promise {
-        let parsed: Result<Vec<(String, Vec<u8>)>, vault::Error> = entries
+        type Secret = (String, Zeroizing<Vec<u8>>);
+        let parsed: Result<Vec<Secret>, vault::Error> = entries
             .iter()
             .map(|entry| {
                 let pair: Array = entry.dyn_into().map_err(|_| {
@@ -427,7 +632,7 @@ impl Session {
                 let value = pair.get(1).dyn_into::<Uint8Array>().map_err(|_| {
                     vault::Error::InvalidInput("a secret value must be a Uint8Array".into())
                 })?;
-                Ok((name, value.to_vec()))
+                Ok((name, Zeroizing::new(value.to_vec())))
             })
             .collect();
         session_call!(self, |s| {
@@ -465,6 +670,7 @@ impl Session {
     /// Encrypts bytes under the keyspace (version and algorithm carried in the output).
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn encrypt(&self, plaintext: Vec<u8>) -> Promise {
+        let plaintext = Zeroizing::new(plaintext);
         session_call!(self, |s| Ok(bytes(s.encrypt(&plaintext).await?)))
     }
 

@@ -8,5 +8,7 @@
 mod bindings;
 #[cfg(any(target_arch = "wasm32", test))]
 mod executor;
+#[cfg(any(target_arch = "wasm32", test))]
+mod queue;
 #[cfg(target_arch = "wasm32")]
 pub use bindings::*;

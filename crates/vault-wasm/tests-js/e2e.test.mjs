@@ -263,3 +263,148 @@ test('direct API: concurrent calls on one session run in call order and lose not
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+// Issues rounds of calls on one session, some from `then` callbacks of calls in flight (several
+// levels deep), with `lock()` issued in the middle of them; every call issued after `lock()`
+// must reject with LOCKED, whatever order the calls in flight finish in. Runs in the page, on
+// the direct API or the worker client.
+async function lockBarrier(page, client) {
+  return page.evaluate(async (client) => {
+    let open;
+    if (client === 'worker') {
+      const { WorkerVault } = await import('/pkg/client.js');
+      const vault = await WorkerVault.open(`barrier-${Math.random()}`, { durability: 'relaxed' });
+      await vault.createKeyspace('k', 'pw');
+      open = () => vault.unlock('k', 'pw');
+    } else {
+      const { default: init, Vault } = await import('/pkg/vault_wasm.js');
+      await init();
+      const vault = await Vault.open(`barrier-${Math.random()}`, 'relaxed');
+      await vault.createKeyspace('k', 'pw');
+      open = () => vault.unlock('k', 'pw');
+    }
+    const violations = [];
+    let afterLock = 0;
+    for (let round = 0; round < 24; round++) {
+      const s = await open();
+      await s.setSecret('x', new Uint8Array([1]));
+      let lockIssued = false;
+      const tracked = [];
+      const issue = (depth, label) => {
+        const issuedAfterLock = lockIssued;
+        const call = s.getSecret('x');
+        tracked.push(call.then(
+          () => { if (issuedAfterLock) violations.push(`round ${round}: ${label} used the keys`); },
+          (e) => { if (issuedAfterLock && e.code !== 'LOCKED') violations.push(`round ${round}: ${label} ${e.code}`); },
+        ));
+        if (issuedAfterLock) afterLock++;
+        if (depth > 0) {
+          call.then(() => { issue(depth - 1, `${label}.a`); issue(depth - 1, `${label}.b`); }, () => {});
+        }
+      };
+      for (let i = 0; i < 1 + (round % 4); i++) issue(round % 3, `c${i}`);
+      const lock = s.lock();
+      lockIssued = true;
+      if (round % 2) issue(0, 'same tick');
+      await lock;
+      let seen;
+      do {
+        seen = tracked.length;
+        await Promise.all(tracked.slice());
+        await new Promise((r) => setTimeout(r, 0));
+      } while (tracked.length !== seen);
+      await s.unlock('pw');
+      if ((await s.getSecret('x'))[0] !== 1) violations.push(`round ${round}: unlock after lock failed`);
+    }
+    return { violations, afterLock };
+  }, client);
+}
+
+for (const client of ['direct', 'worker']) {
+  test(`${client}: lock() is a barrier even for calls made from callbacks of calls in flight`, async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${base}/test-pages/interop.html`);
+    const { violations, afterLock } = await lockBarrier(page, client);
+    assert.deepEqual(violations, []);
+    assert.ok(afterLock > 24, `only ${afterLock} calls were issued after lock()`);
+    await context.close();
+  });
+
+  test(`${client}: the idle timeout wipes the keys at the deadline, with no call`, async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${base}/test-pages/interop.html`);
+    const r = await page.evaluate(async (client) => {
+      let vault;
+      if (client === 'worker') {
+        const { WorkerVault } = await import('/pkg/client.js');
+        vault = await WorkerVault.open(`idle-${Math.random()}`);
+      } else {
+        const { default: init, Vault } = await import('/pkg/vault_wasm.js');
+        await init();
+        vault = await Vault.open(`idle-${Math.random()}`);
+      }
+      await vault.createKeyspace('k', 'pw');
+      const events = [];
+      const s = await vault.unlock('k', 'pw', 400);
+      const start = performance.now();
+      s.onlock = (reason) => events.push({ reason, after: performance.now() - start });
+      // A call half way moves the deadline.
+      await new Promise((r) => setTimeout(r, 200));
+      await s.listSecrets();
+      const moved = performance.now() - start;
+      await new Promise((r) => setTimeout(r, 1500));
+      const seenWithoutACall = events.slice();
+      const locked = await s.isLocked();
+      let code = 'resolved';
+      await s.getSecret('x').catch((e) => { code = e.code; });
+      const explicit = await vault.unlock('k', 'pw');
+      const explicitEvents = [];
+      explicit.onlock = (reason) => explicitEvents.push(reason);
+      await explicit.lock();
+      return { seenWithoutACall, moved, locked, code, explicitEvents };
+    }, client);
+    assert.equal(r.seenWithoutACall.length, 1, JSON.stringify(r));
+    assert.equal(r.seenWithoutACall[0].reason, 'idle');
+    assert.ok(r.seenWithoutACall[0].after >= r.moved + 400 - 5, `locked ${r.seenWithoutACall[0].after} ms after unlock, before the moved deadline`);
+    assert.equal(r.locked, true);
+    assert.equal(r.code, 'LOCKED');
+    assert.deepEqual(r.explicitEvents, ['lock']);
+    await context.close();
+  });
+}
+
+test('passwords: Uint8Array or string, compared in NFC; rekey revokes the old password', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/test-pages/interop.html`);
+  const r = await page.evaluate(async () => {
+    const { default: init, Vault } = await import('/pkg/vault_wasm.js');
+    await init();
+    const vault = await Vault.open(`passwords-${Math.random()}`);
+    const code = (p) => p.then(() => 'resolved', (e) => e.code);
+    await vault.createKeyspace('k', 'pa\u0308sswo\u0308rd'); // NFD, as some macOS input types it
+    const nfc = await code(vault.unlock('k', 'p\u00e4ssw\u00f6rd'));
+    const bytes = new TextEncoder().encode('p\u00e4ssw\u00f6rd');
+    const s = await vault.unlock('k', bytes);
+    bytes.fill(0); // the caller can wipe its copy; the bindings wiped theirs
+    await s.setSecret('note', new TextEncoder().encode('kept'));
+    const badType = await code(vault.unlock('k', 42));
+    await vault.rekey('k', 'p\u00e4ssw\u00f6rd', 'new password');
+    const oldPassword = await code(vault.unlock('k', 'p\u00e4ssw\u00f6rd'));
+    const oldSession = await code(s.getSecret('note'));
+    const fresh = await vault.unlock('k', 'new password');
+    await fresh.rekey('new password', 'new password');
+    const note = new TextDecoder().decode(await fresh.getSecret('note'));
+    return { nfc, badType, oldPassword, oldSession, note };
+  });
+  assert.deepEqual(r, {
+    nfc: 'resolved',
+    badType: 'INVALID_INPUT',
+    oldPassword: 'WRONG_PASSWORD',
+    oldSession: 'NOT_FOUND',
+    note: 'kept',
+  });
+  await context.close();
+});

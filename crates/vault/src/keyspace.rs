@@ -1,7 +1,6 @@
 //! Keyspaces: names, passwords, the key wrap (create, unlock, password change, rekey), and the
 //! unlocked keyspace value that holds the derived keys.
 
-use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 use zeroize::Zeroizing;
 
 use crate::crypto::{self, KdfParams, Key};
@@ -78,16 +77,13 @@ pub(crate) fn check_stored_name(what: &str, bytes: &[u8], max: usize) -> Result<
 /// The bytes the KDF takes for `password` when they differ from `password` itself: its Unicode
 /// NFC form, when it is UTF-8 and not already NFC. So "é" typed as one code point (a browser on
 /// Windows) or as "e" + U+0301 (some macOS input) opens the same keyspace. Bytes that are not
-/// UTF-8 are taken as they are.
+/// UTF-8 are taken as they are; ASCII is always NFC.
 fn nfc_form(password: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    let text = std::str::from_utf8(password).ok()?;
-    if is_nfc_quick(text.chars()) == IsNormalized::Yes {
+    if password.is_ascii() {
         return None;
     }
-    // NFC at most triples a text's UTF-8 length; reserving that keeps the password in one
-    // allocation, which is wiped on drop.
-    let mut nfc = Zeroizing::new(String::with_capacity(text.len() * 3));
-    nfc.extend(text.nfc());
+    let text = std::str::from_utf8(password).ok()?;
+    let nfc = crate::nfc::nfc(text)?;
     (nfc.as_bytes() != password).then(|| Zeroizing::new(nfc.as_bytes().to_vec()))
 }
 

@@ -12,6 +12,11 @@ mod error;
 mod format;
 mod keys;
 mod keyspace;
+// Unicode NFC of passwords: the browser's own `String.prototype.normalize` on wasm32 (its ICU
+// tables would add ~130 KB to the package), the `unicode-normalization` crate natively.
+#[cfg_attr(target_arch = "wasm32", path = "nfc/js.rs")]
+#[cfg_attr(not(target_arch = "wasm32"), path = "nfc/native.rs")]
+mod nfc;
 mod session;
 mod stream;
 mod vault;
