@@ -10,6 +10,9 @@ mod cipher;
 mod crypto;
 mod error;
 mod format;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 mod keyspace;
 // Unicode NFC of passwords: the browser's own `String.prototype.normalize` on wasm32 (its ICU

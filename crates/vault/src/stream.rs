@@ -55,6 +55,7 @@ pub struct StreamEncryptor {
     header: Option<Vec<u8>>,
     header_bytes: Vec<u8>,
     buffer: Zeroizing<Vec<u8>>,
+    chunk_size: usize,
     index: u64,
 }
 
@@ -68,18 +69,29 @@ impl std::fmt::Debug for StreamEncryptor {
 
 impl StreamEncryptor {
     pub(crate) fn new(data_key: &Key) -> Result<Self> {
+        Self::with_chunk_size(data_key, CHUNK_SIZE)
+    }
+
+    /// A stream of `chunk_size`-byte chunks: [`CHUNK_SIZE`] always, except for the fuzzing
+    /// seeds (small chunks keep seeds small; every reader accepts 1 KiB to 16 MiB).
+    pub(crate) fn with_chunk_size(data_key: &Key, chunk_size: usize) -> Result<Self> {
         let mut salt = [0u8; SALT_LEN];
         crypto::random_bytes(&mut salt)?;
+        let declared = u32::try_from(chunk_size)
+            .ok()
+            .filter(|c| (MIN_CHUNK..=MAX_CHUNK).contains(c))
+            .ok_or_else(|| Error::InvalidInput("stream chunk size out of bounds".into()))?;
         let mut header = STREAM_MAGIC.to_vec();
         header.extend_from_slice(&[STREAM_VERSION, AEAD_XCHACHA20POLY1305]);
-        header.extend_from_slice(&(CHUNK_SIZE as u32).to_le_bytes());
+        header.extend_from_slice(&declared.to_le_bytes());
         header.extend_from_slice(&salt);
         Ok(StreamEncryptor {
             key: stream_key(data_key, &salt),
             header: Some(header.clone()),
             header_bytes: header,
             // Allocated once at its full size, so it never moves (a move would leave a copy).
-            buffer: Zeroizing::new(Vec::with_capacity(CHUNK_SIZE)),
+            buffer: Zeroizing::new(Vec::with_capacity(chunk_size)),
+            chunk_size,
             index: 0,
         })
     }
@@ -89,7 +101,7 @@ impl StreamEncryptor {
         let mut out = self.header.take().unwrap_or_default();
         // A chunk is sealed only once more input follows it, so the last one can be flagged.
         while !input.is_empty() {
-            let room = CHUNK_SIZE - self.buffer.len();
+            let room = self.chunk_size - self.buffer.len();
             if room == 0 {
                 seal_chunk(
                     &self.key,

@@ -1,0 +1,4 @@
+//! Fuzz target `keys`: see `vault::fuzzing` for the input layout.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vault::fuzzing::run("keys", data));

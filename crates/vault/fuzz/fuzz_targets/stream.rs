@@ -1,0 +1,4 @@
+//! Fuzz target `stream`: see `vault::fuzzing` for the input layout.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vault::fuzzing::run("stream", data));
