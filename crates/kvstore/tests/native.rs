@@ -92,3 +92,18 @@ fn redb_rejects_a_file_that_is_not_a_database() {
         "the file was modified"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn new_file_stores_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let sled_path = dir.path().join("nested").join("store.sled");
+    drop(kvstore::SledStore::open(&sled_path).unwrap());
+    assert_eq!(mode(&sled_path), 0o700, "sled directory");
+    let redb_path = dir.path().join("store.redb");
+    let store = kvstore::RedbStore::open(&redb_path).unwrap();
+    futures::executor::block_on(kvstore::KVStore::set(&store, b"k", b"v")).unwrap();
+    assert_eq!(mode(&redb_path), 0o600, "redb file");
+}

@@ -4,6 +4,10 @@
 pub mod memory;
 
 #[cfg(not(target_arch = "wasm32"))]
+#[cfg_attr(unix, path = "private/unix.rs")]
+#[cfg_attr(not(unix), path = "private/other.rs")]
+mod private;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod redb;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sled;

@@ -65,13 +65,14 @@ fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
 
 impl RedbStore {
     /// Opens (creating if needed) the redb database file at `path`; the handle is its
-    /// [`DEFAULT_NAMESPACE`].
+    /// [`DEFAULT_NAMESPACE`]. A new file is created private to its owner (mode 0600 on Unix).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, Blocking::default())
     }
 
     /// Like [`open`](Self::open), choosing where commits run.
     pub fn open_with(path: impl AsRef<Path>, blocking: Blocking) -> Result<Self> {
+        super::private::create_file(path.as_ref())?;
         let db = redb::Database::create(path.as_ref()).map_err(map_err)?;
         Ok(RedbStore {
             db: Arc::new(db),

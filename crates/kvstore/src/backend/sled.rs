@@ -58,13 +58,15 @@ fn map_err(err: sled::Error) -> Error {
 
 impl SledStore {
     /// Opens (creating if needed) the sled database in directory `path`; the handle is its
-    /// [`DEFAULT_NAMESPACE`].
+    /// [`DEFAULT_NAMESPACE`]. A new directory is created private to its owner (mode 0700 on
+    /// Unix).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, Blocking::default())
     }
 
     /// Like [`open`](Self::open), choosing where flushes run.
     pub fn open_with(path: impl AsRef<Path>, blocking: Blocking) -> Result<Self> {
+        super::private::create_dir(path.as_ref())?;
         let db = sled::Config::new()
             .path(path.as_ref())
             .open()

@@ -1,0 +1,14 @@
+//! Where permissions are not Unix modes, a store is created with the platform's defaults (its
+//! access control lists inherited from the parent directory).
+
+use std::path::Path;
+
+/// Nothing to do here: the engine creates the directory.
+pub(crate) fn create_dir(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Nothing to do here: the engine creates the file.
+pub(crate) fn create_file(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
