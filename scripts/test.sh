@@ -79,7 +79,7 @@ run_tests native cargo test --workspace
 # ---------------------------------------------------------------- browser tests
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
-for crate in kvstore vault; do
+for crate in kvstore vault vault-wasm; do
     run_tests "chromium-$crate" env CHROMEDRIVER=/usr/bin/chromedriver \
         cargo test -p "$crate" --target wasm32-unknown-unknown
     run_tests "firefox-$crate" env GECKODRIVER="$(command -v geckodriver)" \
