@@ -551,6 +551,18 @@ fn say(cli: &Cli, human: impl FnOnce() -> String, machine: serde_json::Value) {
     }
 }
 
+/// A list of names: one per line, escaped for a terminal, or one JSON array.
+fn say_names(cli: &Cli, names: &[String]) {
+    say(
+        cli,
+        || {
+            let lines: Vec<_> = names.iter().map(|n| printable(n)).collect();
+            lines.join("\n")
+        },
+        json!(names),
+    );
+}
+
 /// Standard output without Rust's buffer in between: secret bytes written here leave no copy
 /// in a buffer that outlives the write.
 fn raw_stdout() -> Result<File> {
@@ -714,14 +726,7 @@ async fn keyspace<S: KVStore>(
         }
         KeyspaceCommand::List => {
             let names = vault.list_keyspaces().await?;
-            say(
-                cli,
-                || {
-                    let lines: Vec<_> = names.iter().map(|n| printable(n)).collect();
-                    lines.join("\n")
-                },
-                json!(names),
-            );
+            say_names(cli, &names);
         }
         KeyspaceCommand::Delete { name } => {
             vault.delete_keyspace(name, inputs.password()?).await?;
@@ -920,14 +925,7 @@ async fn secret<S: KVStore>(
         SecretCommand::List { keyspace } => {
             let ks = unlock(inputs, vault, keyspace).await?;
             let names = vault.list_secrets(&ks).await?;
-            say(
-                cli,
-                || {
-                    let lines: Vec<_> = names.iter().map(|n| printable(n)).collect();
-                    lines.join("\n")
-                },
-                json!(names),
-            );
+            say_names(cli, &names);
         }
         SecretCommand::Delete { keyspace, name } => {
             let ks = unlock(inputs, vault, keyspace).await?;
