@@ -3,11 +3,17 @@ use thiserror::Error;
 /// The result of every store operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A failure reported by a storage engine, kept as the [`source`](std::error::Error::source)
+/// of [`Error::Backend`] (an engine's own error type natively; a JavaScript exception's name
+/// and message in a browser, see [`JsFailure`]).
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Everything a store operation can fail with, for every backend.
 ///
 /// Variants say what a caller can do: retry later ([`Error::Busy`]), free space
 /// ([`Error::QuotaExceeded`]), give up on this backend ([`Error::Unavailable`]), or fix the
-/// request ([`Error::InvalidInput`], [`Error::KeyExists`]).
+/// request ([`Error::InvalidInput`], [`Error::KeyExists`]). [`Error::kind`] classifies every
+/// variant into an [`ErrorKind`], a closed set a front end can match without a catch-all arm.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -51,21 +57,75 @@ pub enum Error {
     /// The request itself is invalid (oversized key or value, bad namespace name).
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// Any other failure reported by the backend, with its message.
-    #[error("storage backend {backend} failed: {message}")]
+    /// Any other failure reported by the backend; the engine's error is the
+    /// [`source`](std::error::Error::source).
+    #[error("storage backend {backend} failed: {source}")]
     Backend {
         /// Which backend.
         backend: &'static str,
         /// What it reported.
-        message: String,
+        #[source]
+        source: BackendError,
     },
 }
 
+/// The class of an [`Error`]: one per variant, and closed (adding a class is a breaking
+/// change), so `vault`'s error codes, the CLI's exit codes and the JavaScript codes can match
+/// it exhaustively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// [`Error::Unavailable`].
+    Unavailable,
+    /// [`Error::Busy`].
+    Busy,
+    /// [`Error::QuotaExceeded`].
+    QuotaExceeded,
+    /// [`Error::Io`].
+    Io,
+    /// [`Error::Corrupted`].
+    Corrupted,
+    /// [`Error::KeyExists`].
+    KeyExists,
+    /// [`Error::Aborted`].
+    Aborted,
+    /// [`Error::InvalidInput`].
+    InvalidInput,
+    /// [`Error::Backend`].
+    Backend,
+}
+
 impl Error {
-    pub(crate) fn backend(backend: &'static str, message: impl ToString) -> Self {
-        Error::Backend {
-            backend,
-            message: message.to_string(),
+    /// This error's class.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::Busy(_) => ErrorKind::Busy,
+            Error::QuotaExceeded(_) => ErrorKind::QuotaExceeded,
+            Error::Io(_) => ErrorKind::Io,
+            Error::Corrupted(_) => ErrorKind::Corrupted,
+            Error::KeyExists { .. } => ErrorKind::KeyExists,
+            Error::Aborted(_) => ErrorKind::Aborted,
+            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::Backend { .. } => ErrorKind::Backend,
         }
     }
+
+    pub(crate) fn backend(backend: &'static str, source: impl Into<BackendError>) -> Self {
+        Error::Backend {
+            backend,
+            source: source.into(),
+        }
+    }
+}
+
+/// A JavaScript exception (or any other failure reported by a browser API), as the source of
+/// [`Error::Backend`]: its `name` (`"AbortError"`, `"DataError"`, …; empty when it had none) and
+/// message.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{name}: {message}")]
+pub struct JsFailure {
+    /// The exception's name.
+    pub name: String,
+    /// Its message.
+    pub message: String,
 }

@@ -15,7 +15,7 @@ pub mod testing;
 
 pub use async_trait::async_trait;
 pub use batch::{Batch, BatchFill, BatchOp, BatchSink};
-pub use error::{Error, Result};
+pub use error::{BackendError, Error, ErrorKind, JsFailure, Result};
 pub use keys::{validate_namespace, MAX_KEY_LEN, MAX_NAMESPACE_LEN, MAX_VALUE_LEN};
 pub use maybe_send::{MaybeSend, MaybeSync};
 pub use store::{Entry, KVStore, Scan, DEFAULT_NAMESPACE};

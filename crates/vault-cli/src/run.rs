@@ -21,7 +21,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use kvstore::{Blocking, KVStore, RedbStore, SledStore};
 use serde_json::json;
-use vault::{KeyInfo, Vault, Zeroizing};
+use vault::{ErrorCode, KeyInfo, Vault, Zeroizing};
 
 use crate::cli::*;
 
@@ -77,7 +77,8 @@ pub fn main() -> ExitCode {
         Err(err) => {
             let (code, hint) = classify(&err);
             if json {
-                let line = json!({ "error": format!("{err:#}"), "exit_code": code });
+                let class = error_code(&err).map(ErrorCode::as_str);
+                let line = json!({ "error": format!("{err:#}"), "exit_code": code, "code": class });
                 eprintln!("{line}");
             } else {
                 match hint {
@@ -92,34 +93,52 @@ pub fn main() -> ExitCode {
 
 /// Exit code and a hint saying what to do.
 fn classify(err: &anyhow::Error) -> (u8, Option<&'static str>) {
-    use kvstore::Error as S;
     if err.downcast_ref::<Usage>().is_some() {
         return (2, Some("see `vault --help`"));
     }
-    let storage = |e: &S| match e {
-        S::Busy(_) => (
+    match error_code(err) {
+        Some(code) => exit_code(code),
+        None => (1, None),
+    }
+}
+
+/// The library's classification of an error, when it came from the library.
+fn error_code(err: &anyhow::Error) -> Option<ErrorCode> {
+    if let Some(e) = err.downcast_ref::<vault::Error>() {
+        return Some(e.code());
+    }
+    err.downcast_ref::<kvstore::Error>()
+        .map(|e| ErrorCode::of_storage(e.kind()))
+}
+
+/// The exit code of each error class (README: "Output and exit codes"). Exhaustive on purpose:
+/// a new class must be given its code here.
+fn exit_code(code: ErrorCode) -> (u8, Option<&'static str>) {
+    match code {
+        ErrorCode::InvalidInput => (2, None),
+        ErrorCode::WrongPassword => (3, Some("passwords are case-sensitive; try again")),
+        ErrorCode::NotFound => (
+            4,
+            Some(
+                "`vault keyspace list`, `vault key list` and `vault secret list` show what exists",
+            ),
+        ),
+        ErrorCode::AlreadyExists => (
+            5,
+            Some("choose another name or delete the existing one first"),
+        ),
+        ErrorCode::StorageBusy => (
             6,
             Some("another vault process is using this store; retry when it has finished"),
         ),
-        S::InvalidInput(_) => (2, None),
-        _ => (1, None),
-    };
-    if let Some(e) = err.downcast_ref::<vault::Error>() {
-        return match e {
-            vault::Error::WrongPassword { .. } => (3, Some("passwords are case-sensitive; try again")),
-            vault::Error::NotFound { .. } => (4, Some("`vault keyspace list`, `vault key list` and `vault secret list` show what exists")),
-            vault::Error::AlreadyExists { .. } => (5, Some("choose another name or delete the existing one first")),
-            vault::Error::InvalidInput(_) => (2, None),
-            vault::Error::DecryptionFailed(_) | vault::Error::Corrupted(_) => (7, None),
-            vault::Error::UnsupportedFormat(_) => (7, Some("written by a newer version of vault")),
-            vault::Error::Storage(s) => storage(s),
-            _ => (1, None),
-        };
+        ErrorCode::DecryptionFailed | ErrorCode::Corrupted => (7, None),
+        ErrorCode::UnsupportedFormat => (7, Some("written by a newer version of vault")),
+        ErrorCode::Locked
+        | ErrorCode::RandomSourceFailed
+        | ErrorCode::QuotaExceeded
+        | ErrorCode::StorageUnavailable
+        | ErrorCode::StorageError => (1, None),
     }
-    if let Some(e) = err.downcast_ref::<S>() {
-        return storage(e);
-    }
-    (1, None)
 }
 
 fn default_store(backend: Backend) -> Result<PathBuf> {

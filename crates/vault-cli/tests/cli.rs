@@ -816,6 +816,7 @@ fn json_errors_are_one_machine_readable_line() {
     assert_eq!(out.status.code(), Some(4));
     let line: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(line["exit_code"], 4);
+    assert_eq!(line["code"], "NOT_FOUND");
 }
 
 #[test]

@@ -11,39 +11,10 @@ use web_time::Instant;
 
 use crate::queue::Queue;
 
+// Hand-written types the generated `vault_wasm.d.ts` includes (checked against the Rust
+// definitions by this crate's native tests).
 #[wasm_bindgen(typescript_custom_section)]
-const TYPES: &str = r#"
-/** A key pair's public description. */
-export interface KeyInfo {
-    name: string;
-    keyType: "secp256k1" | "ed25519";
-    /** 33-byte compressed SEC1 (secp256k1) or 32 bytes (Ed25519). */
-    publicKey: Uint8Array;
-    /** EIP-55 checksummed address, secp256k1 only. */
-    ethAddress?: string;
-}
-
-/** Stable error codes carried by every rejected Promise's `Error.code`. */
-export type VaultErrorCode =
-    | "WRONG_PASSWORD" | "LOCKED" | "NOT_FOUND" | "ALREADY_EXISTS" | "INVALID_INPUT"
-    | "DECRYPTION_FAILED" | "CORRUPTED" | "UNSUPPORTED_FORMAT" | "STORAGE_BUSY"
-    | "QUOTA_EXCEEDED" | "STORAGE_UNAVAILABLE" | "STORAGE_ERROR";
-
-/** The `Error` every call rejects with. */
-export interface VaultError extends Error {
-    code: VaultErrorCode;
-}
-
-/**
- * A password: a string, or its UTF-8 bytes. Either way it is compared in Unicode NFC. Copies the
- * bindings make are wiped after use; a `Uint8Array` can also be wiped by the caller
- * (`password.fill(0)`) once the call resolved, which a JavaScript string never can.
- */
-export type Password = string | Uint8Array;
-
-/** Why a session locked: `lock()` was called, or its idle timeout passed. */
-export type LockReason = "lock" | "idle";
-"#;
+const TYPES: &str = include_str!("types.d.ts");
 
 #[wasm_bindgen]
 extern "C" {
@@ -65,30 +36,11 @@ fn secret_bytes(value: &JsValue, what: &str) -> Result<Zeroizing<Vec<u8>>, vault
     }
 }
 
-fn code(err: &vault::Error) -> &'static str {
-    use kvstore::Error as S;
-    match err {
-        vault::Error::WrongPassword { .. } => "WRONG_PASSWORD",
-        vault::Error::Locked => "LOCKED",
-        vault::Error::NotFound { .. } => "NOT_FOUND",
-        vault::Error::AlreadyExists { .. } => "ALREADY_EXISTS",
-        vault::Error::InvalidInput(_) => "INVALID_INPUT",
-        vault::Error::DecryptionFailed(_) => "DECRYPTION_FAILED",
-        vault::Error::Corrupted(_) => "CORRUPTED",
-        vault::Error::UnsupportedFormat(_) => "UNSUPPORTED_FORMAT",
-        vault::Error::Storage(S::Busy(_)) => "STORAGE_BUSY",
-        vault::Error::Storage(S::QuotaExceeded(_)) => "QUOTA_EXCEEDED",
-        vault::Error::Storage(S::Unavailable { .. }) => "STORAGE_UNAVAILABLE",
-        vault::Error::Storage(S::InvalidInput(_)) => "INVALID_INPUT",
-        _ => "STORAGE_ERROR",
-    }
-}
-
 /// A JavaScript `Error` with `name = "VaultError"` and a stable `code`.
 fn to_js(err: vault::Error) -> JsValue {
     let js = js_sys::Error::new(&err.to_string());
     js.set_name("VaultError");
-    let _ = Reflect::set(&js, &"code".into(), &code(&err).into());
+    let _ = Reflect::set(&js, &"code".into(), &err.code().as_str().into());
     js.into()
 }
 

@@ -12,3 +12,24 @@ mod executor;
 mod queue;
 #[cfg(target_arch = "wasm32")]
 pub use bindings::*;
+
+#[cfg(test)]
+mod tests {
+    /// The `VaultErrorCode` union in the TypeScript types lists exactly the library's codes.
+    #[test]
+    fn typescript_error_codes_are_the_library_codes() {
+        let types = include_str!("types.d.ts");
+        let union = types
+            .split("export type VaultErrorCode =")
+            .nth(1)
+            .and_then(|rest| rest.split(';').next())
+            .expect("types.d.ts declares VaultErrorCode");
+        let declared: Vec<&str> = union
+            .split('|')
+            .map(|s| s.trim().trim_matches('"'))
+            .filter(|s| !s.is_empty())
+            .collect();
+        let codes: Vec<&str> = vault::ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(declared, codes);
+    }
+}

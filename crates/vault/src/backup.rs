@@ -15,7 +15,7 @@ use crate::format::{
 };
 use crate::keyspace::{self, check_stored_name, UnlockedKeyspace, MAX_KEYSPACE_NAME_LEN};
 use crate::vault::{apply_creating, Access};
-use crate::{Error, Result, Vault};
+use crate::{Error, Item, Result, Vault};
 
 /// Magic bytes opening every backup.
 pub const BACKUP_MAGIC: &[u8; 4] = b"VLTB";
@@ -120,10 +120,7 @@ impl<S: KVStore> Vault<S> {
             .store()
             .get(&format::header_key(ks.name()))
             .await?
-            .ok_or_else(|| Error::NotFound {
-                kind: "keyspace",
-                name: ks.name().to_owned(),
-            })?;
+            .ok_or_else(|| Error::not_found(Item::Keyspace, ks.name()))?;
         if Header::decode(&header)?.id != ks.id {
             return Err(Error::Corrupted(format!(
                 "the stored header of keyspace {:?} belongs to another keyspace id (rekeyed or replaced since it was unlocked)",
@@ -155,8 +152,8 @@ impl<S: KVStore> Vault<S> {
     /// backend, any platform). Returns the keyspace's name.
     ///
     /// Everything is verified before anything is written (structure, MAC, every record), the
-    /// name must be free (`AlreadyExists` with kind `"keyspace"`) and the keyspace id unused
-    /// by any keyspace of this store (`AlreadyExists` with kind `"keyspace id"`: the same
+    /// name must be free (`AlreadyExists` of an [`Item::Keyspace`]) and the keyspace id unused
+    /// by any keyspace of this store (`AlreadyExists` of an [`Item::KeyspaceId`]: the same
     /// keyspace is already here under another name, or the backup was crafted to alias one).
     /// The header, the id claim and every record are then written in one atomic batch of
     /// creates; on any error nothing is written.
@@ -177,7 +174,7 @@ impl<S: KVStore> Vault<S> {
         for &(suffix, value) in &parsed.records {
             batch.create([prefix.as_slice(), suffix].concat(), value.to_vec());
         }
-        apply_creating(self.store(), batch, "keyspace", &parsed.name).await?;
+        apply_creating(self.store(), batch, Item::Keyspace, &parsed.name).await?;
         Ok(parsed.name)
     }
 }

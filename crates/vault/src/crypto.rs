@@ -19,8 +19,7 @@ pub(crate) const TAG_LEN: usize = 16;
 
 /// Fills `buf` from the operating system (natively) or `crypto.getRandomValues` (browser).
 pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf)
-        .map_err(|e| Error::InvalidInput(format!("no secure random source available: {e}")))
+    getrandom::fill(buf).map_err(Error::RandomSource)
 }
 
 pub(crate) fn random_key() -> Result<Key> {

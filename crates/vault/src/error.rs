@@ -4,7 +4,8 @@ use thiserror::Error;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything a vault operation can fail with. Messages never contain passwords, keys or
-/// secret values.
+/// secret values. [`Error::code`] classifies every error into an [`ErrorCode`], from which the
+/// CLI's exit codes and the JavaScript package's error codes both come.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -19,19 +20,20 @@ pub enum Error {
     #[error("the session is locked; unlock the keyspace again")]
     Locked,
     /// No such keyspace, key pair or secret.
-    #[error("{kind} {name:?} not found")]
+    #[error("{item} {name:?} not found")]
     NotFound {
-        /// `"keyspace"`, `"key pair"` or `"secret"`.
-        kind: &'static str,
+        /// What was looked for.
+        item: Item,
         /// Its name.
         name: String,
     },
-    /// A keyspace, key pair or secret of that name already exists.
-    #[error("{kind} {name:?} already exists")]
+    /// A keyspace, key pair or secret of that name, or (importing a backup) a keyspace with
+    /// that id, already exists.
+    #[error("{item} {name:?} already exists")]
     AlreadyExists {
-        /// `"keyspace"`, `"key pair"` or `"secret"`.
-        kind: &'static str,
-        /// Its name.
+        /// What exists.
+        item: Item,
+        /// Its name (a keyspace id in hex).
         name: String,
     },
     /// The caller's input is invalid (a bad name, a malformed key or signature, parameters out
@@ -49,7 +51,162 @@ pub enum Error {
     /// Data written by a newer format version, or with an algorithm this build does not know.
     #[error("unsupported format: {0}")]
     UnsupportedFormat(String),
+    /// The operating system's (natively) or the browser's (`crypto.getRandomValues`) random
+    /// source failed; nothing was written.
+    #[error("no secure random source available")]
+    RandomSource(#[source] getrandom::Error),
     /// The storage backend failed.
     #[error(transparent)]
     Storage(#[from] kvstore::Error),
+}
+
+/// What an [`Error::NotFound`] or [`Error::AlreadyExists`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Item {
+    /// A keyspace (by name).
+    Keyspace,
+    /// A keyspace id (importing a backup whose keyspace is already here under another name, or
+    /// was crafted to alias one).
+    KeyspaceId,
+    /// A key pair.
+    KeyPair,
+    /// A secret.
+    Secret,
+}
+
+impl Item {
+    /// `"keyspace"`, `"keyspace id"`, `"key pair"` or `"secret"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Item::Keyspace => "keyspace",
+            Item::KeyspaceId => "keyspace id",
+            Item::KeyPair => "key pair",
+            Item::Secret => "secret",
+        }
+    }
+}
+
+impl std::fmt::Display for Item {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The one classification of errors that every front end uses: the CLI maps it to exit codes,
+/// the JavaScript package to `VaultError.code` ([`ErrorCode::as_str`]). Closed on purpose (not
+/// `#[non_exhaustive]`): a new code is a breaking change that every front end must handle,
+/// never absorbed by a catch-all arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// [`Error::WrongPassword`].
+    WrongPassword,
+    /// [`Error::Locked`].
+    Locked,
+    /// [`Error::NotFound`].
+    NotFound,
+    /// [`Error::AlreadyExists`].
+    AlreadyExists,
+    /// [`Error::InvalidInput`], or a storage request the backend refused as invalid.
+    InvalidInput,
+    /// [`Error::DecryptionFailed`].
+    DecryptionFailed,
+    /// [`Error::Corrupted`], or storage that reports damaged data.
+    Corrupted,
+    /// [`Error::UnsupportedFormat`].
+    UnsupportedFormat,
+    /// [`Error::RandomSource`].
+    RandomSourceFailed,
+    /// Storage held by another process or tab (`kvstore::Error::Busy`).
+    StorageBusy,
+    /// Storage quota exhausted (`kvstore::Error::QuotaExceeded`).
+    QuotaExceeded,
+    /// No usable storage here (`kvstore::Error::Unavailable`).
+    StorageUnavailable,
+    /// Any other storage failure (I/O, the engine's own errors).
+    StorageError,
+}
+
+impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::WrongPassword,
+        ErrorCode::Locked,
+        ErrorCode::NotFound,
+        ErrorCode::AlreadyExists,
+        ErrorCode::InvalidInput,
+        ErrorCode::DecryptionFailed,
+        ErrorCode::Corrupted,
+        ErrorCode::UnsupportedFormat,
+        ErrorCode::RandomSourceFailed,
+        ErrorCode::StorageBusy,
+        ErrorCode::QuotaExceeded,
+        ErrorCode::StorageUnavailable,
+        ErrorCode::StorageError,
+    ];
+
+    /// The stable name, as JavaScript sees it in `VaultError.code` and the CLI prints in
+    /// `--json` errors: `"WRONG_PASSWORD"`, `"STORAGE_BUSY"`, ….
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::WrongPassword => "WRONG_PASSWORD",
+            ErrorCode::Locked => "LOCKED",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::AlreadyExists => "ALREADY_EXISTS",
+            ErrorCode::InvalidInput => "INVALID_INPUT",
+            ErrorCode::DecryptionFailed => "DECRYPTION_FAILED",
+            ErrorCode::Corrupted => "CORRUPTED",
+            ErrorCode::UnsupportedFormat => "UNSUPPORTED_FORMAT",
+            ErrorCode::RandomSourceFailed => "RANDOM_SOURCE_FAILED",
+            ErrorCode::StorageBusy => "STORAGE_BUSY",
+            ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
+            ErrorCode::StorageUnavailable => "STORAGE_UNAVAILABLE",
+            ErrorCode::StorageError => "STORAGE_ERROR",
+        }
+    }
+
+    /// The code of a storage error.
+    pub fn of_storage(kind: kvstore::ErrorKind) -> ErrorCode {
+        use kvstore::ErrorKind as K;
+        match kind {
+            K::Busy => ErrorCode::StorageBusy,
+            K::QuotaExceeded => ErrorCode::QuotaExceeded,
+            K::Unavailable => ErrorCode::StorageUnavailable,
+            K::InvalidInput => ErrorCode::InvalidInput,
+            K::Corrupted => ErrorCode::Corrupted,
+            K::KeyExists => ErrorCode::AlreadyExists,
+            K::Io | K::Aborted | K::Backend => ErrorCode::StorageError,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// This error's class.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::WrongPassword { .. } => ErrorCode::WrongPassword,
+            Error::Locked => ErrorCode::Locked,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::AlreadyExists { .. } => ErrorCode::AlreadyExists,
+            Error::InvalidInput(_) => ErrorCode::InvalidInput,
+            Error::DecryptionFailed(_) => ErrorCode::DecryptionFailed,
+            Error::Corrupted(_) => ErrorCode::Corrupted,
+            Error::UnsupportedFormat(_) => ErrorCode::UnsupportedFormat,
+            Error::RandomSource(_) => ErrorCode::RandomSourceFailed,
+            Error::Storage(storage) => ErrorCode::of_storage(storage.kind()),
+        }
+    }
+
+    pub(crate) fn not_found(item: Item, name: &str) -> Self {
+        Error::NotFound {
+            item,
+            name: name.to_owned(),
+        }
+    }
 }

@@ -267,11 +267,15 @@ impl Kind {
         }
     }
 
-    pub(crate) fn label(self) -> &'static str {
+    pub(crate) fn item(self) -> crate::Item {
         match self {
-            Kind::KeyPair => "key pair",
-            Kind::Secret => "secret",
+            Kind::KeyPair => crate::Item::KeyPair,
+            Kind::Secret => crate::Item::Secret,
         }
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        self.item().as_str()
     }
 }
 

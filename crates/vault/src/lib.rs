@@ -26,7 +26,7 @@ mod vault;
 
 pub use backup::BACKUP_MAGIC;
 pub use crypto::KdfParams;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorCode, Item, Result};
 pub use keys::{
     eth_address, eth_checksum_address, eth_personal_hash, parse_eth_address, recover_eth_personal,
     verify, verify_eth_personal, KeyType,

@@ -18,7 +18,7 @@ use crate::keyspace::{
     MAX_KEYSPACE_NAME_LEN,
 };
 use crate::stream::{StreamDecryptor, StreamEncryptor};
-use crate::{Error, Result};
+use crate::{Error, Item, Result};
 
 /// What a stateless call authenticates with: a keyspace's password (derived for this call
 /// only), or an [`UnlockedKeyspace`] the caller owns.
@@ -145,7 +145,7 @@ impl<S: KVStore> Vault<S> {
         batch
             .create(format::header_key(name), header.encode())
             .create(claim_key(&keyspace.id), name.as_bytes());
-        apply_creating(&self.store, batch, "keyspace", name).await?;
+        apply_creating(&self.store, batch, Item::Keyspace, name).await?;
         Ok(keyspace)
     }
 
@@ -176,10 +176,7 @@ impl<S: KVStore> Vault<S> {
             .store
             .get(&format::header_key(name))
             .await?
-            .ok_or_else(|| Error::NotFound {
-                kind: "keyspace",
-                name: name.to_owned(),
-            })?;
+            .ok_or_else(|| Error::not_found(Item::Keyspace, name))?;
         Header::decode(&bytes)
     }
 
@@ -277,7 +274,7 @@ impl<S: KVStore> Vault<S> {
         batch
             .create(claim_key(&new.id), name.as_bytes())
             .set(format::header_key(name), new_header.encode());
-        apply_creating(&self.store, batch, "keyspace", name).await?;
+        apply_creating(&self.store, batch, Item::Keyspace, name).await?;
         Ok(new)
     }
 
@@ -383,10 +380,11 @@ impl<S: KVStore> Vault<S> {
     ) -> Result<Zeroizing<Vec<u8>>> {
         check_lookup_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
         let key = record_key(ks, kind, name);
-        let value = self.store.get(&key).await?.ok_or_else(|| Error::NotFound {
-            kind: kind.label(),
-            name: name.to_owned(),
-        })?;
+        let value = self
+            .store
+            .get(&key)
+            .await?
+            .ok_or_else(|| Error::not_found(kind.item(), name))?;
         let (stored_name, payload) = open_record(ks, &key, &value)?;
         if stored_name != name {
             return Err(Error::Corrupted(
@@ -417,10 +415,7 @@ impl<S: KVStore> Vault<S> {
         check_lookup_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
         let key = record_key(ks, kind, name);
         if !self.store.contains(&key).await? {
-            return Err(Error::NotFound {
-                kind: kind.label(),
-                name: name.to_owned(),
-            });
+            return Err(Error::not_found(kind.item(), name));
         }
         self.store.delete(&key).await?;
         Ok(())
@@ -476,7 +471,7 @@ impl<S: KVStore> Vault<S> {
         let value = seal_record(&ks, &storage_key, name, &encode_key_pair(&key))?;
         let mut batch = Batch::new();
         batch.create(storage_key, value);
-        apply_creating(&self.store, batch, "key pair", name).await?;
+        apply_creating(&self.store, batch, Item::KeyPair, name).await?;
         Ok(key_info(name, &key))
     }
 
@@ -515,7 +510,7 @@ impl<S: KVStore> Vault<S> {
         batch
             .create(new_key, value)
             .delete(record_key(&ks, Kind::KeyPair, from));
-        apply_creating(&self.store, batch, "key pair", to).await
+        apply_creating(&self.store, batch, Item::KeyPair, to).await
     }
 
     /// Deletes key pair `name`.
@@ -678,12 +673,12 @@ impl<S: KVStore> Vault<S> {
     }
 }
 
-/// Applies a batch whose `create`s guard `name` (of `kind`) and possibly a keyspace-id claim:
+/// Applies a batch whose `create`s guard `name` (an `item`) and possibly a keyspace-id claim:
 /// a conflict becomes `AlreadyExists` for whichever was taken.
 pub(crate) async fn apply_creating<S: KVStore>(
     store: &S,
     batch: Batch,
-    kind: &'static str,
+    item: Item,
     name: &str,
 ) -> Result<()> {
     store.batch(batch).await.map_err(|e| match e {
@@ -691,7 +686,7 @@ pub(crate) async fn apply_creating<S: KVStore>(
             match <&[u8; ID_LEN]>::try_from(key.strip_prefix(CLAIM_PREFIX).unwrap_or_default()) {
                 Ok(id) => id_in_use(id),
                 Err(_) => Error::AlreadyExists {
-                    kind,
+                    item,
                     name: name.to_owned(),
                 },
             }
@@ -703,7 +698,7 @@ pub(crate) async fn apply_creating<S: KVStore>(
 /// The error for a keyspace id that another keyspace already uses.
 pub(crate) fn id_in_use(id: &[u8; ID_LEN]) -> Error {
     Error::AlreadyExists {
-        kind: "keyspace id",
+        item: Item::KeyspaceId,
         name: id.iter().map(|b| format!("{b:02x}")).collect(),
     }
 }

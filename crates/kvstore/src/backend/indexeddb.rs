@@ -55,7 +55,8 @@ use web_sys::{DomException, Event, IdbDatabase, IdbObjectStore, IdbRequest, IdbT
 
 use crate::keys::{check_key, check_value, prefix_end};
 use crate::{
-    Batch, BatchFill, BatchOp, BatchSink, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE,
+    Batch, BatchFill, BatchOp, BatchSink, Entry, Error, JsFailure, KVStore, Result, Scan,
+    DEFAULT_NAMESPACE,
 };
 
 const BACKEND: &str = "indexeddb";
@@ -342,7 +343,16 @@ fn from_idb(err: idb::Error) -> Error {
 fn from_js(value: JsValue) -> Error {
     match value.dyn_ref::<DomException>() {
         Some(exception) => from_dom(exception),
-        None => Error::backend(BACKEND, js_message(&value)),
+        None => Error::backend(
+            BACKEND,
+            JsFailure {
+                name: value
+                    .dyn_ref::<js_sys::Error>()
+                    .map(|e| String::from(e.name()))
+                    .unwrap_or_default(),
+                message: js_message(&value),
+            },
+        ),
     }
 }
 
@@ -366,7 +376,13 @@ fn from_dom(exception: &DomException) -> Error {
             backend: BACKEND,
             reason: format!("IndexedDB is not allowed in this context: {message}"),
         },
-        _ => Error::backend(BACKEND, message),
+        _ => Error::backend(
+            BACKEND,
+            JsFailure {
+                name: exception.name(),
+                message: exception.message(),
+            },
+        ),
     }
 }
 

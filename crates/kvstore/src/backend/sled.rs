@@ -45,15 +45,26 @@ impl std::fmt::Debug for SledStore {
 
 fn map_err(err: sled::Error) -> Error {
     match err {
-        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => Error::Busy(
-            format!("the sled database is open in another process: {io}"),
-        ),
         sled::Error::Io(io) => Error::Io(io),
         sled::Error::Corruption { at, .. } => {
             Error::Corrupted(format!("sled reports corruption at {at:?}"))
         }
         other => Error::backend(BACKEND, other),
     }
+}
+
+/// Whether another handle holds the exclusive lock sled takes on its `db` file, probed without
+/// waiting (a held lock is `TryLockError::WouldBlock`). The probe's own lock, if it gets one,
+/// is released at once.
+fn lock_is_held(path: &Path) -> bool {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path.join("db"))
+    else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
 }
 
 impl SledStore {
@@ -66,11 +77,19 @@ impl SledStore {
 
     /// Like [`open`](Self::open), choosing where flushes run.
     pub fn open_with(path: impl AsRef<Path>, blocking: Blocking) -> Result<Self> {
-        super::private::create_dir(path.as_ref())?;
-        let db = sled::Config::new()
-            .path(path.as_ref())
-            .open()
-            .map_err(map_err)?;
+        let path = path.as_ref();
+        super::private::create_dir(path)?;
+        let db = sled::Config::new().path(path).open().map_err(|err| {
+            // sled reports its lock failing only as the text of an I/O error; the lock itself,
+            // probed, says so by type.
+            if matches!(err, sled::Error::Io(_)) && lock_is_held(path) {
+                return Error::Busy(format!(
+                    "the sled database {} is open in another process or handle",
+                    path.display()
+                ));
+            }
+            map_err(err)
+        })?;
         Self::with_db(db, DEFAULT_NAMESPACE, blocking)
     }
 

@@ -49,7 +49,7 @@ pub async fn stateless_api_end_to_end<S: KVStore + Clone>(store: S) {
     assert!(matches!(
         v.create_keyspace("work", PASSWORD).await,
         Err(Error::AlreadyExists {
-            kind: "keyspace",
+            item: vault::Item::Keyspace,
             ..
         })
     ));
@@ -71,7 +71,7 @@ pub async fn stateless_api_end_to_end<S: KVStore + Clone>(store: S) {
     assert!(matches!(
         v.generate_key(&ks, "eth", KeyType::Ed25519).await,
         Err(Error::AlreadyExists {
-            kind: "key pair",
+            item: vault::Item::KeyPair,
             ..
         })
     ));
@@ -167,7 +167,10 @@ pub async fn stateless_api_end_to_end<S: KVStore + Clone>(store: S) {
     v.delete_secret(&ks, "empty").await.unwrap();
     assert!(matches!(
         v.get_secret(&ks, "empty").await,
-        Err(Error::NotFound { kind: "secret", .. })
+        Err(Error::NotFound {
+            item: vault::Item::Secret,
+            ..
+        })
     ));
     assert!(matches!(
         v.get_secret(&ks, "").await,

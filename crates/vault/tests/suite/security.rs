@@ -66,7 +66,7 @@ pub async fn hostile_backup_cannot_alias_another_keyspace<S: KVStore + Clone>(st
             matches!(
                 err,
                 Error::AlreadyExists {
-                    kind: "keyspace id",
+                    item: vault::Item::KeyspaceId,
                     ..
                 }
             ),
@@ -85,7 +85,7 @@ pub async fn hostile_backup_cannot_alias_another_keyspace<S: KVStore + Clone>(st
     assert!(matches!(
         v.import_backup(&backup, b"attacker").await,
         Err(Error::AlreadyExists {
-            kind: "keyspace id",
+            item: vault::Item::KeyspaceId,
             ..
         })
     ));

@@ -1,0 +1,30 @@
+/** A key pair's public description. */
+export interface KeyInfo {
+    name: string;
+    keyType: "secp256k1" | "ed25519";
+    /** 33-byte compressed SEC1 (secp256k1) or 32 bytes (Ed25519). */
+    publicKey: Uint8Array;
+    /** EIP-55 checksummed address, secp256k1 only. */
+    ethAddress?: string;
+}
+
+/** Stable error codes carried by every rejected Promise's `Error.code`. */
+export type VaultErrorCode =
+    | "WRONG_PASSWORD" | "LOCKED" | "NOT_FOUND" | "ALREADY_EXISTS" | "INVALID_INPUT"
+    | "DECRYPTION_FAILED" | "CORRUPTED" | "UNSUPPORTED_FORMAT" | "RANDOM_SOURCE_FAILED"
+    | "STORAGE_BUSY" | "QUOTA_EXCEEDED" | "STORAGE_UNAVAILABLE" | "STORAGE_ERROR";
+
+/** The `Error` every call rejects with. */
+export interface VaultError extends Error {
+    code: VaultErrorCode;
+}
+
+/**
+ * A password: a string, or its UTF-8 bytes. Either way it is compared in Unicode NFC. Copies the
+ * bindings make are wiped after use; a `Uint8Array` can also be wiped by the caller
+ * (`password.fill(0)`) once the call resolved, which a JavaScript string never can.
+ */
+export type Password = string | Uint8Array;
+
+/** Why a session locked: `lock()` was called, or its idle timeout passed. */
+export type LockReason = "lock" | "idle";
