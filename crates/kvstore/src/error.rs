@@ -69,7 +69,7 @@ pub enum Error {
     },
 }
 
-/// The class of an [`Error`]: one per variant, and closed (adding a class is a breaking
+/// The class of an [`Error`](enum@Error): one per variant, and closed (adding a class is a breaking
 /// change), so `vault`'s error codes, the CLI's exit codes and the JavaScript codes can match
 /// it exhaustively.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

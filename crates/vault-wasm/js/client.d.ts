@@ -63,3 +63,10 @@ export declare class WorkerVault {
   ethAddress(publicKey: Uint8Array): Promise<string>;
   terminate(): void;
 }
+
+/** The `Session` methods the worker client forwards. */
+export declare const SESSION_METHODS: readonly string[];
+/** The `Vault` methods forwarded to the vault object in the worker. */
+export declare const VAULT_METHODS: readonly string[];
+/** The static `Vault` functions the worker client offers on `WorkerVault`. */
+export declare const STATIC_METHODS: readonly string[];

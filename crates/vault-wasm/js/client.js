@@ -43,12 +43,14 @@ class Connection {
   }
 }
 
-const SESSION_METHODS = [
+/** The `Session` methods the worker client forwards (checked against the bindings by tests-js/api.test.mjs). */
+export const SESSION_METHODS = [
   'lock', 'isLocked', 'unlock', 'rekey', 'keyspaceName', 'generateKey', 'importKey', 'listKeys', 'keyInfo',
   'selectKey', 'renameKey', 'deleteKey', 'exportPrivateKey', 'sign', 'signWith', 'signEthPersonal',
   'setSecret', 'setSecrets', 'getSecret', 'listSecrets', 'deleteSecret', 'encrypt', 'decrypt', 'exportBackup',
 ];
-const VAULT_METHODS = ['createKeyspace', 'listKeyspaces', 'deleteKeyspace', 'changePassword', 'rekey', 'importBackup'];
+/** The `Vault` methods forwarded to the vault object in the worker (`unlock` is its own). */
+export const VAULT_METHODS = ['createKeyspace', 'listKeyspaces', 'deleteKeyspace', 'changePassword', 'rekey', 'importBackup'];
 
 /** A session held by the worker. The worker runs its calls in the order they were made here. */
 export class WorkerSession {
@@ -92,17 +94,6 @@ export class WorkerVault {
     return new WorkerSession(this.connection, handle);
   }
 
-  verify(keyType, publicKey, message, signature) {
-    return this.connection.call(0, 'verify', [keyType, publicKey, message, signature]);
-  }
-
-  verifyEthPersonal(address, message, signature) {
-    return this.connection.call(0, 'verifyEthPersonal', [address, message, signature]);
-  }
-
-  ethAddress(publicKey) {
-    return this.connection.call(0, 'ethAddress', [publicKey]);
-  }
 
   /** Stops the worker; every session of this vault ends with it. */
   terminate() {
@@ -112,5 +103,12 @@ export class WorkerVault {
 for (const method of VAULT_METHODS) {
   WorkerVault.prototype[method] = function (...args) {
     return this.connection.call(this.handle, method, args);
+  };
+}
+/** The static `Vault` functions, called on the worker's module (they need no open vault). */
+export const STATIC_METHODS = ['verify', 'verifyEthPersonal', 'ethAddress'];
+for (const method of STATIC_METHODS) {
+  WorkerVault.prototype[method] = function (...args) {
+    return this.connection.call(0, method, args);
   };
 }

@@ -1,0 +1,55 @@
+// One list of methods: the worker client forwards exactly the bindings' methods, and
+// client.d.ts declares exactly what the client offers. Runs in Node on the built package (no
+// browser: the wasm is not instantiated).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { Session, Vault } from '../pkg/vault_wasm.js';
+import { SESSION_METHODS, STATIC_METHODS, VAULT_METHODS, WorkerSession, WorkerVault } from '../pkg/client.js';
+
+const GLUE = new Set(['constructor', 'free', '__destroy_into_raw', '__wrap', 'length', 'name', 'prototype']);
+
+function methods(object) {
+  return Object.getOwnPropertyNames(object)
+    .filter((name) => !GLUE.has(name) && typeof name === 'string')
+    .filter((name) => typeof Object.getOwnPropertyDescriptor(object, name).value === 'function')
+    .sort();
+}
+
+function setters(object) {
+  return Object.getOwnPropertyNames(object)
+    .filter((name) => Object.getOwnPropertyDescriptor(object, name).set)
+    .sort();
+}
+
+// Method names declared in `export declare class NAME { ... }` of a .d.ts file.
+function declared(dts, className) {
+  const body = dts.split(`export declare class ${className}`)[1].split('\n}')[0];
+  return [...body.matchAll(/^\s+(?:static\s+)?([a-zA-Z]+)\(/gm)].map((m) => m[1]).sort();
+}
+
+test('the worker client forwards every Session method of the bindings, and only those', () => {
+  assert.deepEqual([...SESSION_METHODS].sort(), methods(Session.prototype));
+  assert.deepEqual(setters(Session.prototype), ['onlock'], 'onlock is the only setter');
+  for (const method of SESSION_METHODS) {
+    assert.equal(typeof WorkerSession.prototype[method], 'function', method);
+  }
+});
+
+test('the worker client offers every Vault method and static function of the bindings', () => {
+  assert.deepEqual([...VAULT_METHODS, 'unlock'].sort(), methods(Vault.prototype));
+  assert.deepEqual([...STATIC_METHODS, 'open'].sort(), methods(Vault));
+  for (const method of [...VAULT_METHODS, ...STATIC_METHODS, 'unlock']) {
+    assert.equal(typeof WorkerVault.prototype[method], 'function', method);
+  }
+});
+
+test('client.d.ts declares exactly what the worker client offers', async () => {
+  const dts = await readFile(new URL('../pkg/client.d.ts', import.meta.url), 'utf8');
+  assert.deepEqual(declared(dts, 'WorkerSession'), [...SESSION_METHODS, 'close'].sort());
+  assert.deepEqual(
+    declared(dts, 'WorkerVault'),
+    [...VAULT_METHODS, ...STATIC_METHODS, 'open', 'unlock', 'terminate'].sort(),
+  );
+  assert.match(dts, /onlock: \(\(reason: LockReason\) => void\) \| null;/);
+});
