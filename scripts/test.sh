@@ -3,9 +3,12 @@
 #
 #   scripts/test.sh            everything (what CI runs)
 #
-# Steps: tool set-up (only what is missing) -> cargo fmt --check -> clippy (native, wasm32)
-# -> dependency checks -> native tests -> browser tests (headless Chromium and Firefox, in a
-# page, a dedicated worker and a service worker). Fails if any step fails or runs no test.
+# Steps: tool set-up (scripts/setup.sh, only what is missing) -> cargo fmt --check -> clippy
+# (native, wasm32) -> rustdoc -D warnings (native, wasm32) -> a check with the declared
+# rust-version -> dependency rules and cargo deny -> native tests (the fuzz corpus replayed
+# included) -> browser tests (headless Chromium and Firefox, in a page, a dedicated worker and
+# a service worker) -> the npm package's end-to-end tests. Fails if any step fails or runs no
+# test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -32,33 +35,9 @@ run_tests() {
 }
 
 # ---------------------------------------------------------------- set-up
-step "set-up (installs only what is missing)"
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-    rustup target add wasm32-unknown-unknown
-fi
-rustup component list --installed | grep -q '^clippy' || rustup component add clippy
-rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
-
-missing_debs=()
-command -v chromium >/dev/null || missing_debs+=(chromium)
-command -v chromedriver >/dev/null || missing_debs+=(chromium-driver)
-command -v firefox-esr >/dev/null || missing_debs+=(firefox-esr)
-if [ ${#missing_debs[@]} -gt 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update
-    apt-get install -y "${missing_debs[@]}"
-fi
-
-WB_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
-[ -n "$WB_VERSION" ] || die "no wasm-bindgen in Cargo.lock"
-if ! wasm-bindgen-test-runner --version 2>/dev/null | grep -q " $WB_VERSION\$"; then
-    # --locked first; wasm-bindgen-cli 0.2.130's own lock file names a yanked webpki-roots,
-    # so fall back to resolving its dependencies afresh (same wasm-bindgen-cli version).
-    cargo install --locked wasm-bindgen-cli --version "$WB_VERSION" \
-        || cargo install --force wasm-bindgen-cli --version "$WB_VERSION"
-fi
-command -v geckodriver >/dev/null || cargo install --locked geckodriver
-echo "tools: wasm-bindgen $WB_VERSION, $(chromium --version), $(firefox-esr --version 2>/dev/null), $(geckodriver --version | head -1)"
+step "set-up: scripts/setup.sh (installs only what is missing)"
+scripts/setup.sh || die "set-up"
+RUST_VERSION=$(awk -F'"' '/^rust-version/ {print $2; exit}' Cargo.toml)
 
 # ---------------------------------------------------------------- static checks
 step "cargo fmt --check"
@@ -70,8 +49,18 @@ step "clippy, wasm32"
 cargo clippy --workspace --all-targets --target wasm32-unknown-unknown -- -D warnings \
     || die "clippy wasm32"
 
+step "rustdoc with -D warnings, native and wasm32"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p kvstore -p vault \
+    || die "cargo doc native"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p kvstore -p vault -p vault-wasm \
+    --target wasm32-unknown-unknown || die "cargo doc wasm32"
+
+step "build with the declared rust-version ($RUST_VERSION)"
+cargo "+$RUST_VERSION" check --workspace || die "rust-version $RUST_VERSION"
+
 step "dependency checks"
 scripts/check-deps.sh || die "dependency checks"
+cargo deny --all-features check licenses bans sources || die "cargo deny"
 
 # ---------------------------------------------------------------- native tests
 run_tests native cargo test --workspace
