@@ -81,7 +81,7 @@ fn ours_rows<S: KVStore>(g: &mut BenchmarkGroup<'_, WallTime>, ours: &S, inline:
 fn sled_rows(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let ours = SledStore::open(dir.path().join("ours")).unwrap();
-    let inline = SledStore::open_with(dir.path().join("inline"), Blocking::Inline).unwrap();
+    let inline = SledStore::builder().blocking(Blocking::Inline).open(dir.path().join("inline")).unwrap();
     let raw_db = sled::open(dir.path().join("raw")).unwrap();
     let raw = raw_db.open_tree("default").unwrap();
     fill(&ours);
@@ -148,7 +148,7 @@ const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("default");
 fn redb_rows(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let ours = RedbStore::open(dir.path().join("ours.redb")).unwrap();
-    let inline = RedbStore::open_with(dir.path().join("inline.redb"), Blocking::Inline).unwrap();
+    let inline = RedbStore::builder().blocking(Blocking::Inline).open(dir.path().join("inline.redb")).unwrap();
     let raw = redb::Database::create(dir.path().join("raw.redb")).unwrap();
     fill(&ours);
     let raw_insert = |keys: &mut dyn Iterator<Item = Vec<u8>>| {

@@ -3,6 +3,7 @@ use crate::Result;
 
 /// One operation of a [`Batch`].
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BatchOp {
     /// Store `value` under `key`, replacing any previous value.
     Set {

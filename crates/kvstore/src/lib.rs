@@ -21,12 +21,12 @@ pub use maybe_send::{MaybeSend, MaybeSync};
 pub use store::{Entry, KVStore, Scan, DEFAULT_NAMESPACE};
 
 #[cfg(target_arch = "wasm32")]
-pub use backend::indexeddb::{Durability, IndexedDbStore};
+pub use backend::indexeddb::{Durability, IndexedDbBuilder, IndexedDbStore};
 pub use backend::memory::MemoryStore;
 #[cfg(not(target_arch = "wasm32"))]
-pub use backend::redb::RedbStore;
+pub use backend::redb::{RedbBuilder, RedbStore};
 #[cfg(not(target_arch = "wasm32"))]
-pub use backend::sled::SledStore;
+pub use backend::sled::{SledBuilder, SledStore};
 #[cfg(not(target_arch = "wasm32"))]
 pub use backend::Blocking;
 

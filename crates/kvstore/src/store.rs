@@ -18,12 +18,9 @@ pub type Entry = (Vec<u8>, Vec<u8>);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Scan<'a> {
-    /// Only keys that start with these bytes (empty: every key).
-    pub prefix: &'a [u8],
-    /// Only keys strictly greater than this one.
-    pub after: Option<&'a [u8]>,
-    /// At most this many results (`None`: no limit).
-    pub limit: Option<usize>,
+    pub(crate) prefix: &'a [u8],
+    pub(crate) after: Option<&'a [u8]>,
+    pub(crate) limit: Option<usize>,
 }
 
 impl<'a> Scan<'a> {
@@ -50,6 +47,21 @@ impl<'a> Scan<'a> {
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = Some(limit);
         self
+    }
+
+    /// Only keys that start with these bytes (empty: every key).
+    pub fn key_prefix(&self) -> &'a [u8] {
+        self.prefix
+    }
+
+    /// Only keys strictly greater than this one (the cursor), if set.
+    pub fn start_after(&self) -> Option<&'a [u8]> {
+        self.after
+    }
+
+    /// At most this many results, if limited.
+    pub fn max_entries(&self) -> Option<usize> {
+        self.limit
     }
 
     /// The inclusive-or-exclusive lower bound: `(key, exclusive)`.

@@ -150,11 +150,15 @@ async fn dispatch(cli: Cli) -> Result<()> {
     // A CLI is one task: writes block in place rather than hop to a thread pool.
     match cli.backend {
         Backend::Sled => {
-            let store = open_store(&path, |p| SledStore::open_with(p, Blocking::Inline))?;
+            let store = open_store(&path, |p| {
+                SledStore::builder().blocking(Blocking::Inline).open(p)
+            })?;
             run(&cli, inputs, Vault::new(store)).await
         }
         Backend::Redb => {
-            let store = open_store(&path, |p| RedbStore::open_with(p, Blocking::Inline))?;
+            let store = open_store(&path, |p| {
+                RedbStore::builder().blocking(Blocking::Inline).open(p)
+            })?;
             run(&cli, inputs, Vault::new(store)).await
         }
     }

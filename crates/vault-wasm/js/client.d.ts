@@ -1,5 +1,5 @@
-import type { KeyInfo, LockReason, Password, VaultErrorCode } from './vault_wasm.js';
-export type { KeyInfo, LockReason, Password, VaultErrorCode } from './vault_wasm.js';
+import type { KeyInfo, LockReason, Password, UnlockOptions, VaultErrorCode } from './vault_wasm.js';
+export type { KeyInfo, LockReason, Password, UnlockOptions, VaultErrorCode } from './vault_wasm.js';
 
 export type KeyType = 'secp256k1' | 'ed25519';
 
@@ -56,7 +56,7 @@ export declare class WorkerVault {
   deleteKeyspace(name: string, password: Password): Promise<void>;
   changePassword(name: string, oldPassword: Password, newPassword: Password): Promise<void>;
   rekey(name: string, password: Password, newPassword: Password): Promise<void>;
-  unlock(name: string, password: Password, idleTimeoutMs?: number): Promise<WorkerSession>;
+  unlock(name: string, password: Password, options?: UnlockOptions | number): Promise<WorkerSession>;
   importBackup(backup: Uint8Array, password: Password): Promise<string>;
   verify(keyType: KeyType, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
   verifyEthPersonal(address: string, message: Uint8Array, signature: Uint8Array): Promise<boolean>;

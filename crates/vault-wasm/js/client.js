@@ -89,8 +89,8 @@ export class WorkerVault {
     return new WorkerVault(connection, handle);
   }
 
-  async unlock(name, password, idleTimeoutMs) {
-    const { handle } = await this.connection.call(this.handle, 'unlock', [name, password, idleTimeoutMs]);
+  async unlock(name, password, options) {
+    const { handle } = await this.connection.call(this.handle, 'unlock', [name, password, options]);
     return new WorkerSession(this.connection, handle);
   }
 

@@ -23,6 +23,34 @@ extern "C" {
     fn set_timeout(handler: &Function, timeout_ms: i32) -> JsValue;
 }
 
+/// Session options from JavaScript: `{ idleTimeoutMs }`, a bare number of milliseconds (the
+/// first release's form), or nothing.
+fn session_options(value: &JsValue) -> Result<vault::SessionOptions, vault::Error> {
+    let idle = if value.is_undefined() || value.is_null() {
+        JsValue::UNDEFINED
+    } else if value.as_f64().is_some() {
+        value.clone()
+    } else if value.is_object() {
+        Reflect::get(value, &"idleTimeoutMs".into()).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        return Err(vault::Error::InvalidInput(
+            "unlock options must be { idleTimeoutMs } or a number of milliseconds".into(),
+        ));
+    };
+    let options = vault::SessionOptions::default();
+    if idle.is_undefined() || idle.is_null() {
+        return Ok(options);
+    }
+    match idle.as_f64() {
+        Some(ms) if ms.is_finite() && ms >= 0.0 => {
+            Ok(options.idle_timeout(Duration::from_millis(ms as u64)))
+        }
+        _ => Err(vault::Error::InvalidInput(
+            "idleTimeoutMs must be a non-negative number".into(),
+        )),
+    }
+}
+
 /// Secret bytes from JavaScript (a string or a `Uint8Array`), in a buffer wiped on drop.
 fn secret_bytes(value: &JsValue, what: &str) -> Result<Zeroizing<Vec<u8>>, vault::Error> {
     if let Some(text) = value.as_string() {
@@ -117,7 +145,10 @@ impl Vault {
                     )))
                 }
             };
-            let store = IndexedDbStore::open_with(&db_name, durability).await?;
+            let store = IndexedDbStore::builder(&db_name)
+                .durability(durability)
+                .open()
+                .await?;
             Ok(Vault {
                 inner: vault::Vault::new(store),
             })
@@ -207,29 +238,21 @@ impl Vault {
         })
     }
 
-    /// Unlocks keyspace `name` into a session that locks itself (a timer wipes its keys)
-    /// `idleTimeoutMs` after its last call (omit for no timeout).
+    /// Unlocks keyspace `name` into a session. With `{ idleTimeoutMs }` it locks itself (a
+    /// timer wipes its keys) that long after its last call; without, only `lock()` locks it.
     #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
     pub fn unlock(
         &self,
         name: String,
         #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
-        #[wasm_bindgen(js_name = idleTimeoutMs)] idle_timeout_ms: Option<f64>,
+        #[wasm_bindgen(unchecked_param_type = "UnlockOptions | number")] options: JsValue,
     ) -> Promise {
         let inner = self.inner.clone();
         let password = secret_bytes(&password, "the password");
+        let options = session_options(&options);
         promise(async move {
-            let password = password?;
-            let timeout = match idle_timeout_ms {
-                Some(ms) if ms.is_finite() && ms >= 0.0 => Some(Duration::from_millis(ms as u64)),
-                Some(_) => {
-                    return Err(vault::Error::InvalidInput(
-                        "idleTimeoutMs must be a non-negative number".into(),
-                    ))
-                }
-                None => None,
-            };
-            let session = inner.open_session(&name, password, timeout).await?;
+            let (password, options) = (password?, options?);
+            let session = inner.open_session(&name, password, options).await?;
             let state = Rc::new(SessionState {
                 session: RefCell::new(Some(session)),
                 queue: Queue::default(),

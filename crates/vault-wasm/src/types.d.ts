@@ -28,3 +28,9 @@ export type Password = string | Uint8Array;
 
 /** Why a session locked: `lock()` was called, or its idle timeout passed. */
 export type LockReason = "lock" | "idle";
+
+/** Options of `Vault.unlock`. */
+export interface UnlockOptions {
+    /** Lock (wipe the keys) this many milliseconds after the last call; omit for never. */
+    idleTimeoutMs?: number;
+}

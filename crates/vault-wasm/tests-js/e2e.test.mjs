@@ -347,7 +347,7 @@ for (const client of ['direct', 'worker']) {
       }
       await vault.createKeyspace('k', 'pw');
       const events = [];
-      const s = await vault.unlock('k', 'pw', 400);
+      const s = await vault.unlock('k', 'pw', { idleTimeoutMs: 400 });
       const start = performance.now();
       s.onlock = (reason) => events.push({ reason, after: performance.now() - start });
       // A call half way moves the deadline.

@@ -26,7 +26,11 @@ async fn open_session(idle_timeout_ms: Option<f64>) -> (Vault, Session) {
     JsFuture::from(vault.create_keyspace("k".into(), "pw".into()))
         .await
         .unwrap();
-    let session = JsFuture::from(vault.unlock("k".into(), "pw".into(), idle_timeout_ms))
+    let options = js_sys::Object::new();
+    if let Some(ms) = idle_timeout_ms {
+        js_sys::Reflect::set(&options, &"idleTimeoutMs".into(), &ms.into()).unwrap();
+    }
+    let session = JsFuture::from(vault.unlock("k".into(), "pw".into(), options.into()))
         .await
         .unwrap();
     (vault, Session::try_from_js_value(session).unwrap())

@@ -22,7 +22,7 @@ fn crypto_rows(c: &mut Criterion) {
     let ks = block_on(v.create_keyspace("bench", PASSWORD)).unwrap();
     block_on(v.import_key(&ks, "secp", KeyType::Secp256k1, &SECP)).unwrap();
     block_on(v.import_key(&ks, "ed", KeyType::Ed25519, &ED)).unwrap();
-    let mut session = block_on(v.open_session("bench", PASSWORD, None)).unwrap();
+    let mut session = block_on(v.open_session("bench", PASSWORD, Default::default())).unwrap();
 
     let mut g = c.benchmark_group("vault");
     g.sample_size(10).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));

@@ -10,6 +10,7 @@ use crate::{Error, Result};
 
 /// The algorithm of a key pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum KeyType {
     /// secp256k1: ECDSA over SHA-256 (RFC 6979 nonces, low-S), and Ethereum signing.
     Secp256k1,

@@ -32,7 +32,7 @@ pub use keys::{
     verify, verify_eth_personal, KeyType,
 };
 pub use keyspace::{UnlockedKeyspace, MAX_ITEM_NAME_LEN, MAX_KEYSPACE_NAME_LEN};
-pub use session::Session;
+pub use session::{Session, SessionOptions};
 pub use stream::{StreamDecryptor, StreamEncryptor, CHUNK_SIZE, STREAM_MAGIC};
-pub use vault::{Access, KeyInfo, Vault};
+pub use vault::{Access, KeyInfo, Vault, VaultBuilder};
 pub use zeroize::Zeroizing;

@@ -26,12 +26,13 @@ use crate::{Error, KeyInfo, KeyType, Result, UnlockedKeyspace, Vault};
 /// ```
 /// use std::time::Duration;
 /// use kvstore::MemoryStore;
-/// use vault::{KdfParams, Vault};
+/// use vault::{KdfParams, SessionOptions, Vault};
 ///
 /// # futures::executor::block_on(async {
 /// let vault = Vault::with_kdf(MemoryStore::new(), KdfParams::INSECURE_FOR_TESTS)?;
 /// vault.create_keyspace("k", "pw").await?;
-/// let mut session = vault.open_session("k", "pw", Some(Duration::from_secs(300))).await?;
+/// let options = SessionOptions::default().idle_timeout(Duration::from_secs(300));
+/// let mut session = vault.open_session("k", "pw", options).await?;
 /// // An application's timer task: sleep until the deadline, then wipe if still idle.
 /// let deadline = session.idle_deadline().expect("a timeout was set");
 /// assert!(!session.lock_if_idle(), "not idle yet");
@@ -62,14 +63,36 @@ impl<S> std::fmt::Debug for Session<S> {
     }
 }
 
+/// How a [`Session`] behaves, for [`Vault::open_session`]:
+/// `SessionOptions::default().idle_timeout(Duration::from_secs(300))`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionOptions {
+    /// Lock after this long without a call (`None`, the default: only
+    /// [`Session::lock`] locks it).
+    pub idle_timeout: Option<Duration>,
+}
+
+impl SessionOptions {
+    /// Lock after `timeout` without a call.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+}
+
 impl<S: KVStore + Clone> Vault<S> {
-    /// Unlocks keyspace `name` into a session that locks itself after `idle_timeout` without
-    /// use (`None`: only [`Session::lock`] locks it).
+    /// Unlocks keyspace `name` into a session with `options`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Vault::unlock`]: [`Error::NotFound`], [`Error::WrongPassword`], or a header that
+    /// does not decode ([`Error::Corrupted`], [`Error::UnsupportedFormat`]).
     pub async fn open_session(
         &self,
         name: &str,
         password: impl AsRef<[u8]>,
-        idle_timeout: Option<Duration>,
+        options: SessionOptions,
     ) -> Result<Session<S>> {
         let keyspace = self.unlock(name, password).await?;
         Ok(Session {
@@ -77,7 +100,7 @@ impl<S: KVStore + Clone> Vault<S> {
             keyspace: Some(keyspace),
             name: name.to_owned(),
             current_key: None,
-            idle_timeout,
+            idle_timeout: options.idle_timeout,
             last_used: Instant::now(),
         })
     }

@@ -23,6 +23,7 @@ use crate::{Error, Item, Result};
 /// What a stateless call authenticates with: a keyspace's password (derived for this call
 /// only), or an [`UnlockedKeyspace`] the caller owns.
 #[derive(Clone, Copy)]
+#[non_exhaustive]
 pub enum Access<'a> {
     /// Unlock `keyspace` with `password` for this one call.
     Password {
@@ -64,6 +65,36 @@ impl Deref for Resolved<'_> {
             Resolved::Borrowed(ks) => ks,
             Resolved::Owned(ks) => ks,
         }
+    }
+}
+
+/// Options for a [`Vault`], from [`Vault::builder`].
+#[derive(Debug, Clone)]
+pub struct VaultBuilder<S> {
+    store: S,
+    kdf: KdfParams,
+}
+
+impl<S: KVStore> VaultBuilder<S> {
+    /// The Argon2id parameters new keyspaces, password changes, rekeys and upgrades on unlock
+    /// use (default [`KdfParams::DEFAULT`]).
+    pub fn kdf(mut self, kdf: KdfParams) -> Self {
+        self.kdf = kdf;
+        self
+    }
+
+    /// The vault.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for KDF parameters outside the bounds or below the floor
+    /// ([`KdfParams::MIN`]), except [`KdfParams::INSECURE_FOR_TESTS`].
+    pub fn build(self) -> Result<Vault<S>> {
+        self.kdf.validate_for_writing()?;
+        Ok(Vault {
+            store: self.store,
+            kdf: self.kdf,
+        })
     }
 }
 
@@ -110,12 +141,23 @@ impl<S: KVStore> Vault<S> {
         }
     }
 
-    /// A vault that creates keyspaces, changes passwords and upgrades weaker keyspaces on unlock
-    /// with `kdf`. Refuses parameters outside the bounds or below the floor
+    /// Options for a vault over `store`: `Vault::builder(store).kdf(params).build()?`.
+    pub fn builder(store: S) -> VaultBuilder<S> {
+        VaultBuilder {
+            store,
+            kdf: KdfParams::DEFAULT,
+        }
+    }
+
+    /// `Vault::builder(store).kdf(kdf).build()`: a vault that creates keyspaces, changes
+    /// passwords and upgrades weaker keyspaces on unlock with `kdf`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for parameters outside the bounds or below the floor
     /// ([`KdfParams::MIN`]), except [`KdfParams::INSECURE_FOR_TESTS`].
     pub fn with_kdf(store: S, kdf: KdfParams) -> Result<Self> {
-        kdf.validate_for_writing()?;
-        Ok(Vault { store, kdf })
+        Self::builder(store).kdf(kdf).build()
     }
 
     /// The store underneath.

@@ -212,7 +212,10 @@ fn secrets_and_debug_output_never_show_key_material() {
         )
         .await
         .unwrap();
-        let mut session = v.open_session("k", suite::PASSWORD, None).await.unwrap();
+        let mut session = v
+            .open_session("k", suite::PASSWORD, Default::default())
+            .await
+            .unwrap();
         let stream = v.encrypt_stream(&ks).await.unwrap();
         let access = vault::Access::Password {
             keyspace: "k",

@@ -65,6 +65,7 @@ const SCHEMA_VERSION: u32 = 1;
 
 /// The durability IndexedDB write transactions request (see the module docs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Durability {
     /// `"strict"`: the browser flushes to disk before a write resolves. The default.
     #[default]
@@ -478,16 +479,53 @@ fn to_bytes(value: &JsValue) -> Result<Vec<u8>> {
     }
 }
 
-impl IndexedDbStore {
-    /// Opens (creating if needed) the IndexedDB database `name` of this origin; the handle is its
-    /// [`DEFAULT_NAMESPACE`]. Works wherever `indexedDB` exists: a page, a dedicated or shared
-    /// worker, a service worker.
-    pub async fn open(name: &str) -> Result<Self> {
-        Self::open_with(name, Durability::default()).await
+/// Options for opening an [`IndexedDbStore`], from [`IndexedDbStore::builder`].
+#[derive(Debug, Clone)]
+pub struct IndexedDbBuilder {
+    name: String,
+    durability: Durability,
+}
+
+impl IndexedDbBuilder {
+    /// The durability write transactions request (default [`Durability::Strict`]).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
     }
 
-    /// Like [`open`](Self::open), with the durability write transactions request.
-    pub async fn open_with(name: &str, durability: Durability) -> Result<Self> {
+    /// Opens (creating if needed) the database, as [`IndexedDbStore::open`].
+    ///
+    /// # Errors
+    ///
+    /// As [`IndexedDbStore::open`].
+    pub async fn open(self) -> Result<IndexedDbStore> {
+        IndexedDbStore::open_with(&self.name, self.durability).await
+    }
+}
+
+impl IndexedDbStore {
+    /// Opens (creating if needed) the IndexedDB database `name` of this origin with the default
+    /// options; the handle is its [`DEFAULT_NAMESPACE`]. Works wherever `indexedDB` exists: a
+    /// page, a dedicated or shared worker, a service worker.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] where this context has no usable IndexedDB (or the database was
+    /// made by a newer schema), [`Error::Busy`] if another tab keeps an older version open.
+    pub async fn open(name: &str) -> Result<Self> {
+        Self::builder(name).open().await
+    }
+
+    /// Options for opening database `name`:
+    /// `IndexedDbStore::builder("app").durability(Durability::Relaxed).open().await`.
+    pub fn builder(name: &str) -> IndexedDbBuilder {
+        IndexedDbBuilder {
+            name: name.to_owned(),
+            durability: Durability::default(),
+        }
+    }
+
+    async fn open_with(name: &str, durability: Durability) -> Result<Self> {
         let factory = Factory::new().map_err(|e| Error::Unavailable {
             backend: BACKEND,
             reason: format!("no IndexedDB in this JavaScript context: {e}"),

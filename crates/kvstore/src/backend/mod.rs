@@ -21,6 +21,7 @@ pub mod indexeddb;
 /// hand-off, about 15–20 µs per durable write; a durable write itself costs 0.1–0.2 ms.
 #[cfg(not(target_arch = "wasm32"))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Blocking {
     /// On the `blocking` crate's thread pool, awaited: no executor thread ever waits on the disk,
     /// whatever the runtime. The right choice for servers and UIs.

@@ -63,17 +63,50 @@ fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
     TableDefinition::new(name)
 }
 
-impl RedbStore {
-    /// Opens (creating if needed) the redb database file at `path`; the handle is its
-    /// [`DEFAULT_NAMESPACE`]. A new file is created private to its owner (mode 0600 on Unix).
-    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_with(path, Blocking::default())
+/// Options for opening a [`RedbStore`], from [`RedbStore::builder`].
+#[derive(Debug, Clone, Default)]
+pub struct RedbBuilder {
+    blocking: Blocking,
+}
+
+impl RedbBuilder {
+    /// Where commits run (default [`Blocking::Offload`]).
+    pub fn blocking(mut self, blocking: Blocking) -> Self {
+        self.blocking = blocking;
+        self
     }
 
-    /// Like [`open`](Self::open), choosing where commits run.
-    pub fn open_with(path: impl AsRef<Path>, blocking: Blocking) -> Result<Self> {
-        super::private::create_file(path.as_ref())?;
-        let db = redb::Database::create(path.as_ref()).map_err(map_err)?;
+    /// Opens (creating if needed) the database file at `path`, as [`RedbStore::open`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RedbStore::open`].
+    pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore> {
+        RedbStore::open_with(path.as_ref(), self.blocking)
+    }
+}
+
+impl RedbStore {
+    /// Opens (creating if needed) the redb database file at `path` with the default options;
+    /// the handle is its [`DEFAULT_NAMESPACE`]. A new file is created private to its owner
+    /// (mode 0600 on Unix).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Busy`] if another process or handle has the file open, [`Error::Corrupted`]
+    /// if it is not a redb database, [`Error::Io`] if it cannot be read.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::builder().open(path)
+    }
+
+    /// Options for opening a store: `RedbStore::builder().blocking(Blocking::Inline).open(path)`.
+    pub fn builder() -> RedbBuilder {
+        RedbBuilder::default()
+    }
+
+    fn open_with(path: &Path, blocking: Blocking) -> Result<Self> {
+        super::private::create_file(path)?;
+        let db = redb::Database::create(path).map_err(map_err)?;
         Ok(RedbStore {
             db: Arc::new(db),
             namespace: DEFAULT_NAMESPACE.into(),

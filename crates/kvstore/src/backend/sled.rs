@@ -53,6 +53,29 @@ fn map_err(err: sled::Error) -> Error {
     }
 }
 
+/// Options for opening a [`SledStore`], from [`SledStore::builder`].
+#[derive(Debug, Clone, Default)]
+pub struct SledBuilder {
+    blocking: Blocking,
+}
+
+impl SledBuilder {
+    /// Where flushes run (default [`Blocking::Offload`]).
+    pub fn blocking(mut self, blocking: Blocking) -> Self {
+        self.blocking = blocking;
+        self
+    }
+
+    /// Opens (creating if needed) the database in directory `path`, as [`SledStore::open`].
+    ///
+    /// # Errors
+    ///
+    /// As [`SledStore::open`].
+    pub fn open(self, path: impl AsRef<Path>) -> Result<SledStore> {
+        SledStore::open_with(path.as_ref(), self.blocking)
+    }
+}
+
 /// Whether another handle holds the exclusive lock sled takes on its `db` file, probed without
 /// waiting (a held lock is `TryLockError::WouldBlock`). The probe's own lock, if it gets one,
 /// is released at once.
@@ -68,16 +91,24 @@ fn lock_is_held(path: &Path) -> bool {
 }
 
 impl SledStore {
-    /// Opens (creating if needed) the sled database in directory `path`; the handle is its
-    /// [`DEFAULT_NAMESPACE`]. A new directory is created private to its owner (mode 0700 on
-    /// Unix).
+    /// Opens (creating if needed) the sled database in directory `path` with the default
+    /// options; the handle is its [`DEFAULT_NAMESPACE`]. A new directory is created private to
+    /// its owner (mode 0700 on Unix).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Busy`] if another process or handle has the database open, [`Error::Io`] or
+    /// [`Error::Corrupted`] if it cannot be read.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_with(path, Blocking::default())
+        Self::builder().open(path)
     }
 
-    /// Like [`open`](Self::open), choosing where flushes run.
-    pub fn open_with(path: impl AsRef<Path>, blocking: Blocking) -> Result<Self> {
-        let path = path.as_ref();
+    /// Options for opening a store: `SledStore::builder().blocking(Blocking::Inline).open(path)`.
+    pub fn builder() -> SledBuilder {
+        SledBuilder::default()
+    }
+
+    fn open_with(path: &Path, blocking: Blocking) -> Result<Self> {
         super::private::create_dir(path)?;
         let db = sled::Config::new().path(path).open().map_err(|err| {
             // sled reports its lock failing only as the text of an I/O error; the lock itself,

@@ -34,6 +34,7 @@ pub async fn import_known<S: KVStore>(
     let private = match key_type {
         KeyType::Secp256k1 => SECP_PRIVATE,
         KeyType::Ed25519 => ED_PRIVATE,
+        other => panic!("no known key of type {other}"),
     };
     v.import_key(ks, name, key_type, &hex::decode(private).unwrap())
         .await
@@ -376,7 +377,10 @@ pub async fn streams_round_trip_and_detect_tampering<S: KVStore + Clone>(store: 
 pub async fn session_api_end_to_end<S: KVStore + Clone>(store: S) {
     let v = vault(store);
     v.create_keyspace("wallet", PASSWORD).await.unwrap();
-    let mut session = v.open_session("wallet", PASSWORD, None).await.unwrap();
+    let mut session = v
+        .open_session("wallet", PASSWORD, Default::default())
+        .await
+        .unwrap();
     assert!(!session.is_locked());
     let info = session
         .generate_key("main", KeyType::Secp256k1)
@@ -464,7 +468,7 @@ pub async fn wrong_password_leaves_store_unchanged<S: KVStore + Clone>(store: S)
         Err(Error::WrongPassword { .. })
     ));
     assert!(matches!(
-        v.open_session("k", b"wrong", None).await,
+        v.open_session("k", b"wrong", Default::default()).await,
         Err(Error::WrongPassword { .. })
     ));
     // A stronger-KDF vault would upgrade on unlock, but not with a wrong password.

@@ -568,7 +568,11 @@ pub async fn session_idle_deadline_wipes_keys_without_a_call<S: KVStore + Clone>
     let v = vault(store);
     v.create_keyspace("k", PASSWORD).await.unwrap();
     let mut session = v
-        .open_session("k", PASSWORD, Some(std::time::Duration::from_secs(3600)))
+        .open_session(
+            "k",
+            PASSWORD,
+            vault::SessionOptions::default().idle_timeout(std::time::Duration::from_secs(3600)),
+        )
         .await
         .unwrap();
     let deadline = session.idle_deadline().expect("a deadline");
@@ -582,7 +586,11 @@ pub async fn session_idle_deadline_wipes_keys_without_a_call<S: KVStore + Clone>
     assert!(matches!(session.list_secrets().await, Err(Error::Locked)));
 
     let mut session = v
-        .open_session("k", PASSWORD, Some(std::time::Duration::ZERO))
+        .open_session(
+            "k",
+            PASSWORD,
+            vault::SessionOptions::default().idle_timeout(std::time::Duration::ZERO),
+        )
         .await
         .unwrap();
     assert!(session.is_locked());
@@ -590,7 +598,10 @@ pub async fn session_idle_deadline_wipes_keys_without_a_call<S: KVStore + Clone>
         format!("{session:?}").contains("locked: true"),
         "is_locked said true, so the keys must be gone"
     );
-    let mut session = v.open_session("k", PASSWORD, None).await.unwrap();
+    let mut session = v
+        .open_session("k", PASSWORD, Default::default())
+        .await
+        .unwrap();
     assert_eq!(session.idle_deadline(), None);
     assert!(!session.lock_if_idle());
 }
@@ -599,7 +610,10 @@ pub async fn session_idle_deadline_wipes_keys_without_a_call<S: KVStore + Clone>
 pub async fn session_rekey_keeps_the_session_working<S: KVStore + Clone>(store: S) {
     let v = vault(store);
     v.create_keyspace("k", PASSWORD).await.unwrap();
-    let mut session = v.open_session("k", PASSWORD, None).await.unwrap();
+    let mut session = v
+        .open_session("k", PASSWORD, Default::default())
+        .await
+        .unwrap();
     session.set_secret("s", b"v").await.unwrap();
     session.rekey(PASSWORD, PASSWORD).await.unwrap();
     assert_eq!(&*session.get_secret("s").await.unwrap(), b"v");
