@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Architecture rules checked on the dependency trees (normal dependencies only):
 # - no tokio in kvstore or vault, on any target;
-# - their wasm32 trees hold no sled or redb; kvstore's native tree holds no idb or wasm-bindgen.
+# - their browser (wasm32-unknown-unknown) trees hold no sled or redb; kvstore's native tree
+#   holds no idb or wasm-bindgen; their wasm32-wasip1 trees hold no browser crate (browser code
+#   is chosen by the browser target, not by wasm32 alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail=0
@@ -19,6 +21,7 @@ check_absent() {
 for crate in $(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print(" ".join(p["name"] for p in json.load(sys.stdin)["packages"] if p["name"] in ("kvstore","vault")))'); do
     check_absent tokio '^tokio ' -p "$crate" --target all
     check_absent "sled/redb" '^(sled|redb) ' -p "$crate" --target wasm32-unknown-unknown
+    check_absent "browser crates" '^(idb|wasm-bindgen|js-sys|web-sys|sled) ' -p "$crate" --target wasm32-wasip1
 done
 check_absent "idb/wasm-bindgen" '^(idb|wasm-bindgen|js-sys|web-sys) ' -p kvstore
 exit $fail

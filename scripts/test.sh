@@ -55,6 +55,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p kvstore -p vault \
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p kvstore -p vault -p vault-wasm \
     --target wasm32-unknown-unknown || die "cargo doc wasm32"
 
+step "clippy, wasm32-wasip1: kvstore (memory, redb) and vault outside a browser"
+cargo clippy -p kvstore -p vault --target wasm32-wasip1 -- -D warnings || die "clippy wasip1"
+
 step "build with the declared rust-version ($RUST_VERSION)"
 cargo "+$RUST_VERSION" check --workspace || die "rust-version $RUST_VERSION"
 

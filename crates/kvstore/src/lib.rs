@@ -20,21 +20,27 @@ pub use keys::{validate_namespace, MAX_KEY_LEN, MAX_NAMESPACE_LEN, MAX_VALUE_LEN
 pub use maybe_send::{MaybeSend, MaybeSync};
 pub use store::{Entry, KVStore, Scan, DEFAULT_NAMESPACE};
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(feature = "indexeddb", target_arch = "wasm32", target_os = "unknown"))]
 pub use backend::indexeddb::{Durability, IndexedDbBuilder, IndexedDbStore};
 pub use backend::memory::MemoryStore;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(
+    feature = "redb",
+    not(all(target_arch = "wasm32", target_os = "unknown"))
+))]
 pub use backend::redb::{RedbBuilder, RedbStore};
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
 pub use backend::sled::{SledBuilder, SledStore};
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(
+    any(feature = "sled", feature = "redb"),
+    not(all(target_arch = "wasm32", target_os = "unknown"))
+))]
 pub use backend::Blocking;
 
 /// The backend a native application gets when it does not choose one: sled, the store the
-/// original design names. See the crate README for the trade-off against [`RedbStore`].
-#[cfg(not(target_arch = "wasm32"))]
+/// original design names. See the crate README for the trade-off against `RedbStore`.
+#[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
 pub type DefaultStore = SledStore;
 
 /// The backend a browser application gets: IndexedDB.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(feature = "indexeddb", target_arch = "wasm32", target_os = "unknown"))]
 pub type DefaultStore = IndexedDbStore;

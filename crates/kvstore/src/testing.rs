@@ -30,7 +30,7 @@ pub mod stores {
     }
 
     /// A sled store in a new temporary directory.
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
     pub async fn sled() -> (crate::SledStore, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("temporary directory");
         (
@@ -40,7 +40,7 @@ pub mod stores {
     }
 
     /// A redb store in a new temporary directory.
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(all(feature = "redb", not(target_arch = "wasm32")))]
     pub async fn redb() -> (crate::RedbStore, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("temporary directory");
         (
@@ -50,10 +50,10 @@ pub mod stores {
     }
 
     /// Deletes a test's IndexedDB database when dropped (spawned: drop cannot await).
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(feature = "indexeddb", target_arch = "wasm32", target_os = "unknown"))]
     pub struct DeleteOnDrop(pub String);
 
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(feature = "indexeddb", target_arch = "wasm32", target_os = "unknown"))]
     impl Drop for DeleteOnDrop {
         fn drop(&mut self) {
             let name = std::mem::take(&mut self.0);
@@ -64,13 +64,13 @@ pub mod stores {
     }
 
     /// A unique database name for a test.
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     pub fn unique_name(label: &str) -> String {
         format!("kvstore-test-{label}-{}", js_sys::Math::random().to_bits())
     }
 
     /// `performance.now()` in milliseconds, in a page or a worker: the browser benchmarks' clock.
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     pub fn now_ms() -> f64 {
         use wasm_bindgen::JsCast;
         let global = js_sys::global();
@@ -86,7 +86,7 @@ pub mod stores {
     }
 
     /// An IndexedDB store in a new, uniquely named database, deleted when the guard drops.
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(feature = "indexeddb", target_arch = "wasm32", target_os = "unknown"))]
     pub async fn indexeddb() -> (crate::IndexedDbStore, DeleteOnDrop) {
         let name = unique_name("store");
         let store = crate::IndexedDbStore::open(&name)

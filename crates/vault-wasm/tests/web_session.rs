@@ -3,7 +3,7 @@
 //! a barrier, and the idle timer wipes the keys with no call. Runs in Chromium and Firefox
 //! (`scripts/test.sh`); the npm package's e2e tests check the same through the JS API and the
 //! worker client in Chromium.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

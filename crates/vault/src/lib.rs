@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(all(test, target_arch = "wasm32"))]
+#[cfg(all(test, target_arch = "wasm32", target_os = "unknown"))]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 mod backup;
@@ -15,10 +15,14 @@ mod format;
 pub mod fuzzing;
 mod keys;
 mod keyspace;
-// Unicode NFC of passwords: the browser's own `String.prototype.normalize` on wasm32 (its ICU
-// tables would add ~130 KB to the package), the `unicode-normalization` crate natively.
-#[cfg_attr(target_arch = "wasm32", path = "nfc/js.rs")]
-#[cfg_attr(not(target_arch = "wasm32"), path = "nfc/native.rs")]
+// Unicode NFC of passwords: the browser's own `String.prototype.normalize` in a browser (its
+// ICU tables would add ~130 KB to the package), the `unicode-normalization` crate elsewhere
+// (native, WASI).
+#[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), path = "nfc/js.rs")]
+#[cfg_attr(
+    not(all(target_arch = "wasm32", target_os = "unknown")),
+    path = "nfc/native.rs"
+)]
 mod nfc;
 mod session;
 mod stream;

@@ -4,11 +4,13 @@
 use std::path::Path;
 
 /// Nothing to do here: the engine creates the directory.
+#[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
 pub(crate) fn create_dir(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
 /// Nothing to do here: the engine creates the file.
+#[cfg(feature = "redb")]
 pub(crate) fn create_file(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 /// Creates directory `path` with mode 0700 unless it exists (its parents as usual).
+#[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
 pub(crate) fn create_dir(path: &Path) -> std::io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
@@ -17,6 +18,7 @@ pub(crate) fn create_dir(path: &Path) -> std::io::Result<()> {
 }
 
 /// Creates an empty file `path` with mode 0600 unless it exists.
+#[cfg(feature = "redb")]
 pub(crate) fn create_file(path: &Path) -> std::io::Result<()> {
     match std::fs::OpenOptions::new()
         .write(true)
