@@ -15,7 +15,8 @@ if command -v wasm-opt >/dev/null; then
         --enable-mutable-globals "$OUT/vault_wasm_bg.wasm" -o "$OUT/vault_wasm_bg.wasm" \
         || echo "wasm-opt failed; keeping the unoptimised wasm"
 fi
-cp crates/vault-wasm/js/{client.js,client.d.ts,worker.js,package.json} crates/vault-wasm/README.md "$OUT/"
+cp crates/vault-wasm/js/{client.js,client.d.ts,worker.js,package.json} crates/vault-wasm/README.md \
+    LICENSE-MIT LICENSE-APACHE "$OUT/"
 raw=$(stat -c %s "$OUT/vault_wasm_bg.wasm")
 gz=$(gzip -9 -c "$OUT/vault_wasm_bg.wasm" | wc -c)
 echo "built $OUT: vault_wasm_bg.wasm $raw bytes raw, $gz bytes gzipped"

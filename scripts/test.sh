@@ -61,6 +61,9 @@ cargo clippy -p kvstore -p vault --target wasm32-wasip1 -- -D warnings || die "c
 step "build with the declared rust-version ($RUST_VERSION)"
 cargo "+$RUST_VERSION" check --workspace || die "rust-version $RUST_VERSION"
 
+step "cargo publish --dry-run: kvstore and vault package and build from their tarballs"
+cargo publish --dry-run --allow-dirty -p kvstore -p vault || die "cargo publish --dry-run"
+
 step "dependency checks"
 scripts/check-deps.sh || die "dependency checks"
 cargo deny --all-features check licenses bans sources || die "cargo deny"

@@ -138,10 +138,23 @@ impl Batch {
 /// the batch will not be applied, and the producer should return it.
 pub trait BatchSink {
     /// Adds a [`BatchOp::Set`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a key or value over the limits;
+    /// an IndexedDB request the browser refuses (the transaction is then aborted).
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
     /// Adds a [`BatchOp::Create`].
+    ///
+    /// # Errors
+    ///
+    /// As [`set`](Self::set).
     fn create(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
     /// Adds a [`BatchOp::Delete`].
+    ///
+    /// # Errors
+    ///
+    /// As [`set`](Self::set), for the key.
     fn delete(&mut self, key: &[u8]) -> Result<()>;
 }
 

@@ -14,6 +14,10 @@ pub const MAX_NAMESPACE_LEN: usize = 64;
 
 /// Checks a namespace name: 1 to [`MAX_NAMESPACE_LEN`] bytes of ASCII letters, digits, `_`,
 /// `-` and `.`.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for any other name.
 pub fn validate_namespace(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= MAX_NAMESPACE_LEN

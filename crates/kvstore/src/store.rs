@@ -132,28 +132,67 @@ impl<'a> Scan<'a> {
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 pub trait KVStore: MaybeSend + MaybeSync {
     /// The value under `key`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a key over
+    /// [`MAX_KEY_LEN`](crate::MAX_KEY_LEN); [`Error::Corrupted`](crate::Error::Corrupted) for a
+    /// stored value this crate did not write; any failure of the backend.
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
     /// Stores `value` under `key`, durably once the future resolves.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a key or value over the limits;
+    /// [`Error::QuotaExceeded`](crate::Error::QuotaExceeded) (nothing written); any failure of
+    /// the backend, after which the key holds its old or its new value.
     async fn set(&self, key: &[u8], value: &[u8]) -> Result<()>;
 
     /// Removes `key`; removing an absent key succeeds.
+    ///
+    /// # Errors
+    ///
+    /// As [`set`](Self::set).
     async fn delete(&self, key: &[u8]) -> Result<()>;
 
     /// Whether `key` is present.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
     async fn contains(&self, key: &[u8]) -> Result<bool>;
 
     /// The entries `scan` selects, in ascending key order.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get), for every entry read.
     async fn scan(&self, scan: Scan<'_>) -> Result<Vec<Entry>>;
 
     /// The keys `scan` selects, in ascending key order, without reading values.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
     async fn scan_keys(&self, scan: Scan<'_>) -> Result<Vec<Vec<u8>>>;
 
     /// How many keys start with `prefix`.
+    ///
+    /// # Errors
+    ///
+    /// Any failure of the backend.
     async fn count(&self, prefix: &[u8]) -> Result<u64>;
 
     /// Applies every operation of `batch` atomically and durably: all of them or, on any error,
     /// none.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyExists`](crate::Error::KeyExists) when a `create` finds its key;
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for any key or value over the
+    /// limits (checked before anything is written); [`Error::QuotaExceeded`](crate::Error::QuotaExceeded);
+    /// any failure of the backend. In every case nothing of the batch was applied.
     async fn batch(&self, batch: Batch) -> Result<()>;
 
     /// Applies, like [`batch`](Self::batch), the operations `fill` sends to its sink: all of
@@ -164,6 +203,10 @@ pub trait KVStore: MaybeSend + MaybeSync {
     /// `fill` runs synchronously, once. The IndexedDB backend issues each operation the moment
     /// `fill` sends it, so producing a large batch (encrypting each value, say) overlaps with
     /// the browser's own work on it; the other backends collect a [`Batch`] and apply it.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `fill` returns, and as [`batch`](Self::batch); nothing of the batch is applied.
     ///
     /// ```
     /// use kvstore::{KVStore, MemoryStore};
@@ -188,6 +231,11 @@ pub trait KVStore: MaybeSend + MaybeSync {
     }
 
     /// Removes every key of this namespace (other namespaces are untouched).
+    ///
+    /// # Errors
+    ///
+    /// Any failure of the backend, after which the namespace may be partly cleared except
+    /// where the backend clears in one transaction (all of them here).
     async fn clear(&self) -> Result<()>;
 
     /// This namespace's name.
@@ -195,6 +243,11 @@ pub trait KVStore: MaybeSend + MaybeSync {
 
     /// Another namespace of the same database: its keys are independent of this one's. Names
     /// follow [`validate_namespace`](crate::validate_namespace).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a bad name; a backend failing
+    /// to open the namespace's table or tree.
     fn namespace(&self, name: &str) -> Result<Self>
     where
         Self: Sized;

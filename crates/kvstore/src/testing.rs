@@ -1,6 +1,6 @@
 //! The conformance suite every backend runs (feature `testing`).
 //!
-//! Each case is an async function taking a fresh, empty store. [`conformance_tests!`] expands
+//! Each case is an async function taking a fresh, empty store. [`conformance_tests!`](crate::conformance_tests) expands
 //! all of them into test functions for one backend and one way of running futures (a blocking
 //! executor, `#[tokio::test]`, `#[wasm_bindgen_test]`), so every backend is held to the same
 //! behaviour. A store implemented outside this crate can run the suite too:

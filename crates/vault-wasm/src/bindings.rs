@@ -280,6 +280,11 @@ impl Vault {
 
     /// Verifies a signature with a public key only: `keyType` is `"secp256k1"` (64-byte r ‖ s,
     /// ECDSA over SHA-256) or `"ed25519"`.
+    ///
+    /// # Errors
+    ///
+    /// Throws `INVALID_INPUT` for an unknown key type or a malformed key or signature (one
+    /// that is well formed but does not verify gives `false`).
     #[wasm_bindgen]
     pub fn verify(
         #[wasm_bindgen(js_name = keyType, unchecked_param_type = "\"secp256k1\" | \"ed25519\"")]
@@ -293,6 +298,11 @@ impl Vault {
     }
 
     /// Verifies an EIP-191 personal-message signature (65 bytes) against a `0x…` address.
+    ///
+    /// # Errors
+    ///
+    /// Throws `INVALID_INPUT` for a malformed address or a signature that is not 65 bytes or
+    /// has a bad `v` (a high-S or otherwise invalid one gives `false`).
     #[wasm_bindgen(js_name = verifyEthPersonal)]
     pub fn verify_eth_personal(
         address: String,
@@ -304,6 +314,10 @@ impl Vault {
     }
 
     /// The EIP-55 address of a secp256k1 public key.
+    ///
+    /// # Errors
+    ///
+    /// Throws `INVALID_INPUT` for bytes that are not a secp256k1 public key.
     #[wasm_bindgen(js_name = ethAddress)]
     pub fn eth_address(
         #[wasm_bindgen(js_name = publicKey)] public_key: Vec<u8>,

@@ -2,7 +2,8 @@
 //! the JavaScript API). Every export forwards to the `vault` crate; the only code here converts
 //! types (bytes ↔ `Uint8Array`, errors → `Error` objects with a stable `code`).
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod bindings;

@@ -53,3 +53,21 @@ test('client.d.ts declares exactly what the worker client offers', async () => {
   );
   assert.match(dts, /onlock: \(\(reason: LockReason\) => void\) \| null;/);
 });
+
+test('npm pack ships the module, its types, the worker client, the snippets and the licenses', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const pkg = new URL('../pkg/', import.meta.url);
+  const [report] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: pkg, encoding: 'utf8' }));
+  const files = report.files.map((f) => f.path).sort();
+  for (const needed of ['vault_wasm.js', 'vault_wasm.d.ts', 'vault_wasm_bg.wasm', 'client.js', 'client.d.ts',
+    'worker.js', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE', 'package.json']) {
+    assert.ok(files.includes(needed), `${needed} missing from ${files}`);
+  }
+  assert.ok(files.some((f) => f.startsWith('snippets/')), 'the inline JavaScript snippets are shipped');
+  const manifest = JSON.parse(await readFile(new URL('package.json', pkg), 'utf8'));
+  assert.equal(manifest.license, 'MIT OR Apache-2.0');
+  for (const [entry, target] of Object.entries(manifest.exports)) {
+    const paths = typeof target === 'string' ? [target] : Object.values(target);
+    for (const path of paths) assert.ok(files.includes(path.replace('./', '')), `export ${entry}: ${path}`);
+  }
+});

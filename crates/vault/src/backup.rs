@@ -114,6 +114,12 @@ impl<S: KVStore> Vault<S> {
     ///
     /// Everything is checked first: the stored header must decode and carry this keyspace's
     /// id, and every record must open and be valid, so a backup that exports also imports.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupted`] if the stored header does not belong to this keyspace or a record
+    /// fails its checks; [`Error::InvalidInput`] for a field too large for the format; with
+    /// [`Access::Password`], what [`unlock`](Self::unlock) fails with; storage failures.
     pub async fn export_backup<'a>(&self, access: impl Into<Access<'a>>) -> Result<Vec<u8>> {
         let ks = self.resolve(access.into()).await?;
         let header = self
@@ -157,6 +163,14 @@ impl<S: KVStore> Vault<S> {
     /// keyspace is already here under another name, or the backup was crafted to alias one).
     /// The header, the id claim and every record are then written in one atomic batch of
     /// creates; on any error nothing is written.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for bytes that are not a backup; [`Error::UnsupportedFormat`]
+    /// for a newer one; [`Error::Corrupted`] for an out-of-bounds header or a record that fails
+    /// its checks; [`Error::WrongPassword`]; [`Error::DecryptionFailed`] for an altered backup;
+    /// [`Error::AlreadyExists`] for a name or a keyspace id in use; storage failures. Nothing
+    /// is written on error.
     pub async fn import_backup(&self, backup: &[u8], password: impl AsRef<[u8]>) -> Result<String> {
         let parsed = ParsedBackup::parse(backup)?;
         let keyspace = keyspace::unwrap(&parsed.name, &parsed.header, password.as_ref())?.keyspace;

@@ -79,6 +79,10 @@ impl KdfParams {
     };
 
     /// Checks the documented bounds; both when creating and when reading a keyspace.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for parameters out of bounds.
     pub fn validate(&self) -> Result<()> {
         let ok = (1..=Self::MAX_PARALLELISM).contains(&self.parallelism)
             && (1..=Self::MAX_ITERATIONS).contains(&self.iterations)
@@ -97,6 +101,10 @@ impl KdfParams {
     }
 
     /// Checks the bounds and the floor ([`KdfParams::MIN`]) for parameters a vault will write.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for parameters out of bounds or below the floor.
     pub fn validate_for_writing(&self) -> Result<()> {
         self.validate()?;
         let min = Self::MIN;

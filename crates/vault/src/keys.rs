@@ -151,6 +151,11 @@ impl PrivateKey {
 /// malleability); Ed25519 follows RFC 8032's cofactorless equation and also rejects a public
 /// key or an `R` of small order and any non-canonical `S`, so a key such as the identity point
 /// cannot make one signature valid for every message.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for a malformed public key or signature (a well-formed signature
+/// that does not verify is `Ok(false)`).
 pub fn verify(
     key_type: KeyType,
     public_key: &[u8],
@@ -190,6 +195,10 @@ pub fn eth_personal_hash(message: &[u8]) -> [u8; 32] {
 }
 
 /// The 20-byte Ethereum address of a secp256k1 public key (compressed or uncompressed).
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for bytes that are not a secp256k1 public key.
 pub fn eth_address(public_key: &[u8]) -> Result<[u8; 20]> {
     let key = VerifyingKey::from_sec1_bytes(public_key)
         .map_err(|_| Error::InvalidInput("not a secp256k1 public key".into()))?;
@@ -223,6 +232,11 @@ pub fn eth_checksum_address(address: &[u8; 20]) -> String {
 /// Parses a `0x`-prefixed (or bare) 40-hex-digit Ethereum address. All-lowercase and
 /// all-uppercase addresses are taken as they are; a mixed-case address must carry a valid
 /// EIP-55 checksum (a typo in it is an error, not another address).
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for anything but 40 hex digits (with an optional `0x`), or a
+/// mixed-case address whose EIP-55 checksum is wrong.
 pub fn parse_eth_address(text: &str) -> Result<[u8; 20]> {
     let digits = text
         .strip_prefix("0x")
@@ -249,6 +263,11 @@ pub fn parse_eth_address(text: &str) -> Result<[u8; 20]> {
 /// Recovers the signer of an EIP-191 personal-message signature (65 bytes r ‖ s ‖ v, v in
 /// {0, 1, 27, 28}) and compares it with `address`. `Ok(false)` when the signature is not
 /// valid, including high-S signatures (rejected, as Ethereum does since Homestead).
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for a signature that is not 65 bytes or whose v is not 0, 1, 27 or
+/// 28.
 pub fn verify_eth_personal(address: &[u8; 20], message: &[u8], signature: &[u8]) -> Result<bool> {
     Ok(recover_eth_personal(message, signature)?.as_ref() == Some(address))
 }
@@ -256,6 +275,11 @@ pub fn verify_eth_personal(address: &[u8; 20], message: &[u8], signature: &[u8])
 /// The address that made an EIP-191 personal-message signature, or `None` when the signature
 /// is not valid (high S, r or s out of range, or no key recovers from it). `InvalidInput` only
 /// for a signature that is not 65 bytes or whose v is not 0, 1, 27 or 28.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for a signature that is not 65 bytes or whose v is not 0, 1, 27 or
+/// 28.
 pub fn recover_eth_personal(message: &[u8], signature: &[u8]) -> Result<Option<[u8; 20]>> {
     let signature: &[u8; 65] = signature
         .try_into()

@@ -153,6 +153,10 @@ impl<S: KVStore> Session<S> {
     }
 
     /// Unlocks again with the password (after [`lock`](Self::lock) or expiry).
+    ///
+    /// # Errors
+    ///
+    /// As [`Vault::unlock`].
     pub async fn unlock(&mut self, password: impl AsRef<[u8]>) -> Result<()> {
         self.keyspace = Some(self.vault.unlock(&self.name, password).await?);
         self.last_used = Instant::now();
@@ -167,6 +171,10 @@ impl<S: KVStore> Session<S> {
     /// Replaces the keyspace's key and id ([`Vault::rekey`]) and keeps working under the new
     /// key. Needs the current password even though the session is unlocked: rekeying is what
     /// one does when something may have leaked.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::rekey`].
     pub async fn rekey(
         &mut self,
         password: impl AsRef<[u8]>,
@@ -201,6 +209,10 @@ impl<S: KVStore> Session<S> {
     /// [`sign_eth_personal`](Self::sign_eth_personal). The key is loaded and parsed once, and
     /// held (zeroizing) until another is selected, it is renamed or deleted through this
     /// session, or the session locks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::key_info`].
     pub async fn select_key(&mut self, name: &str) -> Result<KeyInfo> {
         let (vault, ks) = self.access()?;
         let key = vault.private_key(ks, name).await?;
@@ -215,12 +227,20 @@ impl<S: KVStore> Session<S> {
     }
 
     /// See [`Vault::generate_key`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::generate_key`].
     pub async fn generate_key(&mut self, name: &str, key_type: KeyType) -> Result<KeyInfo> {
         let (vault, ks) = self.access()?;
         vault.generate_key(ks, name, key_type).await
     }
 
     /// See [`Vault::import_key`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::import_key`].
     pub async fn import_key(
         &mut self,
         name: &str,
@@ -232,18 +252,30 @@ impl<S: KVStore> Session<S> {
     }
 
     /// See [`Vault::list_keys`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::list_keys`].
     pub async fn list_keys(&mut self) -> Result<Vec<KeyInfo>> {
         let (vault, ks) = self.access()?;
         vault.list_keys(ks).await
     }
 
     /// See [`Vault::key_info`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::key_info`].
     pub async fn key_info(&mut self, name: &str) -> Result<KeyInfo> {
         let (vault, ks) = self.access()?;
         vault.key_info(ks, name).await
     }
 
     /// See [`Vault::rename_key`]; the selection follows the renamed key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::rename_key`].
     pub async fn rename_key(&mut self, from: &str, to: &str) -> Result<()> {
         let (vault, ks) = self.access()?;
         vault.rename_key(ks, from, to).await?;
@@ -254,6 +286,10 @@ impl<S: KVStore> Session<S> {
     }
 
     /// See [`Vault::delete_key`]; deleting the selected key clears the selection.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::delete_key`].
     pub async fn delete_key(&mut self, name: &str) -> Result<()> {
         let (vault, ks) = self.access()?;
         vault.delete_key(ks, name).await?;
@@ -264,34 +300,61 @@ impl<S: KVStore> Session<S> {
     }
 
     /// See [`Vault::export_private_key`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as
+    /// [`Vault::export_private_key`].
     pub async fn export_private_key(&mut self, name: &str) -> Result<Zeroizing<Vec<u8>>> {
         let (vault, ks) = self.access()?;
         vault.export_private_key(ks, name).await
     }
 
     /// Signs with the selected key pair (see [`Vault::sign`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; [`Error::InvalidInput`] when no key pair
+    /// is selected.
     pub async fn sign(&mut self, message: &[u8]) -> Result<Vec<u8>> {
         Ok(self.current()?.sign(message))
     }
 
     /// Signs with key pair `name` (see [`Vault::sign`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::sign`].
     pub async fn sign_with(&mut self, name: &str, message: &[u8]) -> Result<Vec<u8>> {
         let (vault, ks) = self.access()?;
         vault.sign(ks, name, message).await
     }
 
     /// EIP-191 signature with the selected key pair (see [`Vault::sign_eth_personal`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; [`Error::InvalidInput`] when no key pair
+    /// is selected or it is an Ed25519 one.
     pub async fn sign_eth_personal(&mut self, message: &[u8]) -> Result<[u8; 65]> {
         self.current()?.sign_eth_personal(message)
     }
 
     /// See [`Vault::set_secret`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::set_secret`].
     pub async fn set_secret(&mut self, name: &str, value: &[u8]) -> Result<()> {
         let (vault, ks) = self.access()?;
         vault.set_secret(ks, name, value).await
     }
 
     /// See [`Vault::set_secrets`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::set_secrets`].
     pub async fn set_secrets<N: AsRef<str>, V: AsRef<[u8]>>(
         &mut self,
         secrets: &[(N, V)],
@@ -301,48 +364,80 @@ impl<S: KVStore> Session<S> {
     }
 
     /// See [`Vault::get_secret`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::get_secret`].
     pub async fn get_secret(&mut self, name: &str) -> Result<Zeroizing<Vec<u8>>> {
         let (vault, ks) = self.access()?;
         vault.get_secret(ks, name).await
     }
 
     /// See [`Vault::list_secrets`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::list_secrets`].
     pub async fn list_secrets(&mut self) -> Result<Vec<String>> {
         let (vault, ks) = self.access()?;
         vault.list_secrets(ks).await
     }
 
     /// See [`Vault::delete_secret`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::delete_secret`].
     pub async fn delete_secret(&mut self, name: &str) -> Result<()> {
         let (vault, ks) = self.access()?;
         vault.delete_secret(ks, name).await
     }
 
     /// See [`Vault::encrypt`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::encrypt`].
     pub async fn encrypt(&mut self, plaintext: &[u8]) -> Result<Vec<u8>> {
         let (vault, ks) = self.access()?;
         vault.encrypt(ks, plaintext).await
     }
 
     /// See [`Vault::decrypt`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::decrypt`].
     pub async fn decrypt(&mut self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let (vault, ks) = self.access()?;
         vault.decrypt(ks, ciphertext).await
     }
 
     /// See [`Vault::encrypt_stream`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::encrypt_stream`].
     pub async fn encrypt_stream(&mut self) -> Result<StreamEncryptor> {
         let (vault, ks) = self.access()?;
         vault.encrypt_stream(ks).await
     }
 
     /// See [`Vault::decrypt_stream`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::decrypt_stream`].
     pub async fn decrypt_stream(&mut self) -> Result<StreamDecryptor> {
         let (vault, ks) = self.access()?;
         vault.decrypt_stream(ks).await
     }
 
     /// See [`Vault::export_backup`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::export_backup`].
     pub async fn export_backup(&mut self) -> Result<Vec<u8>> {
         let (vault, ks) = self.access()?;
         vault.export_backup(ks).await

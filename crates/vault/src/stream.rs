@@ -262,6 +262,11 @@ impl StreamDecryptor {
     }
 
     /// Takes more ciphertext; returns the plaintext authenticated so far (possibly empty).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DecryptionFailed`] for a chunk that fails authentication, a bad header, or
+    /// after any earlier error; [`Error::UnsupportedFormat`] for a newer stream format.
     pub fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         self.check_not_failed()?;
         let result = self.update_inner(input);
@@ -288,6 +293,11 @@ impl StreamDecryptor {
     /// Ends the stream: authenticates the final chunk and returns its plaintext. Fails if the
     /// stream was truncated or extended, or ends with an empty chunk after a full one (the
     /// encoder never writes that).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DecryptionFailed`] if the stream was truncated or extended, ends with an empty
+    /// chunk after a full one, or failed before.
     pub fn finish(mut self) -> Result<Zeroizing<Vec<u8>>> {
         self.check_not_failed()?;
         self.parse_header()?;

@@ -174,6 +174,12 @@ impl<S: KVStore> Vault<S> {
 
     /// Creates keyspace `name` under `password` and returns it unlocked. Its random id is
     /// claimed in the same atomic write as its header.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a bad name or an empty password; [`Error::AlreadyExists`] if
+    /// the name is taken; [`Error::RandomSource`]; storage failures. Nothing is written on
+    /// error.
     pub async fn create_keyspace(
         &self,
         name: &str,
@@ -192,6 +198,10 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// The names of all keyspaces, sorted; no password needed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupted`] for a stored name that breaks the name rules; storage failures.
     pub async fn list_keyspaces(&self) -> Result<Vec<String>> {
         let mut names = Vec::new();
         let mut cursor: Option<Vec<u8>> = None;
@@ -227,6 +237,12 @@ impl<S: KVStore> Vault<S> {
     /// re-wrapped with the component-wise stronger parameters (one atomic write, never lowering
     /// anything) before returning; so is a keyspace wrapped under a password's bytes as typed
     /// rather than their NFC form (written before passwords were normalized).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::WrongPassword`] (nothing written); [`Error::Corrupted`] or
+    /// [`Error::UnsupportedFormat`] for a header that does not decode (out-of-bounds KDF
+    /// parameters included, rejected before any KDF work); storage failures of the re-wrap.
     pub async fn unlock(&self, name: &str, password: impl AsRef<[u8]>) -> Result<UnlockedKeyspace> {
         let header = self.header(name).await?;
         let opened = keyspace::unwrap(name, &header, password.as_ref())?;
@@ -242,6 +258,11 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// The KDF parameters keyspace `name` is stored with.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::Corrupted`] or [`Error::UnsupportedFormat`] for a header
+    /// that does not decode.
     pub async fn keyspace_kdf(&self, name: &str) -> Result<KdfParams> {
         Ok(self.header(name).await?.kdf)
     }
@@ -253,6 +274,11 @@ impl<S: KVStore> Vault<S> {
     /// The keyspace key stays the same, so an old copy of the header (a backup, a copy of the
     /// store, free pages of its file) still opens every record with the old password. When the
     /// old password may be known to someone else, use [`rekey`](Self::rekey) instead.
+    ///
+    /// # Errors
+    ///
+    /// As [`unlock`](Self::unlock) with the old password; [`Error::InvalidInput`] for an empty
+    /// new password. On any error the old password still opens the keyspace.
     pub async fn change_password(
         &self,
         name: &str,
@@ -281,6 +307,12 @@ impl<S: KVStore> Vault<S> {
     /// have leaked. Copies made before the rekey still open the records *they* hold.
     ///
     /// Every record is checked first; if one fails, nothing is written.
+    ///
+    /// # Errors
+    ///
+    /// As [`unlock`](Self::unlock); [`Error::InvalidInput`] for an empty new password;
+    /// [`Error::Corrupted`] if a record fails its checks; [`Error::RandomSource`]; storage
+    /// failures. Nothing is written on error (one atomic batch).
     pub async fn rekey(
         &self,
         name: &str,
@@ -323,6 +355,10 @@ impl<S: KVStore> Vault<S> {
     /// Deletes keyspace `name` and everything it owns, in one atomic batch; needs its
     /// password. Records under its id are deleted only when the id is its own (claimed by it,
     /// or, for a keyspace written before ids were claimed, held by no other keyspace).
+    ///
+    /// # Errors
+    ///
+    /// As [`unlock`](Self::unlock); storage failures. Nothing is deleted on error.
     pub async fn delete_keyspace(&self, name: &str, password: impl AsRef<[u8]>) -> Result<()> {
         // Not `unlock`: a KDF upgrade would derive again and rewrite a header about to go.
         let header = self.header(name).await?;
@@ -475,6 +511,12 @@ impl<S: KVStore> Vault<S> {
     // ------------------------------------------------------------------ key pairs
 
     /// Generates a key pair of `key_type` named `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a bad name; [`Error::AlreadyExists`];
+    /// [`Error::RandomSource`]; with [`Access::Password`], what [`unlock`](Self::unlock) fails
+    /// with; storage failures.
     pub async fn generate_key<'a>(
         &self,
         access: impl Into<Access<'a>>,
@@ -492,6 +534,12 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// Imports a raw 32-byte private key (secp256k1 scalar or Ed25519 seed) as `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a bad name, a key that is not 32 bytes or not a valid key of
+    /// its type; [`Error::AlreadyExists`]; with [`Access::Password`], what
+    /// [`unlock`](Self::unlock) fails with; storage failures.
     pub async fn import_key<'a>(
         &self,
         access: impl Into<Access<'a>>,
@@ -518,6 +566,11 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// All key pairs (name, type, public key), sorted by name. Decrypts key-pair records only.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupted`] if a record fails its checks; with [`Access::Password`], what
+    /// [`unlock`](Self::unlock) fails with; storage failures.
     pub async fn list_keys<'a>(&self, access: impl Into<Access<'a>>) -> Result<Vec<KeyInfo>> {
         let ks = self.resolve(access.into()).await?;
         self.list_records(&ks, Kind::KeyPair)
@@ -528,12 +581,23 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// One key pair's public description (its [`KeyInfo::eth_address`] for secp256k1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::Corrupted`] for an altered record; with
+    /// [`Access::Password`], what [`unlock`](Self::unlock) fails with; storage failures.
     pub async fn key_info<'a>(&self, access: impl Into<Access<'a>>, name: &str) -> Result<KeyInfo> {
         let ks = self.resolve(access.into()).await?;
         Ok(key_info(name, &self.private_key(&ks, name).await?))
     }
 
     /// Renames key pair `from` to `to`, atomically.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for `from`; [`Error::AlreadyExists`] or [`Error::InvalidInput`] for
+    /// `to`; [`Error::Corrupted`]; with [`Access::Password`], what [`unlock`](Self::unlock)
+    /// fails with; storage failures (the rename is one atomic batch).
     pub async fn rename_key<'a>(
         &self,
         access: impl Into<Access<'a>>,
@@ -556,12 +620,22 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// Deletes key pair `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; with [`Access::Password`], what [`unlock`](Self::unlock) fails
+    /// with; storage failures.
     pub async fn delete_key<'a>(&self, access: impl Into<Access<'a>>, name: &str) -> Result<()> {
         let ks = self.resolve(access.into()).await?;
         self.delete_record(&ks, Kind::KeyPair, name).await
     }
 
     /// Exports key pair `name`'s raw 32-byte private key. The only call that reveals one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::Corrupted`] for an altered record; with
+    /// [`Access::Password`], what [`unlock`](Self::unlock) fails with; storage failures.
     pub async fn export_private_key<'a>(
         &self,
         access: impl Into<Access<'a>>,
@@ -574,6 +648,11 @@ impl<S: KVStore> Vault<S> {
 
     /// Signs `message` with key pair `name`: secp256k1 ECDSA over SHA-256 (64-byte r ‖ s,
     /// low-S, RFC 6979) or Ed25519 (64 bytes).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::Corrupted`] for an altered record; with
+    /// [`Access::Password`], what [`unlock`](Self::unlock) fails with; storage failures.
     pub async fn sign<'a>(
         &self,
         access: impl Into<Access<'a>>,
@@ -585,6 +664,12 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// EIP-191 personal-message signature (65 bytes r ‖ s ‖ v) with secp256k1 key pair `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an Ed25519 key pair; [`Error::NotFound`];
+    /// [`Error::Corrupted`]; with [`Access::Password`], what [`unlock`](Self::unlock) fails
+    /// with; storage failures.
     pub async fn sign_eth_personal<'a>(
         &self,
         access: impl Into<Access<'a>>,
@@ -600,6 +685,11 @@ impl<S: KVStore> Vault<S> {
     // ------------------------------------------------------------------ secrets
 
     /// Stores secret `name` (replacing any previous value).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a bad name; [`Error::RandomSource`]; with
+    /// [`Access::Password`], what [`unlock`](Self::unlock) fails with; storage failures.
     pub async fn set_secret<'a>(
         &self,
         access: impl Into<Access<'a>>,
@@ -615,6 +705,12 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// Stores many secrets in one atomic write: all of them, or on error none.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a bad name; [`Error::RandomSource`]; with
+    /// [`Access::Password`], what [`unlock`](Self::unlock) fails with; storage failures.
+    /// Nothing of the batch is written on error.
     pub async fn set_secrets<'a, N: AsRef<str>, V: AsRef<[u8]>>(
         &self,
         access: impl Into<Access<'a>>,
@@ -648,6 +744,11 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// Secret `name`'s value.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::Corrupted`] for an altered record; with
+    /// [`Access::Password`], what [`unlock`](Self::unlock) fails with; storage failures.
     pub async fn get_secret<'a>(
         &self,
         access: impl Into<Access<'a>>,
@@ -658,6 +759,11 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// The names of all secrets, sorted. Decrypts secret records only.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupted`] if a record fails its checks; with [`Access::Password`], what
+    /// [`unlock`](Self::unlock) fails with; storage failures.
     pub async fn list_secrets<'a>(&self, access: impl Into<Access<'a>>) -> Result<Vec<String>> {
         let ks = self.resolve(access.into()).await?;
         Ok(self
@@ -669,6 +775,11 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// Deletes secret `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; with [`Access::Password`], what [`unlock`](Self::unlock) fails
+    /// with; storage failures.
     pub async fn delete_secret<'a>(&self, access: impl Into<Access<'a>>, name: &str) -> Result<()> {
         let ks = self.resolve(access.into()).await?;
         self.delete_record(&ks, Kind::Secret, name).await
@@ -677,6 +788,11 @@ impl<S: KVStore> Vault<S> {
     // ------------------------------------------------------------------ encryption
 
     /// Encrypts `plaintext` under the keyspace's data key (format in `docs/FORMAT.md`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RandomSource`]; with [`Access::Password`], what [`unlock`](Self::unlock) fails
+    /// with.
     pub async fn encrypt<'a>(
         &self,
         access: impl Into<Access<'a>>,
@@ -687,6 +803,12 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// Decrypts what [`encrypt`](Self::encrypt) produced in the same keyspace.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DecryptionFailed`] for a ciphertext altered, truncated or from another
+    /// keyspace; [`Error::UnsupportedFormat`] for a newer format; with [`Access::Password`],
+    /// what [`unlock`](Self::unlock) fails with.
     pub async fn decrypt<'a>(
         &self,
         access: impl Into<Access<'a>>,
@@ -697,6 +819,11 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// A streaming encryptor under the keyspace's data key (constant memory, any size).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RandomSource`]; with [`Access::Password`], what [`unlock`](Self::unlock) fails
+    /// with.
     pub async fn encrypt_stream<'a>(
         &self,
         access: impl Into<Access<'a>>,
@@ -706,6 +833,11 @@ impl<S: KVStore> Vault<S> {
     }
 
     /// A streaming decryptor for what [`encrypt_stream`](Self::encrypt_stream) produced.
+    ///
+    /// # Errors
+    ///
+    /// With [`Access::Password`], what [`unlock`](Self::unlock) fails with (the stream itself
+    /// is checked as it is fed to the decryptor).
     pub async fn decrypt_stream<'a>(
         &self,
         access: impl Into<Access<'a>>,

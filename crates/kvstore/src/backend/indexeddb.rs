@@ -590,6 +590,11 @@ impl IndexedDbStore {
 
     /// Deletes the IndexedDB database `name` and everything in it. Open connections to it are
     /// asked to close (this crate's close themselves); the deletion completes once they have.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] where this context has no IndexedDB; the browser refusing or
+    /// failing the deletion.
     pub async fn delete_database(name: &str) -> Result<()> {
         let factory = Factory::new().map_err(|e| Error::Unavailable {
             backend: BACKEND,
