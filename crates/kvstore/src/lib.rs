@@ -20,7 +20,7 @@ pub use batch::{Batch, BatchFill, BatchOp, BatchSink};
 pub use error::{BackendError, Error, ErrorKind, JsFailure, Result};
 pub use keys::{validate_namespace, MAX_KEY_LEN, MAX_NAMESPACE_LEN, MAX_VALUE_LEN};
 pub use maybe_send::{MaybeSend, MaybeSync};
-pub use store::{Entry, KVStore, Scan, DEFAULT_NAMESPACE};
+pub use store::{Entry, KVStore, Scan, DEFAULT_NAMESPACE, SCAN_PAGE};
 
 #[cfg(all(feature = "indexeddb", target_arch = "wasm32", target_os = "unknown"))]
 pub use backend::indexeddb::{Durability, IndexedDbBuilder, IndexedDbStore};

@@ -1,6 +1,9 @@
 use crate::batch::Collect;
 use crate::{Batch, BatchFill, MaybeSend, MaybeSync, Result};
 
+/// How many entries [`KVStore::scan_all`] and [`KVStore::scan_all_keys`] read per page.
+pub const SCAN_PAGE: usize = 256;
+
 /// The namespace a backend's `open` returns.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
@@ -176,6 +179,50 @@ pub trait KVStore: MaybeSend + MaybeSync {
     ///
     /// As [`get`](Self::get).
     async fn scan_keys(&self, scan: Scan<'_>) -> Result<Vec<Vec<u8>>>;
+
+    /// Every entry whose key starts with `prefix`, in ascending key order, read a page of
+    /// [`SCAN_PAGE`] entries at a time (so a backend never holds one huge read open).
+    ///
+    /// # Errors
+    ///
+    /// As [`scan`](Self::scan).
+    async fn scan_all(&self, prefix: &[u8]) -> Result<Vec<Entry>> {
+        let mut out: Vec<Entry> = Vec::new();
+        loop {
+            let mut scan = Scan::prefix(prefix).limit(SCAN_PAGE);
+            if let Some((after, _)) = out.last() {
+                scan = scan.after(after);
+            }
+            let page = self.scan(scan).await?;
+            let done = page.len() < SCAN_PAGE;
+            out.extend(page);
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Every key starting with `prefix`, in ascending order, a page of [`SCAN_PAGE`] keys at a
+    /// time, without reading values.
+    ///
+    /// # Errors
+    ///
+    /// As [`scan_keys`](Self::scan_keys).
+    async fn scan_all_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        loop {
+            let mut scan = Scan::prefix(prefix).limit(SCAN_PAGE);
+            if let Some(after) = out.last() {
+                scan = scan.after(after);
+            }
+            let page = self.scan_keys(scan).await?;
+            let done = page.len() < SCAN_PAGE;
+            out.extend(page);
+            if done {
+                return Ok(out);
+            }
+        }
+    }
 
     /// How many keys start with `prefix`.
     ///

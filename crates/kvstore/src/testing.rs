@@ -289,6 +289,29 @@ pub async fn prefix_scans_handle_edge_cases<S: KVStore>(store: S, _: &Config) {
     );
 }
 
+/// `scan_all` and `scan_all_keys` page through a prefix of several pages and return exactly
+/// its entries, in order.
+pub async fn scan_all_pages_through_a_prefix<S: KVStore>(store: S, _: &Config) {
+    let n = 2 * crate::SCAN_PAGE + 7;
+    let mut batch = Batch::new();
+    for i in 0..n {
+        batch.set(format!("p/{i:05}"), format!("v{i}"));
+    }
+    batch
+        .set(b"p".as_slice(), b"outside")
+        .set(b"q/0".as_slice(), b"outside");
+    store.batch(batch).await.unwrap();
+    let all = store.scan_all(b"p/").await.unwrap();
+    assert_eq!(all.len(), n);
+    for (i, (key, value)) in all.iter().enumerate() {
+        assert_eq!(key, format!("p/{i:05}").as_bytes());
+        assert_eq!(value, format!("v{i}").as_bytes());
+    }
+    let keys = store.scan_all_keys(b"p/").await.unwrap();
+    assert_eq!(keys, all.into_iter().map(|(k, _)| k).collect::<Vec<_>>());
+    assert!(store.scan_all(b"none/").await.unwrap().is_empty());
+}
+
 /// A batch applies every set, create and delete, in order.
 pub async fn batch_applies_every_operation<S: KVStore>(store: S, _: &Config) {
     store.set(b"gone", b"x").await.unwrap();
@@ -800,6 +823,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@one $mode $open, $config, large_values);
         $crate::conformance_tests!(@one $mode $open, $config, binary_keys_are_ordered_as_unsigned_bytes);
         $crate::conformance_tests!(@one $mode $open, $config, prefix_scans_handle_edge_cases);
+        $crate::conformance_tests!(@one $mode $open, $config, scan_all_pages_through_a_prefix);
         $crate::conformance_tests!(@one $mode $open, $config, batch_applies_every_operation);
         $crate::conformance_tests!(@one $mode $open, $config, failed_batch_applies_nothing);
         $crate::conformance_tests!(@one $mode $open, $config, batch_with_streams_operations);

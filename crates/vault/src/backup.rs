@@ -134,7 +134,7 @@ impl<S: KVStore> Vault<S> {
             )));
         }
         let prefix = record_prefix(&ks.id);
-        let records = self.scan_all(&prefix).await?;
+        let records = self.store().scan_all(&prefix).await?;
         for (key, value) in &records {
             check_record(&ks, key, value)?;
         }

@@ -119,8 +119,6 @@ impl KeyInfo {
     }
 }
 
-const PAGE: usize = 256;
-
 /// A vault over one [`KVStore`] namespace: keyspaces, key pairs, secrets, encryption. Holds no
 /// secret state: every call is given what it needs (the stateless API). Cheap to clone when the
 /// store is.
@@ -203,23 +201,15 @@ impl<S: KVStore> Vault<S> {
     ///
     /// [`Error::Corrupted`] for a stored name that breaks the name rules; storage failures.
     pub async fn list_keyspaces(&self) -> Result<Vec<String>> {
-        let mut names = Vec::new();
-        let mut cursor: Option<Vec<u8>> = None;
-        loop {
-            let mut scan = Scan::prefix(HEADER_PREFIX).limit(PAGE);
-            if let Some(after) = &cursor {
-                scan = scan.after(after);
-            }
-            let page = self.store.scan_keys(scan).await?;
-            for key in &page {
+        self.store
+            .scan_all_keys(HEADER_PREFIX)
+            .await?
+            .iter()
+            .map(|key| {
                 let name = key.get(HEADER_PREFIX.len()..).unwrap_or_default();
-                names.push(check_stored_name("keyspace", name, MAX_KEYSPACE_NAME_LEN)?);
-            }
-            match page.last() {
-                Some(last) if page.len() == PAGE => cursor = Some(last.clone()),
-                _ => return Ok(names),
-            }
-        }
+                check_stored_name("keyspace", name, MAX_KEYSPACE_NAME_LEN)
+            })
+            .collect()
     }
 
     async fn header(&self, name: &str) -> Result<Header> {
@@ -322,7 +312,7 @@ impl<S: KVStore> Vault<S> {
         check_password(new_password.as_ref())?;
         let header = self.header(name).await?;
         let old = keyspace::unwrap(name, &header, password.as_ref())?.keyspace;
-        let records = self.scan_all(&record_prefix(&old.id)).await?;
+        let records = self.store.scan_all(&record_prefix(&old.id)).await?;
         let owned = self.owns_records(name, &old.id).await?;
         let new = UnlockedKeyspace::generate(name)?;
         let kdf = header.kdf.upgrade_to(&self.kdf).unwrap_or(header.kdf);
@@ -367,7 +357,7 @@ impl<S: KVStore> Vault<S> {
             .id;
         let mut batch = Batch::new();
         if self.owns_records(name, &id).await? {
-            for (key, _) in self.scan_all(&record_prefix(&id)).await? {
+            for (key, _) in self.store.scan_all(&record_prefix(&id)).await? {
                 batch.delete(key);
             }
         }
@@ -392,7 +382,7 @@ impl<S: KVStore> Vault<S> {
     /// written before ids were claimed and then given a hostile backup).
     async fn headers_with_id(&self, id: &[u8; ID_LEN]) -> Result<Vec<String>> {
         let mut names = Vec::new();
-        for (key, value) in self.scan_all(HEADER_PREFIX).await? {
+        for (key, value) in self.store.scan_all(HEADER_PREFIX).await? {
             if Header::id_of(&value).as_ref() == Some(id) {
                 let name = key.get(HEADER_PREFIX.len()..).unwrap_or_default();
                 names.push(String::from_utf8_lossy(name).into_owned());
@@ -423,22 +413,6 @@ impl<S: KVStore> Vault<S> {
             return Err(id_in_use(id));
         }
         Ok(())
-    }
-
-    pub(crate) async fn scan_all(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        loop {
-            let mut scan = Scan::prefix(prefix).limit(PAGE);
-            if let Some((after, _)) = out.last() {
-                scan = scan.after(after);
-            }
-            let page = self.store.scan(scan).await?;
-            let done = page.len() < PAGE;
-            out.extend(page);
-            if done {
-                return Ok(out);
-            }
-        }
     }
 
     pub(crate) async fn resolve<'a>(&self, access: Access<'a>) -> Result<Resolved<'a>> {
@@ -481,7 +455,7 @@ impl<S: KVStore> Vault<S> {
         let mut prefix = record_prefix(&ks.id);
         prefix.push(kind.byte());
         let mut out = Vec::new();
-        for (key, value) in self.scan_all(&prefix).await? {
+        for (key, value) in self.store.scan_all(&prefix).await? {
             let record = check_record(ks, &key, &value)?;
             out.push((record.name, record.payload));
         }
