@@ -15,6 +15,7 @@ mod format;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod io;
 mod keys;
 mod keyspace;
 // Unicode NFC of passwords: the browser's own `String.prototype.normalize` in a browser (its

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read, Write};
 use anyhow::{anyhow, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use kvstore::KVStore;
-use vault::{Vault, Zeroizing};
+use vault::Vault;
 
 use crate::cli::*;
 use crate::inputs::{unlock, Inputs};
@@ -20,7 +20,7 @@ pub(crate) async fn run<S: KVStore>(
     args: &CryptArgs,
     encrypt: bool,
 ) -> Result<()> {
-    let (mut input, size) = inputs
+    let (input, size) = inputs
         .stream
         .take()
         .ok_or_else(|| anyhow!("internal error: no input was opened"))?;
@@ -43,11 +43,13 @@ pub(crate) async fn run<S: KVStore>(
         }
         _ => None,
     };
+    let mut input: Box<dyn Read> = match &progress {
+        Some(bar) => Box::new(bar.wrap_read(input)),
+        None => input,
+    };
     let result = match &args.output {
-        Some(path) => write_file_atomically(path, |file| {
-            stream(&mut *input, file, cipher, progress.as_ref())
-        }),
-        None => stream(&mut *input, &mut raw_stdout()?, cipher, progress.as_ref()),
+        Some(path) => write_file_atomically(path, |file| pipe(&mut input, file, cipher)),
+        None => pipe(&mut input, &mut raw_stdout()?, cipher),
     };
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -60,54 +62,32 @@ enum Cipher {
     Decrypt(vault::StreamDecryptor),
 }
 
-/// The copy loop. Writes are unbuffered (each is a whole 64 KiB chunk), so plaintext is only
-/// ever in the zeroizing buffers of the stream types and of the read buffer.
-fn stream(
-    input: &mut dyn Read,
-    output: &mut dyn Write,
-    cipher: Cipher,
-    progress: Option<&ProgressBar>,
-) -> Result<()> {
-    let mut buf = Zeroizing::new(vec![0u8; vault::CHUNK_SIZE]);
-    let write = |output: &mut dyn Write, bytes: &[u8]| {
-        output.write_all(bytes).context("cannot write the output")
-    };
+/// One copy loop through the library's stream writer or reader ([`vault::io::copy`], whose
+/// buffer is wiped). Writes are unbuffered (each is a whole chunk), so plaintext is only ever
+/// in the stream types' wiped buffers.
+fn pipe(input: &mut dyn Read, output: &mut dyn Write, cipher: Cipher) -> Result<()> {
     match cipher {
-        Cipher::Encrypt(mut encryptor) => {
-            loop {
-                let n = read_some(input, &mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                write(output, &encryptor.update(&buf[..n]))?;
-                if let Some(bar) = progress {
-                    bar.inc(n as u64);
-                }
-            }
-            write(output, &encryptor.finish())?;
+        Cipher::Encrypt(encryptor) => {
+            let mut writer = encryptor.writer(&mut *output);
+            vault::io::copy(input, &mut writer).map_err(lift)?;
+            writer.finish().map_err(lift)?;
         }
-        Cipher::Decrypt(mut decryptor) => {
-            loop {
-                let n = read_some(input, &mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                write(output, &decryptor.update(&buf[..n])?)?;
-                if let Some(bar) = progress {
-                    bar.inc(n as u64);
-                }
-            }
-            write(output, &decryptor.finish()?)?;
+        Cipher::Decrypt(decryptor) => {
+            let mut reader = decryptor.reader(input);
+            vault::io::copy(&mut reader, output).map_err(lift)?;
         }
     }
     output.flush().context("cannot write the output")
 }
 
-fn read_some(input: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
-    loop {
-        match input.read(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            other => return other.context("cannot read the input"),
+/// An I/O error of the stream: the vault error it carries (so its exit code and message are
+/// the library's), or the I/O error itself.
+fn lift(error: std::io::Error) -> anyhow::Error {
+    if vault::io::vault_error(&error).is_some() {
+        if let Some(Ok(vault_error)) = error.into_inner().map(|e| e.downcast::<vault::Error>()) {
+            return anyhow::Error::new(*vault_error);
         }
+        return anyhow!("the stream failed");
     }
+    anyhow::Error::new(error).context("cannot read the input or write the output")
 }

@@ -736,7 +736,8 @@ macro_rules! vault_suite {
             streams_reject_an_empty_final_chunk_and_stay_failed,
             ethereum_addresses_and_signatures_are_parsed_strictly,
             versions_below_any_written_are_corrupted,
-            session_idle_deadline_wipes_keys_without_a_call, session_rekey_keeps_the_session_working);
+            session_idle_deadline_wipes_keys_without_a_call, session_rekey_keeps_the_session_working,
+            streams_as_io_writers_and_readers);
     };
     (@each blocking, $open:expr, $($case:ident),*) => {
         $(
@@ -1001,4 +1002,85 @@ pub async fn check_legacy_nfd_keyspace<S: KVStore + Clone>(store: S, fixture: &s
     for password in [NFC_PASSWORD, NFD_PASSWORD] {
         v.unlock("legacy", password).await.unwrap();
     }
+}
+
+/// Streams as `std::io` and `futures-io` writers and readers: round trips of several chunks,
+/// truncation and tampering reported as `InvalidData` carrying the vault error, and an
+/// unfinished writer reads as truncated.
+pub async fn streams_as_io_writers_and_readers<S: KVStore + Clone>(store: S) {
+    use futures::io::{AsyncReadExt, AsyncWriteExt};
+    let v = vault(store);
+    let ks = v.create_keyspace("io", PASSWORD).await.unwrap();
+    let data: Vec<u8> = (0..3 * vault::CHUNK_SIZE + 123)
+        .map(|i| (i % 251) as u8)
+        .collect();
+
+    let mut writer = v.encrypt_stream(&ks).await.unwrap().writer(Vec::new());
+    vault::io::copy(&mut &data[..], &mut writer).unwrap();
+    let sealed = writer.finish().unwrap();
+    let mut reader = v.decrypt_stream(&ks).await.unwrap().reader(&sealed[..]);
+    let mut plain = Vec::new();
+    assert_eq!(
+        vault::io::copy(&mut reader, &mut plain).unwrap(),
+        data.len() as u64
+    );
+    assert_eq!(plain, data);
+
+    for bad in [
+        sealed[..sealed.len() - 1].to_vec(),
+        [&sealed[..60], &[0xff][..], &sealed[61..]].concat(),
+    ] {
+        let mut reader = v.decrypt_stream(&ks).await.unwrap().reader(&bad[..]);
+        let err = vault::io::copy(&mut reader, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        assert!(matches!(
+            vault::io::vault_error(&err),
+            Some(Error::DecryptionFailed(_))
+        ));
+        let mut again = [0u8; 16];
+        assert!(
+            std::io::Read::read(&mut reader, &mut again).is_err(),
+            "a failed reader stays failed"
+        );
+    }
+
+    let mut unfinished = v.encrypt_stream(&ks).await.unwrap().writer(Vec::new());
+    std::io::Write::write_all(&mut unfinished, b"never finished").unwrap();
+    std::io::Write::flush(&mut unfinished).unwrap();
+    let mut reader = v
+        .decrypt_stream(&ks)
+        .await
+        .unwrap()
+        .reader(&b"not even a header"[..]);
+    assert!(vault::io::copy(&mut reader, &mut Vec::new()).is_err());
+    drop(unfinished);
+
+    // The same through futures-io.
+    let mut writer = v
+        .encrypt_stream(&ks)
+        .await
+        .unwrap()
+        .async_writer(futures::io::Cursor::new(Vec::new()));
+    for part in data.chunks(10_000) {
+        writer.write_all(part).await.unwrap();
+    }
+    writer.close().await.unwrap();
+    let sealed_async = writer.into_inner().into_inner();
+    let mut reader = v
+        .decrypt_stream(&ks)
+        .await
+        .unwrap()
+        .async_reader(futures::io::Cursor::new(sealed_async.clone()));
+    let mut plain = Vec::new();
+    reader.read_to_end(&mut plain).await.unwrap();
+    assert_eq!(plain, data);
+    let mut reader = v
+        .decrypt_stream(&ks)
+        .await
+        .unwrap()
+        .async_reader(futures::io::Cursor::new(
+            sealed_async[..sealed_async.len() - 5].to_vec(),
+        ));
+    let err = reader.read_to_end(&mut Vec::new()).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
 }
