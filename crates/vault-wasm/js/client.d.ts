@@ -36,7 +36,15 @@ export declare class WorkerSession {
   deleteSecret(name: string): Promise<void>;
   encrypt(plaintext: Uint8Array): Promise<Uint8Array>;
   decrypt(ciphertext: Uint8Array): Promise<Uint8Array>;
+  /** A TransformStream in the page that encrypts its chunks (the work is done in the worker). */
+  encryptStream(): Promise<TransformStream<Uint8Array, Uint8Array>>;
+  /** A TransformStream that decrypts a stream of this keyspace, erroring on any tampering or truncation. */
+  decryptStream(): Promise<TransformStream<Uint8Array, Uint8Array>>;
   exportBackup(): Promise<Uint8Array>;
+  /** The stream cipher behind encryptStream, held by the worker (its handle). */
+  streamEncryptor(): Promise<{ handle: number }>;
+  /** The stream cipher behind decryptStream, held by the worker (its handle). */
+  streamDecryptor(): Promise<{ handle: number }>;
   /** Locks the session and frees it in the worker. */
   close(): Promise<void>;
 }
@@ -66,6 +74,8 @@ export declare class WorkerVault {
 
 /** The `Session` methods the worker client forwards. */
 export declare const SESSION_METHODS: readonly string[];
+/** The `Session` methods the client builds on the forwarded ones. */
+export declare const STREAM_METHODS: readonly string[];
 /** The `Vault` methods forwarded to the vault object in the worker. */
 export declare const VAULT_METHODS: readonly string[];
 /** The static `Vault` functions the worker client offers on `WorkerVault`. */

@@ -47,8 +47,11 @@ class Connection {
 export const SESSION_METHODS = [
   'lock', 'isLocked', 'unlock', 'rekey', 'keyspaceName', 'generateKey', 'importKey', 'listKeys', 'keyInfo',
   'selectKey', 'renameKey', 'deleteKey', 'exportPrivateKey', 'sign', 'signWith', 'signEthPersonal',
-  'setSecret', 'setSecrets', 'getSecret', 'listSecrets', 'deleteSecret', 'encrypt', 'decrypt', 'exportBackup',
+  'setSecret', 'setSecrets', 'getSecret', 'listSecrets', 'deleteSecret', 'encrypt', 'decrypt',
+  'streamEncryptor', 'streamDecryptor', 'exportBackup',
 ];
+/** The `Session` methods the client builds itself, on the forwarded ones. */
+export const STREAM_METHODS = ['encryptStream', 'decryptStream'];
 /** The `Vault` methods forwarded to the vault object in the worker (`unlock` is its own). */
 export const VAULT_METHODS = ['createKeyspace', 'listKeyspaces', 'deleteKeyspace', 'changePassword', 'rekey', 'importBackup'];
 
@@ -73,6 +76,43 @@ for (const method of SESSION_METHODS) {
     return this.connection.call(this.handle, method, args);
   };
 }
+
+// A TransformStream in the page whose chunks are encrypted or decrypted by a stream cipher held
+// by the worker: one call per chunk (which is the backpressure), errors with their codes.
+function cipherStream(connection, handle) {
+  const close = () => connection.call(handle, 'close', []).catch(() => {});
+  return new TransformStream({
+    async transform(chunk, controller) {
+      try {
+        const out = await connection.call(handle, 'update', [chunk]);
+        if (out.length > 0) controller.enqueue(out);
+      } catch (error) {
+        close();
+        throw error;
+      }
+    },
+    async flush(controller) {
+      try {
+        const out = await connection.call(handle, 'finish', []);
+        if (out.length > 0) controller.enqueue(out);
+      } finally {
+        close();
+      }
+    },
+  });
+}
+
+/** A TransformStream that encrypts its chunks (the work is done in the worker). */
+WorkerSession.prototype.encryptStream = async function () {
+  const { handle } = await this.connection.call(this.handle, 'streamEncryptor', []);
+  return cipherStream(this.connection, handle);
+};
+
+/** A TransformStream that decrypts a stream of this keyspace, erroring on any tampering. */
+WorkerSession.prototype.decryptStream = async function () {
+  const { handle } = await this.connection.call(this.handle, 'streamDecryptor', []);
+  return cipherStream(this.connection, handle);
+};
 
 /** A vault held by a dedicated worker. */
 export class WorkerVault {

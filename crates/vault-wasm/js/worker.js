@@ -2,7 +2,7 @@
 // talks to it through `client.js`. All Argon2id and crypto work happens here, off the page's
 // thread. Calls reach the wasm objects in the order the page made them (messages are handled
 // in order, and each session runs its calls in the order they reach it).
-import init, { Vault } from './vault_wasm.js';
+import init, { StreamCipher, Vault } from './vault_wasm.js';
 
 const ready = init();
 const objects = new Map();
@@ -32,6 +32,7 @@ self.onmessage = async ({ data: { id, target, method, args } }) => {
         throw Object.assign(new Error(`no method ${method}`), { code: 'INVALID_INPUT' });
       } else {
         value = await object[method](...args);
+        if (value instanceof StreamCipher) value = keep(value);
         if (object instanceof Vault && method === 'unlock') {
           const session = value;
           value = keep(session);

@@ -16,6 +16,26 @@ use crate::queue::Queue;
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = include_str!("types.d.ts");
 
+#[wasm_bindgen(inline_js = r#"
+export function cipherTransform(cipher) {
+    return new TransformStream({
+        transform(chunk, controller) {
+            const out = cipher.update(chunk);
+            if (out.length > 0) controller.enqueue(out);
+        },
+        flush(controller) {
+            const out = cipher.finish();
+            if (out.length > 0) controller.enqueue(out);
+        },
+    });
+}
+"#)]
+extern "C" {
+    /// A `TransformStream` whose chunks go through `cipher` (a [`StreamCipher`]).
+    #[wasm_bindgen(js_name = cipherTransform)]
+    fn cipher_transform(cipher: JsValue) -> JsValue;
+}
+
 #[wasm_bindgen]
 extern "C" {
     /// The global `setTimeout` (a page, a dedicated worker and a service worker all have it).
@@ -259,6 +279,7 @@ impl Vault {
                 unlocked: Cell::new(true),
                 timer_pending: Cell::new(false),
                 onlock: RefCell::new(None),
+                streams: RefCell::new(Vec::new()),
             });
             SessionState::arm_timer(&state);
             Ok(Session { state })
@@ -328,6 +349,67 @@ impl Vault {
     }
 }
 
+/// A stream's cipher: what the `TransformStream`s of `encryptStream` and `decryptStream` run,
+/// and what `streamEncryptor`/`streamDecryptor` return for other plumbing. Feed `update` the
+/// chunks in order, then call `finish` once.
+#[wasm_bindgen]
+pub struct StreamCipher {
+    slot: Rc<CipherSlot>,
+}
+
+fn stream_gone() -> JsValue {
+    to_js(vault::Error::Locked)
+}
+
+#[wasm_bindgen]
+impl StreamCipher {
+    /// Takes more input; returns the output ready so far (plaintext only once authenticated).
+    ///
+    /// # Errors
+    ///
+    /// Throws `LOCKED` once the session locked or the stream finished, `DECRYPTION_FAILED` for
+    /// a chunk that fails authentication.
+    pub fn update(&self, chunk: Vec<u8>) -> Result<Uint8Array, JsValue> {
+        let chunk = Zeroizing::new(chunk);
+        match self.slot.borrow_mut().as_mut() {
+            Some(Cipher::Encrypt(encryptor)) => Ok(Uint8Array::from(&encryptor.update(&chunk)[..])),
+            Some(Cipher::Decrypt(decryptor)) => Ok(Uint8Array::from(
+                &decryptor.update(&chunk).map_err(to_js)?[..],
+            )),
+            None => Err(stream_gone()),
+        }
+    }
+
+    /// Ends the stream: the last output (for decryption, only if the stream is complete).
+    ///
+    /// # Errors
+    ///
+    /// As [`update`](Self::update); `DECRYPTION_FAILED` for a truncated or extended stream.
+    pub fn finish(&self) -> Result<Uint8Array, JsValue> {
+        match self.slot.borrow_mut().take() {
+            Some(Cipher::Encrypt(encryptor)) => Ok(Uint8Array::from(&encryptor.finish()[..])),
+            Some(Cipher::Decrypt(decryptor)) => {
+                Ok(Uint8Array::from(&decryptor.finish().map_err(to_js)?[..]))
+            }
+            None => Err(stream_gone()),
+        }
+    }
+}
+
+/// `cipher` as a [`StreamCipher`] the session wipes when it locks.
+fn stream_cipher(state: &Rc<SessionState>, cipher: Cipher) -> StreamCipher {
+    let slot = Rc::new(RefCell::new(Some(cipher)));
+    let mut streams = state.streams.borrow_mut();
+    streams.retain(|stream| stream.strong_count() > 0);
+    streams.push(Rc::downgrade(&slot));
+    StreamCipher { slot }
+}
+
+/// A `TransformStream` over `cipher`, which the session wipes when it locks.
+fn stream_transform(state: &Rc<SessionState>, cipher: Cipher) -> JsValue {
+    cipher_transform(JsValue::from(stream_cipher(state, cipher)))
+}
+
 /// What a [`Session`] shares with its calls in flight and its idle timer.
 struct SessionState {
     /// `None` only while a turn runs.
@@ -338,6 +420,16 @@ struct SessionState {
     unlocked: Cell<bool>,
     timer_pending: Cell<bool>,
     onlock: RefCell<Option<Function>>,
+    /// The ciphers of the streams this session made, wiped when it locks.
+    streams: RefCell<Vec<Weak<CipherSlot>>>,
+}
+
+/// A stream's cipher: `None` once the stream finished or its session locked.
+type CipherSlot = RefCell<Option<Cipher>>;
+
+enum Cipher {
+    Encrypt(vault::StreamEncryptor),
+    Decrypt(vault::StreamDecryptor),
 }
 
 impl SessionState {
@@ -350,6 +442,11 @@ impl SessionState {
             .as_mut()
             .is_none_or(|session| session.is_locked());
         if locked && state.unlocked.replace(false) {
+            for stream in state.streams.borrow_mut().drain(..) {
+                if let Some(slot) = stream.upgrade() {
+                    slot.borrow_mut().take();
+                }
+            }
             let reason = if explicit_lock { "lock" } else { "idle" };
             let listener = state.onlock.borrow().clone();
             if let Some(listener) = listener {
@@ -661,6 +758,60 @@ impl Session {
     pub fn encrypt(&self, plaintext: Vec<u8>) -> Promise {
         let plaintext = Zeroizing::new(plaintext);
         session_call!(self, |s| Ok(bytes(s.encrypt(&plaintext).await?)))
+    }
+
+    /// A `TransformStream` that encrypts what is written to it (any chunk sizes) into a stream
+    /// of the keyspace (the CLI's `vault decrypt` reads it too): `file.stream().pipeThrough(await
+    /// session.encryptStream())`. Memory stays at about one 64 KiB chunk whatever the size.
+    /// Locking the session wipes the stream's key: its next chunk fails with `LOCKED`.
+    #[wasm_bindgen(
+        js_name = encryptStream,
+        unchecked_return_type = "Promise<TransformStream<Uint8Array, Uint8Array>>"
+    )]
+    pub fn encrypt_stream(&self) -> Promise {
+        let state = self.state.clone();
+        session_call!(self, |s| {
+            let cipher = Cipher::Encrypt(s.encrypt_stream().await?);
+            Ok(stream_transform(&state, cipher))
+        })
+    }
+
+    /// A `TransformStream` that decrypts a stream of this keyspace, releasing each chunk only
+    /// after it authenticated; it errors (`DECRYPTION_FAILED`) on a truncated, reordered or
+    /// altered stream, so a consumer must treat output as untrusted until the stream closed
+    /// without error.
+    #[wasm_bindgen(
+        js_name = decryptStream,
+        unchecked_return_type = "Promise<TransformStream<Uint8Array, Uint8Array>>"
+    )]
+    pub fn decrypt_stream(&self) -> Promise {
+        let state = self.state.clone();
+        session_call!(self, |s| {
+            let cipher = Cipher::Decrypt(s.decrypt_stream().await?);
+            Ok(stream_transform(&state, cipher))
+        })
+    }
+
+    /// The encryption behind `encryptStream` as a plain object (`update(chunk)`, `finish()`),
+    /// for plumbing other than Web Streams (Node streams, a worker). Locking the session wipes
+    /// it too.
+    #[wasm_bindgen(js_name = streamEncryptor, unchecked_return_type = "Promise<StreamCipher>")]
+    pub fn stream_encryptor(&self) -> Promise {
+        let state = self.state.clone();
+        session_call!(self, |s| {
+            let cipher = Cipher::Encrypt(s.encrypt_stream().await?);
+            Ok(JsValue::from(stream_cipher(&state, cipher)))
+        })
+    }
+
+    /// The decryption behind `decryptStream` as a plain object (see `streamEncryptor`).
+    #[wasm_bindgen(js_name = streamDecryptor, unchecked_return_type = "Promise<StreamCipher>")]
+    pub fn stream_decryptor(&self) -> Promise {
+        let state = self.state.clone();
+        session_call!(self, |s| {
+            let cipher = Cipher::Decrypt(s.decrypt_stream().await?);
+            Ok(JsValue::from(stream_cipher(&state, cipher)))
+        })
     }
 
     /// Decrypts what `encrypt` produced in this keyspace.
