@@ -27,7 +27,7 @@
 //! failed, unsupported format) or `Other`, whose [`get_ref`](std::io::Error::get_ref) is the
 //! [`Error`]; [`vault_error`] finds it again.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use zeroize::Zeroizing;
 
@@ -55,9 +55,13 @@ fn io_error(error: Error) -> io::Error {
     io::Error::new(kind, error)
 }
 
-/// Copies everything `reader` yields into `writer`, a chunk (64 KiB) at a time through a buffer
-/// that is wiped afterwards; returns how many bytes were copied. `std::io::copy` does the same
-/// through a buffer it does not wipe.
+/// Bytes [`copy`] moves at a time: 16 stream chunks, so an [`EncryptingWriter`] seals 15 of
+/// them straight from the buffer.
+pub const COPY_BUFFER: usize = 16 * CHUNK_SIZE;
+
+/// Copies everything `reader` yields into `writer`, [`COPY_BUFFER`] bytes at a time through a
+/// buffer that is wiped afterwards; returns how many bytes were copied. `std::io::copy` does
+/// the same through a buffer it does not wipe.
 ///
 /// # Errors
 ///
@@ -66,7 +70,7 @@ pub fn copy<R: Read + ?Sized, W: Write + ?Sized>(
     reader: &mut R,
     writer: &mut W,
 ) -> io::Result<u64> {
-    let mut buffer = Zeroizing::new(vec![0u8; CHUNK_SIZE]);
+    let mut buffer = Zeroizing::new(vec![0u8; COPY_BUFFER]);
     let mut copied = 0u64;
     loop {
         let n = match reader.read(&mut buffer) {
@@ -76,6 +80,32 @@ pub fn copy<R: Read + ?Sized, W: Write + ?Sized>(
             Err(e) => return Err(e),
         };
         writer.write_all(&buffer[..n])?;
+        copied += n as u64;
+    }
+}
+
+/// Copies everything a buffered reader yields into `writer` straight from the reader's own
+/// buffer (for a [`DecryptingReader`]: its wiped plaintext buffer, so no other copy of the
+/// plaintext is made); returns how many bytes were copied.
+///
+/// # Errors
+///
+/// The first error of `reader` or `writer`.
+pub fn copy_buf<R: BufRead + ?Sized, W: Write + ?Sized>(
+    reader: &mut R,
+    writer: &mut W,
+) -> io::Result<u64> {
+    let mut copied = 0u64;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok([]) => return Ok(copied),
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        writer.write_all(available)?;
+        let n = available.len();
+        reader.consume(n);
         copied += n as u64;
     }
 }
@@ -96,7 +126,7 @@ impl StreamDecryptor {
         DecryptingReader {
             inner,
             decryptor: Some(self),
-            input: vec![0u8; CHUNK_SIZE],
+            input: vec![0u8; COPY_BUFFER],
             plaintext: Zeroizing::new(Vec::new()),
             position: 0,
             failed: false,
@@ -188,17 +218,29 @@ impl<R: Read> Read for DecryptingReader<R> {
     }
 }
 
+impl<R: Read> BufRead for DecryptingReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.failed {
+            return Err(already_failed());
+        }
+        if let Err(e) = self.refill() {
+            self.failed = vault_error(&e).is_some();
+            return Err(e);
+        }
+        Ok(&self.plaintext[self.position..])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.position = (self.position + amount).min(self.plaintext.len());
+    }
+}
+
 impl<R: Read> DecryptingReader<R> {
-    fn read_plaintext(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if self.position < self.plaintext.len() {
-                let n = out.len().min(self.plaintext.len() - self.position);
-                out[..n].copy_from_slice(&self.plaintext[self.position..self.position + n]);
-                self.position += n;
-                return Ok(n);
-            }
+    /// Decrypts more of the stream unless plaintext is waiting; at the end, nothing waits.
+    fn refill(&mut self) -> io::Result<()> {
+        while self.position >= self.plaintext.len() {
             let Some(decryptor) = self.decryptor.as_mut() else {
-                return Ok(0);
+                return Ok(());
             };
             let n = match self.inner.read(&mut self.input) {
                 Ok(n) => n,
@@ -216,6 +258,15 @@ impl<R: Read> DecryptingReader<R> {
             };
             self.position = 0;
         }
+        Ok(())
+    }
+
+    fn read_plaintext(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.refill()?;
+        let n = out.len().min(self.plaintext.len() - self.position);
+        out[..n].copy_from_slice(&self.plaintext[self.position..self.position + n]);
+        self.position += n;
+        Ok(n)
     }
 }
 

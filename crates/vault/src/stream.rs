@@ -97,28 +97,40 @@ impl StreamEncryptor {
     }
 
     /// Takes more plaintext; returns the ciphertext ready so far (possibly empty).
+    ///
+    /// A chunk is sealed only once more input follows it (so the last one can be flagged), and
+    /// whole chunks are sealed straight from `input`: only the chunk held back is copied aside.
     pub fn update(&mut self, mut input: &[u8]) -> Vec<u8> {
         let mut out = self.header.take().unwrap_or_default();
-        // A chunk is sealed only once more input follows it, so the last one can be flagged.
-        while !input.is_empty() {
-            let room = self.chunk_size - self.buffer.len();
-            if room == 0 {
-                seal_chunk(
-                    &self.key,
-                    &self.header_bytes,
-                    self.index,
-                    &self.buffer,
-                    false,
-                    &mut out,
-                );
-                self.index += 1;
-                self.buffer.clear();
-                continue;
-            }
-            let take = room.min(input.len());
+        let chunk = self.chunk_size;
+        let sealed_now = (self.buffer.len() + input.len()).saturating_sub(1) / chunk;
+        out.reserve(sealed_now * (chunk + TAG_LEN));
+        if !self.buffer.is_empty() {
+            let take = (chunk - self.buffer.len()).min(input.len());
             self.buffer.extend_from_slice(&input[..take]);
             input = &input[take..];
+            if input.is_empty() {
+                return out;
+            }
+            let (key, header, index) = (&self.key, &self.header_bytes, self.index);
+            seal_chunk(key, header, index, &self.buffer, false, &mut out);
+            self.index += 1;
+            self.buffer.clear();
         }
+        while input.len() > chunk {
+            let (whole, rest) = input.split_at(chunk);
+            seal_chunk(
+                &self.key,
+                &self.header_bytes,
+                self.index,
+                whole,
+                false,
+                &mut out,
+            );
+            self.index += 1;
+            input = rest;
+        }
+        self.buffer.extend_from_slice(input);
         out
     }
 
@@ -136,6 +148,36 @@ impl StreamEncryptor {
             &mut out,
         );
         out
+    }
+}
+
+/// Authenticates and decrypts one sealed chunk into `out`, whose capacity the caller reserved
+/// (so the plaintext is never left in a freed block): copied once, opened in place.
+fn open_chunk(
+    state: &StreamState,
+    index: &mut u64,
+    sealed: &[u8],
+    last: bool,
+    out: &mut Zeroizing<Vec<u8>>,
+) -> Result<()> {
+    let at = out.len();
+    out.extend_from_slice(sealed);
+    let opened = crypto::open_in_place(
+        &state.key,
+        &nonce(*index, last),
+        &state.header,
+        &mut out[at..],
+    )
+    .map(<[u8]>::len);
+    match opened {
+        Some(plain_len) => {
+            out.truncate(at + plain_len);
+            *index += 1;
+            Ok(())
+        }
+        None => Err(Error::DecryptionFailed(
+            "stream chunk altered, reordered, truncated or from another keyspace",
+        )),
     }
 }
 
@@ -214,44 +256,6 @@ impl StreamDecryptor {
         Ok(())
     }
 
-    /// Authenticates and decrypts the sealed chunk `buffer[start..start + len]` into `out`,
-    /// whose capacity the caller reserved (so the plaintext is never left in a freed block).
-    fn open_chunk(
-        &mut self,
-        start: usize,
-        len: usize,
-        last: bool,
-        out: &mut Zeroizing<Vec<u8>>,
-    ) -> Result<()> {
-        let state = self
-            .state
-            .as_ref()
-            .ok_or(Error::DecryptionFailed("stream truncated"))?;
-        let sealed = self
-            .buffer
-            .get(start..start + len)
-            .ok_or(Error::DecryptionFailed("stream truncated"))?;
-        let at = out.len();
-        out.extend_from_slice(sealed);
-        let opened = crypto::open_in_place(
-            &state.key,
-            &nonce(self.index, last),
-            &state.header,
-            &mut out[at..],
-        )
-        .map(<[u8]>::len);
-        match opened {
-            Some(plain_len) => {
-                out.truncate(at + plain_len);
-                self.index += 1;
-                Ok(())
-            }
-            None => Err(Error::DecryptionFailed(
-                "stream chunk altered, reordered, truncated or from another keyspace",
-            )),
-        }
-    }
-
     fn check_not_failed(&self) -> Result<()> {
         if self.failed {
             return Err(Error::DecryptionFailed(
@@ -275,18 +279,44 @@ impl StreamDecryptor {
     }
 
     fn update_inner(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        self.buffer.extend_from_slice(input);
-        self.parse_header()?;
-        let Some(sealed_chunk) = self.state.as_ref().map(|s| s.sealed_chunk) else {
-            return Ok(Zeroizing::new(Vec::new()));
-        };
-        // Keep at least one whole chunk back: it may be the last.
-        let ready = self.buffer.len().saturating_sub(1) / sealed_chunk;
-        let mut out = Zeroizing::new(Vec::with_capacity(ready * sealed_chunk));
-        for i in 0..ready {
-            self.open_chunk(i * sealed_chunk, sealed_chunk, false, &mut out)?;
+        if self.state.is_none() {
+            self.buffer.extend_from_slice(input);
+            self.parse_header()?;
+            if self.state.is_none() {
+                return Ok(Zeroizing::new(Vec::new()));
+            }
+            let after_header = std::mem::take(&mut self.buffer);
+            return self.absorb(&after_header);
         }
-        self.buffer.drain(..ready * sealed_chunk);
+        self.absorb(input)
+    }
+
+    /// Opens every chunk of the held-back bytes and `input` that is surely not the last, keeping
+    /// at most one sealed chunk back. Whole chunks are opened straight from `input`.
+    fn absorb(&mut self, mut input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let state = self
+            .state
+            .as_ref()
+            .ok_or(Error::DecryptionFailed("stream truncated"))?;
+        let sealed = state.sealed_chunk;
+        let ready = (self.buffer.len() + input.len()).saturating_sub(1) / sealed;
+        let mut out = Zeroizing::new(Vec::with_capacity(ready * sealed));
+        if !self.buffer.is_empty() {
+            let take = (sealed - self.buffer.len()).min(input.len());
+            self.buffer.extend_from_slice(&input[..take]);
+            input = &input[take..];
+            if input.is_empty() {
+                return Ok(out);
+            }
+            open_chunk(state, &mut self.index, &self.buffer, false, &mut out)?;
+            self.buffer.clear();
+        }
+        while input.len() > sealed {
+            let (whole, rest) = input.split_at(sealed);
+            open_chunk(state, &mut self.index, whole, false, &mut out)?;
+            input = rest;
+        }
+        self.buffer.extend_from_slice(input);
         Ok(out)
     }
 
@@ -315,8 +345,12 @@ impl StreamDecryptor {
                 "stream ends with an empty chunk after a full one",
             ));
         }
+        let state = self
+            .state
+            .as_ref()
+            .ok_or(Error::DecryptionFailed("stream truncated"))?;
         let mut out = Zeroizing::new(Vec::with_capacity(len));
-        self.open_chunk(0, len, true, &mut out)?;
+        open_chunk(state, &mut self.index, &self.buffer, true, &mut out)?;
         Ok(out)
     }
 }

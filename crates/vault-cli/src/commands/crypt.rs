@@ -63,8 +63,9 @@ enum Cipher {
 }
 
 /// One copy loop through the library's stream writer or reader ([`vault::io::copy`], whose
-/// buffer is wiped). Writes are unbuffered (each is a whole chunk), so plaintext is only ever
-/// in the stream types' wiped buffers.
+/// buffer is wiped; [`vault::io::copy_buf`], which writes from the reader's own wiped buffer).
+/// Writes are unbuffered (each is many whole chunks), so plaintext is only ever in wiped
+/// buffers.
 fn pipe(input: &mut dyn Read, output: &mut dyn Write, cipher: Cipher) -> Result<()> {
     match cipher {
         Cipher::Encrypt(encryptor) => {
@@ -74,7 +75,7 @@ fn pipe(input: &mut dyn Read, output: &mut dyn Write, cipher: Cipher) -> Result<
         }
         Cipher::Decrypt(decryptor) => {
             let mut reader = decryptor.reader(input);
-            vault::io::copy(&mut reader, output).map_err(lift)?;
+            vault::io::copy_buf(&mut reader, output).map_err(lift)?;
         }
     }
     output.flush().context("cannot write the output")

@@ -1026,6 +1026,19 @@ pub async fn streams_as_io_writers_and_readers<S: KVStore + Clone>(store: S) {
     );
     assert_eq!(plain, data);
 
+    // Through the reader's own buffer (BufRead), as the CLI decrypts.
+    let mut reader = v.decrypt_stream(&ks).await.unwrap().reader(&sealed[..]);
+    let mut plain = Vec::new();
+    vault::io::copy_buf(&mut reader, &mut plain).unwrap();
+    assert_eq!(plain, data);
+    let mut reader = v
+        .decrypt_stream(&ks)
+        .await
+        .unwrap()
+        .reader(&sealed[..sealed.len() - 1]);
+    assert!(vault::io::copy_buf(&mut reader, &mut Vec::new()).is_err());
+    assert!(std::io::BufRead::fill_buf(&mut reader).is_err());
+
     for bad in [
         sealed[..sealed.len() - 1].to_vec(),
         [&sealed[..60], &[0xff][..], &sealed[61..]].concat(),
