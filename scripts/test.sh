@@ -62,12 +62,15 @@ step "build with the declared rust-version ($RUST_VERSION)"
 cargo "+$RUST_VERSION" check --workspace || die "rust-version $RUST_VERSION"
 
 step "cargo publish --dry-run: kvstore and vault package and build from their tarballs"
-# vault is verified against the kvstore tarball through a temporary local registry, which cargo
-# unpacks under a name of its own in $CARGO_HOME/registry and then reuses even when the tarball
-# changed: remove those copies (crates.io's own entries start with "index.").
+# vault is verified against the kvstore tarball through a temporary local registry; cargo treats
+# registry packages as immutable and would reuse an unpacked copy (in $CARGO_HOME/registry,
+# under a name starting with "-") and its build (in target/) from an earlier run of the same
+# version: remove both (cleaning kvstore and vault rebuilds only those two).
 for cache in "${CARGO_HOME:-$HOME/.cargo}"/registry/{src,cache}; do
     find "$cache" -mindepth 1 -maxdepth 1 -name '-*' -exec rm -rf {} + 2>/dev/null || true
 done
+rm -rf target/package
+cargo clean -q -p kvstore -p vault
 cargo publish --dry-run --allow-dirty -p kvstore -p vault || die "cargo publish --dry-run"
 
 step "dependency checks"
