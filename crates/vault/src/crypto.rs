@@ -1,6 +1,7 @@
 //! The cryptographic primitives, each from a RustCrypto crate: random bytes, Argon2id, HKDF,
 //! HMAC, XChaCha20-Poly1305. Nothing here is hand-rolled.
 
+use crate::SecretBytes;
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -261,7 +262,7 @@ pub(crate) fn open_with_nonce(
     nonce: &[u8; NONCE_LEN],
     aad: &[u8],
     ciphertext: &[u8],
-) -> Option<Zeroizing<Vec<u8>>> {
+) -> Option<SecretBytes> {
     XChaCha20Poly1305::new(key.into())
         .decrypt(
             XNonce::from_slice(nonce),
@@ -271,7 +272,7 @@ pub(crate) fn open_with_nonce(
             },
         )
         .ok()
-        .map(Zeroizing::new)
+        .map(SecretBytes::from)
 }
 
 /// Opens `ciphertext ‖ tag` in place: on success the first `len - 16` bytes of `sealed` are the
@@ -292,7 +293,7 @@ pub(crate) fn open_in_place<'a>(
 }
 
 /// Opens `nonce ‖ ciphertext ‖ tag`; `None` if too short or authentication fails.
-pub(crate) fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+pub(crate) fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Option<SecretBytes> {
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return None;
     }
@@ -327,7 +328,7 @@ mod tests {
                 match test.result {
                     TestResult::Valid => {
                         assert_eq!(
-                            opened.as_deref().map(Vec::as_slice),
+                            opened.as_deref(),
                             Some(test.pt.as_slice()),
                             "tc {}",
                             test.tc_id

@@ -3,6 +3,7 @@
 //! key-pair payloads). Every reader checks lengths and returns [`Error::Corrupted`] (stored
 //! data) or [`Error::InvalidInput`] (caller data) instead of panicking.
 
+use crate::SecretBytes;
 use zeroize::Zeroizing;
 
 use crate::crypto::{self, KdfParams, NONCE_LEN};
@@ -345,7 +346,7 @@ pub(crate) fn open_record(
     ks: &UnlockedKeyspace,
     storage_key: &[u8],
     value: &[u8],
-) -> Result<(String, Zeroizing<Vec<u8>>)> {
+) -> Result<(String, SecretBytes)> {
     let (&version, sealed) = value
         .split_first()
         .ok_or_else(|| Error::Corrupted("empty record".into()))?;
@@ -356,7 +357,7 @@ pub(crate) fn open_record(
         })?;
     let mut r = Reader::new(&plain, "record");
     let name = check_stored_name("record", r.bytes16()?, MAX_ITEM_NAME_LEN)?;
-    let payload = Zeroizing::new(r.rest().to_vec());
+    let payload = SecretBytes::from(r.rest().to_vec());
     Ok((name, payload))
 }
 
@@ -364,7 +365,7 @@ pub(crate) fn open_record(
 pub(crate) struct CheckedRecord {
     pub kind: Kind,
     pub name: String,
-    pub payload: Zeroizing<Vec<u8>>,
+    pub payload: SecretBytes,
 }
 
 /// Opens the record stored under `storage_key` of keyspace `ks` and checks everything about
@@ -418,9 +419,9 @@ pub(crate) fn decode_key_pair(payload: &[u8]) -> Result<PrivateKey> {
         .map_err(|_| Error::Corrupted("stored private key is invalid".into()))
 }
 
-pub(crate) fn encode_key_pair(key: &PrivateKey) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(33));
-    out.push(key.key_type().id());
-    out.extend_from_slice(key.to_bytes().as_ref());
+pub(crate) fn encode_key_pair(key: &PrivateKey) -> SecretBytes {
+    let mut out = SecretBytes::with_capacity(33);
+    out.vec_mut().push(key.key_type().id());
+    out.vec_mut().extend_from_slice(key.to_bytes().as_ref());
     out
 }

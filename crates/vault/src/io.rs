@@ -27,6 +27,7 @@
 //! failed, unsupported format) or `Other`, whose [`get_ref`](std::io::Error::get_ref) is the
 //! [`Error`]; [`vault_error`] finds it again.
 
+use crate::SecretBytes;
 use std::io::{self, BufRead, Read, Write};
 
 use zeroize::Zeroizing;
@@ -127,7 +128,7 @@ impl StreamDecryptor {
             inner,
             decryptor: Some(self),
             input: vec![0u8; COPY_BUFFER],
-            plaintext: Zeroizing::new(Vec::new()),
+            plaintext: SecretBytes::default(),
             position: 0,
             failed: false,
         }
@@ -187,7 +188,7 @@ pub struct DecryptingReader<R: Read> {
     inner: R,
     decryptor: Option<StreamDecryptor>,
     input: Vec<u8>,
-    plaintext: Zeroizing<Vec<u8>>,
+    plaintext: SecretBytes,
     position: usize,
     failed: bool,
 }
@@ -281,8 +282,8 @@ mod async_io {
     use std::pin::Pin;
     use std::task::{ready, Context, Poll};
 
+    use crate::SecretBytes;
     use futures_io::{AsyncRead, AsyncWrite};
-    use zeroize::Zeroizing;
 
     use super::io_error;
     use crate::stream::{StreamDecryptor, StreamEncryptor, CHUNK_SIZE};
@@ -306,7 +307,7 @@ mod async_io {
                 inner,
                 decryptor: Some(self),
                 input: vec![0u8; CHUNK_SIZE],
-                plaintext: Zeroizing::new(Vec::new()),
+                plaintext: SecretBytes::default(),
                 position: 0,
                 failed: false,
             }
@@ -392,7 +393,7 @@ mod async_io {
         inner: R,
         decryptor: Option<StreamDecryptor>,
         input: Vec<u8>,
-        plaintext: Zeroizing<Vec<u8>>,
+        plaintext: SecretBytes,
         position: usize,
         failed: bool,
     }

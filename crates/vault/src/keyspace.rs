@@ -216,7 +216,7 @@ fn try_unwrap(name: &str, header: &Header, password: &[u8]) -> Result<Option<Unl
         return Ok(None);
     };
     let key: [u8; 32] = plain
-        .as_slice()
+        .as_bytes()
         .try_into()
         .map_err(|_| Error::Corrupted("wrapped keyspace key has a wrong length".into()))?;
     Ok(Some(UnlockedKeyspace::new(

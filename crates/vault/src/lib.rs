@@ -27,6 +27,7 @@ mod keyspace;
     path = "nfc/native.rs"
 )]
 mod nfc;
+mod secret;
 mod session;
 mod stream;
 mod vault;
@@ -39,6 +40,7 @@ pub use keys::{
     verify, verify_eth_personal, KeyType,
 };
 pub use keyspace::{UnlockedKeyspace, MAX_ITEM_NAME_LEN, MAX_KEYSPACE_NAME_LEN};
+pub use secret::SecretBytes;
 pub use session::{Session, SessionOptions};
 pub use stream::{StreamDecryptor, StreamEncryptor, CHUNK_SIZE, STREAM_MAGIC};
 pub use vault::{Access, KeyInfo, Vault, VaultBuilder};

@@ -8,11 +8,11 @@
 //! [`Session::idle_deadline`] on its own runtime and calls [`Session::lock_if_idle`] then (the
 //! browser bindings do exactly that with `setTimeout`).
 
+use crate::SecretBytes;
 use std::time::Duration;
 
 use kvstore::KVStore;
 use web_time::Instant;
-use zeroize::Zeroizing;
 
 use crate::keys::PrivateKey;
 use crate::stream::{StreamDecryptor, StreamEncryptor};
@@ -305,7 +305,7 @@ impl<S: KVStore> Session<S> {
     ///
     /// [`Error::Locked`] when the session is locked; otherwise as
     /// [`Vault::export_private_key`].
-    pub async fn export_private_key(&mut self, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+    pub async fn export_private_key(&mut self, name: &str) -> Result<SecretBytes> {
         let (vault, ks) = self.access()?;
         vault.export_private_key(ks, name).await
     }
@@ -368,7 +368,7 @@ impl<S: KVStore> Session<S> {
     /// # Errors
     ///
     /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::get_secret`].
-    pub async fn get_secret(&mut self, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+    pub async fn get_secret(&mut self, name: &str) -> Result<SecretBytes> {
         let (vault, ks) = self.access()?;
         vault.get_secret(ks, name).await
     }
@@ -408,7 +408,7 @@ impl<S: KVStore> Session<S> {
     /// # Errors
     ///
     /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::decrypt`].
-    pub async fn decrypt(&mut self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    pub async fn decrypt(&mut self, ciphertext: &[u8]) -> Result<SecretBytes> {
         let (vault, ks) = self.access()?;
         vault.decrypt(ks, ciphertext).await
     }

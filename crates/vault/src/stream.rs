@@ -7,7 +7,7 @@
 //! last at the end), extension (data after the last chunk), splicing from another stream (other
 //! key) and header edits are all detected. See `docs/FORMAT.md`.
 
-use zeroize::Zeroizing;
+use crate::SecretBytes;
 
 use crate::crypto::{self, Key, NONCE_LEN, TAG_LEN};
 use crate::format::{Reader, AEAD_XCHACHA20POLY1305};
@@ -54,7 +54,7 @@ pub struct StreamEncryptor {
     key: Key,
     header: Option<Vec<u8>>,
     header_bytes: Vec<u8>,
-    buffer: Zeroizing<Vec<u8>>,
+    buffer: SecretBytes,
     chunk_size: usize,
     index: u64,
 }
@@ -90,7 +90,7 @@ impl StreamEncryptor {
             header: Some(header.clone()),
             header_bytes: header,
             // Allocated once at its full size, so it never moves (a move would leave a copy).
-            buffer: Zeroizing::new(Vec::with_capacity(chunk_size)),
+            buffer: SecretBytes::with_capacity(chunk_size),
             chunk_size,
             index: 0,
         })
@@ -107,7 +107,7 @@ impl StreamEncryptor {
         out.reserve(sealed_now * (chunk + TAG_LEN));
         if !self.buffer.is_empty() {
             let take = (chunk - self.buffer.len()).min(input.len());
-            self.buffer.extend_from_slice(&input[..take]);
+            self.buffer.vec_mut().extend_from_slice(&input[..take]);
             input = &input[take..];
             if input.is_empty() {
                 return out;
@@ -115,7 +115,7 @@ impl StreamEncryptor {
             let (key, header, index) = (&self.key, &self.header_bytes, self.index);
             seal_chunk(key, header, index, &self.buffer, false, &mut out);
             self.index += 1;
-            self.buffer.clear();
+            self.buffer.vec_mut().clear();
         }
         while input.len() > chunk {
             let (whole, rest) = input.split_at(chunk);
@@ -130,7 +130,7 @@ impl StreamEncryptor {
             self.index += 1;
             input = rest;
         }
-        self.buffer.extend_from_slice(input);
+        self.buffer.vec_mut().extend_from_slice(input);
         out
     }
 
@@ -158,8 +158,9 @@ fn open_chunk(
     index: &mut u64,
     sealed: &[u8],
     last: bool,
-    out: &mut Zeroizing<Vec<u8>>,
+    out: &mut SecretBytes,
 ) -> Result<()> {
+    let out = out.vec_mut();
     let at = out.len();
     out.extend_from_slice(sealed);
     let opened = crypto::open_in_place(
@@ -271,19 +272,19 @@ impl StreamDecryptor {
     ///
     /// [`Error::DecryptionFailed`] for a chunk that fails authentication, a bad header, or
     /// after any earlier error; [`Error::UnsupportedFormat`] for a newer stream format.
-    pub fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    pub fn update(&mut self, input: &[u8]) -> Result<SecretBytes> {
         self.check_not_failed()?;
         let result = self.update_inner(input);
         self.failed = result.is_err();
         result
     }
 
-    fn update_inner(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    fn update_inner(&mut self, input: &[u8]) -> Result<SecretBytes> {
         if self.state.is_none() {
             self.buffer.extend_from_slice(input);
             self.parse_header()?;
             if self.state.is_none() {
-                return Ok(Zeroizing::new(Vec::new()));
+                return Ok(SecretBytes::default());
             }
             let after_header = std::mem::take(&mut self.buffer);
             return self.absorb(&after_header);
@@ -293,14 +294,14 @@ impl StreamDecryptor {
 
     /// Opens every chunk of the held-back bytes and `input` that is surely not the last, keeping
     /// at most one sealed chunk back. Whole chunks are opened straight from `input`.
-    fn absorb(&mut self, mut input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    fn absorb(&mut self, mut input: &[u8]) -> Result<SecretBytes> {
         let state = self
             .state
             .as_ref()
             .ok_or(Error::DecryptionFailed("stream truncated"))?;
         let sealed = state.sealed_chunk;
         let ready = (self.buffer.len() + input.len()).saturating_sub(1) / sealed;
-        let mut out = Zeroizing::new(Vec::with_capacity(ready * sealed));
+        let mut out = SecretBytes::with_capacity(ready * sealed);
         if !self.buffer.is_empty() {
             let take = (sealed - self.buffer.len()).min(input.len());
             self.buffer.extend_from_slice(&input[..take]);
@@ -328,7 +329,7 @@ impl StreamDecryptor {
     ///
     /// [`Error::DecryptionFailed`] if the stream was truncated or extended, ends with an empty
     /// chunk after a full one, or failed before.
-    pub fn finish(mut self) -> Result<Zeroizing<Vec<u8>>> {
+    pub fn finish(mut self) -> Result<SecretBytes> {
         self.check_not_failed()?;
         self.parse_header()?;
         let Some(sealed_chunk) = self.state.as_ref().map(|s| s.sealed_chunk) else {
@@ -349,7 +350,7 @@ impl StreamDecryptor {
             .state
             .as_ref()
             .ok_or(Error::DecryptionFailed("stream truncated"))?;
-        let mut out = Zeroizing::new(Vec::with_capacity(len));
+        let mut out = SecretBytes::with_capacity(len);
         open_chunk(state, &mut self.index, &self.buffer, true, &mut out)?;
         Ok(out)
     }

@@ -1,6 +1,7 @@
 //! [`Vault`]: every operation, over one [`KVStore`]. This is the stateless API and the one core
 //! the session API forwards to.
 
+use crate::SecretBytes;
 use std::ops::Deref;
 
 use kvstore::{Batch, KVStore, Scan};
@@ -429,7 +430,7 @@ impl<S: KVStore> Vault<S> {
         ks: &UnlockedKeyspace,
         kind: Kind,
         name: &str,
-    ) -> Result<Zeroizing<Vec<u8>>> {
+    ) -> Result<SecretBytes> {
         check_lookup_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
         let key = record_key(ks, kind, name);
         let value = self
@@ -451,7 +452,7 @@ impl<S: KVStore> Vault<S> {
         &self,
         ks: &UnlockedKeyspace,
         kind: Kind,
-    ) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>> {
+    ) -> Result<Vec<(String, SecretBytes)>> {
         let mut prefix = record_prefix(&ks.id);
         prefix.push(kind.byte());
         let mut out = Vec::new();
@@ -614,10 +615,10 @@ impl<S: KVStore> Vault<S> {
         &self,
         access: impl Into<Access<'a>>,
         name: &str,
-    ) -> Result<Zeroizing<Vec<u8>>> {
+    ) -> Result<SecretBytes> {
         let ks = self.resolve(access.into()).await?;
         let key = self.private_key(&ks, name).await?;
-        Ok(Zeroizing::new(key.to_bytes().to_vec()))
+        Ok(SecretBytes::from(key.to_bytes().to_vec()))
     }
 
     /// Signs `message` with key pair `name`: secp256k1 ECDSA over SHA-256 (64-byte r ‖ s,
@@ -727,7 +728,7 @@ impl<S: KVStore> Vault<S> {
         &self,
         access: impl Into<Access<'a>>,
         name: &str,
-    ) -> Result<Zeroizing<Vec<u8>>> {
+    ) -> Result<SecretBytes> {
         let ks = self.resolve(access.into()).await?;
         self.read_record(&ks, Kind::Secret, name).await
     }
@@ -787,7 +788,7 @@ impl<S: KVStore> Vault<S> {
         &self,
         access: impl Into<Access<'a>>,
         ciphertext: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>> {
+    ) -> Result<SecretBytes> {
         let ks = self.resolve(access.into()).await?;
         crate::cipher::decrypt(&ks.data_key, ciphertext)
     }
