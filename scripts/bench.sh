@@ -57,6 +57,9 @@ for op, label, target in [("sign_secp256k1", "sign secp256k1 (session)", "1.10")
                           ("encrypt_1mib", "encrypt 1 MiB", "1.05"), ("decrypt_1mib", "decrypt 1 MiB", "1.05")]:
     ours, raw = median(f"{op}_ours"), median(f"{op}_raw")
     print(f"{label:34} {fmt(ours):>12} {fmt(raw):>12} {ours/raw:7.2f} {1e9/ours:12,.0f} {target:>8}")
+    if op.endswith("crypt_1mib"):
+        same = median(f"{op}_raw_same_aad")
+        print(f"{'  vs raw with our associated data':34} {'':>12} {fmt(same):>12} {ours/same:7.2f}")
 small, large = median("unlock_records_10"), median("unlock_records_10000")
 print(f"{'unlock: 10,000 vs 10 records':34} {fmt(large):>12} {fmt(small):>12} {large/small:7.2f} {'':12} {'1.10':>8}")
 print(f"{'get one secret among 10,000':34} {fmt(median('get_secret_of_10000_ours')):>12}")

@@ -30,8 +30,6 @@
 use crate::SecretBytes;
 use std::io::{self, BufRead, Read, Write};
 
-use zeroize::Zeroizing;
-
 use crate::stream::{StreamDecryptor, StreamEncryptor, CHUNK_SIZE};
 use crate::{Error, ErrorCode};
 
@@ -71,10 +69,12 @@ pub fn copy<R: Read + ?Sized, W: Write + ?Sized>(
     reader: &mut R,
     writer: &mut W,
 ) -> io::Result<u64> {
-    let mut buffer = Zeroizing::new(vec![0u8; COPY_BUFFER]);
+    // Wiped in one pass on drop (`Zeroizing<Vec<u8>>` wipes byte by byte).
+    let mut wiped = SecretBytes::from(vec![0u8; COPY_BUFFER]);
+    let buffer = wiped.vec_mut();
     let mut copied = 0u64;
     loop {
-        let n = match reader.read(&mut buffer) {
+        let n = match reader.read(buffer) {
             Ok(0) => return Ok(copied),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
