@@ -8,6 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# /dev/null must be the null device. The vault CLI before 2026-11-27 renamed its output file over
+# `-o /dev/null`; run as root that made /dev/null a regular file, which then feeds whatever was
+# written to it to every program that reads it (rustc's `-` input among them).
+if [ ! -c /dev/null ]; then
+    echo "setup: /dev/null is not the null device; recreating it" >&2
+    rm -f /dev/null && mknod -m 666 /dev/null c 1 3
+fi
+
 rust_version=$(awk -F'"' '/^rust-version/ {print $2; exit}' Cargo.toml)
 [ -n "$rust_version" ] || { echo "no rust-version in Cargo.toml" >&2; exit 1; }
 

@@ -79,6 +79,7 @@ cargo deny --all-features check licenses bans sources || die "cargo deny"
 
 # ---------------------------------------------------------------- native tests
 run_tests native cargo test --workspace
+[ -c /dev/null ] || die "the native tests replaced /dev/null with a regular file"
 
 # ---------------------------------------------------------------- browser tests
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}

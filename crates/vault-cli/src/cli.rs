@@ -217,7 +217,8 @@ pub struct CryptArgs {
     pub input: Option<PathBuf>,
     /// Output file (default: standard output): written to a private temporary file beside it
     /// and renamed into place only on success, so a failure leaves any existing file as it
-    /// was. Must not be the input.
+    /// was (through a symbolic link, the file it names). A device or FIFO (`/dev/null`) is
+    /// written in place. Must not be the input.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
 }

@@ -165,11 +165,12 @@ fn open_crypt_input(cli: &Cli, args: &CryptArgs) -> Result<(Box<dyn Read>, Optio
 }
 
 /// Whether `path` names the file `file` is open on (same device and inode: hard links and
-/// other spellings of the path included).
+/// other spellings of the path included). Devices and pipes are never "the same file": reading
+/// `/dev/zero` or a FIFO and writing it destroys nothing.
 fn same_file(file: &File, path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        (Ok(a), Ok(b)) => a.is_file() && a.dev() == b.dev() && a.ino() == b.ino(),
         _ => false,
     }
 }

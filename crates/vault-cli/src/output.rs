@@ -2,12 +2,12 @@
 //! bytes unbuffered, and files atomically and privately.
 
 use std::borrow::Cow;
-use std::fs::File;
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::json;
 use vault::KeyInfo;
 
@@ -97,14 +97,44 @@ pub(crate) fn raw_stdout() -> Result<File> {
     ))
 }
 
-/// Writes `path` through `write`: into a new private temporary file in the same directory,
-/// synced, then renamed over `path`. On any error the temporary file is removed and whatever
-/// `path` held before is untouched; `path` never holds partial output.
+/// Writes `path` through `write`.
+///
+/// A regular file (new, or existing, also behind symbolic links) is written into a new private
+/// temporary file in the directory of the file itself, synced, then renamed over it: on any
+/// error the temporary file is removed and whatever the file held before is untouched; it never
+/// holds partial output, and a symbolic link stays a link to the new file.
+///
+/// Anything else that exists (`/dev/null`, a terminal, a FIFO, a socket) is opened and written
+/// in place: renaming over it would replace the device or pipe with a regular file (as root,
+/// `-o /dev/null` would replace the system's `/dev/null`). A directory or a dangling symbolic
+/// link is refused.
 pub(crate) fn write_file_atomically(
     path: &Path,
     write: impl FnOnce(&mut File) -> Result<()>,
 ) -> Result<()> {
-    let dir = match path.parent() {
+    let cannot = || format!("cannot write {}", path.display());
+    let target = match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => bail!("cannot write {}: it is a directory", path.display()),
+        Ok(meta) if !meta.is_file() => {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(cannot)?;
+            return write(&mut file);
+        }
+        Ok(_) => std::fs::canonicalize(path).with_context(cannot)?,
+        Err(err) if err.kind() == ErrorKind::NotFound => {
+            if std::fs::symlink_metadata(path).is_ok() {
+                bail!(
+                    "cannot write {}: it is a symbolic link to a file that does not exist",
+                    path.display()
+                );
+            }
+            path.to_path_buf()
+        }
+        Err(err) => return Err(err).with_context(cannot),
+    };
+    let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
@@ -115,11 +145,8 @@ pub(crate) fn write_file_atomically(
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     write(temp.as_file_mut())?;
-    temp.as_file()
-        .sync_all()
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    temp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    temp.as_file().sync_all().with_context(cannot)?;
+    temp.persist(&target).with_context(cannot)?;
     // The rename is durable once the directory is.
     if let Ok(dir) = File::open(dir) {
         let _ = dir.sync_all();

@@ -515,11 +515,12 @@ fn a_second_process_on_a_busy_store_waits_then_says_busy() {
 #[test]
 fn a_command_waiting_for_its_input_does_not_hold_the_store() {
     let env = Env::new();
+    let out = env.path("out").to_str().unwrap().to_owned();
     env.ok(&["keyspace", "create", "ks"]);
     for args in [
         &["secret", "set", "ks", "typed"][..],
         &["key", "import", "ks", "pasted", "--type", "secp256k1"],
-        &["encrypt", "ks", "-o", "/dev/null"],
+        &["encrypt", "ks", "-o", &out],
     ] {
         // A person (or a pipe) that has not finished typing yet.
         let mut waiting = env
@@ -612,6 +613,89 @@ fn output_files_appear_only_complete_and_never_replace_the_input() {
             Err(_) => assert!(!finished, "a successful decrypt left no output"),
         }
     }
+}
+
+/// `-o` names a FIFO, a device or a symbolic link: written in place or through the link, never
+/// replaced. (Renaming a temporary file over `/dev/null` as root replaced the system's
+/// `/dev/null` with a regular file; a FIFO stands in for the device here, so a regression
+/// cannot damage the machine running the tests.)
+#[cfg(unix)]
+#[test]
+fn output_to_a_fifo_or_through_a_link_is_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let env = Env::new();
+    env.ok(&["keyspace", "create", "ks"]);
+    let data = chunked(200_000);
+    std::fs::write(env.path("plain"), &data).unwrap();
+    let arg = |p: &PathBuf| p.to_str().unwrap().to_owned();
+
+    let fifo = env.path("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    env.ok(&["encrypt", "ks", &arg(&env.path("plain")), "-o", &arg(&fifo)]);
+    // Checked before joining: had the FIFO been replaced, the reader would wait forever.
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo(),
+        "the FIFO was replaced"
+    );
+    let sealed = reader.join().unwrap();
+    std::fs::write(env.path("sealed"), &sealed).unwrap();
+    let back = env.run(&["decrypt", "ks", &arg(&env.path("sealed"))]);
+    assert!(back.status.success());
+    assert_eq!(back.stdout, data);
+
+    // Through a symbolic link: the link stays, the file it names gets the output.
+    std::fs::create_dir(env.path("real")).unwrap();
+    std::fs::write(env.path("real").join("target"), b"old").unwrap();
+    std::os::unix::fs::symlink(env.path("real").join("target"), env.path("link")).unwrap();
+    env.ok(&[
+        "decrypt",
+        "ks",
+        &arg(&env.path("sealed")),
+        "-o",
+        &arg(&env.path("link")),
+    ]);
+    assert!(std::fs::symlink_metadata(env.path("link"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read(env.path("real").join("target")).unwrap(),
+        data
+    );
+
+    // A directory or a dangling link: a clear error, nothing written.
+    let err = env.fails(
+        &[
+            "decrypt",
+            "ks",
+            &arg(&env.path("sealed")),
+            "-o",
+            &arg(&env.path("real")),
+        ],
+        1,
+    );
+    assert!(err.contains("is a directory"), "{err}");
+    std::os::unix::fs::symlink(env.path("missing"), env.path("dangling")).unwrap();
+    let err = env.fails(
+        &[
+            "decrypt",
+            "ks",
+            &arg(&env.path("sealed")),
+            "-o",
+            &arg(&env.path("dangling")),
+        ],
+        1,
+    );
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!env.path("missing").exists());
 }
 
 #[cfg(unix)]
