@@ -25,6 +25,28 @@ pub enum BatchOp {
         /// The key.
         key: Vec<u8>,
     },
+    /// A precondition: unless `key` is as `expect` says before the batch, the whole batch fails
+    /// with [`Error::Conflict`](crate::Error::Conflict) and nothing of it is applied. Writes
+    /// nothing.
+    Require {
+        /// The key.
+        key: Vec<u8>,
+        /// What the key must be.
+        expect: Expect,
+    },
+}
+
+/// What a [`BatchOp::Require`] precondition expects of its key, before the batch is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Expect {
+    /// The key is absent (never written, or deleted).
+    Absent,
+    /// The key is present, at any version.
+    Present,
+    /// The key is present at exactly this version (from
+    /// [`KVStore::get_versioned`](crate::KVStore::get_versioned), a change, or a conflict).
+    Version(u64),
 }
 
 impl std::fmt::Debug for BatchOp {
@@ -36,6 +58,7 @@ impl std::fmt::Debug for BatchOp {
                 write!(f, "Create({key:02x?}, {} bytes)", value.len())
             }
             BatchOp::Delete { key } => write!(f, "Delete({key:02x?})"),
+            BatchOp::Require { key, expect } => write!(f, "Require({key:02x?}, {expect:?})"),
         }
     }
 }
@@ -44,7 +67,10 @@ impl BatchOp {
     /// The key this operation touches.
     pub fn key(&self) -> &[u8] {
         match self {
-            BatchOp::Set { key, .. } | BatchOp::Create { key, .. } | BatchOp::Delete { key } => key,
+            BatchOp::Set { key, .. }
+            | BatchOp::Create { key, .. }
+            | BatchOp::Delete { key }
+            | BatchOp::Require { key, .. } => key,
         }
     }
 }
@@ -52,12 +78,16 @@ impl BatchOp {
 /// Sets, creates and deletes applied atomically by [`KVStore::batch`](crate::KVStore::batch):
 /// after the call every operation is applied, or none is.
 ///
-/// Operations apply in order, so a later operation on the same key wins.
+/// Operations apply in order, so a later operation on the same key wins. Preconditions
+/// ([`require_version`](Self::require_version) and the like) are all checked, against the state
+/// before the batch, before anything is written; each written key gets the next version of the
+/// namespace, in the batch's order.
 ///
 /// ```
 /// let mut batch = kvstore::Batch::new();
 /// batch.set(b"a", b"1").delete(b"b").create(b"c", b"3");
-/// assert_eq!(batch.len(), 3);
+/// batch.require_version(b"d", 7);
+/// assert_eq!(batch.len(), 4);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Batch {
@@ -91,6 +121,31 @@ impl Batch {
     /// Adds a [`BatchOp::Delete`].
     pub fn delete(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
         self.ops.push(BatchOp::Delete { key: key.into() });
+        self
+    }
+
+    /// Adds a precondition: `key` is absent before the batch.
+    pub fn require_absent(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
+        self.require(key, Expect::Absent)
+    }
+
+    /// Adds a precondition: `key` is present before the batch.
+    pub fn require_present(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
+        self.require(key, Expect::Present)
+    }
+
+    /// Adds a precondition: `key` is present at exactly `version` before the batch (a
+    /// compare-and-swap when the batch also sets `key`).
+    pub fn require_version(&mut self, key: impl Into<Vec<u8>>, version: u64) -> &mut Self {
+        self.require(key, Expect::Version(version))
+    }
+
+    /// Adds a [`BatchOp::Require`].
+    pub fn require(&mut self, key: impl Into<Vec<u8>>, expect: Expect) -> &mut Self {
+        self.ops.push(BatchOp::Require {
+            key: key.into(),
+            expect,
+        });
         self
     }
 
@@ -156,6 +211,12 @@ pub trait BatchSink {
     ///
     /// As [`set`](Self::set), for the key.
     fn delete(&mut self, key: &[u8]) -> Result<()>;
+    /// Adds a [`BatchOp::Require`] precondition.
+    ///
+    /// # Errors
+    ///
+    /// As [`set`](Self::set), for the key.
+    fn require(&mut self, key: &[u8], expect: Expect) -> Result<()>;
 }
 
 /// The sink of backends that apply a whole [`Batch`] at once: collects, checking as it goes.
@@ -179,6 +240,12 @@ impl BatchSink for Collect {
     fn delete(&mut self, key: &[u8]) -> Result<()> {
         check_key(key)?;
         self.0.delete(key);
+        Ok(())
+    }
+
+    fn require(&mut self, key: &[u8], expect: Expect) -> Result<()> {
+        check_key(key)?;
+        self.0.require(key, expect);
         Ok(())
     }
 }

@@ -49,6 +49,29 @@ pub enum Error {
         /// The key that was present.
         key: Vec<u8>,
     },
+    /// A precondition of the batch ([`Batch::require_version`](crate::Batch::require_version)
+    /// and the like) did not hold; nothing of the batch was applied. `current` is the key's
+    /// version now (`None`: absent), so a caller can retry without reading it again.
+    #[error("conflict: the key is not as the batch expected; the batch was not applied")]
+    Conflict {
+        /// The key whose precondition failed.
+        key: Vec<u8>,
+        /// What the batch expected.
+        expected: crate::Expect,
+        /// The key's current version, `None` when absent.
+        current: Option<u64>,
+    },
+    /// [`KVStore::changes`](crate::KVStore::changes) was asked for changes since a version
+    /// older than the namespace's horizon: tombstones of deletions after `since` may have been
+    /// pruned. Resynchronise from a full scan, then follow the feed from
+    /// [`KVStore::last_version`](crate::KVStore::last_version) read before it.
+    #[error("changes since version {since} are no longer complete (horizon {horizon}); resync from a full scan")]
+    ChangesExpired {
+        /// The version asked for.
+        since: u64,
+        /// The oldest version changes can be asked since.
+        horizon: u64,
+    },
     /// The code producing a [`KVStore::batch_with`](crate::KVStore::batch_with) batch stopped
     /// it by returning this error; nothing of the batch was applied. The message is the
     /// producer's.
@@ -86,6 +109,10 @@ pub enum ErrorKind {
     Corrupted,
     /// [`Error::KeyExists`].
     KeyExists,
+    /// [`Error::Conflict`].
+    Conflict,
+    /// [`Error::ChangesExpired`].
+    ChangesExpired,
     /// [`Error::Aborted`].
     Aborted,
     /// [`Error::InvalidInput`].
@@ -104,6 +131,8 @@ impl Error {
             Error::Io(_) => ErrorKind::Io,
             Error::Corrupted(_) => ErrorKind::Corrupted,
             Error::KeyExists { .. } => ErrorKind::KeyExists,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::ChangesExpired { .. } => ErrorKind::ChangesExpired,
             Error::Aborted(_) => ErrorKind::Aborted,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
             Error::Backend { .. } => ErrorKind::Backend,

@@ -9,6 +9,7 @@ mod error;
 mod keys;
 mod maybe_send;
 mod store;
+mod versions;
 
 pub mod backend;
 
@@ -16,11 +17,12 @@ pub mod backend;
 pub mod testing;
 
 pub use async_trait::async_trait;
-pub use batch::{Batch, BatchFill, BatchOp, BatchSink};
+pub use batch::{Batch, BatchFill, BatchOp, BatchSink, Expect};
 pub use error::{BackendError, Error, ErrorKind, JsFailure, Result};
 pub use keys::{validate_namespace, MAX_KEY_LEN, MAX_NAMESPACE_LEN, MAX_VALUE_LEN};
 pub use maybe_send::{MaybeSend, MaybeSync};
-pub use store::{Entry, KVStore, Scan, DEFAULT_NAMESPACE, SCAN_PAGE};
+pub use store::{Change, Entry, KVStore, Scan, DEFAULT_NAMESPACE, SCAN_PAGE};
+pub use versions::DEFAULT_TOMBSTONE_RETENTION;
 
 #[cfg(all(feature = "indexeddb", target_arch = "wasm32", target_os = "unknown"))]
 pub use backend::indexeddb::{Durability, IndexedDbBuilder, IndexedDbStore};

@@ -10,6 +10,34 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// A key and its value, as returned by [`KVStore::scan`].
 pub type Entry = (Vec<u8>, Vec<u8>);
 
+/// One entry of the change feed ([`KVStore::changes`]): a key, the version of its latest change,
+/// and its value now, or `None` for a deletion (a tombstone).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The key.
+    pub key: Vec<u8>,
+    /// The version its latest change got.
+    pub version: u64,
+    /// The value, or `None` when the key was deleted.
+    pub value: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Change {
+    // Values may be ciphertexts or anything else the caller wants kept out of logs: show sizes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.value {
+            Some(v) => write!(
+                f,
+                "Change({:02x?} @ {}, {} bytes)",
+                self.key,
+                self.version,
+                v.len()
+            ),
+            None => write!(f, "Change({:02x?} @ {}, deleted)", self.key, self.version),
+        }
+    }
+}
+
 /// Which keys a scan visits: those starting with `prefix`, strictly after `after` (the cursor of
 /// the previous page), at most `limit` of them, in ascending key order.
 ///
@@ -143,6 +171,41 @@ pub trait KVStore: MaybeSend + MaybeSync {
     /// stored value this crate did not write; any failure of the backend.
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
+    /// The value under `key` and its version, if any.
+    ///
+    /// Every write of a key (set, create, delete) gives it the namespace's next version: a
+    /// sequence number assigned at commit, strictly increasing in commit order, never reused.
+    /// Pass it to [`Batch::require_version`](crate::Batch::require_version) to write only if
+    /// nobody wrote the key since.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    async fn get_versioned(&self, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>>;
+
+    /// The change feed: every key changed after version `since`, at most `limit` of them, in
+    /// commit order, each with the version of its latest change and its value now or a
+    /// tombstone. A key changed several times appears once, at its latest version; nothing
+    /// changed after `since` is missing. Pass the last entry's version as the next `since`
+    /// (start from 0).
+    ///
+    /// Tombstones are kept for the namespace's retention (the last
+    /// [`DEFAULT_TOMBSTONE_RETENTION`](crate::DEFAULT_TOMBSTONE_RETENTION) versions unless the
+    /// backend's builder sets another); then they are pruned and the horizon moves up.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ChangesExpired`](crate::Error::ChangesExpired) when `since` is below the
+    /// horizon (resync from a full scan); any failure of the backend.
+    async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>>;
+
+    /// The last version committed in this namespace (0 before the first write).
+    ///
+    /// # Errors
+    ///
+    /// Any failure of the backend.
+    async fn last_version(&self) -> Result<u64>;
+
     /// Stores `value` under `key`, durably once the future resolves.
     ///
     /// # Errors
@@ -237,6 +300,7 @@ pub trait KVStore: MaybeSend + MaybeSync {
     /// # Errors
     ///
     /// [`Error::KeyExists`](crate::Error::KeyExists) when a `create` finds its key;
+    /// [`Error::Conflict`](crate::Error::Conflict) when a precondition does not hold;
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) for any key or value over the
     /// limits (checked before anything is written); [`Error::QuotaExceeded`](crate::Error::QuotaExceeded);
     /// any failure of the backend. In every case nothing of the batch was applied.

@@ -18,7 +18,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::{Batch, BatchOp, Entry, Error, KVStore, Scan, MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::{
+    Batch, BatchOp, Change, Entry, Error, Expect, KVStore, Scan, MAX_KEY_LEN, MAX_VALUE_LEN,
+};
 
 /// Fresh, empty stores for tests, each with the guard that must outlive it (a temporary
 /// directory, or a browser database deleted on drop). The `open` argument of
@@ -380,6 +382,7 @@ pub async fn failed_batch_applies_nothing<S: KVStore>(store: S, _: &Config) {
                 BatchOp::Set { key, value } => batch.set(key, value),
                 BatchOp::Create { key, value } => batch.create(key, value),
                 BatchOp::Delete { key } => batch.delete(key),
+                BatchOp::Require { key, expect } => batch.require(key, expect),
             };
         }
         match store.batch(batch).await {
@@ -582,36 +585,137 @@ fn model_scan(model: &BTreeMap<Vec<u8>, Vec<u8>>, scan: Scan<'_>) -> Vec<Entry> 
         .collect()
 }
 
+/// What the store should hold: live values with their versions, tombstones, the last version
+/// and the horizon, changed by the same rules as `crate::versions` (a model written apart
+/// from it).
+#[derive(Clone, Default)]
+struct Model {
+    live: BTreeMap<Vec<u8>, (Vec<u8>, u64)>,
+    tombs: BTreeMap<Vec<u8>, u64>,
+    last: u64,
+    horizon: u64,
+}
+
+impl Model {
+    fn set(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.last += 1;
+        self.tombs.remove(&key);
+        self.live.insert(key, (value, self.last));
+    }
+
+    fn delete(&mut self, key: &[u8]) {
+        if self.live.remove(key).is_some() {
+            self.last += 1;
+            self.tombs.insert(key.to_vec(), self.last);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.live.clear();
+        self.tombs.clear();
+        self.horizon = self.last;
+    }
+
+    fn values(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        self.live
+            .iter()
+            .map(|(k, (v, _))| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    fn version(&self, key: &[u8]) -> Option<u64> {
+        self.live.get(key).map(|(_, v)| *v)
+    }
+
+    fn feed(&self, since: u64, limit: usize) -> Vec<Change> {
+        let mut all: Vec<Change> = self
+            .live
+            .iter()
+            .map(|(k, (v, ver))| Change {
+                key: k.clone(),
+                version: *ver,
+                value: Some(v.clone()),
+            })
+            .chain(self.tombs.iter().map(|(k, ver)| Change {
+                key: k.clone(),
+                version: *ver,
+                value: None,
+            }))
+            .filter(|c| c.version > since)
+            .collect();
+        all.sort_by_key(|c| c.version);
+        all.truncate(limit);
+        all
+    }
+}
+
 async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
     let mut rng = fastrand::Rng::with_seed(seed);
-    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut model = Model {
+        last: store.last_version().await.unwrap(),
+        ..Model::default()
+    };
+    model.horizon = model.last;
     for step in 0..ops {
         let at = format!("seed {seed}, step {step}");
         match rng.u8(0..100) {
-            0..=29 => {
+            0..=24 => {
                 let (key, value) = (random_key(&mut rng), vec![rng.u8(..); rng.usize(0..40)]);
                 store.set(&key, &value).await.unwrap();
-                model.insert(key, value);
+                model.set(key, value);
             }
-            30..=39 => {
+            25..=32 => {
                 let key = random_key(&mut rng);
                 store.delete(&key).await.unwrap();
-                model.remove(&key);
+                model.delete(&key);
             }
-            40..=54 => {
+            33..=44 => {
                 let key = random_key(&mut rng);
                 assert_eq!(
                     store.get(&key).await.unwrap(),
-                    model.get(&key).cloned(),
+                    model.live.get(&key).map(|(v, _)| v.clone()),
                     "get at {at}"
                 );
                 assert_eq!(
+                    store.get_versioned(&key).await.unwrap(),
+                    model.live.get(&key).cloned(),
+                    "get_versioned at {at}"
+                );
+                assert_eq!(
                     store.contains(&key).await.unwrap(),
-                    model.contains_key(&key),
+                    model.live.contains_key(&key),
                     "contains at {at}"
                 );
             }
-            55..=74 => {
+            45..=54 => {
+                let since = match rng.u8(0..3) {
+                    0 => model.horizon,
+                    1 => rng.u64(model.horizon..=model.last + 1),
+                    _ => rng.u64(0..=model.last + 1),
+                };
+                let limit = rng.usize(0..12);
+                let got = store.changes(since, limit).await;
+                if since < model.horizon {
+                    assert!(
+                        matches!(got, Err(Error::ChangesExpired { horizon, .. }) if horizon == model.horizon),
+                        "changes({since}) below horizon {} gave {got:?} at {at}",
+                        model.horizon
+                    );
+                } else {
+                    assert_eq!(
+                        got.unwrap(),
+                        model.feed(since, limit),
+                        "changes({since}, {limit}) at {at}"
+                    );
+                }
+                assert_eq!(
+                    store.last_version().await.unwrap(),
+                    model.last,
+                    "last_version at {at}"
+                );
+            }
+            55..=69 => {
+                let values = model.values();
                 let prefix = random_key(&mut rng);
                 let after = rng.bool().then(|| random_key(&mut rng));
                 let mut scan = Scan::prefix(&prefix[..prefix.len().min(2)]);
@@ -621,7 +725,7 @@ async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
                 if rng.bool() {
                     scan = scan.limit(rng.usize(0..6));
                 }
-                let expected = model_scan(&model, scan);
+                let expected = model_scan(&values, scan);
                 assert_eq!(
                     store.scan(scan).await.unwrap(),
                     expected,
@@ -635,50 +739,68 @@ async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
                 );
                 assert_eq!(
                     store.count(scan.prefix).await.unwrap(),
-                    model_scan(&model, Scan::prefix(scan.prefix)).len() as u64,
+                    model_scan(&values, Scan::prefix(scan.prefix)).len() as u64,
                     "count at {at}"
                 );
             }
-            75..=98 => {
+            70..=98 => {
                 let mut batch = Batch::new();
                 let mut next = model.clone();
+                let mut exists = None;
                 let mut conflict = None;
                 for _ in 0..rng.usize(0..8) {
                     let key = random_key(&mut rng);
-                    match rng.u8(0..10) {
+                    match rng.u8(0..13) {
                         0..=4 => {
                             let value = vec![rng.u8(..); rng.usize(0..20)];
                             batch.set(key.clone(), value.clone());
-                            next.insert(key, value);
+                            next.set(key, value);
                         }
                         5..=7 => {
                             batch.delete(key.clone());
-                            next.remove(&key);
+                            next.delete(&key);
                         }
-                        _ => {
+                        8 => {
                             let value = vec![rng.u8(..); 3];
                             batch.create(key.clone(), value.clone());
-                            match next.entry(key) {
-                                std::collections::btree_map::Entry::Occupied(e) => {
-                                    conflict.get_or_insert(e.key().clone());
-                                }
-                                std::collections::btree_map::Entry::Vacant(e) => {
-                                    e.insert(value);
-                                }
+                            if next.live.contains_key(&key) {
+                                exists.get_or_insert(key);
+                            } else {
+                                next.set(key, value);
                             }
+                        }
+                        _ => {
+                            // A precondition, right or wrong, against the state before the batch.
+                            let current = model.version(&key);
+                            let expect = match rng.u8(0..4) {
+                                0 => Expect::Absent,
+                                1 => Expect::Present,
+                                2 => Expect::Version(current.unwrap_or(1)),
+                                _ => Expect::Version(rng.u64(1..=model.last + 1)),
+                            };
+                            let holds = match expect {
+                                Expect::Absent => current.is_none(),
+                                Expect::Present => current.is_some(),
+                                Expect::Version(v) => current == Some(v),
+                            };
+                            if !holds {
+                                conflict.get_or_insert((key.clone(), current));
+                            }
+                            batch.require(key, expect);
                         }
                     }
                 }
-                match (store.batch(batch).await, conflict) {
-                    (Ok(()), None) => model = next,
-                    (Err(Error::KeyExists { key }), Some(expected)) => {
-                        assert_eq!(key, expected, "conflicting key at {at}")
+                match (store.batch(batch).await, conflict, exists) {
+                    (Ok(()), None, None) => model = next,
+                    (Err(Error::Conflict { key, current, .. }), Some(expected), _) => {
+                        assert_eq!((key, current), expected, "conflict at {at}")
                     }
-                    (result, conflict) => {
-                        panic!(
-                            "batch gave {result:?}, model expected conflict {conflict:?} at {at}"
-                        )
+                    (Err(Error::KeyExists { key }), None, Some(expected)) => {
+                        assert_eq!(key, expected, "existing key at {at}")
                     }
+                    (result, conflict, exists) => panic!(
+                        "batch gave {result:?}, model expected conflict {conflict:?} / existing {exists:?} at {at}"
+                    ),
                 }
             }
             _ => {
@@ -689,8 +811,13 @@ async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
     }
     assert_eq!(
         everything(store).await,
-        model_scan(&model, Scan::all()),
+        model_scan(&model.values(), Scan::all()),
         "final state, seed {seed}"
+    );
+    assert_eq!(
+        store.changes(model.horizon, usize::MAX).await.unwrap(),
+        model.feed(model.horizon, usize::MAX),
+        "final feed, seed {seed}"
     );
 }
 
@@ -758,6 +885,278 @@ pub async fn concurrent_threads_lose_nothing<S: KVStore + Clone + 'static>(
     );
 }
 
+/// Versions: assigned per written key, increasing, returned with values; preconditions
+/// (absent, present, exact version) checked atomically, a failed one applying nothing and
+/// naming the key and its current version.
+pub async fn versions_and_preconditions<S: KVStore>(store: S, _: &Config) {
+    assert_eq!(store.last_version().await.unwrap(), 0);
+    assert_eq!(store.get_versioned(b"k").await.unwrap(), None);
+    store.set(b"k", b"1").await.unwrap();
+    let (value, v1) = store.get_versioned(b"k").await.unwrap().unwrap();
+    assert_eq!((value.as_slice(), v1), (&b"1"[..], 1));
+    store.set(b"k", b"2").await.unwrap();
+    let v2 = store.get_versioned(b"k").await.unwrap().unwrap().1;
+    assert!(v2 > v1);
+    assert_eq!(store.last_version().await.unwrap(), v2);
+
+    // Compare-and-swap: succeeds at the current version, fails at an old one.
+    let mut cas = Batch::new();
+    cas.require_version(b"k", v2)
+        .set(b"k", b"3")
+        .set(b"side", b"x");
+    store.batch(cas).await.unwrap();
+    let v3 = store.get_versioned(b"k").await.unwrap().unwrap().1;
+    assert!(v3 > v2);
+    let mut stale = Batch::new();
+    stale
+        .set(b"other", b"never")
+        .require_version(b"k", v2)
+        .set(b"k", b"lost");
+    match store.batch(stale).await {
+        Err(Error::Conflict {
+            key,
+            expected: Expect::Version(v),
+            current,
+        }) => {
+            assert_eq!((key.as_slice(), v, current), (&b"k"[..], v2, Some(v3)));
+        }
+        other => panic!("stale compare-and-swap gave {other:?}"),
+    }
+    assert_eq!(store.get(b"k").await.unwrap(), Some(b"3".to_vec()));
+    assert_eq!(
+        store.get(b"other").await.unwrap(),
+        None,
+        "nothing of a failed batch"
+    );
+    let last = store.last_version().await.unwrap();
+
+    for (expect, key, current) in [
+        (Expect::Absent, &b"k"[..], Some(v3)),
+        (Expect::Present, &b"missing"[..], None),
+        (Expect::Version(v3), &b"missing"[..], None),
+    ] {
+        let mut batch = Batch::new();
+        batch.require(key, expect).set(b"x", b"y");
+        match store.batch(batch).await {
+            Err(Error::Conflict {
+                key: k,
+                current: c,
+                expected,
+            }) => assert_eq!((k.as_slice(), c, expected), (key, current, expect)),
+            other => panic!("{expect:?} on {key:?} gave {other:?}"),
+        }
+    }
+    assert_eq!(
+        store.last_version().await.unwrap(),
+        last,
+        "failed batches take no version"
+    );
+
+    // Preconditions that hold; a precondition alone writes nothing.
+    let mut ok = Batch::new();
+    ok.require_absent(b"missing").require_present(b"k");
+    store.batch(ok).await.unwrap();
+    assert_eq!(store.last_version().await.unwrap(), last);
+
+    // A deleted key is absent, and its version moves on.
+    store.delete(b"k").await.unwrap();
+    assert_eq!(store.get_versioned(b"k").await.unwrap(), None);
+    let mut back = Batch::new();
+    back.require_absent(b"k").set(b"k", b"again");
+    store.batch(back).await.unwrap();
+    let v4 = store.get_versioned(b"k").await.unwrap().unwrap().1;
+    assert_eq!(v4, store.last_version().await.unwrap());
+    assert!(v4 > last + 1, "the delete took a version too");
+
+    // Versions are per namespace.
+    let other = store.namespace("versions-other").unwrap();
+    assert_eq!(other.last_version().await.unwrap(), 0);
+    other.set(b"k", b"o").await.unwrap();
+    assert_eq!(other.get_versioned(b"k").await.unwrap().unwrap().1, 1);
+    assert_eq!(store.last_version().await.unwrap(), v4);
+}
+
+/// The feed returns every key changed after a version, once, at its latest version, with its
+/// value or a tombstone, in commit order, in pages that chain without gaps; after `clear` older
+/// feeds must resync.
+pub async fn change_feed_pages_without_gaps<S: KVStore>(store: S, _: &Config) {
+    assert_eq!(store.changes(0, 10).await.unwrap(), Vec::new());
+    for i in 0u8..10 {
+        store.set(&[b'a', i], &[i]).await.unwrap();
+    }
+    let mut batch = Batch::new();
+    batch
+        .set(b"a\x03", b"new")
+        .delete(b"a\x05")
+        .delete(b"never-there");
+    store.batch(batch).await.unwrap();
+    store.set(b"a\x00", b"last").await.unwrap();
+    let mid = 4; // a reader that had seen versions 1..=4
+
+    let mut pages = Vec::new();
+    let mut since = mid;
+    loop {
+        let page = store.changes(since, 3).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 3);
+        since = page.last().unwrap().version;
+        pages.extend(page);
+    }
+    let versions: Vec<u64> = pages.iter().map(|c| c.version).collect();
+    assert!(
+        versions.windows(2).all(|w| w[0] < w[1]),
+        "commit order: {versions:?}"
+    );
+    let seen: BTreeMap<Vec<u8>, Option<Vec<u8>>> = pages
+        .iter()
+        .map(|c| (c.key.clone(), c.value.clone()))
+        .collect();
+    assert_eq!(seen.len(), pages.len(), "each key once: {pages:?}");
+    // Keys written after version 4: a4..a9 and a0 and a3 (rewritten); a5 deleted.
+    let mut expected: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+    for i in [4u8, 6, 7, 8, 9] {
+        expected.insert(vec![b'a', i], Some(vec![i]));
+    }
+    expected.insert(b"a\x03".to_vec(), Some(b"new".to_vec()));
+    expected.insert(b"a\x05".to_vec(), None);
+    expected.insert(b"a\x00".to_vec(), Some(b"last".to_vec()));
+    assert_eq!(seen, expected);
+    assert_eq!(since, store.last_version().await.unwrap());
+    assert_eq!(store.changes(since, 10).await.unwrap(), Vec::new());
+
+    // What a reader gets from 0 equals the store, tombstones aside.
+    let full = store.changes(0, usize::MAX).await.unwrap();
+    let live: Vec<Entry> = {
+        let mut v: Vec<Entry> = full
+            .iter()
+            .filter_map(|c| c.value.clone().map(|v| (c.key.clone(), v)))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(live, everything(&store).await);
+
+    store.clear().await.unwrap();
+    let last = store.last_version().await.unwrap();
+    match store.changes(since - 1, 10).await {
+        Err(Error::ChangesExpired { horizon, .. }) => assert_eq!(horizon, last),
+        other => panic!("a feed from before clear gave {other:?}"),
+    }
+    assert_eq!(store.changes(last, 10).await.unwrap(), Vec::new());
+    store.set(b"after", b"clear").await.unwrap();
+    let after = store.changes(last, 10).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].version, last + 1, "versions go on after clear");
+}
+
+/// Many tasks incrementing one counter by compare-and-swap, retrying on `Conflict` with the
+/// version the conflict names, end at the exact count.
+pub async fn compare_and_swap_loses_no_update<S: KVStore>(store: S, config: &Config) {
+    let tasks = config.writers.min(8);
+    let per_task = config.writes_per_writer.min(10);
+    let increments = (0..tasks).map(|_| {
+        let store = &store;
+        async move {
+            for _ in 0..per_task {
+                cas_increment(store).await;
+            }
+        }
+    });
+    futures::future::join_all(increments).await;
+    let (value, _) = store.get_versioned(b"counter").await.unwrap().unwrap();
+    assert_eq!(decode_counter(&value), (tasks * per_task) as u64);
+}
+
+fn decode_counter(bytes: &[u8]) -> u64 {
+    u64::from_be_bytes(bytes.try_into().expect("8-byte counter"))
+}
+
+/// One compare-and-swap increment of `counter`, retried until it applies.
+async fn cas_increment<S: KVStore>(store: &S) {
+    let mut seen = store.get_versioned(b"counter").await.unwrap();
+    loop {
+        let mut batch = Batch::new();
+        let next = match &seen {
+            Some((value, version)) => {
+                batch.require_version(b"counter", *version);
+                decode_counter(value) + 1
+            }
+            None => {
+                batch.require_absent(b"counter");
+                1
+            }
+        };
+        batch.set(b"counter", next.to_be_bytes());
+        match store.batch(batch).await {
+            Ok(()) => return,
+            Err(Error::Conflict { .. }) => seen = store.get_versioned(b"counter").await.unwrap(),
+            Err(other) => panic!("increment failed: {other:?}"),
+        }
+    }
+}
+
+/// The same, from OS threads each with its own executor.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn compare_and_swap_across_threads<S: KVStore + Clone + 'static>(
+    store: S,
+    config: &Config,
+) {
+    let (threads, per_thread) = (config.writers.min(4), 25);
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                futures::executor::block_on(async {
+                    for _ in 0..per_thread {
+                        cas_increment(&store).await;
+                    }
+                })
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("incrementing thread panicked");
+    }
+    let (value, _) = store.get_versioned(b"counter").await.unwrap().unwrap();
+    assert_eq!(decode_counter(&value), (threads * per_thread) as u64);
+}
+
+/// A store keeping tombstones for the last `retention` versions prunes older ones as commits
+/// go on: the horizon moves up, older feeds get `ChangesExpired`, newer ones stay complete.
+pub async fn tombstones_are_pruned_past_the_retention<S: KVStore>(store: S, retention: u64) {
+    for i in 0u8..20 {
+        store.set(&[b't', i], b"x").await.unwrap();
+    }
+    for i in 0u8..10 {
+        store.delete(&[b't', i]).await.unwrap();
+    }
+    for i in 0u8..(retention as u8 + 5) {
+        store.set(b"tick", &[i]).await.unwrap();
+    }
+    let last = store.last_version().await.unwrap();
+    let err = store.changes(0, 100).await.unwrap_err();
+    let Error::ChangesExpired { horizon, .. } = err else {
+        panic!("expected ChangesExpired, got {err:?}");
+    };
+    assert!(
+        horizon > 20 && horizon <= last.saturating_sub(retention),
+        "horizon {horizon}, last {last}"
+    );
+    let feed = store.changes(horizon, usize::MAX).await.unwrap();
+    assert!(feed.iter().all(|c| c.version > horizon));
+    assert_eq!(feed.last().map(|c| c.version), Some(last));
+    for i in 0u8..10 {
+        assert_eq!(store.get(&[b't', i]).await.unwrap(), None);
+    }
+    assert_eq!(
+        store.count(b"t").await.unwrap() - 1,
+        10,
+        "t10..t19 and tick"
+    );
+}
+
 /// Writes data through a store, drops it, reopens with `reopen`, and checks everything —
 /// including a failed batch's absence — is there. `reopen` must open the same location.
 pub async fn persistence_across_reopen<S, F, Fut>(reopen: F)
@@ -812,11 +1211,15 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases [blocking $attr $run] $open, $config);
         #[cfg(not(target_arch = "wasm32"))]
         $crate::conformance_tests!(@one [blocking $attr $run] $open, $config, concurrent_threads_lose_nothing);
+        #[cfg(not(target_arch = "wasm32"))]
+        $crate::conformance_tests!(@one [blocking $attr $run] $open, $config, compare_and_swap_across_threads);
     };
     (async: #[$attr:meta], open: $open:expr, config: $config:expr $(,)?) => {
         $crate::conformance_tests!(@cases [async $attr] $open, $config);
         #[cfg(not(target_arch = "wasm32"))]
         $crate::conformance_tests!(@one [async $attr] $open, $config, concurrent_threads_lose_nothing);
+        #[cfg(not(target_arch = "wasm32"))]
+        $crate::conformance_tests!(@one [async $attr] $open, $config, compare_and_swap_across_threads);
     };
     (@cases $mode:tt $open:expr, $config:expr) => {
         $crate::conformance_tests!(@one $mode $open, $config, basic_operations);
@@ -831,6 +1234,9 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@one $mode $open, $config, namespaces_are_isolated);
         $crate::conformance_tests!(@one $mode $open, $config, matches_model_under_random_operations);
         $crate::conformance_tests!(@one $mode $open, $config, concurrent_futures_lose_nothing);
+        $crate::conformance_tests!(@one $mode $open, $config, versions_and_preconditions);
+        $crate::conformance_tests!(@one $mode $open, $config, change_feed_pages_without_gaps);
+        $crate::conformance_tests!(@one $mode $open, $config, compare_and_swap_loses_no_update);
     };
     (@one [blocking $attr:meta $run:path] $open:expr, $config:expr, $case:ident) => {
         #[$attr]

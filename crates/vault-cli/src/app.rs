@@ -130,6 +130,12 @@ fn exit_code(code: ErrorCode) -> (u8, Option<&'static str>) {
         ),
         ErrorCode::DecryptionFailed | ErrorCode::Corrupted => (7, None),
         ErrorCode::UnsupportedFormat => (7, Some("written by a newer version of vault")),
+        ErrorCode::Conflict => (
+            8,
+            Some(
+                "another vault process changed the same data meanwhile; nothing was written; retry",
+            ),
+        ),
         ErrorCode::Locked
         | ErrorCode::RandomSourceFailed
         | ErrorCode::QuotaExceeded

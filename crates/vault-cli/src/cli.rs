@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Password-protected keyspaces of signing keys and secrets, on an embedded store.
 ///
 /// Exit codes: 0 success, 1 other error, 2 bad input or usage, 3 wrong password, 4 not found,
-/// 5 already exists, 6 store busy, 7 data failed authentication (altered, truncated, foreign).
+/// 5 already exists, 6 store busy, 7 data failed authentication (altered, truncated, foreign),
+/// 8 conflict (another process changed the same data meanwhile; retry).
 #[derive(Parser, Debug)]
 #[command(name = "vault", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {

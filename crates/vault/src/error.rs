@@ -125,11 +125,14 @@ pub enum ErrorCode {
     StorageUnavailable,
     /// Any other storage failure (I/O, the engine's own errors).
     StorageError,
+    /// Another writer changed what this operation read before it could write (a precondition
+    /// of its batch failed, `kvstore::Error::Conflict`); nothing was written. Retry.
+    Conflict,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::WrongPassword,
         ErrorCode::Locked,
         ErrorCode::NotFound,
@@ -143,6 +146,7 @@ impl ErrorCode {
         ErrorCode::QuotaExceeded,
         ErrorCode::StorageUnavailable,
         ErrorCode::StorageError,
+        ErrorCode::Conflict,
     ];
 
     /// The stable name, as JavaScript sees it in `VaultError.code` and the CLI prints in
@@ -162,6 +166,7 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
             ErrorCode::StorageUnavailable => "STORAGE_UNAVAILABLE",
             ErrorCode::StorageError => "STORAGE_ERROR",
+            ErrorCode::Conflict => "CONFLICT",
         }
     }
 
@@ -175,7 +180,8 @@ impl ErrorCode {
             K::InvalidInput => ErrorCode::InvalidInput,
             K::Corrupted => ErrorCode::Corrupted,
             K::KeyExists => ErrorCode::AlreadyExists,
-            K::Io | K::Aborted | K::Backend => ErrorCode::StorageError,
+            K::Conflict => ErrorCode::Conflict,
+            K::Io | K::Aborted | K::Backend | K::ChangesExpired => ErrorCode::StorageError,
         }
     }
 }

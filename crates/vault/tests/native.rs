@@ -132,6 +132,15 @@ impl kvstore::KVStore for FailingStore {
     async fn contains(&self, key: &[u8]) -> kvstore::Result<bool> {
         self.inner.contains(key).await
     }
+    async fn get_versioned(&self, key: &[u8]) -> kvstore::Result<Option<(Vec<u8>, u64)>> {
+        self.inner.get_versioned(key).await
+    }
+    async fn changes(&self, since: u64, limit: usize) -> kvstore::Result<Vec<kvstore::Change>> {
+        self.inner.changes(since, limit).await
+    }
+    async fn last_version(&self) -> kvstore::Result<u64> {
+        self.inner.last_version().await
+    }
     async fn scan(&self, scan: kvstore::Scan<'_>) -> kvstore::Result<Vec<kvstore::Entry>> {
         self.inner.scan(scan).await
     }

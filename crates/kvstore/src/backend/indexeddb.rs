@@ -53,9 +53,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DomException, Event, IdbDatabase, IdbObjectStore, IdbRequest, IdbTransaction};
 
-use crate::keys::{check_key, check_value, prefix_end};
+use crate::batch::Collect;
+use crate::keys::{check_key, prefix_end};
+use crate::versions::{self, decode_meta, Meta, Part, State, Write};
 use crate::{
-    Batch, BatchFill, BatchOp, BatchSink, Entry, Error, JsFailure, KVStore, Result, Scan,
+    Batch, BatchFill, BatchOp, Change, Entry, Error, JsFailure, KVStore, Result, Scan,
     DEFAULT_NAMESPACE,
 };
 
@@ -119,19 +121,6 @@ export function getOne(db, name, key, onOk, onFail) {
     return request;
 }
 
-export function putOne(db, name, options, bytes, keyEnd, onOk, onFail) {
-    const tx = db.transaction(name, "readwrite", options);
-    try {
-        tx.objectStore(name).put(bytes.slice(keyEnd), bytes.subarray(0, keyEnd));
-    } catch (e) {
-        tx.abort();
-        throw e;
-    }
-    tx.oncomplete = onOk;
-    tx.onabort = onFail;
-    return tx;
-}
-
 // A scan's results packed into one buffer for one copy into wasm memory: each key without its
 // first `skip` (namespace) bytes, then its value (when `values` is given); `ends` the end offset
 // of each. `null` if an entry is not what this crate writes (binary key of the namespace,
@@ -168,13 +157,56 @@ export function pack(keys, values, skip) {
     return [bytes, ends];
 }
 
-// `bytes` holds key, value, key, value, ...; `ends` the end offset of each.
-export function putAll(store, bytes, ends) {
+// A `get` for each key of `bytes` (`ends`: the end offset of each key): the requests.
+export function getMany(store, bytes, ends) {
+    const requests = new Array(ends.length);
     let start = 0;
-    for (let i = 0; i < ends.length; i += 2) {
-        const keyEnd = ends[i], valueEnd = ends[i + 1];
-        store.put(bytes.slice(keyEnd, valueEnd), bytes.subarray(start, keyEnd));
-        start = valueEnd;
+    for (let i = 0; i < ends.length; i++) {
+        requests[i] = store.get(bytes.subarray(start, ends[i]));
+        start = ends[i];
+    }
+    return requests;
+}
+
+// The results of settled `get` requests packed for one copy: `[bytes, ends, present]`; `null`
+// if a value is not one this crate writes.
+export function packResults(requests) {
+    const n = requests.length;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+        const v = requests[i].result;
+        if (v === undefined) continue;
+        if (!(v instanceof Uint8Array || v instanceof ArrayBuffer)) return null;
+        total += v.byteLength;
+    }
+    const bytes = new Uint8Array(total), ends = new Uint32Array(n), present = new Uint8Array(n);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+        const v = requests[i].result;
+        if (v !== undefined) {
+            bytes.set(v instanceof Uint8Array ? v : new Uint8Array(v), at);
+            at += v.byteLength;
+            present[i] = 1;
+        }
+        ends[i] = at;
+    }
+    return [bytes, ends, present];
+}
+
+// A commit's writes in order: `kinds[i]` 1 for a put (a key then a value in `bytes`), 0 for a
+// delete (a key); `ends` the end offset of each key and value.
+export function applyAll(store, bytes, ends, kinds) {
+    let start = 0, e = 0;
+    for (let i = 0; i < kinds.length; i++) {
+        const keyEnd = ends[e++];
+        if (kinds[i] === 1) {
+            const valueEnd = ends[e++];
+            store.put(bytes.slice(keyEnd, valueEnd), bytes.subarray(start, keyEnd));
+            start = valueEnd;
+        } else {
+            store.delete(bytes.subarray(start, keyEnd));
+            start = keyEnd;
+        }
     }
 }
 "#)]
@@ -188,33 +220,29 @@ extern "C" {
         on_fail: &Function,
     ) -> std::result::Result<IdbRequest, JsValue>;
 
-    #[wasm_bindgen(catch, js_name = putOne)]
-    fn put_one(
-        db: &IdbDatabase,
-        name: &JsValue,
-        options: &JsValue,
-        bytes: &[u8],
-        key_end: u32,
-        on_ok: &Function,
-        on_fail: &Function,
-    ) -> std::result::Result<IdbTransaction, JsValue>;
-
     /// `[bytes, ends]` or `null` (see the JS above).
     #[wasm_bindgen(catch)]
     fn pack(keys: &JsValue, values: &JsValue, skip: u32) -> std::result::Result<JsValue, JsValue>;
 
-    #[wasm_bindgen(catch, js_name = putAll)]
-    fn put_all(
+    #[wasm_bindgen(catch, js_name = getMany)]
+    fn get_many(
         store: &IdbObjectStore,
         bytes: &[u8],
         ends: &[u32],
+    ) -> std::result::Result<Array, JsValue>;
+
+    /// `[bytes, ends, present]` or `null` (see the JS above).
+    #[wasm_bindgen(catch, js_name = packResults)]
+    fn pack_results(requests: &Array) -> std::result::Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(catch, js_name = applyAll)]
+    fn apply_all(
+        store: &IdbObjectStore,
+        bytes: &[u8],
+        ends: &[u32],
+        kinds: &[u8],
     ) -> std::result::Result<(), JsValue>;
 }
-
-/// Sets a batch gathers before one [`put_all`] call.
-const PUT_CHUNK_RECORDS: usize = 64;
-/// Bytes a batch gathers before one [`put_all`] call, whatever the count.
-const PUT_CHUNK_BYTES: usize = 256 << 10;
 
 /// Who waits for which IndexedDB event: a request's `success`/`error`, or a transaction's
 /// `complete`/`abort`. Two event handlers per connection serve every request and transaction
@@ -310,6 +338,7 @@ impl Drop for Connection {
 pub struct IndexedDbStore {
     connection: Rc<Connection>,
     namespace: Rc<str>,
+    retention: u64,
     /// Length byte and name: the start of every IndexedDB key of this namespace.
     key_prefix: Rc<[u8]>,
 }
@@ -484,9 +513,18 @@ fn to_bytes(value: &JsValue) -> Result<Vec<u8>> {
 pub struct IndexedDbBuilder {
     name: String,
     durability: Durability,
+    retention: u64,
 }
 
 impl IndexedDbBuilder {
+    /// Keeps tombstones for the last `versions` versions (default
+    /// [`DEFAULT_TOMBSTONE_RETENTION`](crate::DEFAULT_TOMBSTONE_RETENTION); see
+    /// [`KVStore::changes`]).
+    pub fn tombstone_retention(mut self, versions: u64) -> Self {
+        self.retention = versions;
+        self
+    }
+
     /// The durability write transactions request (default [`Durability::Strict`]).
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
@@ -499,7 +537,7 @@ impl IndexedDbBuilder {
     ///
     /// As [`IndexedDbStore::open`].
     pub async fn open(self) -> Result<IndexedDbStore> {
-        IndexedDbStore::open_with(&self.name, self.durability).await
+        IndexedDbStore::open_with(&self.name, self.durability, self.retention).await
     }
 }
 
@@ -522,10 +560,11 @@ impl IndexedDbStore {
         IndexedDbBuilder {
             name: name.to_owned(),
             durability: Durability::default(),
+            retention: versions::DEFAULT_TOMBSTONE_RETENTION,
         }
     }
 
-    async fn open_with(name: &str, durability: Durability) -> Result<Self> {
+    async fn open_with(name: &str, durability: Durability, retention: u64) -> Result<Self> {
         let factory = Factory::new().map_err(|e| Error::Unavailable {
             backend: BACKEND,
             reason: format!("no IndexedDB in this JavaScript context: {e}"),
@@ -585,7 +624,7 @@ impl IndexedDbStore {
             handles: Handles::new(durability)?,
             _events: events,
         });
-        Self::with_connection(connection, DEFAULT_NAMESPACE)
+        Self::with_connection(connection, DEFAULT_NAMESPACE, retention)
     }
 
     /// Deletes the IndexedDB database `name` and everything in it. Open connections to it are
@@ -618,7 +657,11 @@ impl IndexedDbStore {
         }
     }
 
-    fn with_connection(connection: Rc<Connection>, namespace: &str) -> Result<Self> {
+    fn with_connection(
+        connection: Rc<Connection>,
+        namespace: &str,
+        retention: u64,
+    ) -> Result<Self> {
         crate::validate_namespace(namespace)?;
         let mut key_prefix = Vec::with_capacity(namespace.len() + 1);
         // validate_namespace bounds the length far below 256.
@@ -627,6 +670,7 @@ impl IndexedDbStore {
         Ok(IndexedDbStore {
             connection,
             namespace: namespace.into(),
+            retention,
             key_prefix: key_prefix.into(),
         })
     }
@@ -729,18 +773,6 @@ impl IndexedDbStore {
         scan.limit.map(|n| u32::try_from(n).unwrap_or(u32::MAX))
     }
 
-    /// Runs one write transaction made of the requests `issue` makes.
-    async fn write(
-        &self,
-        issue: impl FnOnce(&IdbObjectStore) -> std::result::Result<IdbRequest, JsValue>,
-    ) -> Result<()> {
-        let tx = self.begin(true)?;
-        if let Err(err) = issue(&tx.store) {
-            return Err(tx.abandon(from_js(err)));
-        }
-        tx.finish().await
-    }
-
     /// Runs one read transaction: issues the request and waits for it to settle. (Waiting for
     /// the transaction's `complete` instead was seen, in Chromium, to fire before a large
     /// value's `get` had its result.)
@@ -757,100 +789,263 @@ impl IndexedDbStore {
     }
 }
 
-/// Issues a batch's operations into one `readwrite` transaction, opened on the first one.
-/// Sets are gathered into chunks (see [`put_all`]); a create or delete first issues the
-/// gathered sets, so operations reach IndexedDB in their order.
-struct IdbSink<'s> {
-    store: &'s IndexedDbStore,
-    tx: Option<Tx<'s>>,
-    /// The `add` requests and their keys, to name the key a failed batch met.
-    creates: Vec<(Vec<u8>, IdbRequest)>,
-    /// Gathered sets: IndexedDB key, value, key, value, ... and their end offsets.
-    bytes: Vec<u8>,
-    ends: Vec<u32>,
+/// The first byte of the IndexedDB keys of a namespace's version indexes (`crate::versions`):
+/// above every namespace length byte (at most 64), so the indexes never fall inside a data
+/// range, and each index of a namespace is one key range of its own.
+fn part_tag(part: Part) -> Option<u8> {
+    match part {
+        Part::Data => None,
+        Part::Meta => Some(0x80),
+        Part::Log => Some(0x81),
+        Part::Tombs => Some(0x82),
+    }
 }
 
-impl<'s> IdbSink<'s> {
-    fn new(store: &'s IndexedDbStore) -> Self {
-        IdbSink {
-            store,
-            tx: None,
-            creates: Vec::new(),
-            bytes: Vec::new(),
-            ends: Vec::new(),
+/// Versions, preconditions and the feed (see `crate::versions`): every commit is one
+/// `readwrite` transaction that first reads the state, the version entries of the keys it
+/// writes and the oldest tombstones, then, in the same transaction, issues every write. The
+/// transaction stays active across the wait: the read's `success` event wakes this code in a
+/// microtask, before the browser can commit. Transactions on one object store are serialised
+/// by IndexedDB, across tabs and workers too, so the check and the writes are atomic.
+impl IndexedDbStore {
+    /// The IndexedDB key of `key` in `part` of this namespace.
+    fn part_key(&self, part: Part, key: &[u8]) -> Vec<u8> {
+        let mut full = Vec::with_capacity(self.key_prefix.len() + key.len() + 1);
+        full.extend(part_tag(part));
+        full.extend_from_slice(&self.key_prefix);
+        full.extend_from_slice(key);
+        full
+    }
+
+    /// The key range of `part` of this namespace from `from` (inclusive) on.
+    fn part_range(&self, part: Part, from: &[u8]) -> Result<JsValue> {
+        let start = self.part_key(part, from);
+        let end = prefix_end(&self.part_key(part, &[]))
+            .ok_or_else(|| Error::backend(BACKEND, "namespace prefix has no end"))?;
+        let range = KeyRange::bound(
+            &Uint8Array::from(start.as_slice()).into(),
+            &Uint8Array::from(end.as_slice()).into(),
+            Some(false),
+            Some(true),
+        )
+        .map_err(from_idb)?;
+        Ok(idb::Query::from(range).into())
+    }
+
+    /// Issues a `get` for each full IndexedDB key, in one call into JavaScript.
+    fn issue_gets(&self, tx: &Tx<'_>, keys: &[Vec<u8>]) -> Result<Array> {
+        let mut bytes = Vec::with_capacity(keys.iter().map(Vec::len).sum());
+        let mut ends = Vec::with_capacity(keys.len());
+        for key in keys {
+            bytes.extend_from_slice(key);
+            ends.push(
+                u32::try_from(bytes.len())
+                    .map_err(|_| Error::InvalidInput("batch too large".into()))?,
+            );
+        }
+        get_many(&tx.store, &bytes, &ends).map_err(from_js)
+    }
+
+    /// Waits for the last of `requests` (requests of a transaction complete in order) and
+    /// returns every result.
+    async fn results(&self, tx: &Tx<'_>, requests: &Array) -> Result<Vec<Option<Vec<u8>>>> {
+        let n = requests.length();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let last: IdbRequest = requests.get(n - 1).unchecked_into();
+        tx.settled(&last).await?;
+        Self::collected(requests)
+    }
+
+    /// The results of `requests`, all settled (a request issued after them has settled).
+    fn collected(requests: &Array) -> Result<Vec<Option<Vec<u8>>>> {
+        if let Some(packed) = pack_results(requests)
+            .ok()
+            .and_then(|p| p.dyn_into::<Array>().ok())
+        {
+            let bytes = packed.get(0).unchecked_into::<Uint8Array>().to_vec();
+            let ends = packed
+                .get(1)
+                .unchecked_into::<js_sys::Uint32Array>()
+                .to_vec();
+            let present = packed.get(2).unchecked_into::<Uint8Array>().to_vec();
+            let mut start = 0usize;
+            let mut out = Vec::with_capacity(ends.len());
+            for (end, present) in ends.into_iter().zip(present) {
+                let end = end as usize;
+                out.push(if present == 1 {
+                    Some(
+                        bytes
+                            .get(start..end)
+                            .ok_or_else(|| Error::backend(BACKEND, "bad packed results"))?
+                            .to_vec(),
+                    )
+                } else {
+                    None
+                });
+                start = end;
+            }
+            return Ok(out);
+        }
+        // Something this crate did not write: the per-request path names it.
+        requests
+            .iter()
+            .map(|r| {
+                let value = request_result(r.unchecked_ref())?;
+                if value.is_undefined() {
+                    Ok(None)
+                } else {
+                    to_bytes(&value).map(Some)
+                }
+            })
+            .collect()
+    }
+
+    /// Issues `writes` in order, in one call into JavaScript.
+    fn apply(&self, tx: &Tx<'_>, writes: Vec<Write>) -> Result<()> {
+        let mut bytes = Vec::new();
+        let mut ends = Vec::with_capacity(writes.len() * 2);
+        let mut kinds = Vec::with_capacity(writes.len());
+        let end = |bytes: &Vec<u8>| {
+            u32::try_from(bytes.len())
+                .map_err(|_| Error::InvalidInput("batch larger than 4 GiB".into()))
+        };
+        for write in writes {
+            match write {
+                Write::Put(part, key, value) => {
+                    bytes.extend(part_tag(part));
+                    bytes.extend_from_slice(&self.key_prefix);
+                    bytes.extend_from_slice(&key);
+                    ends.push(end(&bytes)?);
+                    bytes.extend_from_slice(&value);
+                    ends.push(end(&bytes)?);
+                    kinds.push(1);
+                }
+                Write::Delete(part, key) => {
+                    bytes.extend(part_tag(part));
+                    bytes.extend_from_slice(&self.key_prefix);
+                    bytes.extend_from_slice(&key);
+                    ends.push(end(&bytes)?);
+                    kinds.push(0);
+                }
+            }
+        }
+        apply_all(&tx.store, &bytes, &ends, &kinds).map_err(from_js)
+    }
+
+    /// Commits `ops` (an empty list only upgrades a namespace written before versions) in one
+    /// `readwrite` transaction.
+    async fn commit(&self, ops: Vec<BatchOp>) -> Result<()> {
+        let tx = self.begin(true)?;
+        match self.commit_in(&tx, ops).await {
+            Ok(()) => tx.finish().await,
+            Err(err) => Err(tx.abandon(err)),
         }
     }
 
-    fn object_store(&mut self) -> Result<&IdbObjectStore> {
-        if self.tx.is_none() {
-            self.tx = Some(self.store.begin(true)?);
-        }
-        self.tx
-            .as_ref()
-            .map(|tx| &tx.store)
-            .ok_or_else(|| Error::backend(BACKEND, "no transaction"))
-    }
+    async fn commit_in(&self, tx: &Tx<'_>, ops: Vec<BatchOp>) -> Result<()> {
+        // Round 1: the state, the version entry of every key the batch names, the oldest
+        // tombstones.
+        let mut names: Vec<&[u8]> = versions::keys_of(&ops).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut keys = Vec::with_capacity(names.len() + 1);
+        keys.push(self.part_key(Part::Log, versions::STATE_KEY));
+        keys.extend(names.iter().map(|k| self.part_key(Part::Meta, k)));
+        let requests = self.issue_gets(tx, &keys)?;
+        let tombs = self.part_range(Part::Tombs, &[])?;
+        let prune = Some(versions::PRUNE_PER_COMMIT as u32);
+        let tomb_keys = get_all(&tx.store, &tombs, prune, true).map_err(from_js)?;
+        let tomb_values = get_all(&tx.store, &tombs, prune, false).map_err(from_js)?;
+        let mut results = self.results(tx, &requests).await?.into_iter();
+        let tomb_values: Array = tx.settled(&tomb_values).await?.unchecked_into();
+        let tomb_keys: Array = request_result(&tomb_keys)?.unchecked_into();
 
-    /// Issues the gathered sets.
-    fn flush(&mut self) -> Result<()> {
-        if self.ends.is_empty() {
+        let stored_state = results.next().flatten();
+        let mut state = stored_state
+            .as_deref()
+            .map(State::decode)
+            .transpose()?
+            .unwrap_or_default();
+        let mut meta: std::collections::HashMap<Vec<u8>, Option<Meta>> = names
+            .iter()
+            .zip(results)
+            .map(|(k, m)| Ok((k.to_vec(), m.as_deref().map(decode_meta).transpose()?)))
+            .collect::<Result<_>>()?;
+        let mut writes = Vec::new();
+        if stored_state.is_none() {
+            // Round 2, once per namespace: data written before versions gets versions now.
+            let data = self.range(&Scan::all())?;
+            let request = get_all(&tx.store, &data, None, true).map_err(from_js)?;
+            let existing: Array = tx.settled(&request).await?.unchecked_into();
+            if existing.length() > 0 {
+                let existing = existing
+                    .iter()
+                    .map(|k| self.strip_key(&k))
+                    .collect::<Result<Vec<_>>>()?;
+                let upgrade = versions::upgrade_plan(existing.clone());
+                for (i, key) in existing.into_iter().enumerate() {
+                    if let Some(m) = meta.get_mut(&key) {
+                        *m = Some(Meta {
+                            version: i as u64 + 1,
+                            live: true,
+                        });
+                    }
+                }
+                state = upgrade.state;
+                writes = upgrade.writes;
+            }
+        }
+        let before = if stored_state.is_some() {
+            state
+        } else {
+            State {
+                last: u64::MAX,
+                horizon: 0,
+            }
+        };
+
+        let mut candidates = Vec::new();
+        let cutoff = state.prune_cutoff(self.retention);
+        for (k, v) in tomb_keys.iter().zip(tomb_values.iter()) {
+            let k = to_bytes(&k)?;
+            let version =
+                versions::decode_version_key(k.get(k.len().saturating_sub(8)..).unwrap_or(&[]))?;
+            if version > cutoff {
+                break;
+            }
+            candidates.push((version, to_bytes(&v)?));
+        }
+        let missing: Vec<Vec<u8>> = candidates
+            .iter()
+            .filter(|(_, k)| !meta.contains_key(k))
+            .map(|(_, k)| k.clone())
+            .collect();
+        if !missing.is_empty() {
+            // Round 3, only when tombstones are due for pruning: their version entries.
+            let keys: Vec<Vec<u8>> = missing
+                .iter()
+                .map(|k| self.part_key(Part::Meta, k))
+                .collect();
+            let requests = self.issue_gets(tx, &keys)?;
+            for (key, m) in missing.into_iter().zip(self.results(tx, &requests).await?) {
+                meta.insert(key, m.as_deref().map(decode_meta).transpose()?);
+            }
+        }
+        let plan = versions::plan(ops, state, &meta, &candidates, self.retention)?;
+        writes.extend(plan.writes);
+        if plan.state != before {
+            writes.push(Write::Put(
+                Part::Log,
+                versions::STATE_KEY.to_vec(),
+                plan.state.encode().to_vec(),
+            ));
+        }
+        if writes.is_empty() {
             return Ok(());
         }
-        let (bytes, ends) = (
-            std::mem::take(&mut self.bytes),
-            std::mem::take(&mut self.ends),
-        );
-        put_all(self.object_store()?, &bytes, &ends).map_err(from_js)?;
-        // Keep the buffers' capacity for the next chunk.
-        self.bytes = bytes;
-        self.bytes.clear();
-        self.ends = ends;
-        self.ends.clear();
-        Ok(())
-    }
-
-    fn end_offset(&self) -> Result<u32> {
-        u32::try_from(self.bytes.len())
-            .map_err(|_| Error::InvalidInput("batch chunk larger than 4 GiB".into()))
-    }
-
-    fn issue(
-        &mut self,
-        key: &[u8],
-        request: impl FnOnce(&IdbObjectStore, &JsValue) -> std::result::Result<IdbRequest, JsValue>,
-    ) -> Result<IdbRequest> {
-        check_key(key)?;
-        self.flush()?;
-        let key = self.store.idb_key(key);
-        request(self.object_store()?, &key).map_err(from_js)
-    }
-}
-
-impl BatchSink for IdbSink<'_> {
-    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        check_key(key)?;
-        check_value(value)?;
-        self.bytes.extend_from_slice(&self.store.key_prefix);
-        self.bytes.extend_from_slice(key);
-        self.ends.push(self.end_offset()?);
-        self.bytes.extend_from_slice(value);
-        self.ends.push(self.end_offset()?);
-        if self.ends.len() >= 2 * PUT_CHUNK_RECORDS || self.bytes.len() >= PUT_CHUNK_BYTES {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn create(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        check_value(value)?;
-        let value: JsValue = Uint8Array::from(value).into();
-        let request = self.issue(key, |store, key| store.add_with_key(&value, key))?;
-        self.creates.push((key.to_vec(), request));
-        Ok(())
-    }
-
-    fn delete(&mut self, key: &[u8]) -> Result<()> {
-        self.issue(key, |store, key| store.delete(key)).map(drop)
+        self.apply(tx, writes)
     }
 }
 
@@ -875,31 +1070,149 @@ impl KVStore for IndexedDbStore {
         }
     }
 
-    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
+    async fn get_versioned(&self, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
         check_key(key)?;
-        check_value(value)?;
-        let mut bytes = self.full_key(key, value.len());
-        let key_end =
-            u32::try_from(bytes.len()).map_err(|_| Error::InvalidInput("key too long".into()))?;
-        bytes.extend_from_slice(value);
-        let handles = &self.connection.handles;
-        let tx = put_one(
-            &self.connection.db,
-            &handles.store_name,
-            &handles.write_options,
-            &bytes,
-            key_end,
-            &handles.on_ok,
-            &handles.on_fail,
-        )
-        .map_err(from_js)?;
-        committed(handles, &tx).await
+        for _ in 0..2 {
+            let tx = self.begin(false)?;
+            let keys = [
+                self.part_key(Part::Log, versions::STATE_KEY),
+                self.part_key(Part::Data, key),
+                self.part_key(Part::Meta, key),
+            ];
+            let requests = match self.issue_gets(&tx, &keys) {
+                Ok(r) => r,
+                Err(err) => return Err(tx.abandon(err)),
+            };
+            let [state, value, meta] = <[_; 3]>::try_from(self.results(&tx, &requests).await?)
+                .map_err(|_| Error::backend(BACKEND, "lost a request's result"))?;
+            if state.is_none() && value.is_some() {
+                // A namespace written before versions: upgrade it, then read again.
+                self.commit(Vec::new()).await?;
+                continue;
+            }
+            return match (value, meta) {
+                (Some(value), Some(meta)) => Ok(Some((value, decode_meta(&meta)?.version))),
+                _ => Ok(None),
+            };
+        }
+        Err(Error::backend(BACKEND, "the namespace did not upgrade"))
+    }
+
+    async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
+        let Some(from) = since.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        // IndexedDB reads a count of 0 as "no limit": ask for one, return none.
+        let fetch = u32::try_from(limit.max(1)).unwrap_or(u32::MAX);
+        for _ in 0..2 {
+            let tx = self.begin(false)?;
+            let log_range = self.part_range(Part::Log, &versions::version_key(from))?;
+            let issued = self
+                .issue_gets(&tx, &[self.part_key(Part::Log, versions::STATE_KEY)])
+                .and_then(|state| {
+                    let data = self.range(&Scan::all())?;
+                    let count = tx.store.count_with_key(&data).map_err(from_js)?;
+                    let keys =
+                        get_all(&tx.store, &log_range, Some(fetch), true).map_err(from_js)?;
+                    let values =
+                        get_all(&tx.store, &log_range, Some(fetch), false).map_err(from_js)?;
+                    Ok((state, count, keys, values))
+                });
+            let (state, count, keys, values) = match issued {
+                Ok(r) => r,
+                Err(err) => return Err(tx.abandon(err)),
+            };
+            // Requests complete in order: once the last has, every one has.
+            let log_values: Array = tx.settled(&values).await?.unchecked_into();
+            let log_keys: Array = request_result(&keys)?.unchecked_into();
+            let state = Self::collected(&state)?.pop().flatten();
+            let Some(state) = state else {
+                if request_result(&count)?.as_f64().unwrap_or(0.0) > 0.0 {
+                    self.commit(Vec::new()).await?;
+                    continue;
+                }
+                return Ok(Vec::new());
+            };
+            versions::check_since(since, State::decode(&state)?)?;
+            let mut entries = Vec::with_capacity(log_keys.length() as usize);
+            for (k, v) in log_keys.iter().zip(log_values.iter()) {
+                let k = to_bytes(&k)?;
+                let version = versions::decode_version_key(
+                    k.get(k.len().saturating_sub(8)..).unwrap_or(&[]),
+                )?;
+                entries.push((version, to_bytes(&v)?));
+            }
+            entries.truncate(limit);
+            if entries.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut keys = Vec::with_capacity(2 * entries.len());
+            for (_, key) in &entries {
+                keys.push(self.part_key(Part::Meta, key));
+                keys.push(self.part_key(Part::Data, key));
+            }
+            let requests = match self.issue_gets(&tx, &keys) {
+                Ok(r) => r,
+                Err(err) => return Err(tx.abandon(err)),
+            };
+            let mut results = self.results(&tx, &requests).await?.into_iter();
+            let mut out = Vec::with_capacity(entries.len());
+            for (version, key) in entries {
+                let (meta, value) = (results.next().flatten(), results.next().flatten());
+                let meta = meta
+                    .as_deref()
+                    .map(decode_meta)
+                    .transpose()?
+                    .ok_or_else(|| Error::Corrupted("a change without its version entry".into()))?;
+                if meta.version != version {
+                    return Err(Error::Corrupted(
+                        "the change log disagrees with a version entry".into(),
+                    ));
+                }
+                out.push(Change {
+                    key,
+                    version,
+                    value: if meta.live { value } else { None },
+                });
+            }
+            return Ok(out);
+        }
+        Err(Error::backend(BACKEND, "the namespace did not upgrade"))
+    }
+
+    async fn last_version(&self) -> Result<u64> {
+        for _ in 0..2 {
+            let tx = self.begin(false)?;
+            let issued = self
+                .issue_gets(&tx, &[self.part_key(Part::Log, versions::STATE_KEY)])
+                .and_then(|state| {
+                    let data = self.range(&Scan::all())?;
+                    Ok((state, tx.store.count_with_key(&data).map_err(from_js)?))
+                });
+            let (state, count) = match issued {
+                Ok(r) => r,
+                Err(err) => return Err(tx.abandon(err)),
+            };
+            let n = tx.settled(&count).await?.as_f64().unwrap_or(0.0);
+            match Self::collected(&state)?.pop().flatten() {
+                Some(state) => return Ok(State::decode(&state)?.last),
+                None if n > 0.0 => self.commit(Vec::new()).await?,
+                None => return Ok(0),
+            }
+        }
+        Err(Error::backend(BACKEND, "the namespace did not upgrade"))
+    }
+
+    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut batch = Batch::new();
+        batch.set(key, value);
+        self.batch(batch).await
     }
 
     async fn delete(&self, key: &[u8]) -> Result<()> {
-        check_key(key)?;
-        let key = self.idb_key(key);
-        self.write(|s| s.delete(&key)).await
+        let mut batch = Batch::new();
+        batch.delete(key);
+        self.batch(batch).await
     }
 
     async fn contains(&self, key: &[u8]) -> Result<bool> {
@@ -966,48 +1279,59 @@ impl KVStore for IndexedDbStore {
 
     async fn batch(&self, batch: Batch) -> Result<()> {
         batch.validate()?;
-        self.batch_with(&mut |sink| {
-            for op in batch.ops() {
-                match op {
-                    BatchOp::Set { key, value } => sink.set(key, value)?,
-                    BatchOp::Create { key, value } => sink.create(key, value)?,
-                    BatchOp::Delete { key } => sink.delete(key)?,
-                }
-            }
-            Ok(())
-        })
-        .await
+        self.commit(batch.into_ops()).await
     }
 
     async fn batch_with(&self, fill: &mut BatchFill<'_>) -> Result<()> {
-        let mut sink = IdbSink::new(self);
-        let filled = fill(&mut sink).and_then(|()| sink.flush());
-        let IdbSink { tx, creates, .. } = sink;
-        let Some(tx) = tx else {
-            // Nothing was issued: nothing to apply (or to undo).
-            return filled;
-        };
-        if let Err(err) = filled {
-            return Err(tx.abandon(err));
+        let mut sink = Collect(Batch::new());
+        fill(&mut sink)?;
+        if sink.0.is_empty() {
+            return Ok(());
         }
-        let result = tx.finish().await;
-        if result.is_err() {
-            // An `add` that met an existing key fails with ConstraintError and aborts the
-            // transaction: report which key.
-            for (key, request) in creates {
-                if let Ok(Some(e)) = request.error() {
-                    if e.name() == "ConstraintError" {
-                        return Err(Error::KeyExists { key });
-                    }
-                }
-            }
-        }
-        result
+        self.commit(sink.0.into_ops()).await
     }
 
     async fn clear(&self) -> Result<()> {
-        let range = self.range(&Scan::all())?;
-        self.write(|s| s.delete(&range)).await
+        let tx = self.begin(true)?;
+        let issued = self
+            .issue_gets(&tx, &[self.part_key(Part::Log, versions::STATE_KEY)])
+            .and_then(|state| {
+                let last = self.range(&Scan::all())?;
+                Ok((state, last))
+            });
+        let (state, data_range) = match issued {
+            Ok(r) => r,
+            Err(err) => return Err(tx.abandon(err)),
+        };
+        let state = match self.results(&tx, &state).await {
+            Ok(mut r) => r.pop().flatten().map(|s| State::decode(&s)).transpose(),
+            Err(err) => return Err(tx.abandon(err)),
+        };
+        let mut state = match state {
+            Ok(s) => s.unwrap_or_default(),
+            Err(err) => return Err(tx.abandon(err)),
+        };
+        // Versions go on; every feed from before the clear must resync.
+        state.horizon = state.last;
+        let cleared = (|| {
+            tx.store.delete(&data_range).map_err(from_js)?;
+            for part in [Part::Meta, Part::Log, Part::Tombs] {
+                let range = self.part_range(part, &[])?;
+                tx.store.delete(&range).map_err(from_js)?;
+            }
+            self.apply(
+                &tx,
+                vec![Write::Put(
+                    Part::Log,
+                    versions::STATE_KEY.to_vec(),
+                    state.encode().to_vec(),
+                )],
+            )
+        })();
+        match cleared {
+            Ok(()) => tx.finish().await,
+            Err(err) => Err(tx.abandon(err)),
+        }
     }
 
     fn namespace_name(&self) -> &str {
@@ -1015,7 +1339,7 @@ impl KVStore for IndexedDbStore {
     }
 
     fn namespace(&self, name: &str) -> Result<Self> {
-        Self::with_connection(self.connection.clone(), name)
+        Self::with_connection(self.connection.clone(), name, self.retention)
     }
 }
 

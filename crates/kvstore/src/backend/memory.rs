@@ -6,16 +6,66 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::keys::{check_key, check_value};
-use crate::{Batch, BatchOp, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
+use crate::keys::check_key;
+use crate::versions::{self, decode_meta, Part, Parts, State, Write};
+use crate::{Batch, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
 
-type Namespaces = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
+type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// One namespace: its data and the version indexes of [`versions`].
+#[derive(Debug, Default)]
+struct Namespace {
+    data: Map,
+    meta: Map,
+    log: Map,
+    tombs: Map,
+}
+
+impl Namespace {
+    fn part(&mut self, part: Part) -> &mut Map {
+        match part {
+            Part::Data => &mut self.data,
+            Part::Meta => &mut self.meta,
+            Part::Log => &mut self.log,
+            Part::Tombs => &mut self.tombs,
+        }
+    }
+}
+
+impl Parts for Namespace {
+    fn get(&mut self, part: Part, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.part(part).get(key).cloned())
+    }
+
+    fn apply(&mut self, write: Write) -> Result<()> {
+        match write {
+            Write::Put(part, key, value) => {
+                self.part(part).insert(key, value);
+            }
+            Write::Delete(part, key) => {
+                self.part(part).remove(&key);
+            }
+        }
+        Ok(())
+    }
+
+    fn tombs_upto(&mut self, cutoff: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+        self.tombs
+            .range(..=versions::version_key(cutoff).to_vec())
+            .take(limit)
+            .map(|(v, k)| Ok((versions::decode_version_key(v)?, k.clone())))
+            .collect()
+    }
+}
+
+type Namespaces = BTreeMap<String, Namespace>;
 
 /// An in-memory [`KVStore`]. Clones share the same data.
 #[derive(Debug, Clone)]
 pub struct MemoryStore {
     data: Arc<RwLock<Namespaces>>,
     namespace: String,
+    retention: u64,
 }
 
 impl Default for MemoryStore {
@@ -30,7 +80,16 @@ impl MemoryStore {
         MemoryStore {
             data: Arc::default(),
             namespace: DEFAULT_NAMESPACE.to_owned(),
+            retention: versions::DEFAULT_TOMBSTONE_RETENTION,
         }
+    }
+
+    /// This handle, keeping tombstones for the last `versions` versions instead of
+    /// [`DEFAULT_TOMBSTONE_RETENTION`](crate::DEFAULT_TOMBSTONE_RETENTION) (see
+    /// [`KVStore::changes`]).
+    pub fn with_tombstone_retention(mut self, versions: u64) -> Self {
+        self.retention = versions;
+        self
     }
 
     fn read(&self) -> Result<RwLockReadGuard<'_, Namespaces>> {
@@ -50,10 +109,11 @@ impl MemoryStore {
             return Ok(Vec::new());
         }
         let data = self.read()?;
-        let Some(map) = data.get(&self.namespace) else {
+        let Some(ns) = data.get(&self.namespace) else {
             return Ok(Vec::new());
         };
-        Ok(map
+        Ok(ns
+            .data
             .range(scan.bounds())
             .take(scan.limit.unwrap_or(usize::MAX))
             .map(|(k, v)| f(k, v))
@@ -69,25 +129,69 @@ impl KVStore for MemoryStore {
         Ok(self
             .read()?
             .get(&self.namespace)
-            .and_then(|map| map.get(key).cloned()))
+            .and_then(|ns| ns.data.get(key).cloned()))
+    }
+
+    async fn get_versioned(&self, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
+        check_key(key)?;
+        let data = self.read()?;
+        let Some(ns) = data.get(&self.namespace) else {
+            return Ok(None);
+        };
+        let (Some(value), Some(meta)) = (ns.data.get(key), ns.meta.get(key)) else {
+            return Ok(None);
+        };
+        Ok(Some((value.clone(), decode_meta(meta)?.version)))
+    }
+
+    async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
+        let data = self.read()?;
+        let Some(ns) = data.get(&self.namespace) else {
+            return Ok(Vec::new());
+        };
+        let state = ns
+            .log
+            .get(versions::STATE_KEY)
+            .map_or(Ok(State::default()), |s| State::decode(s))?;
+        versions::check_since(since, state)?;
+        let Some(from) = since.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        ns.log
+            .range(versions::version_key(from).to_vec()..)
+            .take(limit)
+            .map(|(v, key)| {
+                Ok(Change {
+                    key: key.clone(),
+                    version: versions::decode_version_key(v)?,
+                    value: ns.data.get(key).cloned(),
+                })
+            })
+            .collect()
+    }
+
+    async fn last_version(&self) -> Result<u64> {
+        let data = self.read()?;
+        let Some(ns) = data.get(&self.namespace) else {
+            return Ok(0);
+        };
+        Ok(ns
+            .log
+            .get(versions::STATE_KEY)
+            .map_or(Ok(State::default()), |s| State::decode(s))?
+            .last)
     }
 
     async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        check_key(key)?;
-        check_value(value)?;
-        self.write()?
-            .entry(self.namespace.clone())
-            .or_default()
-            .insert(key.to_vec(), value.to_vec());
-        Ok(())
+        let mut batch = Batch::new();
+        batch.set(key, value);
+        self.batch(batch).await
     }
 
     async fn delete(&self, key: &[u8]) -> Result<()> {
-        check_key(key)?;
-        if let Some(map) = self.write()?.get_mut(&self.namespace) {
-            map.remove(key);
-        }
-        Ok(())
+        let mut batch = Batch::new();
+        batch.delete(key);
+        self.batch(batch).await
     }
 
     async fn contains(&self, key: &[u8]) -> Result<bool> {
@@ -95,7 +199,7 @@ impl KVStore for MemoryStore {
         Ok(self
             .read()?
             .get(&self.namespace)
-            .is_some_and(|map| map.contains_key(key)))
+            .is_some_and(|ns| ns.data.contains_key(key)))
     }
 
     async fn scan(&self, scan: Scan<'_>) -> Result<Vec<Entry>> {
@@ -113,36 +217,21 @@ impl KVStore for MemoryStore {
     async fn batch(&self, batch: Batch) -> Result<()> {
         batch.validate()?;
         let mut data = self.write()?;
-        let map = data.entry(self.namespace.clone()).or_default();
-        // Check every `create` against the state it will meet before touching anything.
-        let mut staged: BTreeMap<&[u8], bool> = BTreeMap::new();
-        for op in batch.ops() {
-            let present = staged
-                .get(op.key())
-                .copied()
-                .unwrap_or_else(|| map.contains_key(op.key()));
-            if matches!(op, BatchOp::Create { .. }) && present {
-                return Err(Error::KeyExists {
-                    key: op.key().to_vec(),
-                });
-            }
-            staged.insert(op.key(), !matches!(op, BatchOp::Delete { .. }));
-        }
-        for op in batch.into_ops() {
-            match op {
-                BatchOp::Set { key, value } | BatchOp::Create { key, value } => {
-                    map.insert(key, value);
-                }
-                BatchOp::Delete { key } => {
-                    map.remove(&key);
-                }
-            }
-        }
-        Ok(())
+        let ns = data.entry(self.namespace.clone()).or_default();
+        // Plan first (every check against the state it will meet), then write: a failed plan
+        // writes nothing, and nothing in between can fail.
+        versions::commit(ns, batch.into_ops(), self.retention)
     }
 
     async fn clear(&self) -> Result<()> {
-        self.write()?.remove(&self.namespace);
+        let mut data = self.write()?;
+        let ns = data.entry(self.namespace.clone()).or_default();
+        let mut state = versions::read_state(ns)?;
+        // Versions go on; every feed from before the clear must resync.
+        state.horizon = state.last;
+        *ns = Namespace::default();
+        ns.log
+            .insert(versions::STATE_KEY.to_vec(), state.encode().to_vec());
         Ok(())
     }
 
@@ -155,6 +244,7 @@ impl KVStore for MemoryStore {
         Ok(MemoryStore {
             data: self.data.clone(),
             namespace: name.to_owned(),
+            retention: self.retention,
         })
     }
 }

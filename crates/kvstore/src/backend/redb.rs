@@ -24,8 +24,9 @@ use std::sync::Arc;
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::Blocking;
-use crate::keys::{check_key, check_value};
-use crate::{Batch, BatchOp, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
+use crate::keys::check_key;
+use crate::versions::{self, decode_meta, Part, Parts, State, Write};
+use crate::{Batch, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
 
 const BACKEND: &str = "redb";
 
@@ -35,6 +36,7 @@ pub struct RedbStore {
     db: Arc<redb::Database>,
     namespace: Arc<str>,
     blocking: Blocking,
+    retention: u64,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -64,12 +66,30 @@ fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
 }
 
 /// Options for opening a [`RedbStore`], from [`RedbStore::builder`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RedbBuilder {
     blocking: Blocking,
+    retention: u64,
+}
+
+impl Default for RedbBuilder {
+    fn default() -> Self {
+        RedbBuilder {
+            blocking: Blocking::default(),
+            retention: versions::DEFAULT_TOMBSTONE_RETENTION,
+        }
+    }
 }
 
 impl RedbBuilder {
+    /// Keeps tombstones for the last `versions` versions (default
+    /// [`DEFAULT_TOMBSTONE_RETENTION`](crate::DEFAULT_TOMBSTONE_RETENTION); see
+    /// [`KVStore::changes`]).
+    pub fn tombstone_retention(mut self, versions: u64) -> Self {
+        self.retention = versions;
+        self
+    }
+
     /// Where commits run (default [`Blocking::Offload`]).
     pub fn blocking(mut self, blocking: Blocking) -> Self {
         self.blocking = blocking;
@@ -82,7 +102,7 @@ impl RedbBuilder {
     ///
     /// As [`RedbStore::open`].
     pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore> {
-        RedbStore::open_with(path.as_ref(), self.blocking)
+        RedbStore::open_with(path.as_ref(), self.blocking, self.retention)
     }
 }
 
@@ -104,39 +124,67 @@ impl RedbStore {
         RedbBuilder::default()
     }
 
-    fn open_with(path: &Path, blocking: Blocking) -> Result<Self> {
+    fn open_with(path: &Path, blocking: Blocking, retention: u64) -> Result<Self> {
         super::private::create_file(path)?;
         let db = redb::Database::create(path).map_err(map_err)?;
-        Ok(RedbStore {
+        let store = RedbStore {
             db: Arc::new(db),
             namespace: DEFAULT_NAMESPACE.into(),
             blocking,
-        })
+            retention,
+        };
+        store.upgrade()?;
+        Ok(store)
+    }
+
+    /// Gives every key of a namespace written before versions existed a version (1, 2, ... in
+    /// key order), in one transaction, the first time it is opened.
+    fn upgrade(&self) -> Result<()> {
+        let needed = self
+            .read_parts(|p| {
+                Ok(p.data.len().map_err(map_err)? > 0 && p.state()? == State::default())
+            })?
+            .unwrap_or(false);
+        if !needed {
+            return Ok(());
+        }
+        let tx = self.db.begin_write().map_err(map_err)?;
+        {
+            let mut parts = RedbParts::open(&tx, &self.namespace)?;
+            if versions::read_state(&mut parts)? == State::default() {
+                let keys = parts
+                    .data
+                    .iter()
+                    .map_err(map_err)?
+                    .map(|r| r.map(|(k, _)| k.value().to_vec()).map_err(map_err))
+                    .collect::<Result<Vec<_>>>()?;
+                versions::apply_plan(&mut parts, versions::upgrade_plan(keys), State::default())?;
+            }
+        }
+        tx.commit().map_err(map_err)
     }
 
     /// Runs `f` in one write transaction, where [`Blocking`] says, and commits it.
-    async fn write<F>(&self, f: F) -> Result<()>
-    where
-        F: FnOnce(&mut redb::Table<'_, &'static [u8], &'static [u8]>) -> Result<()>
-            + Send
-            + 'static,
-    {
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut RedbParts<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let db = self.db.clone();
         let namespace = self.namespace.clone();
         self.blocking
             .run(move || {
                 let tx = db.begin_write().map_err(map_err)?;
-                {
-                    let mut table = tx.open_table(table(&namespace)).map_err(map_err)?;
+                let out = {
+                    let mut parts = RedbParts::open(&tx, &namespace)?;
                     // On error `tx` drops uncommitted: redb aborts it, nothing is applied.
-                    f(&mut table)?;
-                }
-                tx.commit().map_err(map_err)
+                    f(&mut parts)?
+                };
+                tx.commit().map_err(map_err)?;
+                Ok(out)
             })
             .await
     }
 
-    /// Runs `f` on a read snapshot of this namespace's table; `None` if it was never written.
     fn read<T>(
         &self,
         f: impl FnOnce(&redb::ReadOnlyTable<&'static [u8], &'static [u8]>) -> Result<T>,
@@ -147,6 +195,27 @@ impl RedbStore {
             Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
             Err(e) => Err(map_err(e)),
         }
+    }
+
+    /// Reads the namespace's tables in one snapshot; `None` if it was never written.
+    fn read_parts<T>(&self, f: impl FnOnce(&ReadParts) -> Result<T>) -> Result<Option<T>> {
+        let tx = self.db.begin_read().map_err(map_err)?;
+        let open = |prefix: &str| match tx.open_table(table(&format!("{prefix}{}", self.namespace)))
+        {
+            Ok(t) => Ok(Some(t)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(map_err(e)),
+        };
+        let Some(data) = open("")? else {
+            return Ok(None);
+        };
+        // A namespace written before versions has only its data table.
+        let parts = ReadParts {
+            data,
+            meta: open("~meta/")?,
+            log: open("~log/")?,
+        };
+        f(&parts).map(Some)
     }
 
     fn range_collect<T>(&self, scan: Scan<'_>, f: impl Fn(&[u8], &[u8]) -> T) -> Result<Vec<T>> {
@@ -184,26 +253,59 @@ impl KVStore for RedbStore {
             .flatten())
     }
 
-    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
+    async fn get_versioned(&self, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
         check_key(key)?;
-        check_value(value)?;
-        let (key, value) = (key.to_vec(), value.to_vec());
-        self.write(move |t| {
-            t.insert(key.as_slice(), value.as_slice())
-                .map_err(map_err)?;
-            Ok(())
-        })
-        .await
+        Ok(self
+            .read_parts(|p| {
+                let (Some(value), Some(meta)) = (p.get_data(key)?, p.get_meta(key)?) else {
+                    return Ok(None);
+                };
+                Ok(Some((value, decode_meta(&meta)?.version)))
+            })?
+            .flatten())
+    }
+
+    async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
+        Ok(self
+            .read_parts(|p| {
+                versions::check_since(since, p.state()?)?;
+                let (Some(log), Some(from)) = (&p.log, since.checked_add(1)) else {
+                    return Ok(Vec::new());
+                };
+                let from = versions::version_key(from);
+                let mut out = Vec::new();
+                for entry in log
+                    .range::<&[u8]>(from.as_slice()..)
+                    .map_err(map_err)?
+                    .take(limit)
+                {
+                    let (v, key) = entry.map_err(map_err)?;
+                    let key = key.value().to_vec();
+                    out.push(Change {
+                        version: versions::decode_version_key(v.value())?,
+                        value: p.get_data(&key)?,
+                        key,
+                    });
+                }
+                Ok(out)
+            })?
+            .unwrap_or_default())
+    }
+
+    async fn last_version(&self) -> Result<u64> {
+        Ok(self.read_parts(|p| p.state())?.unwrap_or_default().last)
+    }
+
+    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut batch = Batch::new();
+        batch.set(key, value);
+        self.batch(batch).await
     }
 
     async fn delete(&self, key: &[u8]) -> Result<()> {
-        check_key(key)?;
-        let key = key.to_vec();
-        self.write(move |t| {
-            t.remove(key.as_slice()).map_err(map_err)?;
-            Ok(())
-        })
-        .await
+        let mut batch = Batch::new();
+        batch.delete(key);
+        self.batch(batch).await
     }
 
     async fn contains(&self, key: &[u8]) -> Result<bool> {
@@ -230,34 +332,24 @@ impl KVStore for RedbStore {
 
     async fn batch(&self, batch: Batch) -> Result<()> {
         batch.validate()?;
-        self.write(move |t| {
-            for op in batch.into_ops() {
-                match op {
-                    BatchOp::Set { key, value } => {
-                        t.insert(key.as_slice(), value.as_slice())
-                            .map_err(map_err)?;
-                    }
-                    BatchOp::Create { key, value } => {
-                        if t.get(key.as_slice()).map_err(map_err)?.is_some() {
-                            return Err(Error::KeyExists { key });
-                        }
-                        t.insert(key.as_slice(), value.as_slice())
-                            .map_err(map_err)?;
-                    }
-                    BatchOp::Delete { key } => {
-                        t.remove(key.as_slice()).map_err(map_err)?;
-                    }
-                }
-            }
-            Ok(())
-        })
-        .await
+        let retention = self.retention;
+        self.write(move |parts| versions::commit(parts, batch.into_ops(), retention))
+            .await
     }
 
     async fn clear(&self) -> Result<()> {
-        self.write(|t| {
-            t.retain(|_, _| false).map_err(map_err)?;
-            Ok(())
+        self.write(|parts| {
+            let mut state = versions::read_state(parts)?;
+            for part in [Part::Data, Part::Meta, Part::Log, Part::Tombs] {
+                parts.table(part).retain(|_, _| false).map_err(map_err)?;
+            }
+            // Versions go on; every feed from before the clear must resync.
+            state.horizon = state.last;
+            parts.apply(Write::Put(
+                Part::Log,
+                versions::STATE_KEY.to_vec(),
+                state.encode().to_vec(),
+            ))
         })
         .await
     }
@@ -268,10 +360,120 @@ impl KVStore for RedbStore {
 
     fn namespace(&self, name: &str) -> Result<Self> {
         crate::validate_namespace(name)?;
-        Ok(RedbStore {
+        let store = RedbStore {
             db: self.db.clone(),
             namespace: name.into(),
             blocking: self.blocking,
+            retention: self.retention,
+        };
+        store.upgrade()?;
+        Ok(store)
+    }
+}
+
+type Table<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+type ReadTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// The four tables of a namespace (`crate::versions`) in one write transaction: the data table
+/// named after the namespace, and `~meta/`, `~log/` and `~tombs/` followed by its name.
+struct RedbParts<'t> {
+    data: Table<'t>,
+    meta: Table<'t>,
+    log: Table<'t>,
+    tombs: Table<'t>,
+}
+
+impl<'t> RedbParts<'t> {
+    fn open(tx: &'t redb::WriteTransaction, namespace: &str) -> Result<Self> {
+        let open = |prefix: &str| {
+            tx.open_table(table(&format!("{prefix}{namespace}")))
+                .map_err(map_err)
+        };
+        Ok(RedbParts {
+            data: open("")?,
+            meta: open("~meta/")?,
+            log: open("~log/")?,
+            tombs: open("~tombs/")?,
         })
+    }
+
+    fn table(&mut self, part: Part) -> &mut Table<'t> {
+        match part {
+            Part::Data => &mut self.data,
+            Part::Meta => &mut self.meta,
+            Part::Log => &mut self.log,
+            Part::Tombs => &mut self.tombs,
+        }
+    }
+}
+
+impl Parts for RedbParts<'_> {
+    fn get(&mut self, part: Part, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .table(part)
+            .get(key)
+            .map_err(map_err)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    fn apply(&mut self, write: Write) -> Result<()> {
+        match write {
+            Write::Put(part, key, value) => {
+                self.table(part)
+                    .insert(key.as_slice(), value.as_slice())
+                    .map_err(map_err)?;
+            }
+            Write::Delete(part, key) => {
+                self.table(part).remove(key.as_slice()).map_err(map_err)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn tombs_upto(&mut self, cutoff: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+        let cutoff = versions::version_key(cutoff);
+        self.tombs
+            .range::<&[u8]>(..=cutoff.as_slice())
+            .map_err(map_err)?
+            .take(limit)
+            .map(|r| {
+                let (v, k) = r.map_err(map_err)?;
+                Ok((versions::decode_version_key(v.value())?, k.value().to_vec()))
+            })
+            .collect()
+    }
+}
+
+/// A namespace's tables in one read snapshot (meta and log are absent in a namespace written
+/// before versions, until it is upgraded).
+struct ReadParts {
+    data: ReadTable,
+    meta: Option<ReadTable>,
+    log: Option<ReadTable>,
+}
+
+impl ReadParts {
+    fn get_data(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .data
+            .get(key)
+            .map_err(map_err)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    fn get_meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let Some(meta) = &self.meta else {
+            return Ok(None);
+        };
+        Ok(meta.get(key).map_err(map_err)?.map(|v| v.value().to_vec()))
+    }
+
+    fn state(&self) -> Result<State> {
+        let Some(log) = &self.log else {
+            return Ok(State::default());
+        };
+        log.get(versions::STATE_KEY)
+            .map_err(map_err)?
+            .map_or(Ok(State::default()), |v| State::decode(v.value()))
     }
 }

@@ -20,9 +20,15 @@
 
 use std::path::Path;
 
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
+use sled::Transactional;
+
 use super::Blocking;
-use crate::keys::{check_key, check_value};
-use crate::{Batch, BatchOp, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
+use crate::keys::check_key;
+use crate::versions::{self, decode_meta, Part, Parts, State, Write};
+use crate::{Batch, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
 
 const BACKEND: &str = "sled";
 
@@ -31,8 +37,14 @@ const BACKEND: &str = "sled";
 pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
+    /// The version indexes of the namespace (`crate::versions`): trees named `~meta/`, `~log/`
+    /// and `~tombs/` followed by the namespace name (which cannot contain `~` or `/`).
+    meta: sled::Tree,
+    log: sled::Tree,
+    tombs: sled::Tree,
     namespace: String,
     blocking: Blocking,
+    retention: u64,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -54,12 +66,30 @@ fn map_err(err: sled::Error) -> Error {
 }
 
 /// Options for opening a [`SledStore`], from [`SledStore::builder`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SledBuilder {
     blocking: Blocking,
+    retention: u64,
+}
+
+impl Default for SledBuilder {
+    fn default() -> Self {
+        SledBuilder {
+            blocking: Blocking::default(),
+            retention: versions::DEFAULT_TOMBSTONE_RETENTION,
+        }
+    }
 }
 
 impl SledBuilder {
+    /// Keeps tombstones for the last `versions` versions (default
+    /// [`DEFAULT_TOMBSTONE_RETENTION`](crate::DEFAULT_TOMBSTONE_RETENTION); see
+    /// [`KVStore::changes`]).
+    pub fn tombstone_retention(mut self, versions: u64) -> Self {
+        self.retention = versions;
+        self
+    }
+
     /// Where flushes run (default [`Blocking::Offload`]).
     pub fn blocking(mut self, blocking: Blocking) -> Self {
         self.blocking = blocking;
@@ -72,7 +102,7 @@ impl SledBuilder {
     ///
     /// As [`SledStore::open`].
     pub fn open(self, path: impl AsRef<Path>) -> Result<SledStore> {
-        SledStore::open_with(path.as_ref(), self.blocking)
+        SledStore::open_with(path.as_ref(), self.blocking, self.retention)
     }
 }
 
@@ -108,7 +138,7 @@ impl SledStore {
         SledBuilder::default()
     }
 
-    fn open_with(path: &Path, blocking: Blocking) -> Result<Self> {
+    fn open_with(path: &Path, blocking: Blocking, retention: u64) -> Result<Self> {
         super::private::create_dir(path)?;
         let db = sled::Config::new().path(path).open().map_err(|err| {
             // sled reports its lock failing only as the text of an I/O error; the lock itself,
@@ -121,18 +151,87 @@ impl SledStore {
             }
             map_err(err)
         })?;
-        Self::with_db(db, DEFAULT_NAMESPACE, blocking)
+        Self::with_db(db, DEFAULT_NAMESPACE, blocking, retention)
     }
 
-    fn with_db(db: sled::Db, namespace: &str, blocking: Blocking) -> Result<Self> {
+    fn with_db(db: sled::Db, namespace: &str, blocking: Blocking, retention: u64) -> Result<Self> {
         crate::validate_namespace(namespace)?;
-        let tree = db.open_tree(namespace).map_err(map_err)?;
-        Ok(SledStore {
+        let open = |prefix: &str| {
+            db.open_tree(format!("{prefix}{namespace}"))
+                .map_err(map_err)
+        };
+        let store = SledStore {
+            tree: open("")?,
+            meta: open("~meta/")?,
+            log: open("~log/")?,
+            tombs: open("~tombs/")?,
             db,
-            tree,
             namespace: namespace.to_owned(),
             blocking,
-        })
+            retention,
+        };
+        store.upgrade()?;
+        Ok(store)
+    }
+
+    /// Gives every key of a namespace written before versions existed a version (1, 2, ... in
+    /// key order), in one transaction, the first time it is opened.
+    fn upgrade(&self) -> Result<()> {
+        if self
+            .log
+            .get(versions::STATE_KEY)
+            .map_err(map_err)?
+            .is_some()
+            || self.tree.is_empty()
+        {
+            return Ok(());
+        }
+        let keys = self
+            .tree
+            .iter()
+            .keys()
+            .map(|k| k.map(|k| k.to_vec()).map_err(map_err))
+            .collect::<Result<Vec<_>>>()?;
+        let plan = versions::upgrade_plan(keys);
+        self.transaction(|parts| {
+            if versions::read_state(parts)? != State::default() {
+                return Ok(()); // another handle upgraded it meanwhile
+            }
+            versions::apply_plan(parts, plan_clone(&plan), State::default())
+        })?;
+        self.db.flush().map_err(map_err)?;
+        Ok(())
+    }
+
+    /// Runs `f` in one sled transaction over the namespace's four trees; sled retries it on
+    /// conflicts with concurrent transactions.
+    fn transaction<T>(&self, f: impl Fn(&mut SledParts<'_>) -> Result<T>) -> Result<T> {
+        self.transaction_with(Vec::new(), f)
+    }
+
+    fn transaction_with<T>(
+        &self,
+        candidates: Vec<(u64, Vec<u8>)>,
+        f: impl Fn(&mut SledParts<'_>) -> Result<T>,
+    ) -> Result<T> {
+        (&self.tree, &self.meta, &self.log, &self.tombs)
+            .transaction(|(data, meta, log, tombs)| {
+                let mut parts = SledParts {
+                    trees: [data, meta, log, tombs],
+                    candidates: &candidates,
+                    interrupted: None,
+                };
+                let result = f(&mut parts);
+                if let Some(err) = parts.interrupted.take() {
+                    // sled's own signal (a conflict to retry, or a storage error): pass it on.
+                    return Err(err.into());
+                }
+                result.map_err(ConflictableTransactionError::Abort)
+            })
+            .map_err(|err| match err {
+                TransactionError::Abort(err) => err,
+                TransactionError::Storage(err) => map_err(err),
+            })
     }
 
     /// The underlying sled database, for what this crate does not cover.
@@ -156,32 +255,94 @@ impl SledStore {
         self.tree.range::<Vec<u8>, _>(scan.bounds())
     }
 
-    fn apply_with_creates(&self, ops: &[BatchOp]) -> Result<()> {
-        use sled::transaction::ConflictableTransactionError as Abort;
-        self.tree
-            .transaction(|tx| {
-                for op in ops {
-                    match op {
-                        BatchOp::Set { key, value } => {
-                            tx.insert(key.as_slice(), value.as_slice())?;
-                        }
-                        BatchOp::Create { key, value } => {
-                            if tx.get(key.as_slice())?.is_some() {
-                                return Err(Abort::Abort(Error::KeyExists { key: key.clone() }));
-                            }
-                            tx.insert(key.as_slice(), value.as_slice())?;
-                        }
-                        BatchOp::Delete { key } => {
-                            tx.remove(key.as_slice())?;
-                        }
-                    }
-                }
-                Ok(())
+    /// Tombstones at or below the prune cutoff, read before the transaction (sled cannot range
+    /// inside one); the plan checks each against the meta it reads inside.
+    fn prune_candidates(&self) -> Result<Vec<(u64, Vec<u8>)>> {
+        let state = match self.log.get(versions::STATE_KEY).map_err(map_err)? {
+            Some(bytes) => State::decode(&bytes)?,
+            None => return Ok(Vec::new()),
+        };
+        let cutoff = versions::version_key(state.prune_cutoff(self.retention));
+        self.tombs
+            .range(..=cutoff)
+            .take(versions::PRUNE_PER_COMMIT)
+            .map(|r| {
+                let (v, k) = r.map_err(map_err)?;
+                Ok((versions::decode_version_key(&v)?, k.to_vec()))
             })
-            .map_err(|err| match err {
-                sled::transaction::TransactionError::Abort(err) => err,
-                sled::transaction::TransactionError::Storage(err) => map_err(err),
+            .collect()
+    }
+
+    fn state(&self) -> Result<State> {
+        self.log
+            .get(versions::STATE_KEY)
+            .map_err(map_err)?
+            .map_or(Ok(State::default()), |bytes| State::decode(&bytes))
+    }
+}
+
+fn plan_clone(plan: &versions::Plan) -> versions::Plan {
+    versions::Plan {
+        writes: plan
+            .writes
+            .iter()
+            .map(|w| match w {
+                Write::Put(p, k, v) => Write::Put(*p, k.clone(), v.clone()),
+                Write::Delete(p, k) => Write::Delete(*p, k.clone()),
             })
+            .collect(),
+        state: plan.state,
+    }
+}
+
+/// The four trees of a namespace inside one sled transaction.
+struct SledParts<'t> {
+    trees: [&'t TransactionalTree; 4],
+    candidates: &'t [(u64, Vec<u8>)],
+    /// sled's error that stopped the transaction, kept to hand back to sled as is.
+    interrupted: Option<UnabortableTransactionError>,
+}
+
+impl SledParts<'_> {
+    fn tree(&self, part: Part) -> &TransactionalTree {
+        self.trees[match part {
+            Part::Data => 0,
+            Part::Meta => 1,
+            Part::Log => 2,
+            Part::Tombs => 3,
+        }]
+    }
+
+    fn check<T>(&mut self, r: std::result::Result<T, UnabortableTransactionError>) -> Result<T> {
+        r.map_err(|err| {
+            self.interrupted = Some(err);
+            Error::backend(BACKEND, "transaction interrupted")
+        })
+    }
+}
+
+impl Parts for SledParts<'_> {
+    fn get(&mut self, part: Part, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let r = self.tree(part).get(key);
+        Ok(self.check(r)?.map(|v| v.to_vec()))
+    }
+
+    fn apply(&mut self, write: Write) -> Result<()> {
+        let r = match write {
+            Write::Put(part, key, value) => self.tree(part).insert(key, value).map(drop),
+            Write::Delete(part, key) => self.tree(part).remove(key).map(drop),
+        };
+        self.check(r)
+    }
+
+    fn tombs_upto(&mut self, cutoff: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+        Ok(self
+            .candidates
+            .iter()
+            .filter(|(v, _)| *v <= cutoff)
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 
@@ -192,17 +353,73 @@ impl KVStore for SledStore {
         Ok(self.tree.get(key).map_err(map_err)?.map(|v| v.to_vec()))
     }
 
-    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
+    async fn get_versioned(&self, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
         check_key(key)?;
-        check_value(value)?;
-        self.tree.insert(key, value).map_err(map_err)?;
-        self.flush().await
+        // One transaction: the value and its version from the same commit.
+        self.transaction(
+            |parts| match (parts.get(Part::Data, key)?, parts.get(Part::Meta, key)?) {
+                (Some(value), Some(meta)) => Ok(Some((value, decode_meta(&meta)?.version))),
+                _ => Ok(None),
+            },
+        )
+    }
+
+    async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
+        versions::check_since(since, self.state()?)?;
+        let Some(from) = since.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        let entries = self
+            .log
+            .range(versions::version_key(from)..)
+            .take(limit)
+            .map(|r| {
+                let (v, k) = r.map_err(map_err)?;
+                Ok((versions::decode_version_key(&v)?, k.to_vec()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // Each key's value read with its meta in one transaction; an entry whose key was
+        // written again since the range was read is skipped (it comes later in the feed).
+        self.transaction(|parts| {
+            versions::check_since(since, versions::read_state(parts)?)?;
+            let mut out = Vec::with_capacity(entries.len());
+            for (version, key) in &entries {
+                let Some(meta) = parts.get(Part::Meta, key)? else {
+                    continue;
+                };
+                let meta = decode_meta(&meta)?;
+                if meta.version != *version {
+                    continue;
+                }
+                let value = if meta.live {
+                    parts.get(Part::Data, key)?
+                } else {
+                    None
+                };
+                out.push(Change {
+                    key: key.clone(),
+                    version: *version,
+                    value,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    async fn last_version(&self) -> Result<u64> {
+        Ok(self.state()?.last)
+    }
+
+    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut batch = Batch::new();
+        batch.set(key, value);
+        self.batch(batch).await
     }
 
     async fn delete(&self, key: &[u8]) -> Result<()> {
-        check_key(key)?;
-        self.tree.remove(key).map_err(map_err)?;
-        self.flush().await
+        let mut batch = Batch::new();
+        batch.delete(key);
+        self.batch(batch).await
     }
 
     async fn contains(&self, key: &[u8]) -> Result<bool> {
@@ -242,26 +459,43 @@ impl KVStore for SledStore {
 
     async fn batch(&self, batch: Batch) -> Result<()> {
         batch.validate()?;
-        if batch.has_create() {
-            // A create must read inside the write: that needs a transaction.
-            self.apply_with_creates(batch.ops())?;
-        } else {
-            let mut sled_batch = sled::Batch::default();
-            for op in batch.into_ops() {
-                match op {
-                    BatchOp::Set { key, value } | BatchOp::Create { key, value } => {
-                        sled_batch.insert(key, value)
-                    }
-                    BatchOp::Delete { key } => sled_batch.remove(key),
-                }
-            }
-            self.tree.apply_batch(sled_batch).map_err(map_err)?;
-        }
+        let ops = batch.into_ops();
+        let candidates = self.prune_candidates()?;
+        let retention = self.retention;
+        self.transaction_with(candidates, |parts| {
+            versions::commit(parts, ops.clone(), retention)
+        })?;
         self.flush().await
     }
 
     async fn clear(&self) -> Result<()> {
-        self.tree.clear().map_err(map_err)?;
+        let keys = |tree: &sled::Tree| {
+            tree.iter()
+                .keys()
+                .map(|k| k.map(|k| k.to_vec()).map_err(map_err))
+                .collect::<Result<Vec<_>>>()
+        };
+        let all = [
+            (Part::Data, keys(&self.tree)?),
+            (Part::Meta, keys(&self.meta)?),
+            (Part::Log, keys(&self.log)?),
+            (Part::Tombs, keys(&self.tombs)?),
+        ];
+        self.transaction(|parts| {
+            let mut state = versions::read_state(parts)?;
+            for (part, keys) in &all {
+                for key in keys {
+                    parts.apply(Write::Delete(*part, key.clone()))?;
+                }
+            }
+            // Versions go on; every feed from before the clear must resync.
+            state.horizon = state.last;
+            parts.apply(Write::Put(
+                Part::Log,
+                versions::STATE_KEY.to_vec(),
+                state.encode().to_vec(),
+            ))
+        })?;
         self.flush().await
     }
 
@@ -270,6 +504,6 @@ impl KVStore for SledStore {
     }
 
     fn namespace(&self, name: &str) -> Result<Self> {
-        Self::with_db(self.db.clone(), name, self.blocking)
+        Self::with_db(self.db.clone(), name, self.blocking, self.retention)
     }
 }

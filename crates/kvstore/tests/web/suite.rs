@@ -99,3 +99,123 @@ async fn foreign_values_are_reported_as_corrupted() {
     );
     assert_eq!(store.get(b"a").await.unwrap(), Some(b"mine".to_vec()));
 }
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function writeOldLayout(name, records) {
+    return new Promise((resolve, reject) => {
+        const open = indexedDB.open(name, 1);
+        open.onupgradeneeded = () => open.result.createObjectStore("kv");
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+            const db = open.result;
+            const tx = db.transaction("kv", "readwrite");
+            for (const [key, value] of records) tx.objectStore("kv").put(value, key);
+            tx.oncomplete = () => { db.close(); resolve(); };
+            tx.onabort = () => { db.close(); reject(tx.error); };
+        };
+    });
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = writeOldLayout)]
+    fn write_old_layout(name: &str, records: &js_sys::Array) -> js_sys::Promise;
+}
+
+/// An IndexedDB database as kvstore wrote it before versions (one object store `kv`, keys
+/// prefixed by the namespace, nothing else) is upgraded on first use: every key gets a version
+/// in key order, the feed lists them, and writes go on from there.
+#[wasm_bindgen_test]
+async fn an_indexeddb_database_written_before_versions_is_upgraded() {
+    let name = unique_name("old-layout");
+    let keys: [&[u8]; 4] = [b"b", b"a", b"\xff\x00", b"c/1"];
+    let records = js_sys::Array::new();
+    for ns in ["default", "second"] {
+        for key in keys {
+            let mut full = vec![ns.len() as u8];
+            full.extend_from_slice(ns.as_bytes());
+            full.extend_from_slice(key);
+            let pair = js_sys::Array::new();
+            pair.push(&js_sys::Uint8Array::from(full.as_slice()).into());
+            pair.push(&js_sys::Uint8Array::from(key).into());
+            records.push(&pair.into());
+        }
+    }
+    wasm_bindgen_futures::JsFuture::from(write_old_layout(&name, &records))
+        .await
+        .unwrap();
+    let store = IndexedDbStore::open(&name).await.unwrap();
+    let mut sorted = keys.to_vec();
+    sorted.sort();
+    // The first versioned read upgrades; so does the first write (the second namespace).
+    for (i, key) in sorted.iter().enumerate() {
+        let (value, version) = store.get_versioned(key).await.unwrap().unwrap();
+        assert_eq!((value.as_slice(), version), (*key, i as u64 + 1));
+    }
+    let feed = store.changes(0, 100).await.unwrap();
+    let fed: Vec<&[u8]> = feed.iter().map(|c| c.key.as_slice()).collect();
+    assert_eq!(fed, sorted);
+    let second = store.namespace("second").unwrap();
+    let mut cas = kvstore::Batch::new();
+    cas.require_version(b"c/1", 3).set(b"c/1", b"changed");
+    second.batch(cas).await.unwrap();
+    assert_eq!(second.last_version().await.unwrap(), 5);
+    assert_eq!(second.changes(4, 10).await.unwrap().len(), 1);
+    assert_eq!(store.last_version().await.unwrap(), 4);
+    drop((store, second));
+    IndexedDbStore::delete_database(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_prunes_tombstones_past_the_retention() {
+    let name = unique_name("retention");
+    let store = IndexedDbStore::builder(&name)
+        .tombstone_retention(8)
+        .open()
+        .await
+        .unwrap();
+    kvstore::testing::tombstones_are_pruned_past_the_retention(store, 8).await;
+    IndexedDbStore::delete_database(&name).await.unwrap();
+}
+
+/// Two connections to one database (what two tabs or workers hold) incrementing one counter by
+/// compare-and-swap, interleaved: no update is lost.
+#[wasm_bindgen_test]
+async fn two_connections_to_one_database_lose_no_update() {
+    let name = unique_name("two-connections");
+    let a = IndexedDbStore::open(&name).await.unwrap();
+    let b = IndexedDbStore::open(&name).await.unwrap();
+    let per = 15;
+    let run = |store: IndexedDbStore| async move {
+        for _ in 0..per {
+            loop {
+                let seen = store.get_versioned(b"counter").await.unwrap();
+                let mut batch = kvstore::Batch::new();
+                let next = match &seen {
+                    Some((v, version)) => {
+                        batch.require_version(b"counter", *version);
+                        u64::from_be_bytes(v.as_slice().try_into().unwrap()) + 1
+                    }
+                    None => {
+                        batch.require_absent(b"counter");
+                        1
+                    }
+                };
+                batch.set(b"counter", next.to_be_bytes());
+                match store.batch(batch).await {
+                    Ok(()) => break,
+                    Err(kvstore::Error::Conflict { .. }) => continue,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+        }
+    };
+    futures::future::join(run(a.clone()), run(b.clone())).await;
+    let (value, version) = a.get_versioned(b"counter").await.unwrap().unwrap();
+    assert_eq!(
+        u64::from_be_bytes(value.as_slice().try_into().unwrap()),
+        2 * per
+    );
+    assert_eq!(version, 2 * per, "one version per applied increment");
+    drop((a, b));
+    IndexedDbStore::delete_database(&name).await.unwrap();
+}

@@ -1,0 +1,455 @@
+//! Versions, preconditions and the change feed: the rules every backend applies, written once.
+//!
+//! Each namespace keeps, beside its data, three indexes and one state record:
+//!
+//! - **meta**: caller's key → its version (8 bytes, big-endian) and a liveness byte (1 live,
+//!   0 deleted: a tombstone);
+//! - **log**: version (8 bytes, big-endian) → caller's key, exactly one entry per key in meta,
+//!   so a range over the log from `since` is the change feed;
+//! - **tombs**: version → caller's key, only for tombstones, so the oldest can be pruned
+//!   without walking live entries;
+//! - **state**: the last version assigned and the horizon (the highest version of a pruned
+//!   tombstone), 16 bytes.
+//!
+//! A backend reads, inside its write transaction, the state, the meta of every key a batch
+//! touches and a few prune candidates; [`plan`] turns that into the writes to apply (and the
+//! typed error when a precondition or a create fails); the backend applies them in the same
+//! transaction. Reads of the feed go through [`check_since`] and [`decode_meta`].
+
+use std::collections::HashMap;
+
+use crate::{BatchOp, Error, Expect, Result};
+
+/// How many tombstones a commit prunes at most (the rest go with later commits).
+pub(crate) const PRUNE_PER_COMMIT: usize = 256;
+
+/// Tombstones kept by default: those of the last million versions.
+pub const DEFAULT_TOMBSTONE_RETENTION: u64 = 1_000_000;
+
+/// A key's entry in the meta index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub(crate) version: u64,
+    pub(crate) live: bool,
+}
+
+impl Meta {
+    pub(crate) fn encode(self) -> [u8; 9] {
+        let mut out = [0u8; 9];
+        out[..8].copy_from_slice(&self.version.to_be_bytes());
+        out[8] = u8::from(self.live);
+        out
+    }
+}
+
+/// Decodes a meta entry.
+pub(crate) fn decode_meta(bytes: &[u8]) -> Result<Meta> {
+    match bytes {
+        [v @ .., live @ (0 | 1)] if v.len() == 8 => Ok(Meta {
+            version: u64::from_be_bytes(v.try_into().expect("8 bytes")),
+            live: *live == 1,
+        }),
+        _ => Err(Error::Corrupted(format!(
+            "version index entry of {} bytes",
+            bytes.len()
+        ))),
+    }
+}
+
+/// A log or tombs key: the version, big-endian, so the order of keys is the order of versions.
+pub(crate) fn version_key(version: u64) -> [u8; 8] {
+    version.to_be_bytes()
+}
+
+/// Decodes a log or tombs key.
+pub(crate) fn decode_version_key(bytes: &[u8]) -> Result<u64> {
+    <[u8; 8]>::try_from(bytes)
+        .map(u64::from_be_bytes)
+        .map_err(|_| Error::Corrupted(format!("change log key of {} bytes", bytes.len())))
+}
+
+/// The state record of a namespace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct State {
+    /// The last version assigned (0: none yet).
+    pub(crate) last: u64,
+    /// Changes after this version are complete; older tombstones may have been pruned.
+    pub(crate) horizon: u64,
+}
+
+impl State {
+    pub(crate) fn encode(self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&self.last.to_be_bytes());
+        out[8..].copy_from_slice(&self.horizon.to_be_bytes());
+        out
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<State> {
+        if bytes.len() != 16 {
+            return Err(Error::Corrupted(format!(
+                "version state of {} bytes",
+                bytes.len()
+            )));
+        }
+        let (last, horizon) = bytes.split_at(8);
+        Ok(State {
+            last: u64::from_be_bytes(last.try_into().expect("8 bytes")),
+            horizon: u64::from_be_bytes(horizon.try_into().expect("8 bytes")),
+        })
+    }
+
+    /// Tombstones at or below this version may be pruned now.
+    pub(crate) fn prune_cutoff(self, retention: u64) -> u64 {
+        self.last.saturating_sub(retention)
+    }
+}
+
+/// Which of a namespace's parts a write goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Data,
+    Meta,
+    Log,
+    Tombs,
+}
+
+/// One write of a planned commit, applied in order.
+#[derive(Debug)]
+pub(crate) enum Write {
+    Put(Part, Vec<u8>, Vec<u8>),
+    Delete(Part, Vec<u8>),
+}
+
+/// What a batch does to a namespace: the writes in order, and the new state.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) writes: Vec<Write>,
+    pub(crate) state: State,
+}
+
+/// Plans a batch.
+///
+/// `meta` holds the current meta entry (or `None`) of every key `ops` names and of every prune
+/// candidate's key; `candidates` are tombstones `(version, key)` at or below the prune cutoff,
+/// oldest first, as read in the same transaction.
+///
+/// # Errors
+///
+/// [`Error::Conflict`] for the first failed precondition (checked against the state before the
+/// batch, in the batch's order), [`Error::KeyExists`] for a create meeting a live key (checked
+/// in order, seeing the batch's earlier operations). Nothing is planned then.
+pub(crate) fn plan(
+    ops: Vec<BatchOp>,
+    state: State,
+    meta: &HashMap<Vec<u8>, Option<Meta>>,
+    candidates: &[(u64, Vec<u8>)],
+    retention: u64,
+) -> Result<Plan> {
+    let current = |key: &[u8]| meta.get(key).copied().flatten();
+    for op in &ops {
+        if let BatchOp::Require { key, expect } = op {
+            let found = current(key);
+            let ok = match expect {
+                Expect::Absent => !found.is_some_and(|m| m.live),
+                Expect::Present => found.is_some_and(|m| m.live),
+                Expect::Version(v) => found.is_some_and(|m| m.live && m.version == *v),
+            };
+            if !ok {
+                return Err(Error::Conflict {
+                    key: key.clone(),
+                    expected: *expect,
+                    current: found.filter(|m| m.live).map(|m| m.version),
+                });
+            }
+        }
+    }
+
+    let mut staged: HashMap<Vec<u8>, Option<Meta>> = HashMap::new();
+    let mut writes = Vec::with_capacity(ops.len() * 4);
+    let mut state = state;
+    let staged_meta = |staged: &HashMap<Vec<u8>, Option<Meta>>, key: &[u8]| match staged.get(key) {
+        Some(m) => *m,
+        None => current(key),
+    };
+    for op in ops {
+        let (key, value) = match op {
+            BatchOp::Require { .. } => continue,
+            BatchOp::Create { key, value } => {
+                if staged_meta(&staged, &key).is_some_and(|m| m.live) {
+                    return Err(Error::KeyExists { key });
+                }
+                (key, Some(value))
+            }
+            BatchOp::Set { key, value } => (key, Some(value)),
+            BatchOp::Delete { key } => (key, None),
+        };
+        let old = staged_meta(&staged, &key);
+        if value.is_none() && !old.is_some_and(|m| m.live) {
+            // Deleting what is absent changes nothing, and gets no version.
+            continue;
+        }
+        state.last = state
+            .last
+            .checked_add(1)
+            .ok_or_else(|| Error::Corrupted("version counter overflow".into()))?;
+        let version = state.last;
+        if let Some(old) = old {
+            writes.push(Write::Delete(Part::Log, version_key(old.version).to_vec()));
+            if !old.live {
+                writes.push(Write::Delete(
+                    Part::Tombs,
+                    version_key(old.version).to_vec(),
+                ));
+            }
+        }
+        let live = value.is_some();
+        match value {
+            Some(value) => writes.push(Write::Put(Part::Data, key.clone(), value)),
+            None => {
+                writes.push(Write::Delete(Part::Data, key.clone()));
+                writes.push(Write::Put(
+                    Part::Tombs,
+                    version_key(version).to_vec(),
+                    key.clone(),
+                ));
+            }
+        }
+        let entry = Meta { version, live };
+        writes.push(Write::Put(Part::Meta, key.clone(), entry.encode().to_vec()));
+        writes.push(Write::Put(
+            Part::Log,
+            version_key(version).to_vec(),
+            key.clone(),
+        ));
+        staged.insert(key, Some(entry));
+    }
+
+    let cutoff = state.prune_cutoff(retention);
+    for (version, key) in candidates.iter().take(PRUNE_PER_COMMIT) {
+        if *version > cutoff {
+            break;
+        }
+        // Still this tombstone (the batch may have written the key again)?
+        if staged_meta(&staged, key)
+            != Some(Meta {
+                version: *version,
+                live: false,
+            })
+        {
+            continue;
+        }
+        writes.push(Write::Delete(Part::Tombs, version_key(*version).to_vec()));
+        writes.push(Write::Delete(Part::Log, version_key(*version).to_vec()));
+        writes.push(Write::Delete(Part::Meta, key.clone()));
+        staged.insert(key.clone(), None);
+        state.horizon = state.horizon.max(*version);
+    }
+    Ok(Plan { writes, state })
+}
+
+/// The keys whose meta [`plan`] needs for `ops`.
+pub(crate) fn keys_of(ops: &[BatchOp]) -> impl Iterator<Item = &[u8]> {
+    ops.iter().map(BatchOp::key)
+}
+
+/// Refuses a feed request older than the horizon.
+///
+/// # Errors
+///
+/// [`Error::ChangesExpired`] when `since` is below the horizon.
+pub(crate) fn check_since(since: u64, state: State) -> Result<()> {
+    if since < state.horizon {
+        return Err(Error::ChangesExpired {
+            since,
+            horizon: state.horizon,
+        });
+    }
+    Ok(())
+}
+
+/// Meta entries for an existing namespace written before versions: every key gets a version,
+/// in key order, starting at 1.
+pub(crate) fn upgrade_plan(keys: impl IntoIterator<Item = Vec<u8>>) -> Plan {
+    let mut writes = Vec::new();
+    let mut state = State::default();
+    for key in keys {
+        state.last += 1;
+        let meta = Meta {
+            version: state.last,
+            live: true,
+        };
+        writes.push(Write::Put(Part::Meta, key.clone(), meta.encode().to_vec()));
+        writes.push(Write::Put(Part::Log, version_key(state.last).to_vec(), key));
+    }
+    Plan { writes, state }
+}
+
+/// A namespace's parts inside one write transaction of a synchronous engine (memory, sled,
+/// redb): what [`commit`] needs to read and write.
+pub(crate) trait Parts {
+    /// The value of `key` in `part`.
+    fn get(&mut self, part: Part, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Applies one write.
+    fn apply(&mut self, write: Write) -> Result<()>;
+    /// Up to `limit` tombstones `(version, key)` at or below `cutoff`, oldest first (engines
+    /// that cannot range inside a transaction read them just before it; [`plan`] checks each
+    /// against the meta read inside).
+    fn tombs_upto(&mut self, cutoff: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>>;
+}
+
+/// The key, in the log part, of the state record (log keys are otherwise 8 bytes).
+pub(crate) const STATE_KEY: &[u8] = b"";
+
+/// Reads the state record through `parts`.
+pub(crate) fn read_state(parts: &mut impl Parts) -> Result<State> {
+    parts
+        .get(Part::Log, STATE_KEY)?
+        .map_or(Ok(State::default()), |bytes| State::decode(&bytes))
+}
+
+/// Applies `ops` through `parts`: reads what [`plan`] needs, plans, writes.
+///
+/// # Errors
+///
+/// As [`plan`], and any failure of `parts`.
+pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) -> Result<()> {
+    let state = read_state(parts)?;
+    let candidates = parts.tombs_upto(state.prune_cutoff(retention), PRUNE_PER_COMMIT)?;
+    let mut meta: HashMap<Vec<u8>, Option<Meta>> = HashMap::new();
+    let keys = keys_of(&ops).chain(candidates.iter().map(|(_, k)| k.as_slice()));
+    for key in keys {
+        if !meta.contains_key(key) {
+            let found = parts.get(Part::Meta, key)?;
+            meta.insert(key.to_vec(), found.as_deref().map(decode_meta).transpose()?);
+        }
+    }
+    let plan = plan(ops, state, &meta, &candidates, retention)?;
+    apply_plan(parts, plan, state)
+}
+
+/// Applies a plan's writes and, if it changed, its state.
+pub(crate) fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State) -> Result<()> {
+    for write in plan.writes {
+        parts.apply(write)?;
+    }
+    if plan.state != before {
+        parts.apply(Write::Put(
+            Part::Log,
+            STATE_KEY.to_vec(),
+            plan.state.encode().to_vec(),
+        ))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(key: &[u8], value: &[u8]) -> BatchOp {
+        BatchOp::Set {
+            key: key.to_vec(),
+            value: value.to_vec(),
+        }
+    }
+
+    #[test]
+    fn encodings_round_trip_and_reject_garbage() {
+        let m = Meta {
+            version: 0x0102_0304_0506_0708,
+            live: false,
+        };
+        assert_eq!(decode_meta(&m.encode()).unwrap(), m);
+        assert!(decode_meta(&[0; 8]).is_err());
+        assert!(decode_meta(&[0, 0, 0, 0, 0, 0, 0, 0, 2]).is_err());
+        let s = State {
+            last: 9,
+            horizon: 3,
+        };
+        assert_eq!(State::decode(&s.encode()).unwrap(), s);
+        assert!(State::decode(&[0; 15]).is_err());
+        assert_eq!(decode_version_key(&version_key(77)).unwrap(), 77);
+        assert!(decode_version_key(&[1, 2]).is_err());
+    }
+
+    #[test]
+    fn a_failed_precondition_plans_nothing_and_names_the_key() {
+        let mut meta = HashMap::new();
+        meta.insert(
+            b"k".to_vec(),
+            Some(Meta {
+                version: 4,
+                live: true,
+            }),
+        );
+        let ops = vec![
+            set(b"other", b"x"),
+            BatchOp::Require {
+                key: b"k".to_vec(),
+                expect: Expect::Version(3),
+            },
+        ];
+        match plan(ops, State::default(), &meta, &[], 10) {
+            Err(Error::Conflict {
+                key,
+                current: Some(4),
+                expected: Expect::Version(3),
+            }) => assert_eq!(key, b"k"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn versions_increase_per_written_key_and_prune_old_tombstones() {
+        let meta = HashMap::new();
+        let p = plan(
+            vec![
+                set(b"a", b"1"),
+                set(b"b", b"2"),
+                BatchOp::Delete {
+                    key: b"zz".to_vec(),
+                },
+            ],
+            State {
+                last: 5,
+                horizon: 0,
+            },
+            &meta,
+            &[],
+            10,
+        )
+        .unwrap();
+        assert_eq!(p.state.last, 7, "deleting an absent key gets no version");
+
+        let mut meta = HashMap::new();
+        meta.insert(
+            b"t".to_vec(),
+            Some(Meta {
+                version: 2,
+                live: false,
+            }),
+        );
+        meta.insert(
+            b"u".to_vec(),
+            Some(Meta {
+                version: 3,
+                live: false,
+            }),
+        );
+        let p = plan(
+            vec![set(b"u", b"back")],
+            State {
+                last: 20,
+                horizon: 0,
+            },
+            &meta,
+            &[(2, b"t".to_vec()), (3, b"u".to_vec())],
+            10,
+        )
+        .unwrap();
+        // t is pruned (2 <= 21 - 10); u was written again by the batch, so it is not.
+        assert_eq!(p.state.horizon, 2);
+        assert_eq!(p.state.last, 21);
+    }
+}
