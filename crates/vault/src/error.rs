@@ -55,9 +55,23 @@ pub enum Error {
     /// source failed; nothing was written.
     #[error("no secure random source available")]
     RandomSource(#[source] getrandom::Error),
+    /// Another writer (a session, a tab, a process) changed what this operation read before
+    /// it could write: a password change, rekey or deletion of the keyspace, or the same record.
+    /// Nothing was written; read again and retry if it still applies.
+    #[error("the vault changed meanwhile (another writer); nothing was written, retry")]
+    Conflict,
     /// The storage backend failed.
     #[error(transparent)]
-    Storage(#[from] kvstore::Error),
+    Storage(kvstore::Error),
+}
+
+impl From<kvstore::Error> for Error {
+    fn from(err: kvstore::Error) -> Self {
+        match err {
+            kvstore::Error::Conflict { .. } => Error::Conflict,
+            other => Error::Storage(other),
+        }
+    }
 }
 
 /// What an [`Error::NotFound`] or [`Error::AlreadyExists`] is about.
@@ -126,7 +140,7 @@ pub enum ErrorCode {
     /// Any other storage failure (I/O, the engine's own errors).
     StorageError,
     /// Another writer changed what this operation read before it could write (a precondition
-    /// of its batch failed, `kvstore::Error::Conflict`); nothing was written. Retry.
+    /// of its batch failed): [`Error::Conflict`]; nothing was written. Retry.
     Conflict,
 }
 
@@ -205,6 +219,7 @@ impl Error {
             Error::Corrupted(_) => ErrorCode::Corrupted,
             Error::UnsupportedFormat(_) => ErrorCode::UnsupportedFormat,
             Error::RandomSource(_) => ErrorCode::RandomSourceFailed,
+            Error::Conflict => ErrorCode::Conflict,
             Error::Storage(storage) => ErrorCode::of_storage(storage.kind()),
         }
     }

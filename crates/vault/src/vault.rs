@@ -214,13 +214,32 @@ impl<S: KVStore> Vault<S> {
     }
 
     async fn header(&self, name: &str) -> Result<Header> {
+        Ok(self.header_versioned(name).await?.0)
+    }
+
+    /// Keyspace `name`'s header and its store version, for a write that must not overwrite a
+    /// header changed since it was read (see [`Self::write_header`]).
+    async fn header_versioned(&self, name: &str) -> Result<(Header, u64)> {
         check_lookup_name("keyspace", name, MAX_KEYSPACE_NAME_LEN)?;
-        let bytes = self
+        let (bytes, version) = self
             .store
-            .get(&format::header_key(name))
+            .get_versioned(&format::header_key(name))
             .await?
             .ok_or_else(|| Error::not_found(Item::Keyspace, name))?;
-        Header::decode(&bytes)
+        Ok((Header::decode(&bytes)?, version))
+    }
+
+    /// Replaces keyspace `name`'s header only if it is still at `version`: a password change,
+    /// rekey or deletion made in between is never undone. [`Error::Conflict`] otherwise,
+    /// nothing written.
+    async fn write_header(&self, name: &str, version: u64, header: &Header) -> Result<()> {
+        let key = format::header_key(name);
+        let mut batch = Batch::new();
+        batch
+            .require_version(key.clone(), version)
+            .set(key, header.encode());
+        self.store.batch(batch).await?;
+        Ok(())
     }
 
     /// Unlocks keyspace `name`. A wrong password gives [`Error::WrongPassword`] and writes
@@ -235,17 +254,26 @@ impl<S: KVStore> Vault<S> {
     /// [`Error::UnsupportedFormat`] for a header that does not decode (out-of-bounds KDF
     /// parameters included, rejected before any KDF work); storage failures of the re-wrap.
     pub async fn unlock(&self, name: &str, password: impl AsRef<[u8]>) -> Result<UnlockedKeyspace> {
-        let header = self.header(name).await?;
-        let opened = keyspace::unwrap(name, &header, password.as_ref())?;
-        let upgrade = header.kdf.upgrade_to(&self.kdf);
-        if upgrade.is_some() || opened.legacy_password_form {
+        // A header changed between our read and our re-wrap (a password change, a rekey) wins:
+        // the re-wrap is conditional on the version read, and on a conflict the unlock starts
+        // again from the new header, where the old password may no longer open anything.
+        let mut attempts = 0;
+        loop {
+            let (header, version) = self.header_versioned(name).await?;
+            let opened = keyspace::unwrap(name, &header, password.as_ref())?;
+            let upgrade = header.kdf.upgrade_to(&self.kdf);
+            if upgrade.is_none() && !opened.legacy_password_form {
+                return Ok(opened.keyspace);
+            }
             let kdf = upgrade.unwrap_or(header.kdf);
             let rewrapped = keyspace::wrap(&opened.keyspace, password.as_ref(), kdf)?;
-            self.store
-                .set(&format::header_key(name), &rewrapped.encode())
-                .await?;
+            match self.write_header(name, version, &rewrapped).await {
+                Err(Error::Conflict) if attempts < 3 => attempts += 1,
+                Err(Error::Conflict) => return Err(Error::Conflict),
+                Err(other) => return Err(other),
+                Ok(()) => return Ok(opened.keyspace),
+            }
         }
-        Ok(opened.keyspace)
     }
 
     /// The KDF parameters keyspace `name` is stored with.
@@ -277,14 +305,11 @@ impl<S: KVStore> Vault<S> {
         new_password: impl AsRef<[u8]>,
     ) -> Result<()> {
         check_password(new_password.as_ref())?;
-        let header = self.header(name).await?;
+        let (header, version) = self.header_versioned(name).await?;
         let opened = keyspace::unwrap(name, &header, old_password.as_ref())?;
         let kdf = header.kdf.upgrade_to(&self.kdf).unwrap_or(header.kdf);
         let rewrapped = keyspace::wrap(&opened.keyspace, new_password.as_ref(), kdf)?;
-        self.store
-            .set(&format::header_key(name), &rewrapped.encode())
-            .await?;
-        Ok(())
+        self.write_header(name, version, &rewrapped).await
     }
 
     /// Replaces keyspace `name`'s key and id: every record is re-encrypted under a new random
@@ -311,7 +336,7 @@ impl<S: KVStore> Vault<S> {
         new_password: impl AsRef<[u8]>,
     ) -> Result<UnlockedKeyspace> {
         check_password(new_password.as_ref())?;
-        let header = self.header(name).await?;
+        let (header, header_version) = self.header_versioned(name).await?;
         let old = keyspace::unwrap(name, &header, password.as_ref())?.keyspace;
         let records = self.store.scan_all(&record_prefix(&old.id)).await?;
         let owned = self.owns_records(name, &old.id).await?;
@@ -338,6 +363,7 @@ impl<S: KVStore> Vault<S> {
         }
         batch
             .create(claim_key(&new.id), name.as_bytes())
+            .require_version(format::header_key(name), header_version)
             .set(format::header_key(name), new_header.encode());
         apply_creating(&self.store, batch, Item::Keyspace, name).await?;
         Ok(new)
@@ -352,7 +378,7 @@ impl<S: KVStore> Vault<S> {
     /// As [`unlock`](Self::unlock); storage failures. Nothing is deleted on error.
     pub async fn delete_keyspace(&self, name: &str, password: impl AsRef<[u8]>) -> Result<()> {
         // Not `unlock`: a KDF upgrade would derive again and rewrite a header about to go.
-        let header = self.header(name).await?;
+        let (header, header_version) = self.header_versioned(name).await?;
         let id = keyspace::unwrap(name, &header, password.as_ref())?
             .keyspace
             .id;
@@ -365,7 +391,10 @@ impl<S: KVStore> Vault<S> {
         if self.claim_holder(&id).await?.as_deref() == Some(name) {
             batch.delete(claim_key(&id));
         }
-        batch.delete(format::header_key(name));
+        // Deleted only as it was read: a keyspace re-created or re-keyed meanwhile is not.
+        batch
+            .require_version(format::header_key(name), header_version)
+            .delete(format::header_key(name));
         self.store.batch(batch).await?;
         Ok(())
     }
@@ -431,11 +460,21 @@ impl<S: KVStore> Vault<S> {
         kind: Kind,
         name: &str,
     ) -> Result<SecretBytes> {
+        Ok(self.read_record_versioned(ks, kind, name).await?.0)
+    }
+
+    /// A record's payload and its store version.
+    async fn read_record_versioned(
+        &self,
+        ks: &UnlockedKeyspace,
+        kind: Kind,
+        name: &str,
+    ) -> Result<(SecretBytes, u64)> {
         check_lookup_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
         let key = record_key(ks, kind, name);
-        let value = self
+        let (value, version) = self
             .store
-            .get(&key)
+            .get_versioned(&key)
             .await?
             .ok_or_else(|| Error::not_found(kind.item(), name))?;
         let (stored_name, payload) = open_record(ks, &key, &value)?;
@@ -444,7 +483,7 @@ impl<S: KVStore> Vault<S> {
                 "a record holds another name than its key".into(),
             ));
         }
-        Ok(payload)
+        Ok((payload, version))
     }
 
     /// Every record of `kind`, each fully checked ([`check_record`]), sorted by name.
@@ -581,16 +620,20 @@ impl<S: KVStore> Vault<S> {
     ) -> Result<()> {
         validate_name("key pair", to, MAX_ITEM_NAME_LEN)?;
         let ks = self.resolve(access.into()).await?;
-        let payload = self.read_record(&ks, Kind::KeyPair, from).await?;
+        let (payload, version) = self.read_record_versioned(&ks, Kind::KeyPair, from).await?;
         if from == to {
             return Ok(());
         }
         let new_key = record_key(&ks, Kind::KeyPair, to);
         let value = seal_record(&ks, &new_key, to, &payload)?;
+        let old_key = record_key(&ks, Kind::KeyPair, from);
+        // Renamed only as it was read: of two renames of one key, one wins and the other gets
+        // a conflict (not a second copy under another name).
         let mut batch = Batch::new();
         batch
+            .require_version(old_key.clone(), version)
             .create(new_key, value)
-            .delete(record_key(&ks, Kind::KeyPair, from));
+            .delete(old_key);
         apply_creating(&self.store, batch, Item::KeyPair, to).await
     }
 

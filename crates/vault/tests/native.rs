@@ -239,3 +239,167 @@ fn secrets_and_debug_output_never_show_key_material() {
         assert!(format!("{session:?}").contains("locked: true"));
     });
 }
+
+type Hook = Box<dyn FnOnce() + Send>;
+
+/// A store that runs a hook (another writer, on another thread) just before its next batch: the
+/// moment between an operation's read and its write.
+#[derive(Clone)]
+struct RacingStore {
+    inner: MemoryStore,
+    hook: std::sync::Arc<std::sync::Mutex<Option<Hook>>>,
+}
+
+impl RacingStore {
+    fn before_next_write(&self, hook: impl FnOnce() + Send + 'static) {
+        *self.hook.lock().unwrap() = Some(Box::new(hook));
+    }
+}
+
+#[kvstore::async_trait]
+impl kvstore::KVStore for RacingStore {
+    async fn get(&self, key: &[u8]) -> kvstore::Result<Option<Vec<u8>>> {
+        self.inner.get(key).await
+    }
+    async fn get_versioned(&self, key: &[u8]) -> kvstore::Result<Option<(Vec<u8>, u64)>> {
+        self.inner.get_versioned(key).await
+    }
+    async fn changes(&self, since: u64, limit: usize) -> kvstore::Result<Vec<kvstore::Change>> {
+        self.inner.changes(since, limit).await
+    }
+    async fn last_version(&self) -> kvstore::Result<u64> {
+        self.inner.last_version().await
+    }
+    async fn set(&self, key: &[u8], value: &[u8]) -> kvstore::Result<()> {
+        self.inner.set(key, value).await
+    }
+    async fn delete(&self, key: &[u8]) -> kvstore::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn contains(&self, key: &[u8]) -> kvstore::Result<bool> {
+        self.inner.contains(key).await
+    }
+    async fn scan(&self, scan: kvstore::Scan<'_>) -> kvstore::Result<Vec<kvstore::Entry>> {
+        self.inner.scan(scan).await
+    }
+    async fn scan_keys(&self, scan: kvstore::Scan<'_>) -> kvstore::Result<Vec<Vec<u8>>> {
+        self.inner.scan_keys(scan).await
+    }
+    async fn count(&self, prefix: &[u8]) -> kvstore::Result<u64> {
+        self.inner.count(prefix).await
+    }
+    async fn batch(&self, batch: kvstore::Batch) -> kvstore::Result<()> {
+        let hook = self.hook.lock().unwrap().take();
+        if let Some(hook) = hook {
+            // The other writer runs to completion on its own thread and executor.
+            std::thread::spawn(hook).join().unwrap();
+        }
+        self.inner.batch(batch).await
+    }
+    async fn clear(&self) -> kvstore::Result<()> {
+        self.inner.clear().await
+    }
+    fn namespace_name(&self) -> &str {
+        self.inner.namespace_name()
+    }
+    fn namespace(&self, name: &str) -> kvstore::Result<Self> {
+        Ok(RacingStore {
+            inner: self.inner.namespace(name)?,
+            hook: self.hook.clone(),
+        })
+    }
+}
+
+fn racing_store() -> RacingStore {
+    RacingStore {
+        inner: MemoryStore::new(),
+        hook: Default::default(),
+    }
+}
+
+/// The KDF upgrade inside `unlock` racing a password change: the change wins, the old password
+/// never works again (before versions, the upgrade's blind write put the old header back).
+#[test]
+fn a_kdf_upgrade_racing_a_password_change_never_brings_back_the_old_password() {
+    use vault::Error;
+    futures::executor::block_on(async {
+        let store = racing_store();
+        let weak = suite::vault(store.inner.clone());
+        weak.create_keyspace("k", b"old password").await.unwrap();
+        let strong = vault::Vault::with_kdf(store.clone(), vault::KdfParams::MIN).unwrap();
+        let other = suite::vault(store.inner.clone());
+        store.before_next_write(move || {
+            futures::executor::block_on(other.change_password(
+                "k",
+                b"old password",
+                b"new password",
+            ))
+            .unwrap()
+        });
+        // Unwrapped with the old password, then the re-wrap meets the changed header: the
+        // unlock starts again and the old password no longer opens it.
+        let unlocked = strong.unlock("k", b"old password").await;
+        assert!(
+            matches!(unlocked, Err(Error::WrongPassword { .. })),
+            "{unlocked:?}"
+        );
+        assert!(matches!(
+            weak.unlock("k", b"old password").await,
+            Err(Error::WrongPassword { .. })
+        ));
+        weak.unlock("k", b"new password").await.unwrap();
+    });
+}
+
+/// Two renames of one key pair at once: one wins, the other gets `Conflict`, and there is one
+/// key pair, not two copies under two names.
+#[test]
+fn two_renames_of_one_key_one_wins_the_other_gets_a_conflict() {
+    use vault::{Access, Error, KeyType};
+    futures::executor::block_on(async {
+        let store = racing_store();
+        let v = suite::vault(store.clone());
+        let ks = v.create_keyspace("k", suite::PASSWORD).await.unwrap();
+        v.generate_key(&ks, "a", KeyType::Ed25519).await.unwrap();
+        let other = suite::vault(store.inner.clone());
+        store.before_next_write(move || {
+            let access = Access::Password {
+                keyspace: "k",
+                password: suite::PASSWORD,
+            };
+            futures::executor::block_on(other.rename_key(access, "a", "b")).unwrap()
+        });
+        let second = v.rename_key(Access::Unlocked(&ks), "a", "c").await;
+        assert!(matches!(second, Err(Error::Conflict)), "{second:?}");
+        assert_eq!(second.unwrap_err().code(), vault::ErrorCode::Conflict);
+        let names: Vec<String> = v
+            .list_keys(&ks)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.name)
+            .collect();
+        assert_eq!(names, ["b"]);
+    });
+}
+
+/// A password change racing another password change: the second one, read before the first
+/// wrote, gets `Conflict` instead of silently replacing the first.
+#[test]
+fn a_password_change_does_not_overwrite_one_made_meanwhile() {
+    use vault::Error;
+    futures::executor::block_on(async {
+        let store = racing_store();
+        let v = suite::vault(store.clone());
+        v.create_keyspace("k", b"p0").await.unwrap();
+        let other = suite::vault(store.inner.clone());
+        store.before_next_write(move || {
+            futures::executor::block_on(other.change_password("k", b"p0", b"p1")).unwrap()
+        });
+        let late = v.change_password("k", b"p0", b"p2").await;
+        assert!(matches!(late, Err(Error::Conflict)), "{late:?}");
+        v.unlock("k", b"p1").await.unwrap();
+        assert!(v.unlock("k", b"p2").await.is_err());
+        assert!(v.unlock("k", b"p0").await.is_err());
+    });
+}
