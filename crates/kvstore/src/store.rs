@@ -311,9 +311,8 @@ pub trait KVStore: MaybeSend + MaybeSync {
     /// producer with its own error type returns [`Error::Aborted`](crate::Error::Aborted) and
     /// keeps its error aside).
     ///
-    /// `fill` runs synchronously, once. The IndexedDB backend issues each operation the moment
-    /// `fill` sends it, so producing a large batch (encrypting each value, say) overlaps with
-    /// the browser's own work on it; the other backends collect a [`Batch`] and apply it.
+    /// `fill` runs synchronously, once; every backend collects what it sends into a [`Batch`]
+    /// and applies it.
     ///
     /// # Errors
     ///

@@ -1,6 +1,7 @@
 //! Crash test: a child process writes and prints an acknowledgement after each write's future
 //! resolves; the parent SIGKILLs it at a random moment, reopens the store, and checks that
-//! every acknowledged write is there and that no batch is partly visible. 20 kills per backend.
+//! every acknowledged write is there, that no batch is partly visible, that versions never go
+//! back and that the change feed has no hole. 20 kills per backend.
 //!
 //! The child is this same test binary, re-run with the ignored `crash_child` test selected and
 //! its instructions in environment variables.
@@ -85,6 +86,7 @@ fn crash_and_check(backend: &str) {
     let mut singles = Vec::new();
     let mut batches = Vec::new();
     let mut counter = String::new();
+    let mut last_version = 0;
     for round in 0..KILLS {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
@@ -158,6 +160,39 @@ fn crash_and_check(backend: &str) {
                     BATCH_SIZE,
                     "batch {} partly visible in {backend} (seed {seed})",
                     String::from_utf8_lossy(&prefix)
+                );
+            }
+            // Versions never go back, and the feed has no hole: every stored key appears in it
+            // once, at the version `get_versioned` gives, in increasing order, none past the
+            // last version.
+            let now = store.last_version().await.unwrap();
+            assert!(
+                now >= last_version,
+                "{backend}: last version went back from {last_version} to {now} (seed {seed})"
+            );
+            last_version = now;
+            let feed = store.changes(0, usize::MAX).await.unwrap();
+            assert!(
+                feed.windows(2).all(|w| w[0].version < w[1].version),
+                "{backend}: feed out of order (seed {seed})"
+            );
+            assert!(feed.last().is_none_or(|c| c.version <= now));
+            let stored = store.scan(Scan::all()).await.unwrap();
+            assert_eq!(
+                feed.len(),
+                stored.len(),
+                "{backend}: feed and store disagree (seed {seed})"
+            );
+            for change in &feed {
+                let (value, version) = store
+                    .get_versioned(&change.key)
+                    .await
+                    .unwrap()
+                    .expect("fed key stored");
+                assert_eq!(
+                    (Some(&value), version),
+                    (change.value.as_ref(), change.version),
+                    "{backend} (seed {seed})"
                 );
             }
             if !counter.is_empty() {

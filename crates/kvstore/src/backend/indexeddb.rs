@@ -7,29 +7,32 @@
 //! namespace name's length, the name, then the caller's key. IndexedDB orders binary keys as
 //! unsigned bytes, shorter prefix first — the order of sled, redb and the memory backend — so a
 //! namespace is one contiguous key range and a prefix scan is one key range. Values are stored
-//! as `Uint8Array`s.
+//! as `Uint8Array`s. A namespace's version indexes (see the crate README) are key ranges of the
+//! same object store whose first byte is 0x80 (key → version), 0x81 (version → key, and the
+//! state record) or 0x82 (tombstones by version), followed by the same namespace prefix.
 //!
-//! **Transactions.** Every operation is one IndexedDB transaction. Its requests are all issued
-//! synchronously; then the only thing awaited is an IndexedDB event: the transaction's
-//! `complete` or `abort` for writes (which resolve only once committed), the last request's
-//! `success` or `error` for reads. Nothing else is awaited inside a transaction, so the browser
-//! cannot auto-commit it half-way. A batch is one `readwrite`
-//! transaction: if any request fails (a `create` meeting an existing key, quota exhaustion) the
-//! browser aborts the transaction and nothing is applied; a request that throws while being
-//! issued makes us abort it explicitly. A scan is one ranged `getAll` (plus one `getAllKeys`
-//! over the same range for the keys), never a request per entry.
+//! **Transactions.** Every operation is one IndexedDB transaction. A write (`set`, `delete`,
+//! `batch`) first issues, in one call into JavaScript, a `get` for the state record and for the
+//! version entry of every key it names, and reads the oldest tombstones; it waits for the last
+//! of them (IndexedDB completes a transaction's requests in order), plans the batch (checking
+//! preconditions and creates), then issues every write in one more call and waits for the
+//! transaction's `complete`. The wait in between keeps the transaction active: the `success`
+//! event wakes this code in a microtask, before the browser may commit, and nothing but
+//! IndexedDB requests is awaited inside a transaction. A failed check aborts the transaction
+//! before any write is issued; a request that throws makes us abort it explicitly. A scan is
+//! one ranged `getAll` (plus one `getAllKeys` over the same range for the keys), never a
+//! request per entry.
 //!
 //! **Cost per call.** Every crossing between WebAssembly and JavaScript costs, and in a real
 //! workload (code and caches cold after each IndexedDB round trip) more than a micro-benchmark
 //! suggests. So: two event handlers per connection serve every request and transaction (each
 //! finds its waiter by the event's target), instead of a new pair of closures per operation;
 //! `transaction` and `objectStore` are called with JS strings made once per connection (a Rust
-//! `&str` argument is decoded into a new JS string on every call); and a batch's sets go to
-//! JavaScript a chunk at a time (64 records or 256 KiB), where a small inline helper issues
-//! the `put`s, instead of three calls per record. [`KVStore::batch_with`] issues each chunk as
-//! its producer fills it. A scan's results are packed into one buffer in JavaScript and copied
-//! once, instead of about ten calls per entry (entries this crate did not write take the
-//! per-entry path, which reports them as [`Error::Corrupted`]).
+//! `&str` argument is decoded into a new JS string on every call); a commit's reads and its
+//! writes are one call into JavaScript each, where small inline helpers issue the requests; a
+//! scan's results are packed into one buffer in JavaScript and copied once, instead of about
+//! ten calls per entry (entries this crate did not write take the per-entry path, which reports
+//! them as [`Error::Corrupted`]).
 //!
 //! **Durability.** Write transactions request `durability: "strict"` (the third argument of
 //! `IDBDatabase.transaction`): Chromium then flushes to disk before `complete` fires (its default
