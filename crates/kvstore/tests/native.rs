@@ -173,6 +173,13 @@ fn a_sled_store_written_before_versions_is_upgraded_in_place() {
         let store = SledStore::open(&path).unwrap();
         check_upgraded(&store, &keys).await;
         check_upgraded(&store.namespace("second").unwrap(), &keys).await;
+        let trees = store.db().tree_names();
+        assert!(
+            !trees
+                .iter()
+                .any(|n| n.as_ref() == b"default" || n.as_ref() == b"second"),
+            "the old trees are dropped once moved"
+        );
         store.set(b"new", b"v").await.unwrap();
         assert_eq!(store.get_versioned(b"new").await.unwrap().unwrap().1, 5);
         drop(store);

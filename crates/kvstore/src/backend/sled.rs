@@ -1,9 +1,21 @@
 //! sled 0.34, the native default.
 //!
-//! Each namespace is a sled tree of one database directory.
+//! **Layout.** Each namespace is one sled tree, named `~v/` followed by the namespace name,
+//! holding its data and its version indexes (see the crate README) under a one-byte tag:
+//! `0x00` ‖ key → value, `0x01` ‖ key → version entry, `0x02` ‖ version → key (the feed, and
+//! the state record under `0x02` alone), `0x03` ‖ version → key (tombstones). One tree makes a
+//! commit one `sled::Batch`, which sled applies atomically, with no multi-tree transaction.
+//! Stores written before versions (one tree named after the namespace, holding the data only)
+//! are moved into this layout, every key getting a version, in one batch the first time the
+//! namespace is opened; the old tree is dropped afterwards.
+//!
+//! **Commits.** A commit reads the state and the version entries it needs, plans, and applies
+//! one batch, under a mutex per namespace shared by every handle of the database (sled's lock
+//! keeps other processes out), so a precondition and its writes are atomic. The flush happens
+//! after the mutex is released.
 //!
 //! **Durability.** Every write (`set`, `delete`, `batch`, `clear`) is followed by
-//! `flush_async`, which writes sled's log and `fsync`s it before the future resolves. So:
+//! a flush, which writes sled's log and `fsync`s it before the future resolves. So:
 //! - after a *process crash* (panic, `SIGKILL`), every write whose future resolved is present
 //!   on reopen, and a batch is visible entirely or not at all (the crash test in
 //!   `tests/crash.rs` checks exactly this);
@@ -18,12 +30,10 @@
 //! **Locking.** sled takes an exclusive file lock: opening a directory another process (or
 //! another handle in this process) has open fails with [`Error::Busy`].
 
+use std::collections::HashMap;
+use std::ops::Bound;
 use std::path::Path;
-
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
-};
-use sled::Transactional;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Blocking;
 use crate::keys::check_key;
@@ -36,15 +46,34 @@ const BACKEND: &str = "sled";
 #[derive(Clone)]
 pub struct SledStore {
     db: sled::Db,
+    /// The namespace's tree: data and version indexes under one-byte tags (module docs).
     tree: sled::Tree,
-    /// The version indexes of the namespace (`crate::versions`): trees named `~meta/`, `~log/`
-    /// and `~tombs/` followed by the namespace name (which cannot contain `~` or `/`).
-    meta: sled::Tree,
-    log: sled::Tree,
-    tombs: sled::Tree,
+    /// Serialises this namespace's commits across every handle of the database.
+    commits: Arc<Mutex<()>>,
+    /// One commit mutex per namespace, shared by every handle of the database.
+    registry: Registry,
     namespace: String,
     blocking: Blocking,
     retention: u64,
+}
+
+type Registry = Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>;
+
+/// The tag of each part of a namespace in its tree.
+fn tag(part: Part) -> u8 {
+    match part {
+        Part::Data => 0x00,
+        Part::Meta => 0x01,
+        Part::Log => 0x02,
+        Part::Tombs => 0x03,
+    }
+}
+
+fn tagged(part: Part, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 1);
+    out.push(tag(part));
+    out.extend_from_slice(key);
+    out
 }
 
 impl std::fmt::Debug for SledStore {
@@ -151,21 +180,35 @@ impl SledStore {
             }
             map_err(err)
         })?;
-        Self::with_db(db, DEFAULT_NAMESPACE, blocking, retention)
+        Self::with_db(
+            db,
+            Registry::default(),
+            DEFAULT_NAMESPACE,
+            blocking,
+            retention,
+        )
     }
 
-    fn with_db(db: sled::Db, namespace: &str, blocking: Blocking, retention: u64) -> Result<Self> {
+    fn with_db(
+        db: sled::Db,
+        registry: Registry,
+        namespace: &str,
+        blocking: Blocking,
+        retention: u64,
+    ) -> Result<Self> {
         crate::validate_namespace(namespace)?;
-        let open = |prefix: &str| {
-            db.open_tree(format!("{prefix}{namespace}"))
-                .map_err(map_err)
-        };
+        let tree = db.open_tree(format!("~v/{namespace}")).map_err(map_err)?;
+        let commits = registry
+            .lock()
+            .map_err(|_| poisoned())?
+            .entry(namespace.to_owned())
+            .or_default()
+            .clone();
         let store = SledStore {
-            tree: open("")?,
-            meta: open("~meta/")?,
-            log: open("~log/")?,
-            tombs: open("~tombs/")?,
             db,
+            tree,
+            commits,
+            registry,
             namespace: namespace.to_owned(),
             blocking,
             retention,
@@ -174,64 +217,54 @@ impl SledStore {
         Ok(store)
     }
 
-    /// Gives every key of a namespace written before versions existed a version (1, 2, ... in
-    /// key order), in one transaction, the first time it is opened.
+    /// Moves a namespace written before versions (a tree named after it, data only) into this
+    /// layout: one batch writes every key with a version (1, 2, ... in key order) and the state;
+    /// then the old tree is dropped (a crash before that leaves it to be dropped next time).
     fn upgrade(&self) -> Result<()> {
-        if self
-            .log
-            .get(versions::STATE_KEY)
-            .map_err(map_err)?
-            .is_some()
-            || self.tree.is_empty()
+        let names = self.db.tree_names();
+        if !names
+            .iter()
+            .any(|n| n.as_ref() == self.namespace.as_bytes())
         {
             return Ok(());
         }
-        let keys = self
-            .tree
-            .iter()
-            .keys()
-            .map(|k| k.map(|k| k.to_vec()).map_err(map_err))
-            .collect::<Result<Vec<_>>>()?;
-        let plan = versions::upgrade_plan(keys);
-        self.transaction(|parts| {
-            if versions::read_state(parts)? != State::default() {
-                return Ok(()); // another handle upgraded it meanwhile
+        let old = self.db.open_tree(&self.namespace).map_err(map_err)?;
+        let _commit = self.lock()?;
+        if self.state()?.is_none() {
+            let entries = old
+                .iter()
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(map_err))
+                .collect::<Result<Vec<_>>>()?;
+            let plan = versions::upgrade_plan(entries.iter().map(|(k, _)| k.clone()));
+            let mut batch = sled::Batch::default();
+            for (key, value) in entries {
+                batch.insert(tagged(Part::Data, &key), value);
             }
-            versions::apply_plan(parts, plan_clone(&plan), State::default())
-        })?;
+            let mut parts = SledParts {
+                tree: &self.tree,
+                batch,
+            };
+            versions::apply_plan(
+                &mut parts,
+                plan,
+                State {
+                    last: u64::MAX,
+                    horizon: 0,
+                },
+            )?;
+            self.tree.apply_batch(parts.batch).map_err(map_err)?;
+            self.tree.flush().map_err(map_err)?;
+        }
+        drop(old);
+        self.db
+            .drop_tree(self.namespace.as_bytes())
+            .map_err(map_err)?;
         self.db.flush().map_err(map_err)?;
         Ok(())
     }
 
-    /// Runs `f` in one sled transaction over the namespace's four trees; sled retries it on
-    /// conflicts with concurrent transactions.
-    fn transaction<T>(&self, f: impl Fn(&mut SledParts<'_>) -> Result<T>) -> Result<T> {
-        self.transaction_with(Vec::new(), f)
-    }
-
-    fn transaction_with<T>(
-        &self,
-        candidates: Vec<(u64, Vec<u8>)>,
-        f: impl Fn(&mut SledParts<'_>) -> Result<T>,
-    ) -> Result<T> {
-        (&self.tree, &self.meta, &self.log, &self.tombs)
-            .transaction(|(data, meta, log, tombs)| {
-                let mut parts = SledParts {
-                    trees: [data, meta, log, tombs],
-                    candidates: &candidates,
-                    interrupted: None,
-                };
-                let result = f(&mut parts);
-                if let Some(err) = parts.interrupted.take() {
-                    // sled's own signal (a conflict to retry, or a storage error): pass it on.
-                    return Err(err.into());
-                }
-                result.map_err(ConflictableTransactionError::Abort)
-            })
-            .map_err(|err| match err {
-                TransactionError::Abort(err) => err,
-                TransactionError::Storage(err) => map_err(err),
-            })
+    fn lock(&self) -> Result<MutexGuard<'_, ()>> {
+        self.commits.lock().map_err(|_| poisoned())
     }
 
     /// The underlying sled database, for what this crate does not cover.
@@ -251,98 +284,92 @@ impl SledStore {
         Ok(())
     }
 
+    /// The data range of `scan`, in tagged keys.
     fn range(&self, scan: &Scan<'_>) -> sled::Iter {
-        self.tree.range::<Vec<u8>, _>(scan.bounds())
-    }
-
-    /// Tombstones at or below the prune cutoff, read before the transaction (sled cannot range
-    /// inside one); the plan checks each against the meta it reads inside.
-    fn prune_candidates(&self) -> Result<Vec<(u64, Vec<u8>)>> {
-        let state = match self.log.get(versions::STATE_KEY).map_err(map_err)? {
-            Some(bytes) => State::decode(&bytes)?,
-            None => return Ok(Vec::new()),
+        let (lower, exclusive) = scan.lower();
+        let lower = tagged(Part::Data, lower);
+        let lower = if exclusive {
+            Bound::Excluded(lower)
+        } else {
+            Bound::Included(lower)
         };
-        let cutoff = versions::version_key(state.prune_cutoff(self.retention));
-        self.tombs
-            .range(..=cutoff)
-            .take(versions::PRUNE_PER_COMMIT)
-            .map(|r| {
-                let (v, k) = r.map_err(map_err)?;
-                Ok((versions::decode_version_key(&v)?, k.to_vec()))
-            })
-            .collect()
+        let upper = match scan.upper() {
+            Some(upper) => Bound::Excluded(tagged(Part::Data, &upper)),
+            None => Bound::Excluded(vec![tag(Part::Data) + 1]),
+        };
+        self.tree.range::<Vec<u8>, _>((lower, upper))
     }
 
-    fn state(&self) -> Result<State> {
-        self.log
-            .get(versions::STATE_KEY)
+    fn state(&self) -> Result<Option<State>> {
+        self.tree
+            .get(tagged(Part::Log, versions::STATE_KEY))
             .map_err(map_err)?
-            .map_or(Ok(State::default()), |bytes| State::decode(&bytes))
+            .map(|bytes| State::decode(&bytes))
+            .transpose()
+    }
+
+    fn get_part(&self, part: Part, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .tree
+            .get(tagged(part, key))
+            .map_err(map_err)?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Plans and applies one commit under the namespace's mutex; the flush is the caller's.
+    fn commit(&self, ops: Vec<crate::BatchOp>) -> Result<()> {
+        let _commit = self.lock()?;
+        let mut parts = SledParts {
+            tree: &self.tree,
+            batch: sled::Batch::default(),
+        };
+        versions::commit(&mut parts, ops, self.retention)?;
+        self.tree.apply_batch(parts.batch).map_err(map_err)
     }
 }
 
-fn plan_clone(plan: &versions::Plan) -> versions::Plan {
-    versions::Plan {
-        writes: plan
-            .writes
-            .iter()
-            .map(|w| match w {
-                Write::Put(p, k, v) => Write::Put(*p, k.clone(), v.clone()),
-                Write::Delete(p, k) => Write::Delete(*p, k.clone()),
-            })
-            .collect(),
-        state: plan.state,
-    }
+fn poisoned() -> Error {
+    Error::backend(
+        BACKEND,
+        "a commit panicked while holding the namespace's lock",
+    )
 }
 
-/// The four trees of a namespace inside one sled transaction.
+/// A commit in progress: reads go to the tree (under the namespace's mutex, so nothing else
+/// writes it meanwhile), writes gather in one `sled::Batch`.
 struct SledParts<'t> {
-    trees: [&'t TransactionalTree; 4],
-    candidates: &'t [(u64, Vec<u8>)],
-    /// sled's error that stopped the transaction, kept to hand back to sled as is.
-    interrupted: Option<UnabortableTransactionError>,
-}
-
-impl SledParts<'_> {
-    fn tree(&self, part: Part) -> &TransactionalTree {
-        self.trees[match part {
-            Part::Data => 0,
-            Part::Meta => 1,
-            Part::Log => 2,
-            Part::Tombs => 3,
-        }]
-    }
-
-    fn check<T>(&mut self, r: std::result::Result<T, UnabortableTransactionError>) -> Result<T> {
-        r.map_err(|err| {
-            self.interrupted = Some(err);
-            Error::backend(BACKEND, "transaction interrupted")
-        })
-    }
+    tree: &'t sled::Tree,
+    batch: sled::Batch,
 }
 
 impl Parts for SledParts<'_> {
     fn get(&mut self, part: Part, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let r = self.tree(part).get(key);
-        Ok(self.check(r)?.map(|v| v.to_vec()))
+        Ok(self
+            .tree
+            .get(tagged(part, key))
+            .map_err(map_err)?
+            .map(|v| v.to_vec()))
     }
 
     fn apply(&mut self, write: Write) -> Result<()> {
-        let r = match write {
-            Write::Put(part, key, value) => self.tree(part).insert(key, value).map(drop),
-            Write::Delete(part, key) => self.tree(part).remove(key).map(drop),
-        };
-        self.check(r)
+        match write {
+            Write::Put(part, key, value) => self.batch.insert(tagged(part, &key), value),
+            Write::Delete(part, key) => self.batch.remove(tagged(part, &key)),
+        }
+        Ok(())
     }
 
     fn tombs_upto(&mut self, cutoff: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
-        Ok(self
-            .candidates
-            .iter()
-            .filter(|(v, _)| *v <= cutoff)
+        let from = tagged(Part::Tombs, &[]);
+        let to = tagged(Part::Tombs, &versions::version_key(cutoff));
+        self.tree
+            .range(from..=to)
             .take(limit)
-            .cloned()
-            .collect())
+            .map(|r| {
+                let (k, v) = r.map_err(map_err)?;
+                Ok((versions::decode_version_key(&k[1..])?, v.to_vec()))
+            })
+            .collect()
     }
 }
 
@@ -350,64 +377,53 @@ impl Parts for SledParts<'_> {
 impl KVStore for SledStore {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
-        Ok(self.tree.get(key).map_err(map_err)?.map(|v| v.to_vec()))
+        self.get_part(Part::Data, key)
     }
 
     async fn get_versioned(&self, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
         check_key(key)?;
-        // One transaction: the value and its version from the same commit.
-        self.transaction(
-            |parts| match (parts.get(Part::Data, key)?, parts.get(Part::Meta, key)?) {
-                (Some(value), Some(meta)) => Ok(Some((value, decode_meta(&meta)?.version))),
-                _ => Ok(None),
-            },
-        )
+        // Under the commit mutex: the value and its version from the same commit.
+        let _commit = self.lock()?;
+        match (
+            self.get_part(Part::Data, key)?,
+            self.get_part(Part::Meta, key)?,
+        ) {
+            (Some(value), Some(meta)) => Ok(Some((value, decode_meta(&meta)?.version))),
+            _ => Ok(None),
+        }
     }
 
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
-        versions::check_since(since, self.state()?)?;
+        let _commit = self.lock()?;
+        versions::check_since(since, self.state()?.unwrap_or_default())?;
         let Some(from) = since.checked_add(1) else {
             return Ok(Vec::new());
         };
-        let entries = self
-            .log
-            .range(versions::version_key(from)..)
-            .take(limit)
-            .map(|r| {
-                let (v, k) = r.map_err(map_err)?;
-                Ok((versions::decode_version_key(&v)?, k.to_vec()))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // Each key's value read with its meta in one transaction; an entry whose key was
-        // written again since the range was read is skipped (it comes later in the feed).
-        self.transaction(|parts| {
-            versions::check_since(since, versions::read_state(parts)?)?;
-            let mut out = Vec::with_capacity(entries.len());
-            for (version, key) in &entries {
-                let Some(meta) = parts.get(Part::Meta, key)? else {
-                    continue;
-                };
-                let meta = decode_meta(&meta)?;
-                if meta.version != *version {
-                    continue;
-                }
-                let value = if meta.live {
-                    parts.get(Part::Data, key)?
-                } else {
-                    None
-                };
-                out.push(Change {
-                    key: key.clone(),
-                    version: *version,
-                    value,
-                });
-            }
-            Ok(out)
-        })
+        let start = tagged(Part::Log, &versions::version_key(from));
+        let end = vec![tag(Part::Log) + 1];
+        let mut out = Vec::new();
+        for entry in self.tree.range(start..end).take(limit) {
+            let (k, key) = entry.map_err(map_err)?;
+            let version = versions::decode_version_key(&k[1..])?;
+            let meta = self
+                .get_part(Part::Meta, &key)?
+                .map(|m| decode_meta(&m))
+                .transpose()?;
+            let value = match meta {
+                Some(m) if m.live => self.get_part(Part::Data, &key)?,
+                _ => None,
+            };
+            out.push(Change {
+                key: key.to_vec(),
+                version,
+                value,
+            });
+        }
+        Ok(out)
     }
 
     async fn last_version(&self) -> Result<u64> {
-        Ok(self.state()?.last)
+        Ok(self.state()?.unwrap_or_default().last)
     }
 
     async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
@@ -424,7 +440,9 @@ impl KVStore for SledStore {
 
     async fn contains(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
-        self.tree.contains_key(key).map_err(map_err)
+        self.tree
+            .contains_key(tagged(Part::Data, key))
+            .map_err(map_err)
     }
 
     async fn scan(&self, scan: Scan<'_>) -> Result<Vec<Entry>> {
@@ -433,7 +451,10 @@ impl KVStore for SledStore {
         }
         self.range(&scan)
             .take(scan.limit.unwrap_or(usize::MAX))
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(map_err))
+            .map(|r| {
+                r.map(|(k, v)| (k[1..].to_vec(), v.to_vec()))
+                    .map_err(map_err)
+            })
             .collect()
     }
 
@@ -444,13 +465,13 @@ impl KVStore for SledStore {
         self.range(&scan)
             .keys()
             .take(scan.limit.unwrap_or(usize::MAX))
-            .map(|r| r.map(|k| k.to_vec()).map_err(map_err))
+            .map(|r| r.map(|k| k[1..].to_vec()).map_err(map_err))
             .collect()
     }
 
     async fn count(&self, prefix: &[u8]) -> Result<u64> {
         let mut n = 0;
-        for key in self.tree.scan_prefix(prefix).keys() {
+        for key in self.tree.scan_prefix(tagged(Part::Data, prefix)).keys() {
             key.map_err(map_err)?;
             n += 1;
         }
@@ -459,43 +480,26 @@ impl KVStore for SledStore {
 
     async fn batch(&self, batch: Batch) -> Result<()> {
         batch.validate()?;
-        let ops = batch.into_ops();
-        let candidates = self.prune_candidates()?;
-        let retention = self.retention;
-        self.transaction_with(candidates, |parts| {
-            versions::commit(parts, ops.clone(), retention)
-        })?;
+        self.commit(batch.into_ops())?;
         self.flush().await
     }
 
     async fn clear(&self) -> Result<()> {
-        let keys = |tree: &sled::Tree| {
-            tree.iter()
-                .keys()
-                .map(|k| k.map(|k| k.to_vec()).map_err(map_err))
-                .collect::<Result<Vec<_>>>()
-        };
-        let all = [
-            (Part::Data, keys(&self.tree)?),
-            (Part::Meta, keys(&self.meta)?),
-            (Part::Log, keys(&self.log)?),
-            (Part::Tombs, keys(&self.tombs)?),
-        ];
-        self.transaction(|parts| {
-            let mut state = versions::read_state(parts)?;
-            for (part, keys) in &all {
-                for key in keys {
-                    parts.apply(Write::Delete(*part, key.clone()))?;
-                }
+        {
+            let _commit = self.lock()?;
+            let mut state = self.state()?.unwrap_or_default();
+            let mut batch = sled::Batch::default();
+            for key in self.tree.iter().keys() {
+                batch.remove(key.map_err(map_err)?);
             }
             // Versions go on; every feed from before the clear must resync.
             state.horizon = state.last;
-            parts.apply(Write::Put(
-                Part::Log,
-                versions::STATE_KEY.to_vec(),
+            batch.insert(
+                tagged(Part::Log, versions::STATE_KEY),
                 state.encode().to_vec(),
-            ))
-        })?;
+            );
+            self.tree.apply_batch(batch).map_err(map_err)?;
+        }
         self.flush().await
     }
 
@@ -504,6 +508,12 @@ impl KVStore for SledStore {
     }
 
     fn namespace(&self, name: &str) -> Result<Self> {
-        Self::with_db(self.db.clone(), name, self.blocking, self.retention)
+        Self::with_db(
+            self.db.clone(),
+            self.registry.clone(),
+            name,
+            self.blocking,
+            self.retention,
+        )
     }
 }
