@@ -5,6 +5,8 @@
 #   scripts/bench.sh browser    only the kvstore browser harness
 #   scripts/bench.sh vault      the vault's native rows and its browser unlock
 #   scripts/bench.sh npm        the JS package in headless Chromium beside idb-keyval etc.
+#   scripts/bench.sh writes     secrets written and read on sled and redb; kvstore batches of
+#                               1,000 with and without a precondition on every key
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -65,6 +67,10 @@ PY2
     export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
     cargo test -p vault --release --target wasm32-unknown-unknown --test browser_bench \
         -- --include-ignored --nocapture 2>&1 | sed -n 's/^.*BENCH //p'
+fi
+
+if [ "$what" = all ] || [ "$what" = writes ]; then
+    cargo bench -q -p vault --bench writes 2>/dev/null | sed '/^$/d'
 fi
 
 if [ "$what" = all ] || [ "$what" = npm ]; then
