@@ -460,7 +460,14 @@ impl<S: KVStore> Vault<S> {
         kind: Kind,
         name: &str,
     ) -> Result<SecretBytes> {
-        Ok(self.read_record_versioned(ks, kind, name).await?.0)
+        check_lookup_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
+        let key = record_key(ks, kind, name);
+        let value = self
+            .store
+            .get(&key)
+            .await?
+            .ok_or_else(|| Error::not_found(kind.item(), name))?;
+        open_named_record(ks, &key, &value, name)
     }
 
     /// A record's payload and its store version.
@@ -477,13 +484,7 @@ impl<S: KVStore> Vault<S> {
             .get_versioned(&key)
             .await?
             .ok_or_else(|| Error::not_found(kind.item(), name))?;
-        let (stored_name, payload) = open_record(ks, &key, &value)?;
-        if stored_name != name {
-            return Err(Error::Corrupted(
-                "a record holds another name than its key".into(),
-            ));
-        }
-        Ok((payload, version))
+        Ok((open_named_record(ks, &key, &value, name)?, version))
     }
 
     /// Every record of `kind`, each fully checked ([`check_record`]), sorted by name.
@@ -867,6 +868,22 @@ impl<S: KVStore> Vault<S> {
 
 /// Applies a batch whose `create`s guard `name` (an `item`) and possibly a keyspace-id claim:
 /// a conflict becomes `AlreadyExists` for whichever was taken.
+/// Opens a record and checks it holds the name its key was derived from.
+fn open_named_record(
+    ks: &UnlockedKeyspace,
+    key: &[u8],
+    value: &[u8],
+    name: &str,
+) -> Result<SecretBytes> {
+    let (stored_name, payload) = open_record(ks, key, value)?;
+    if stored_name != name {
+        return Err(Error::Corrupted(
+            "a record holds another name than its key".into(),
+        ));
+    }
+    Ok(payload)
+}
+
 pub(crate) async fn apply_creating<S: KVStore>(
     store: &S,
     batch: Batch,
