@@ -109,6 +109,8 @@ fn crash_and_check(backend: &str) {
         while acked < target {
             let Some(line) = lines.next() else { break };
             let line = line.unwrap();
+            // The first line follows the test harness's "test crash_child ... " on one line.
+            let line = line.trim_start_matches("test crash_child ... ");
             let mut words = line.split(' ');
             if words.next() != Some("ACK") {
                 continue;
@@ -215,4 +217,79 @@ fn sled_acknowledged_writes_survive_sigkill() {
 #[test]
 fn redb_acknowledged_writes_survive_sigkill() {
     crash_and_check("redb");
+}
+
+#[test]
+#[ignore = "run by the two-process tests as the process holding the store"]
+fn holder_child() {
+    let backend = std::env::var("KVSTORE_HOLD_BACKEND").expect("child needs its backend");
+    let path = std::env::var("KVSTORE_HOLD_PATH").expect("child needs its path");
+    let store = open(&backend, &path);
+    futures::executor::block_on(store.set(b"held", b"by the child")).unwrap();
+    println!("HOLDING");
+    // Hold the store until killed.
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+/// A second process opening a store another process has open gets `Busy` at once, and nothing
+/// is corrupted: once the holder is gone, the store opens with what both wrote.
+fn second_process_gets_busy(backend: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("store.{backend}"));
+    let path = path.to_str().unwrap().to_owned();
+    {
+        let store = open(backend, &path);
+        futures::executor::block_on(store.set(b"before", b"parent")).unwrap();
+    }
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "holder_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KVSTORE_HOLD_BACKEND", backend)
+        .env("KVSTORE_HOLD_PATH", &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines.any(|l| l.map(|l| l.ends_with("HOLDING")).unwrap_or(false)),
+        "the holder never opened the {backend} store"
+    );
+    let second = match backend {
+        "sled" => SledStore::open(&path).map(drop),
+        _ => RedbStore::open(&path).map(drop),
+    };
+    assert!(
+        matches!(second, Err(kvstore::Error::Busy(_))),
+        "{backend}: a second process got {second:?}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let store = open(backend, &path);
+    futures::executor::block_on(async {
+        assert_eq!(
+            store.get(b"before").await.unwrap().as_deref(),
+            Some(&b"parent"[..])
+        );
+        assert_eq!(
+            store.get(b"held").await.unwrap().as_deref(),
+            Some(&b"by the child"[..])
+        );
+        assert_eq!(store.last_version().await.unwrap(), 2);
+    });
+}
+
+#[test]
+fn sled_second_process_gets_busy() {
+    second_process_gets_busy("sled");
+}
+
+#[test]
+fn redb_second_process_gets_busy() {
+    second_process_gets_busy("redb");
 }
