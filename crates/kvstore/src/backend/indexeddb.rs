@@ -50,7 +50,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_channel::oneshot;
-use idb::{Factory, KeyRange, ObjectStoreParams, Request};
+use idb::{Factory, KeyRange, Request};
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -58,15 +58,15 @@ use web_sys::{DomException, Event, IdbDatabase, IdbObjectStore, IdbRequest, IdbT
 
 use crate::batch::Collect;
 use crate::keys::{check_key, prefix_end};
-use crate::versions::{self, decode_meta, Meta, Part, State, Write};
+use crate::versions::{self, State};
 use crate::{
-    Batch, BatchFill, BatchOp, Change, Entry, Error, JsFailure, KVStore, Result, Scan,
+    Batch, BatchFill, BatchOp, Change, Entry, Error, Expect, JsFailure, KVStore, Result, Scan,
     DEFAULT_NAMESPACE,
 };
 
 const BACKEND: &str = "indexeddb";
 const OBJECT_STORE: &str = "kv";
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 2;
 
 /// The durability IndexedDB write transactions request (see the module docs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -126,8 +126,9 @@ export function getOne(db, name, key, onOk, onFail) {
 
 // A scan's results packed into one buffer for one copy into wasm memory: each key without its
 // first `skip` (namespace) bytes, then its value (when `values` is given); `ends` the end offset
-// of each. `null` if an entry is not what this crate writes (binary key of the namespace,
-// `Uint8Array` or `ArrayBuffer` value): the caller then takes the slow path, which names it.
+// of each. `null` if an entry is not what this crate writes (binary key of the namespace, a
+// record `{n, v, d}` with a `Uint8Array` value): the caller then takes the slow path, which
+// names it.
 export function pack(keys, values, skip) {
     const n = keys.length;
     if (values !== undefined && values.length !== n) return null;
@@ -137,9 +138,9 @@ export function pack(keys, values, skip) {
         if (!(k instanceof ArrayBuffer) || k.byteLength < skip) return null;
         total += k.byteLength - skip;
         if (values !== undefined) {
-            const v = values[i];
-            if (!(v instanceof Uint8Array || v instanceof ArrayBuffer)) return null;
-            total += v.byteLength;
+            const r = values[i];
+            if (r === null || typeof r !== "object" || !(r.d instanceof Uint8Array)) return null;
+            total += r.d.byteLength;
         }
     }
     const bytes = new Uint8Array(total);
@@ -151,8 +152,8 @@ export function pack(keys, values, skip) {
         at += k.byteLength - skip;
         ends[e++] = at;
         if (values !== undefined) {
-            const v = values[i];
-            bytes.set(v instanceof Uint8Array ? v : new Uint8Array(v), at);
+            const v = values[i].d;
+            bytes.set(v, at);
             at += v.byteLength;
             ends[e++] = at;
         }
@@ -171,46 +172,98 @@ export function getMany(store, bytes, ends) {
     return requests;
 }
 
-// The results of settled `get` requests packed for one copy: `[bytes, ends, present]`; `null`
-// if a value is not one this crate writes.
-export function packResults(requests) {
+// The records of settled `get` requests: `[bytes, ends, versions, present]` (the value and the
+// version of each record found); `null` if a result is not a record this crate writes.
+export function readRecords(requests) {
     const n = requests.length;
     let total = 0;
     for (let i = 0; i < n; i++) {
-        const v = requests[i].result;
-        if (v === undefined) continue;
-        if (!(v instanceof Uint8Array || v instanceof ArrayBuffer)) return null;
-        total += v.byteLength;
+        const r = requests[i].result;
+        if (r === undefined) continue;
+        if (r === null || typeof r !== "object" || !(r.d instanceof Uint8Array) || typeof r.v !== "number") return null;
+        total += r.d.byteLength;
     }
-    const bytes = new Uint8Array(total), ends = new Uint32Array(n), present = new Uint8Array(n);
+    const bytes = new Uint8Array(total), ends = new Uint32Array(n);
+    const versions = new Float64Array(n), present = new Uint8Array(n);
     let at = 0;
     for (let i = 0; i < n; i++) {
-        const v = requests[i].result;
-        if (v !== undefined) {
-            bytes.set(v instanceof Uint8Array ? v : new Uint8Array(v), at);
-            at += v.byteLength;
+        const r = requests[i].result;
+        if (r !== undefined) {
+            bytes.set(r.d, at);
+            at += r.d.byteLength;
+            versions[i] = r.v;
             present[i] = 1;
         }
         ends[i] = at;
     }
-    return [bytes, ends, present];
+    return [bytes, ends, versions, present];
 }
 
-// A commit's writes in order: `kinds[i]` 1 for a put (a key then a value in `bytes`), 0 for a
-// delete (a key); `ends` the end offset of each key and value.
-export function applyAll(store, bytes, ends, kinds) {
+// A commit's writes in order. `kinds[i]`: 0 delete (a key), 1 a record `{n, v, d}` (a key, then
+// its value), 2 a tombstone `{n, v, t}` (a key), 3 raw bytes (a key, then the bytes); `ends` the
+// end offset of each key and value in `bytes`; `versions[i]` the version of kinds 1 and 2.
+export function applyOps(store, n, bytes, ends, kinds, versions) {
     let start = 0, e = 0;
     for (let i = 0; i < kinds.length; i++) {
         const keyEnd = ends[e++];
-        if (kinds[i] === 1) {
-            const valueEnd = ends[e++];
-            store.put(bytes.slice(keyEnd, valueEnd), bytes.subarray(start, keyEnd));
-            start = valueEnd;
+        const key = bytes.subarray(start, keyEnd);
+        start = keyEnd;
+        const kind = kinds[i];
+        if (kind === 0) {
+            store.delete(key);
+        } else if (kind === 2) {
+            store.put({ n, v: versions[i], t: versions[i] }, key);
         } else {
-            store.delete(bytes.subarray(start, keyEnd));
-            start = keyEnd;
+            const valueEnd = ends[e++];
+            const value = bytes.slice(keyEnd, valueEnd);
+            start = valueEnd;
+            store.put(kind === 1 ? { n, v: versions[i], d: value } : value, key);
         }
     }
+}
+
+// Schema version 2: records are `{n, v, d}` objects (namespace, version, value), tombstones
+// `{n, v, t}`, both indexed by `[n, v]` (the change feed) and tombstones by `[n, t]`. A version 1
+// database (values stored as bytes, no versions) is rewritten here, in the upgrade transaction:
+// each namespace's keys get versions 1, 2, ... in key order, and a state record.
+export function upgradeSchema(event) {
+    const request = event.target, db = request.result, tx = request.transaction;
+    const store = db.objectStoreNames.contains("kv") ? tx.objectStore("kv") : db.createObjectStore("kv");
+    if (!store.indexNames.contains("feed")) store.createIndex("feed", ["n", "v"]);
+    if (!store.indexNames.contains("tombs")) store.createIndex("tombs", ["n", "t"]);
+    if (event.oldVersion !== 1) return;
+    const namespaces = new Map();
+    const cursorRequest = store.openCursor();
+    cursorRequest.onsuccess = () => {
+        const cursor = cursorRequest.result;
+        if (!cursor) {
+            for (const s of namespaces.values()) {
+                const state = new Uint8Array(16);
+                new DataView(state.buffer).setBigUint64(0, BigInt(s.last));
+                store.put(state, s.stateKey);
+            }
+            return;
+        }
+        const key = new Uint8Array(cursor.key);
+        const value = cursor.value;
+        const len = key[0];
+        if (len >= 0x80) {
+            cursor.delete(); // not a layout of a released version
+        } else if (key.length > len && (value instanceof Uint8Array || value instanceof ArrayBuffer)) {
+            const n = String.fromCharCode(...key.subarray(1, 1 + len));
+            let s = namespaces.get(n);
+            if (!s) {
+                const stateKey = new Uint8Array(2 + len);
+                stateKey[0] = 0x81;
+                stateKey.set(key.subarray(0, 1 + len), 1);
+                s = { last: 0, stateKey };
+                namespaces.set(n, s);
+            }
+            s.last += 1;
+            cursor.update({ n, v: s.last, d: new Uint8Array(value) });
+        }
+        cursor.continue();
+    };
 }
 "#)]
 extern "C" {
@@ -234,17 +287,22 @@ extern "C" {
         ends: &[u32],
     ) -> std::result::Result<Array, JsValue>;
 
-    /// `[bytes, ends, present]` or `null` (see the JS above).
-    #[wasm_bindgen(catch, js_name = packResults)]
-    fn pack_results(requests: &Array) -> std::result::Result<JsValue, JsValue>;
+    /// `[bytes, ends, versions, present]` or `null` (see the JS above).
+    #[wasm_bindgen(catch, js_name = readRecords)]
+    fn read_records(requests: &Array) -> std::result::Result<JsValue, JsValue>;
 
-    #[wasm_bindgen(catch, js_name = applyAll)]
-    fn apply_all(
+    #[wasm_bindgen(catch, js_name = applyOps)]
+    fn apply_ops(
         store: &IdbObjectStore,
+        namespace: &str,
         bytes: &[u8],
         ends: &[u32],
         kinds: &[u8],
+        versions: &[f64],
     ) -> std::result::Result<(), JsValue>;
+
+    #[wasm_bindgen(js_name = upgradeSchema)]
+    fn upgrade_schema(event: &JsValue);
 }
 
 /// Who waits for which IndexedDB event: a request's `success`/`error`, or a transaction's
@@ -511,6 +569,17 @@ fn to_bytes(value: &JsValue) -> Result<Vec<u8>> {
     }
 }
 
+/// The value of a record (`{n, v, d}`, schema version 2).
+fn record_data(record: &JsValue) -> Result<Vec<u8>> {
+    match Reflect::get(record, &"d".into()) {
+        Ok(d) if d.is_instance_of::<Uint8Array>() => Ok(d.unchecked_into::<Uint8Array>().to_vec()),
+        _ => Err(Error::Corrupted(format!(
+            "IndexedDB holds a value this crate did not write: {}",
+            js_message(record)
+        ))),
+    }
+}
+
 /// Options for opening an [`IndexedDbStore`], from [`IndexedDbStore::builder`].
 #[derive(Debug, Clone)]
 pub struct IndexedDbBuilder {
@@ -579,14 +648,7 @@ impl IndexedDbStore {
                     backend: BACKEND,
                     reason: e.to_string(),
                 })?;
-        request.on_upgrade_needed(|event| {
-            use idb::DatabaseEvent;
-            if let Ok(db) = event.database() {
-                if !db.store_names().iter().any(|n| n == OBJECT_STORE) {
-                    let _ = db.create_object_store(OBJECT_STORE, ObjectStoreParams::new());
-                }
-            }
-        });
+        request.on_upgrade_needed(|event| upgrade_schema(&event.into()));
         #[derive(Clone, Copy)]
         enum Outcome {
             Opened,
@@ -792,38 +854,51 @@ impl IndexedDbStore {
     }
 }
 
-/// The first byte of the IndexedDB keys of a namespace's version indexes (`crate::versions`):
-/// above every namespace length byte (at most 64), so the indexes never fall inside a data
-/// range, and each index of a namespace is one key range of its own.
-fn part_tag(part: Part) -> Option<u8> {
-    match part {
-        Part::Data => None,
-        Part::Meta => Some(0x80),
-        Part::Log => Some(0x81),
-        Part::Tombs => Some(0x82),
-    }
+/// The first byte of a namespace's state record key (`0x81` ‖ namespace prefix) and of its
+/// tombstones' keys (`0x82` ‖ namespace prefix ‖ key): above every namespace length byte (at
+/// most 64), so neither falls inside a data range.
+const STATE_TAG: u8 = 0x81;
+const TOMB_TAG: u8 = 0x82;
+
+/// What a commit knows of a key before its writes: `Some(version)` when live.
+type Known = std::collections::HashMap<Vec<u8>, Option<u64>>;
+
+/// One write of a commit, in IndexedDB terms.
+enum Op {
+    Delete(Vec<u8>),
+    Record(Vec<u8>, Vec<u8>, u64),
+    Tomb(Vec<u8>, u64),
+    Raw(Vec<u8>, Vec<u8>),
 }
 
-/// Versions, preconditions and the feed (see `crate::versions`): every commit is one
-/// `readwrite` transaction that first reads the state, the version entries of the keys it
-/// writes and the oldest tombstones, then, in the same transaction, issues every write. The
-/// transaction stays active across the wait: the read's `success` event wakes this code in a
-/// microtask, before the browser can commit. Transactions on one object store are serialised
-/// by IndexedDB, across tabs and workers too, so the check and the writes are atomic.
+/// Versions, preconditions and the feed (see the crate README) in schema version 2: a record is
+/// `{n, v, d}` under its key, a tombstone `{n, v, t}` under `0x82` ‖ prefix ‖ key, and the feed
+/// is the object store's index on `[n, v]`, which the browser keeps in the same `put`. So an
+/// unconditional set is one `put`; only preconditions, creates and deletes read first. A commit
+/// is one `readwrite` transaction: it reads the state, the records its checks need and the
+/// oldest tombstones, waits for them (the `success` event wakes this code in a microtask, while
+/// the transaction is active), then issues every write. IndexedDB serialises `readwrite`
+/// transactions on one store across tabs and workers, so a check and its writes are atomic.
 impl IndexedDbStore {
-    /// The IndexedDB key of `key` in `part` of this namespace.
-    fn part_key(&self, part: Part, key: &[u8]) -> Vec<u8> {
+    fn state_key(&self) -> Vec<u8> {
+        let mut key = Vec::with_capacity(self.key_prefix.len() + 1);
+        key.push(STATE_TAG);
+        key.extend_from_slice(&self.key_prefix);
+        key
+    }
+
+    fn tomb_key(&self, key: &[u8]) -> Vec<u8> {
         let mut full = Vec::with_capacity(self.key_prefix.len() + key.len() + 1);
-        full.extend(part_tag(part));
+        full.push(TOMB_TAG);
         full.extend_from_slice(&self.key_prefix);
         full.extend_from_slice(key);
         full
     }
 
-    /// The key range of `part` of this namespace from `from` (inclusive) on.
-    fn part_range(&self, part: Part, from: &[u8]) -> Result<JsValue> {
-        let start = self.part_key(part, from);
-        let end = prefix_end(&self.part_key(part, &[]))
+    /// The key range of this namespace's tombstones.
+    fn tomb_range(&self) -> Result<JsValue> {
+        let start = self.tomb_key(&[]);
+        let end = prefix_end(&start)
             .ok_or_else(|| Error::backend(BACKEND, "namespace prefix has no end"))?;
         let range = KeyRange::bound(
             &Uint8Array::from(start.as_slice()).into(),
@@ -833,6 +908,19 @@ impl IndexedDbStore {
         )
         .map_err(from_idb)?;
         Ok(idb::Query::from(range).into())
+    }
+
+    /// The range `[namespace, from]` .. `[namespace, +inf]` of an index on `[n, version]`.
+    fn index_range(&self, from: f64) -> Result<JsValue> {
+        let lower = Array::of2(&self.namespace.as_ref().into(), &from.into());
+        let upper = Array::of2(&self.namespace.as_ref().into(), &f64::INFINITY.into());
+        let range = KeyRange::bound(&lower.into(), &upper.into(), Some(false), Some(false))
+            .map_err(from_idb)?;
+        Ok(idb::Query::from(range).into())
+    }
+
+    fn index(&self, tx: &Tx<'_>, name: &str) -> Result<web_sys::IdbIndex> {
+        tx.store.index(name).map_err(from_js)
     }
 
     /// Issues a `get` for each full IndexedDB key, in one call into JavaScript.
@@ -849,96 +937,80 @@ impl IndexedDbStore {
         get_many(&tx.store, &bytes, &ends).map_err(from_js)
     }
 
-    /// Waits for the last of `requests` (requests of a transaction complete in order) and
-    /// returns every result.
-    async fn results(&self, tx: &Tx<'_>, requests: &Array) -> Result<Vec<Option<Vec<u8>>>> {
-        let n = requests.length();
-        if n == 0 {
-            return Ok(Vec::new());
+    /// The records of settled `get` requests: value and version of each found.
+    fn records(requests: &Array) -> Result<Vec<Option<(Vec<u8>, u64)>>> {
+        let packed: Array = read_records(requests)
+            .map_err(from_js)?
+            .dyn_into()
+            .map_err(|_| {
+                Error::Corrupted("IndexedDB holds a value this crate did not write".into())
+            })?;
+        let bytes = packed.get(0).unchecked_into::<Uint8Array>().to_vec();
+        let ends = packed
+            .get(1)
+            .unchecked_into::<js_sys::Uint32Array>()
+            .to_vec();
+        let versions = packed
+            .get(2)
+            .unchecked_into::<js_sys::Float64Array>()
+            .to_vec();
+        let present = packed.get(3).unchecked_into::<Uint8Array>().to_vec();
+        let mut start = 0usize;
+        let mut out = Vec::with_capacity(ends.len());
+        for ((end, version), present) in ends.into_iter().zip(versions).zip(present) {
+            let end = end as usize;
+            out.push(if present == 1 {
+                let value = bytes
+                    .get(start..end)
+                    .ok_or_else(|| Error::backend(BACKEND, "bad packed records"))?;
+                Some((value.to_vec(), version as u64))
+            } else {
+                None
+            });
+            start = end;
         }
-        let last: IdbRequest = requests.get(n - 1).unchecked_into();
-        tx.settled(&last).await?;
-        Self::collected(requests)
+        Ok(out)
     }
 
-    /// The results of `requests`, all settled (a request issued after them has settled).
-    fn collected(requests: &Array) -> Result<Vec<Option<Vec<u8>>>> {
-        if let Some(packed) = pack_results(requests)
-            .ok()
-            .and_then(|p| p.dyn_into::<Array>().ok())
-        {
-            let bytes = packed.get(0).unchecked_into::<Uint8Array>().to_vec();
-            let ends = packed
-                .get(1)
-                .unchecked_into::<js_sys::Uint32Array>()
-                .to_vec();
-            let present = packed.get(2).unchecked_into::<Uint8Array>().to_vec();
-            let mut start = 0usize;
-            let mut out = Vec::with_capacity(ends.len());
-            for (end, present) in ends.into_iter().zip(present) {
-                let end = end as usize;
-                out.push(if present == 1 {
-                    Some(
-                        bytes
-                            .get(start..end)
-                            .ok_or_else(|| Error::backend(BACKEND, "bad packed results"))?
-                            .to_vec(),
-                    )
-                } else {
-                    None
-                });
-                start = end;
-            }
-            return Ok(out);
+    /// The state record from a settled `get`.
+    fn state_of(request: &IdbRequest) -> Result<State> {
+        let value = request_result(request)?;
+        if value.is_undefined() {
+            return Ok(State::default());
         }
-        // Something this crate did not write: the per-request path names it.
-        requests
-            .iter()
-            .map(|r| {
-                let value = request_result(r.unchecked_ref())?;
-                if value.is_undefined() {
-                    Ok(None)
-                } else {
-                    to_bytes(&value).map(Some)
-                }
-            })
-            .collect()
+        State::decode(&to_bytes(&value)?)
     }
 
-    /// Issues `writes` in order, in one call into JavaScript.
-    fn apply(&self, tx: &Tx<'_>, writes: Vec<Write>) -> Result<()> {
+    /// Issues `ops` in order, in one call into JavaScript.
+    fn apply(&self, tx: &Tx<'_>, ops: Vec<Op>) -> Result<()> {
         let mut bytes = Vec::new();
-        let mut ends = Vec::with_capacity(writes.len() * 2);
-        let mut kinds = Vec::with_capacity(writes.len());
+        let mut ends = Vec::with_capacity(ops.len() * 2);
+        let mut kinds = Vec::with_capacity(ops.len());
+        let mut versions = Vec::with_capacity(ops.len());
         let end = |bytes: &Vec<u8>| {
             u32::try_from(bytes.len())
                 .map_err(|_| Error::InvalidInput("batch larger than 4 GiB".into()))
         };
-        for write in writes {
-            match write {
-                Write::Put(part, key, value) => {
-                    bytes.extend(part_tag(part));
-                    bytes.extend_from_slice(&self.key_prefix);
-                    bytes.extend_from_slice(&key);
-                    ends.push(end(&bytes)?);
-                    bytes.extend_from_slice(&value);
-                    ends.push(end(&bytes)?);
-                    kinds.push(1);
-                }
-                Write::Delete(part, key) => {
-                    bytes.extend(part_tag(part));
-                    bytes.extend_from_slice(&self.key_prefix);
-                    bytes.extend_from_slice(&key);
-                    ends.push(end(&bytes)?);
-                    kinds.push(0);
-                }
+        for op in ops {
+            let (kind, key, value, version) = match op {
+                Op::Delete(key) => (0u8, key, None, 0),
+                Op::Record(key, value, v) => (1, key, Some(value), v),
+                Op::Tomb(key, v) => (2, key, None, v),
+                Op::Raw(key, value) => (3, key, Some(value), 0),
+            };
+            bytes.extend_from_slice(&key);
+            ends.push(end(&bytes)?);
+            if let Some(value) = value {
+                bytes.extend_from_slice(&value);
+                ends.push(end(&bytes)?);
             }
+            kinds.push(kind);
+            versions.push(version as f64);
         }
-        apply_all(&tx.store, &bytes, &ends, &kinds).map_err(from_js)
+        apply_ops(&tx.store, &self.namespace, &bytes, &ends, &kinds, &versions).map_err(from_js)
     }
 
-    /// Commits `ops` (an empty list only upgrades a namespace written before versions) in one
-    /// `readwrite` transaction.
+    /// Commits `ops` in one `readwrite` transaction.
     async fn commit(&self, ops: Vec<BatchOp>) -> Result<()> {
         let tx = self.begin(true)?;
         match self.commit_in(&tx, ops).await {
@@ -948,102 +1020,131 @@ impl IndexedDbStore {
     }
 
     async fn commit_in(&self, tx: &Tx<'_>, ops: Vec<BatchOp>) -> Result<()> {
-        // Round 1: the state, the version entry of every key the batch names, the oldest
-        // tombstones.
-        let mut names: Vec<&[u8]> = versions::keys_of(&ops).collect();
-        names.sort_unstable();
-        names.dedup();
-        let mut keys = Vec::with_capacity(names.len() + 1);
-        keys.push(self.part_key(Part::Log, versions::STATE_KEY));
-        keys.extend(names.iter().map(|k| self.part_key(Part::Meta, k)));
+        // Reads: the state, the records preconditions, creates and deletes need, and the oldest
+        // tombstones (which also tell, when fewer than a page, every key that has one).
+        let mut read: Vec<&[u8]> = ops
+            .iter()
+            .filter(|op| !matches!(op, BatchOp::Set { .. }))
+            .map(BatchOp::key)
+            .collect();
+        read.sort_unstable();
+        read.dedup();
+        let mut keys = Vec::with_capacity(read.len() + 1);
+        keys.push(self.state_key());
+        keys.extend(read.iter().map(|k| self.full_key(k, 0)));
         let requests = self.issue_gets(tx, &keys)?;
-        let tombs = self.part_range(Part::Tombs, &[])?;
-        let prune = Some(versions::PRUNE_PER_COMMIT as u32);
-        let tomb_keys = get_all(&tx.store, &tombs, prune, true).map_err(from_js)?;
-        let tomb_values = get_all(&tx.store, &tombs, prune, false).map_err(from_js)?;
-        let mut results = self.results(tx, &requests).await?.into_iter();
+        let page = versions::PRUNE_PER_COMMIT as u32;
+        let index = self.index(tx, "tombs")?;
+        let range = self.index_range(f64::NEG_INFINITY)?;
+        let tomb_keys = index
+            .get_all_keys_with_key_and_limit(&range, page)
+            .map_err(from_js)?;
+        let tomb_values = index
+            .get_all_with_key_and_limit(&range, page)
+            .map_err(from_js)?;
         let tomb_values: Array = tx.settled(&tomb_values).await?.unchecked_into();
         let tomb_keys: Array = request_result(&tomb_keys)?.unchecked_into();
 
-        let stored_state = results.next().flatten();
-        let mut state = stored_state
-            .as_deref()
-            .map(State::decode)
-            .transpose()?
-            .unwrap_or_default();
-        let mut meta: std::collections::HashMap<Vec<u8>, Option<Meta>> = names
-            .iter()
-            .zip(results)
-            .map(|(k, m)| Ok((k.to_vec(), m.as_deref().map(decode_meta).transpose()?)))
-            .collect::<Result<_>>()?;
-        let mut writes = Vec::new();
-        if stored_state.is_none() {
-            // Round 2, once per namespace: data written before versions gets versions now.
-            let data = self.range(&Scan::all())?;
-            let request = get_all(&tx.store, &data, None, true).map_err(from_js)?;
-            let existing: Array = tx.settled(&request).await?.unchecked_into();
-            if existing.length() > 0 {
-                let existing = existing
-                    .iter()
-                    .map(|k| self.strip_key(&k))
-                    .collect::<Result<Vec<_>>>()?;
-                let upgrade = versions::upgrade_plan(existing.clone());
-                for (i, key) in existing.into_iter().enumerate() {
-                    if let Some(m) = meta.get_mut(&key) {
-                        *m = Some(Meta {
-                            version: i as u64 + 1,
-                            live: true,
-                        });
-                    }
-                }
-                state = upgrade.state;
-                writes = upgrade.writes;
-            }
+        let before = Self::state_of(&requests.get(0).unchecked_into())?;
+        let rest = Array::new();
+        for r in requests.iter().skip(1) {
+            rest.push(&r);
         }
-        let before = if stored_state.is_some() {
-            state
-        } else {
-            State {
-                last: u64::MAX,
-                horizon: 0,
-            }
-        };
-
-        let mut candidates = Vec::new();
-        let cutoff = state.prune_cutoff(self.retention);
+        let mut known: Known = read
+            .iter()
+            .zip(Self::records(&rest)?)
+            .map(|(k, r)| (k.to_vec(), r.map(|(_, v)| v)))
+            .collect();
+        let tomb_prefix = self.tomb_key(&[]).len();
+        let mut tombs = Vec::with_capacity(tomb_keys.length() as usize);
         for (k, v) in tomb_keys.iter().zip(tomb_values.iter()) {
             let k = to_bytes(&k)?;
-            let version =
-                versions::decode_version_key(k.get(k.len().saturating_sub(8)..).unwrap_or(&[]))?;
-            if version > cutoff {
+            let t = Reflect::get(&v, &"t".into())
+                .map_err(from_js)?
+                .as_f64()
+                .ok_or_else(|| Error::Corrupted("a tombstone without its version".into()))?;
+            tombs.push((t as u64, k.get(tomb_prefix..).unwrap_or_default().to_vec()));
+        }
+        let all_tombs_known = tombs.len() < versions::PRUNE_PER_COMMIT;
+        let tombed: std::collections::HashSet<&[u8]> =
+            tombs.iter().map(|(_, k)| k.as_slice()).collect();
+
+        for op in &ops {
+            if let BatchOp::Require { key, expect } = op {
+                let current = known.get(key).copied().flatten();
+                let holds = match expect {
+                    Expect::Absent => current.is_none(),
+                    Expect::Present => current.is_some(),
+                    Expect::Version(v) => current == Some(*v),
+                };
+                if !holds {
+                    return Err(Error::Conflict {
+                        key: key.clone(),
+                        expected: *expect,
+                        current,
+                    });
+                }
+            }
+        }
+
+        let mut state = before;
+        let mut writes = Vec::with_capacity(ops.len() + 2);
+        // Keys this commit wrote: `true` if it left a tombstone under them.
+        let mut written: std::collections::HashMap<Vec<u8>, bool> = Default::default();
+        for op in ops {
+            let (key, value) = match op {
+                BatchOp::Require { .. } => continue,
+                BatchOp::Create { key, value } => {
+                    if known.get(&key).copied().flatten().is_some() {
+                        return Err(Error::KeyExists { key });
+                    }
+                    (key, Some(value))
+                }
+                BatchOp::Set { key, value } => (key, Some(value)),
+                BatchOp::Delete { key } => (key, None),
+            };
+            let live = known.get(&key).copied().flatten().is_some();
+            if value.is_none() && !live {
+                continue; // deleting what is absent changes nothing
+            }
+            state.last = state
+                .last
+                .checked_add(1)
+                .ok_or_else(|| Error::Corrupted("version counter overflow".into()))?;
+            let has_tomb = match written.get(&key) {
+                Some(tomb) => *tomb,
+                None => !all_tombs_known || tombed.contains(key.as_slice()),
+            };
+            match value {
+                Some(value) => {
+                    if has_tomb {
+                        writes.push(Op::Delete(self.tomb_key(&key)));
+                    }
+                    writes.push(Op::Record(self.full_key(&key, 0), value, state.last));
+                    known.insert(key.clone(), Some(state.last));
+                    written.insert(key, false);
+                }
+                None => {
+                    writes.push(Op::Delete(self.full_key(&key, 0)));
+                    writes.push(Op::Tomb(self.tomb_key(&key), state.last));
+                    known.insert(key.clone(), None);
+                    written.insert(key, true);
+                }
+            }
+        }
+        let cutoff = state.prune_cutoff(self.retention);
+        for (t, key) in &tombs {
+            if *t > cutoff {
                 break;
             }
-            candidates.push((version, to_bytes(&v)?));
-        }
-        let missing: Vec<Vec<u8>> = candidates
-            .iter()
-            .filter(|(_, k)| !meta.contains_key(k))
-            .map(|(_, k)| k.clone())
-            .collect();
-        if !missing.is_empty() {
-            // Round 3, only when tombstones are due for pruning: their version entries.
-            let keys: Vec<Vec<u8>> = missing
-                .iter()
-                .map(|k| self.part_key(Part::Meta, k))
-                .collect();
-            let requests = self.issue_gets(tx, &keys)?;
-            for (key, m) in missing.into_iter().zip(self.results(tx, &requests).await?) {
-                meta.insert(key, m.as_deref().map(decode_meta).transpose()?);
+            if written.contains_key(key) {
+                continue; // rewritten by this commit
             }
+            writes.push(Op::Delete(self.tomb_key(key)));
+            state.horizon = state.horizon.max(*t);
         }
-        let plan = versions::plan(ops, state, &meta, &candidates, self.retention)?;
-        writes.extend(plan.writes);
-        if plan.state != before {
-            writes.push(Write::Put(
-                Part::Log,
-                versions::STATE_KEY.to_vec(),
-                plan.state.encode().to_vec(),
-            ));
+        if state != before {
+            writes.push(Op::Raw(self.state_key(), state.encode().to_vec()));
         }
         if writes.is_empty() {
             return Ok(());
@@ -1069,141 +1170,80 @@ impl KVStore for IndexedDbStore {
         if value.is_undefined() {
             Ok(None)
         } else {
-            to_bytes(&value).map(Some)
+            record_data(&value).map(Some)
         }
     }
 
     async fn get_versioned(&self, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
         check_key(key)?;
-        for _ in 0..2 {
-            let tx = self.begin(false)?;
-            let keys = [
-                self.part_key(Part::Log, versions::STATE_KEY),
-                self.part_key(Part::Data, key),
-                self.part_key(Part::Meta, key),
-            ];
-            let requests = match self.issue_gets(&tx, &keys) {
-                Ok(r) => r,
-                Err(err) => return Err(tx.abandon(err)),
-            };
-            let [state, value, meta] = <[_; 3]>::try_from(self.results(&tx, &requests).await?)
-                .map_err(|_| Error::backend(BACKEND, "lost a request's result"))?;
-            if state.is_none() && value.is_some() {
-                // A namespace written before versions: upgrade it, then read again.
-                self.commit(Vec::new()).await?;
-                continue;
-            }
-            return match (value, meta) {
-                (Some(value), Some(meta)) => Ok(Some((value, decode_meta(&meta)?.version))),
-                _ => Ok(None),
-            };
-        }
-        Err(Error::backend(BACKEND, "the namespace did not upgrade"))
+        let tx = self.begin(false)?;
+        let requests = match self.issue_gets(&tx, &[self.full_key(key, 0)]) {
+            Ok(r) => r,
+            Err(err) => return Err(tx.abandon(err)),
+        };
+        tx.settled(&requests.get(0).unchecked_into()).await?;
+        Ok(Self::records(&requests)?.pop().flatten())
     }
 
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
-        let Some(from) = since.checked_add(1) else {
-            return Ok(Vec::new());
-        };
         // IndexedDB reads a count of 0 as "no limit": ask for one, return none.
         let fetch = u32::try_from(limit.max(1)).unwrap_or(u32::MAX);
-        for _ in 0..2 {
-            let tx = self.begin(false)?;
-            let log_range = self.part_range(Part::Log, &versions::version_key(from))?;
-            let issued = self
-                .issue_gets(&tx, &[self.part_key(Part::Log, versions::STATE_KEY)])
-                .and_then(|state| {
-                    let data = self.range(&Scan::all())?;
-                    let count = tx.store.count_with_key(&data).map_err(from_js)?;
-                    let keys =
-                        get_all(&tx.store, &log_range, Some(fetch), true).map_err(from_js)?;
-                    let values =
-                        get_all(&tx.store, &log_range, Some(fetch), false).map_err(from_js)?;
-                    Ok((state, count, keys, values))
-                });
-            let (state, count, keys, values) = match issued {
-                Ok(r) => r,
-                Err(err) => return Err(tx.abandon(err)),
+        let tx = self.begin(false)?;
+        let issued = (|| {
+            let state = self.issue_gets(&tx, &[self.state_key()])?;
+            let index = self.index(&tx, "feed")?;
+            let range = self.index_range(since.saturating_add(1) as f64)?;
+            let keys = index
+                .get_all_keys_with_key_and_limit(&range, fetch)
+                .map_err(from_js)?;
+            let values = index
+                .get_all_with_key_and_limit(&range, fetch)
+                .map_err(from_js)?;
+            Ok((state, keys, values))
+        })();
+        let (state, keys, values) = match issued {
+            Ok(r) => r,
+            Err(err) => return Err(tx.abandon(err)),
+        };
+        // Requests complete in order: once the last has, every one has.
+        let values: Array = tx.settled(&values).await?.unchecked_into();
+        let keys: Array = request_result(&keys)?.unchecked_into();
+        versions::check_since(since, Self::state_of(&state.get(0).unchecked_into())?)?;
+        let prefix = self.key_prefix.len();
+        let mut out = Vec::with_capacity(keys.length() as usize);
+        for (k, record) in keys.iter().zip(values.iter()).take(limit) {
+            let k = to_bytes(&k)?;
+            let version = Reflect::get(&record, &"v".into())
+                .map_err(from_js)?
+                .as_f64()
+                .ok_or_else(|| Error::Corrupted("a feed entry without its version".into()))?
+                as u64;
+            let (key, value) = if k.first() == Some(&TOMB_TAG) {
+                (k.get(prefix + 1..).unwrap_or_default().to_vec(), None)
+            } else {
+                (
+                    k.get(prefix..).unwrap_or_default().to_vec(),
+                    Some(record_data(&record)?),
+                )
             };
-            // Requests complete in order: once the last has, every one has.
-            let log_values: Array = tx.settled(&values).await?.unchecked_into();
-            let log_keys: Array = request_result(&keys)?.unchecked_into();
-            let state = Self::collected(&state)?.pop().flatten();
-            let Some(state) = state else {
-                if request_result(&count)?.as_f64().unwrap_or(0.0) > 0.0 {
-                    self.commit(Vec::new()).await?;
-                    continue;
-                }
-                return Ok(Vec::new());
-            };
-            versions::check_since(since, State::decode(&state)?)?;
-            let mut entries = Vec::with_capacity(log_keys.length() as usize);
-            for (k, v) in log_keys.iter().zip(log_values.iter()) {
-                let k = to_bytes(&k)?;
-                let version = versions::decode_version_key(
-                    k.get(k.len().saturating_sub(8)..).unwrap_or(&[]),
-                )?;
-                entries.push((version, to_bytes(&v)?));
-            }
-            entries.truncate(limit);
-            if entries.is_empty() {
-                return Ok(Vec::new());
-            }
-            let mut keys = Vec::with_capacity(2 * entries.len());
-            for (_, key) in &entries {
-                keys.push(self.part_key(Part::Meta, key));
-                keys.push(self.part_key(Part::Data, key));
-            }
-            let requests = match self.issue_gets(&tx, &keys) {
-                Ok(r) => r,
-                Err(err) => return Err(tx.abandon(err)),
-            };
-            let mut results = self.results(&tx, &requests).await?.into_iter();
-            let mut out = Vec::with_capacity(entries.len());
-            for (version, key) in entries {
-                let (meta, value) = (results.next().flatten(), results.next().flatten());
-                let meta = meta
-                    .as_deref()
-                    .map(decode_meta)
-                    .transpose()?
-                    .ok_or_else(|| Error::Corrupted("a change without its version entry".into()))?;
-                if meta.version != version {
-                    return Err(Error::Corrupted(
-                        "the change log disagrees with a version entry".into(),
-                    ));
-                }
-                out.push(Change {
-                    key,
-                    version,
-                    value: if meta.live { value } else { None },
-                });
-            }
-            return Ok(out);
+            out.push(Change {
+                key,
+                version,
+                value,
+            });
         }
-        Err(Error::backend(BACKEND, "the namespace did not upgrade"))
+        Ok(out)
     }
 
     async fn last_version(&self) -> Result<u64> {
-        for _ in 0..2 {
-            let tx = self.begin(false)?;
-            let issued = self
-                .issue_gets(&tx, &[self.part_key(Part::Log, versions::STATE_KEY)])
-                .and_then(|state| {
-                    let data = self.range(&Scan::all())?;
-                    Ok((state, tx.store.count_with_key(&data).map_err(from_js)?))
-                });
-            let (state, count) = match issued {
-                Ok(r) => r,
-                Err(err) => return Err(tx.abandon(err)),
-            };
-            let n = tx.settled(&count).await?.as_f64().unwrap_or(0.0);
-            match Self::collected(&state)?.pop().flatten() {
-                Some(state) => return Ok(State::decode(&state)?.last),
-                None if n > 0.0 => self.commit(Vec::new()).await?,
-                None => return Ok(0),
-            }
-        }
-        Err(Error::backend(BACKEND, "the namespace did not upgrade"))
+        let tx = self.begin(false)?;
+        let state = match self.issue_gets(&tx, &[self.state_key()]) {
+            Ok(r) => r,
+            Err(err) => return Err(tx.abandon(err)),
+        };
+        let request: IdbRequest = state.get(0).unchecked_into();
+        tx.settled(&request).await?;
+        Ok(Self::state_of(&request)?.last)
     }
 
     async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
@@ -1253,7 +1293,7 @@ impl KVStore for IndexedDbStore {
         }
         keys.iter()
             .zip(values.iter())
-            .map(|(k, v)| Ok((self.strip_key(&k)?, to_bytes(&v)?)))
+            .map(|(k, v)| Ok((self.strip_key(&k)?, record_data(&v)?)))
             .collect()
     }
 
@@ -1296,39 +1336,25 @@ impl KVStore for IndexedDbStore {
 
     async fn clear(&self) -> Result<()> {
         let tx = self.begin(true)?;
-        let issued = self
-            .issue_gets(&tx, &[self.part_key(Part::Log, versions::STATE_KEY)])
-            .and_then(|state| {
-                let last = self.range(&Scan::all())?;
-                Ok((state, last))
-            });
-        let (state, data_range) = match issued {
+        let state = match self.issue_gets(&tx, &[self.state_key()]) {
             Ok(r) => r,
             Err(err) => return Err(tx.abandon(err)),
         };
-        let state = match self.results(&tx, &state).await {
-            Ok(mut r) => r.pop().flatten().map(|s| State::decode(&s)).transpose(),
-            Err(err) => return Err(tx.abandon(err)),
-        };
-        let mut state = match state {
-            Ok(s) => s.unwrap_or_default(),
-            Err(err) => return Err(tx.abandon(err)),
-        };
-        // Versions go on; every feed from before the clear must resync.
-        state.horizon = state.last;
+        let request: IdbRequest = state.get(0).unchecked_into();
+        if let Err(err) = tx.settled(&request).await {
+            return Err(tx.abandon(err));
+        }
         let cleared = (|| {
-            tx.store.delete(&data_range).map_err(from_js)?;
-            for part in [Part::Meta, Part::Log, Part::Tombs] {
-                let range = self.part_range(part, &[])?;
-                tx.store.delete(&range).map_err(from_js)?;
-            }
+            let mut state = Self::state_of(&request)?;
+            // Versions go on; every feed from before the clear must resync.
+            state.horizon = state.last;
+            tx.store
+                .delete(&self.range(&Scan::all())?)
+                .map_err(from_js)?;
+            tx.store.delete(&self.tomb_range()?).map_err(from_js)?;
             self.apply(
                 &tx,
-                vec![Write::Put(
-                    Part::Log,
-                    versions::STATE_KEY.to_vec(),
-                    state.encode().to_vec(),
-                )],
+                vec![Op::Raw(self.state_key(), state.encode().to_vec())],
             )
         })();
         match cleared {
