@@ -400,6 +400,8 @@ pub struct IndexedDbStore {
     connection: Rc<Connection>,
     namespace: Rc<str>,
     retention: u64,
+    /// The last version this handle saw committed: when to read tombstones to prune them.
+    last_seen: Rc<std::cell::Cell<u64>>,
     /// Length byte and name: the start of every IndexedDB key of this namespace.
     key_prefix: Rc<[u8]>,
 }
@@ -736,6 +738,7 @@ impl IndexedDbStore {
             connection,
             namespace: namespace.into(),
             retention,
+            last_seen: Rc::default(),
             key_prefix: key_prefix.into(),
         })
     }
@@ -860,6 +863,9 @@ impl IndexedDbStore {
 const STATE_TAG: u8 = 0x81;
 const TOMB_TAG: u8 = 0x82;
 
+/// A record's value and version.
+type Versioned = (Vec<u8>, u64);
+
 /// What a commit knows of a key before its writes: `Some(version)` when live.
 type Known = std::collections::HashMap<Vec<u8>, Option<u64>>;
 
@@ -938,7 +944,7 @@ impl IndexedDbStore {
     }
 
     /// The records of settled `get` requests: value and version of each found.
-    fn records(requests: &Array) -> Result<Vec<Option<(Vec<u8>, u64)>>> {
+    fn records(requests: &Array) -> Result<Vec<Option<Versioned>>> {
         let packed: Array = read_records(requests)
             .map_err(from_js)?
             .dyn_into()
@@ -1033,17 +1039,30 @@ impl IndexedDbStore {
         keys.push(self.state_key());
         keys.extend(read.iter().map(|k| self.full_key(k, 0)));
         let requests = self.issue_gets(tx, &keys)?;
-        let page = versions::PRUNE_PER_COMMIT as u32;
-        let index = self.index(tx, "tombs")?;
-        let range = self.index_range(f64::NEG_INFINITY)?;
-        let tomb_keys = index
-            .get_all_keys_with_key_and_limit(&range, page)
-            .map_err(from_js)?;
-        let tomb_values = index
-            .get_all_with_key_and_limit(&range, page)
-            .map_err(from_js)?;
-        let tomb_values: Array = tx.settled(&tomb_values).await?.unchecked_into();
-        let tomb_keys: Array = request_result(&tomb_keys)?.unchecked_into();
+        // The oldest tombstones: read by commits with a delete (the only source of tombstones),
+        // and by larger ones, where knowing which keys have one saves a `delete` per set; a
+        // small commit of sets instead deletes each key's possible tombstone blindly.
+        // Every 16 versions a commit reads them anyway, to prune.
+        let reads_tombs = ops.len() >= 16
+            || ops.iter().any(|op| matches!(op, BatchOp::Delete { .. }))
+            || self.last_seen.get() / 16 != (self.last_seen.get() + ops.len() as u64) / 16;
+        let (tomb_keys, tomb_values) = if reads_tombs {
+            let page = versions::PRUNE_PER_COMMIT as u32;
+            let index = self.index(tx, "tombs")?;
+            let range = self.index_range(f64::NEG_INFINITY)?;
+            let keys = index
+                .get_all_keys_with_key_and_limit(&range, page)
+                .map_err(from_js)?;
+            let values = index
+                .get_all_with_key_and_limit(&range, page)
+                .map_err(from_js)?;
+            let values: Array = tx.settled(&values).await?.unchecked_into();
+            (request_result(&keys)?.unchecked_into::<Array>(), values)
+        } else {
+            let last: IdbRequest = requests.get(requests.length() - 1).unchecked_into();
+            tx.settled(&last).await?;
+            (Array::new(), Array::new())
+        };
 
         let before = Self::state_of(&requests.get(0).unchecked_into())?;
         let rest = Array::new();
@@ -1065,7 +1084,7 @@ impl IndexedDbStore {
                 .ok_or_else(|| Error::Corrupted("a tombstone without its version".into()))?;
             tombs.push((t as u64, k.get(tomb_prefix..).unwrap_or_default().to_vec()));
         }
-        let all_tombs_known = tombs.len() < versions::PRUNE_PER_COMMIT;
+        let all_tombs_known = reads_tombs && tombs.len() < versions::PRUNE_PER_COMMIT;
         let tombed: std::collections::HashSet<&[u8]> =
             tombs.iter().map(|(_, k)| k.as_slice()).collect();
 
@@ -1143,6 +1162,7 @@ impl IndexedDbStore {
             writes.push(Op::Delete(self.tomb_key(key)));
             state.horizon = state.horizon.max(*t);
         }
+        self.last_seen.set(state.last);
         if state != before {
             writes.push(Op::Raw(self.state_key(), state.encode().to_vec()));
         }
