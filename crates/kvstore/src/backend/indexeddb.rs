@@ -2,25 +2,31 @@
 //! and deleting databases and key ranges through the `idb` crate, the per-operation calls
 //! through `web-sys` (see **Cost per call**).
 //!
-//! **Layout.** One IndexedDB database per store name, holding one object store `kv` (schema
-//! version 1). A record's IndexedDB key is a binary key (`Uint8Array`): one byte with the
+//! **Layout** (schema version 2). One IndexedDB database per store name, holding one object
+//! store `kv`. A record's IndexedDB key is a binary key (`Uint8Array`): one byte with the
 //! namespace name's length, the name, then the caller's key. IndexedDB orders binary keys as
 //! unsigned bytes, shorter prefix first — the order of sled, redb and the memory backend — so a
-//! namespace is one contiguous key range and a prefix scan is one key range. Values are stored
-//! as `Uint8Array`s. A namespace's version indexes (see the crate README) are key ranges of the
-//! same object store whose first byte is 0x80 (key → version), 0x81 (version → key, and the
-//! state record) or 0x82 (tombstones by version), followed by the same namespace prefix.
+//! namespace is one contiguous key range and a prefix scan is one key range. A record's value is
+//! an object `{n, v, d}`: the namespace name, the key's version and the value (`Uint8Array`). A
+//! deletion leaves a tombstone `{n, v, t}` under `0x82` ‖ namespace prefix ‖ key, and each
+//! namespace's state (last version, horizon: 16 bytes) is under `0x81` ‖ namespace prefix; both
+//! tags are above every length byte, so neither falls inside a data range. The change feed is
+//! the store's index `feed` on `[n, v]` (records and tombstones), kept by the browser in the
+//! same `put`; the index `tombs` on `[n, t]` finds the oldest tombstones to prune. Opening a
+//! version-1 database (values stored as bytes, no versions) rewrites it in the upgrade
+//! transaction: each namespace's keys get versions 1, 2, ... in key order.
 //!
 //! **Transactions.** Every operation is one IndexedDB transaction. A write (`set`, `delete`,
-//! `batch`) first issues, in one call into JavaScript, a `get` for the state record and for the
-//! version entry of every key it names, and reads the oldest tombstones; it waits for the last
-//! of them (IndexedDB completes a transaction's requests in order), plans the batch (checking
-//! preconditions and creates), then issues every write in one more call and waits for the
-//! transaction's `complete`. The wait in between keeps the transaction active: the `success`
-//! event wakes this code in a microtask, before the browser may commit, and nothing but
-//! IndexedDB requests is awaited inside a transaction. A failed check aborts the transaction
-//! before any write is issued; a request that throws makes us abort it explicitly. A scan is
-//! one ranged `getAll` (plus one `getAllKeys` over the same range for the keys), never a
+//! `batch`) issues, in one call into JavaScript, a `get` of the state and of the record of
+//! every key a precondition, create or delete names (plain sets read nothing), and, for commits
+//! with a delete, larger ones and every 16 versions, the oldest tombstones; it waits for the
+//! last of them (IndexedDB completes a transaction's requests in order), plans, then issues
+//! every write in one more call and waits for `complete`. The wait keeps the transaction
+//! active: the `success` event wakes this code in a microtask, before the browser may commit,
+//! and nothing but IndexedDB requests is awaited inside a transaction. IndexedDB serialises
+//! `readwrite` transactions on one store, across tabs and workers too, so a check and its
+//! writes are atomic. A failed check aborts the transaction before any write is issued. A scan
+//! is one ranged `getAll` (plus one `getAllKeys` over the same range for the keys), never a
 //! request per entry.
 //!
 //! **Cost per call.** Every crossing between WebAssembly and JavaScript costs, and in a real
