@@ -6,128 +6,137 @@
 //! can be compared with a build of an older commit on the same machine (`scripts/bench.sh
 //! writes` prints this build's).
 
-use futures::executor::block_on;
-use kvstore::{Batch, KVStore, RedbStore, SledStore};
-use std::time::{Duration, Instant};
-use vault::{KdfParams, Vault};
+// Native stores only: on wasm32 this bench is empty.
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use futures::executor::block_on;
+    use kvstore::{Batch, KVStore, RedbStore, SledStore};
+    use std::time::{Duration, Instant};
+    use vault::{KdfParams, Vault};
 
-const ROUNDS: usize = 60;
-const BATCH: usize = 1_000;
+    const ROUNDS: usize = 60;
+    const BATCH: usize = 1_000;
 
-fn timed(f: impl FnOnce()) -> Duration {
-    let t = Instant::now();
-    f();
-    t.elapsed()
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn fmt(d: Duration) -> String {
-    let us = d.as_secs_f64() * 1e6;
-    if us >= 1000.0 {
-        format!("{:.2} ms", us / 1000.0)
-    } else {
-        format!("{us:.1} us")
+    fn timed(f: impl FnOnce()) -> Duration {
+        let t = Instant::now();
+        f();
+        t.elapsed()
     }
-}
 
-fn vault_rows<S: KVStore>(backend: &str, store: S) {
-    let v = Vault::with_kdf(store, KdfParams::INSECURE_FOR_TESTS).unwrap();
-    let ks = block_on(v.create_keyspace("bench", "benchmark password")).unwrap();
-    let value = [0xA5u8; 100];
-    let (mut set, mut get, mut many) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
-        let name = format!("s{round}");
-        set.push(timed(|| {
-            block_on(v.set_secret(&ks, &name, &value)).unwrap()
-        }));
-        get.push(timed(|| {
-            block_on(v.get_secret(&ks, &name)).unwrap();
-        }));
-        if round % 4 == 0 {
-            let items: Vec<(String, [u8; 100])> = (0..BATCH)
-                .map(|i| (format!("b{round}/{i:04}"), value))
-                .collect();
-            many.push(timed(|| block_on(v.set_secrets(&ks, &items)).unwrap()));
+    fn median(mut times: Vec<Duration>) -> Duration {
+        times.sort();
+        times[times.len() / 2]
+    }
+
+    fn fmt(d: Duration) -> String {
+        let us = d.as_secs_f64() * 1e6;
+        if us >= 1000.0 {
+            format!("{:.2} ms", us / 1000.0)
+        } else {
+            format!("{us:.1} us")
         }
     }
-    println!(
-        "{backend:6} {:34} {:>10}",
-        "vault set_secret (100 B)",
-        fmt(median(set))
-    );
-    println!(
-        "{backend:6} {:34} {:>10}",
-        "vault get_secret (100 B)",
-        fmt(median(get))
-    );
-    println!(
-        "{backend:6} {:34} {:>10}",
-        "vault set_secrets, 1,000 x 100 B",
-        fmt(median(many))
-    );
-}
 
-fn batch_rows<S: KVStore>(backend: &str, store: S, conditional: bool) {
-    let (mut plain, mut cond) = (Vec::new(), Vec::new());
-    for round in 0..ROUNDS / 2 {
-        let mut batch = Batch::new();
-        for i in 0..BATCH {
-            batch.set(format!("p{round}/{i:04}").into_bytes(), vec![0xA5; 100]);
-        }
-        plain.push(timed(|| block_on(store.batch(batch)).unwrap()));
-        if conditional {
-            cond.push(timed(|| {
-                block_on(conditional_batch(&store, round)).unwrap()
+    fn vault_rows<S: KVStore>(backend: &str, store: S) {
+        let v = Vault::with_kdf(store, KdfParams::INSECURE_FOR_TESTS).unwrap();
+        let ks = block_on(v.create_keyspace("bench", "benchmark password")).unwrap();
+        let value = [0xA5u8; 100];
+        let (mut set, mut get, mut many) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            let name = format!("s{round}");
+            set.push(timed(|| {
+                block_on(v.set_secret(&ks, &name, &value)).unwrap()
             }));
+            get.push(timed(|| {
+                block_on(v.get_secret(&ks, &name)).unwrap();
+            }));
+            if round % 4 == 0 {
+                let items: Vec<(String, [u8; 100])> = (0..BATCH)
+                    .map(|i| (format!("b{round}/{i:04}"), value))
+                    .collect();
+                many.push(timed(|| block_on(v.set_secrets(&ks, &items)).unwrap()));
+            }
         }
-    }
-    let plain = median(plain);
-    print!(
-        "{backend:6} {:34} {:>10}",
-        "kvstore batch of 1,000 sets",
-        fmt(plain)
-    );
-    if conditional {
-        let cond = median(cond);
-        print!(
-            "   conditional {:>10}  ratio {:.2} (target <= 1.10)",
-            fmt(cond),
-            cond.as_secs_f64() / plain.as_secs_f64()
+        println!(
+            "{backend:6} {:34} {:>10}",
+            "vault set_secret (100 B)",
+            fmt(median(set))
+        );
+        println!(
+            "{backend:6} {:34} {:>10}",
+            "vault get_secret (100 B)",
+            fmt(median(get))
+        );
+        println!(
+            "{backend:6} {:34} {:>10}",
+            "vault set_secrets, 1,000 x 100 B",
+            fmt(median(many))
         );
     }
-    println!();
-}
 
-async fn conditional_batch<S: KVStore>(store: &S, round: usize) -> kvstore::Result<()> {
-    let mut batch = Batch::new();
-    for i in 0..BATCH {
-        let key = format!("c{round}/{i:04}").into_bytes();
-        batch.require_absent(key.clone()).set(key, vec![0xA5; 100]);
+    fn batch_rows<S: KVStore>(backend: &str, store: S, conditional: bool) {
+        let (mut plain, mut cond) = (Vec::new(), Vec::new());
+        for round in 0..ROUNDS / 2 {
+            let mut batch = Batch::new();
+            for i in 0..BATCH {
+                batch.set(format!("p{round}/{i:04}").into_bytes(), vec![0xA5; 100]);
+            }
+            plain.push(timed(|| block_on(store.batch(batch)).unwrap()));
+            if conditional {
+                cond.push(timed(|| {
+                    block_on(conditional_batch(&store, round)).unwrap()
+                }));
+            }
+        }
+        let plain = median(plain);
+        print!(
+            "{backend:6} {:34} {:>10}",
+            "kvstore batch of 1,000 sets",
+            fmt(plain)
+        );
+        if conditional {
+            let cond = median(cond);
+            print!(
+                "   conditional {:>10}  ratio {:.2} (target <= 1.10)",
+                fmt(cond),
+                cond.as_secs_f64() / plain.as_secs_f64()
+            );
+        }
+        println!();
     }
-    store.batch(batch).await
+
+    async fn conditional_batch<S: KVStore>(store: &S, round: usize) -> kvstore::Result<()> {
+        let mut batch = Batch::new();
+        for i in 0..BATCH {
+            let key = format!("c{round}/{i:04}").into_bytes();
+            batch.require_absent(key.clone()).set(key, vec![0xA5; 100]);
+        }
+        store.batch(batch).await
+    }
+
+    pub fn main() {
+        if std::env::args().any(|a| a == "--list") {
+            return; // `cargo test --benches` lists benchmarks; this one has no test mode.
+        }
+        let conditional = !std::env::args().any(|a| a == "--no-conditional");
+        let dir = tempfile::tempdir().unwrap();
+        println!("\nwrites and reads on durable stores (median of {ROUNDS} rounds)");
+        vault_rows("sled", SledStore::open(dir.path().join("v-sled")).unwrap());
+        vault_rows("redb", RedbStore::open(dir.path().join("v.redb")).unwrap());
+        batch_rows(
+            "sled",
+            SledStore::open(dir.path().join("k-sled")).unwrap(),
+            conditional,
+        );
+        batch_rows(
+            "redb",
+            RedbStore::open(dir.path().join("k.redb")).unwrap(),
+            conditional,
+        );
+    }
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo test --benches` lists benchmarks; this one has no test mode.
-    }
-    let conditional = !std::env::args().any(|a| a == "--no-conditional");
-    let dir = tempfile::tempdir().unwrap();
-    println!("\nwrites and reads on durable stores (median of {ROUNDS} rounds)");
-    vault_rows("sled", SledStore::open(dir.path().join("v-sled")).unwrap());
-    vault_rows("redb", RedbStore::open(dir.path().join("v.redb")).unwrap());
-    batch_rows(
-        "sled",
-        SledStore::open(dir.path().join("k-sled")).unwrap(),
-        conditional,
-    );
-    batch_rows(
-        "redb",
-        RedbStore::open(dir.path().join("k.redb")).unwrap(),
-        conditional,
-    );
+    #[cfg(not(target_arch = "wasm32"))]
+    native::main();
 }
