@@ -153,47 +153,54 @@ async fn check_upgraded<S: KVStore>(store: &S, keys: &[&[u8]]) {
     assert_eq!(fed, sorted);
 }
 
+/// The keys each old-layout store holds, in namespaces `default` and `second`.
+const OLD_KEYS: [&[u8]; 4] = [b"b", b"a", b"\xff\x00", b"c/1"];
+
+/// Opens an old-layout store, checks both namespaces were upgraded, writes on, and reopens:
+/// the upgrade and the later write are kept. Returns the reopened store.
+async fn upgraded_in_place<S: KVStore>(open: impl Fn() -> S) -> S {
+    let next = OLD_KEYS.len() as u64 + 1;
+    let store = open();
+    check_upgraded(&store, &OLD_KEYS).await;
+    check_upgraded(&store.namespace("second").unwrap(), &OLD_KEYS).await;
+    store.set(b"new", b"v").await.unwrap();
+    assert_eq!(store.get_versioned(b"new").await.unwrap().unwrap().1, next);
+    drop(store);
+    let store = open();
+    assert_eq!(store.last_version().await.unwrap(), next);
+    assert_eq!(store.changes(next - 1, 10).await.unwrap().len(), 1);
+    store
+}
+
 #[test]
 fn a_sled_store_written_before_versions_is_upgraded_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    let keys: [&[u8]; 4] = [b"b", b"a", b"\xff\x00", b"c/1"];
     {
         // The layout of kvstore before versions: one sled tree per namespace, nothing else.
         let db = sled::open(&path).unwrap();
         for ns in ["default", "second"] {
             let tree = db.open_tree(ns).unwrap();
-            for key in keys {
+            for key in OLD_KEYS {
                 tree.insert(key, key).unwrap();
             }
         }
         db.flush().unwrap();
     }
-    futures::executor::block_on(async {
-        let store = SledStore::open(&path).unwrap();
-        check_upgraded(&store, &keys).await;
-        check_upgraded(&store.namespace("second").unwrap(), &keys).await;
-        let trees = store.db().tree_names();
-        assert!(
-            !trees
-                .iter()
-                .any(|n| n.as_ref() == b"default" || n.as_ref() == b"second"),
-            "the old trees are dropped once moved"
-        );
-        store.set(b"new", b"v").await.unwrap();
-        assert_eq!(store.get_versioned(b"new").await.unwrap().unwrap().1, 5);
-        drop(store);
-        let store = SledStore::open(&path).unwrap();
-        assert_eq!(store.last_version().await.unwrap(), 5);
-        assert_eq!(store.changes(4, 10).await.unwrap().len(), 1);
-    });
+    let store = futures::executor::block_on(upgraded_in_place(|| SledStore::open(&path).unwrap()));
+    let trees = store.db().tree_names();
+    assert!(
+        !trees
+            .iter()
+            .any(|n| n.as_ref() == b"default" || n.as_ref() == b"second"),
+        "the old trees are dropped once moved"
+    );
 }
 
 #[test]
 fn a_redb_store_written_before_versions_is_upgraded_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db.redb");
-    let keys: [&[u8]; 4] = [b"b", b"a", b"\xff\x00", b"c/1"];
     {
         // The layout of kvstore before versions: one redb table per namespace, nothing else.
         let db = redb::Database::create(&path).unwrap();
@@ -201,21 +208,11 @@ fn a_redb_store_written_before_versions_is_upgraded_in_place() {
         for ns in ["default", "second"] {
             let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new(ns);
             let mut table = tx.open_table(def).unwrap();
-            for key in keys {
+            for key in OLD_KEYS {
                 table.insert(key, key).unwrap();
             }
         }
         tx.commit().unwrap();
     }
-    futures::executor::block_on(async {
-        let store = RedbStore::open(&path).unwrap();
-        check_upgraded(&store, &keys).await;
-        check_upgraded(&store.namespace("second").unwrap(), &keys).await;
-        store.set(b"new", b"v").await.unwrap();
-        assert_eq!(store.get_versioned(b"new").await.unwrap().unwrap().1, 5);
-        drop(store);
-        let store = RedbStore::open(&path).unwrap();
-        assert_eq!(store.last_version().await.unwrap(), 5);
-        assert_eq!(store.changes(4, 10).await.unwrap().len(), 1);
-    });
+    futures::executor::block_on(upgraded_in_place(|| RedbStore::open(&path).unwrap()));
 }

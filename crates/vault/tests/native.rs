@@ -92,16 +92,39 @@ fn regenerate_nfc_fixture() {
     .unwrap();
 }
 
-/// A store that fails every write after a set number of them, applying nothing of the failed
-/// one: a crash or I/O error at a chosen step.
+type Hook = Box<dyn FnOnce() + Send>;
+
+/// A memory store that intercepts writes: it fails every write after a set number of them,
+/// applying nothing of the failed one (a crash or I/O error at a chosen step), and it can run a
+/// hook (another writer, on another thread) just before its next write: the moment between an
+/// operation's read and its write.
 #[derive(Clone)]
-struct FailingStore {
+struct InterceptingStore {
     inner: MemoryStore,
     writes_left: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    race: std::sync::Arc<std::sync::Mutex<Option<Hook>>>,
 }
 
-impl FailingStore {
-    fn write_allowed(&self) -> kvstore::Result<()> {
+impl InterceptingStore {
+    fn new() -> Self {
+        InterceptingStore {
+            inner: MemoryStore::new(),
+            writes_left: std::sync::Arc::new(i64::MAX.into()),
+            race: Default::default(),
+        }
+    }
+
+    fn before_next_write(&self, hook: impl FnOnce() + Send + 'static) {
+        *self.race.lock().unwrap() = Some(Box::new(hook));
+    }
+
+    /// Runs before every write: the pending hook, to completion on its own thread and
+    /// executor, then the failure countdown.
+    fn before_write(&self) -> kvstore::Result<()> {
+        let hook = self.race.lock().unwrap().take();
+        if let Some(hook) = hook {
+            std::thread::spawn(hook).join().unwrap();
+        }
         if self
             .writes_left
             .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
@@ -117,16 +140,16 @@ impl FailingStore {
 }
 
 #[kvstore::async_trait]
-impl kvstore::KVStore for FailingStore {
+impl kvstore::KVStore for InterceptingStore {
     async fn get(&self, key: &[u8]) -> kvstore::Result<Option<Vec<u8>>> {
         self.inner.get(key).await
     }
     async fn set(&self, key: &[u8], value: &[u8]) -> kvstore::Result<()> {
-        self.write_allowed()?;
+        self.before_write()?;
         self.inner.set(key, value).await
     }
     async fn delete(&self, key: &[u8]) -> kvstore::Result<()> {
-        self.write_allowed()?;
+        self.before_write()?;
         self.inner.delete(key).await
     }
     async fn contains(&self, key: &[u8]) -> kvstore::Result<bool> {
@@ -151,20 +174,21 @@ impl kvstore::KVStore for FailingStore {
         self.inner.count(prefix).await
     }
     async fn batch(&self, batch: kvstore::Batch) -> kvstore::Result<()> {
-        self.write_allowed()?;
+        self.before_write()?;
         self.inner.batch(batch).await
     }
     async fn clear(&self) -> kvstore::Result<()> {
-        self.write_allowed()?;
+        self.before_write()?;
         self.inner.clear().await
     }
     fn namespace_name(&self) -> &str {
         self.inner.namespace_name()
     }
     fn namespace(&self, name: &str) -> kvstore::Result<Self> {
-        Ok(FailingStore {
+        Ok(InterceptingStore {
             inner: self.inner.namespace(name)?,
             writes_left: self.writes_left.clone(),
+            race: self.race.clone(),
         })
     }
 }
@@ -175,10 +199,7 @@ fn password_change_interrupted_at_each_step_leaves_a_keyspace_that_opens() {
     use vault::Error;
     futures::executor::block_on(async {
         for allowed_writes in 0..3 {
-            let store = FailingStore {
-                inner: MemoryStore::new(),
-                writes_left: std::sync::Arc::new(i64::MAX.into()),
-            };
+            let store = InterceptingStore::new();
             let v = suite::vault(store.clone());
             let ks = v.create_keyspace("k", suite::PASSWORD).await.unwrap();
             v.set_secret(&ks, "s", b"kept").await.unwrap();
@@ -240,90 +261,13 @@ fn secrets_and_debug_output_never_show_key_material() {
     });
 }
 
-type Hook = Box<dyn FnOnce() + Send>;
-
-/// A store that runs a hook (another writer, on another thread) just before its next batch: the
-/// moment between an operation's read and its write.
-#[derive(Clone)]
-struct RacingStore {
-    inner: MemoryStore,
-    hook: std::sync::Arc<std::sync::Mutex<Option<Hook>>>,
-}
-
-impl RacingStore {
-    fn before_next_write(&self, hook: impl FnOnce() + Send + 'static) {
-        *self.hook.lock().unwrap() = Some(Box::new(hook));
-    }
-}
-
-#[kvstore::async_trait]
-impl kvstore::KVStore for RacingStore {
-    async fn get(&self, key: &[u8]) -> kvstore::Result<Option<Vec<u8>>> {
-        self.inner.get(key).await
-    }
-    async fn get_versioned(&self, key: &[u8]) -> kvstore::Result<Option<(Vec<u8>, u64)>> {
-        self.inner.get_versioned(key).await
-    }
-    async fn changes(&self, since: u64, limit: usize) -> kvstore::Result<Vec<kvstore::Change>> {
-        self.inner.changes(since, limit).await
-    }
-    async fn last_version(&self) -> kvstore::Result<u64> {
-        self.inner.last_version().await
-    }
-    async fn set(&self, key: &[u8], value: &[u8]) -> kvstore::Result<()> {
-        self.inner.set(key, value).await
-    }
-    async fn delete(&self, key: &[u8]) -> kvstore::Result<()> {
-        self.inner.delete(key).await
-    }
-    async fn contains(&self, key: &[u8]) -> kvstore::Result<bool> {
-        self.inner.contains(key).await
-    }
-    async fn scan(&self, scan: kvstore::Scan<'_>) -> kvstore::Result<Vec<kvstore::Entry>> {
-        self.inner.scan(scan).await
-    }
-    async fn scan_keys(&self, scan: kvstore::Scan<'_>) -> kvstore::Result<Vec<Vec<u8>>> {
-        self.inner.scan_keys(scan).await
-    }
-    async fn count(&self, prefix: &[u8]) -> kvstore::Result<u64> {
-        self.inner.count(prefix).await
-    }
-    async fn batch(&self, batch: kvstore::Batch) -> kvstore::Result<()> {
-        let hook = self.hook.lock().unwrap().take();
-        if let Some(hook) = hook {
-            // The other writer runs to completion on its own thread and executor.
-            std::thread::spawn(hook).join().unwrap();
-        }
-        self.inner.batch(batch).await
-    }
-    async fn clear(&self) -> kvstore::Result<()> {
-        self.inner.clear().await
-    }
-    fn namespace_name(&self) -> &str {
-        self.inner.namespace_name()
-    }
-    fn namespace(&self, name: &str) -> kvstore::Result<Self> {
-        Ok(RacingStore {
-            inner: self.inner.namespace(name)?,
-            hook: self.hook.clone(),
-        })
-    }
-}
-
-fn racing_store() -> RacingStore {
-    RacingStore {
-        inner: MemoryStore::new(),
-        hook: Default::default(),
-    }
-}
-
 /// The KDF upgrade inside `unlock` racing a password change: the change wins, the old password
 /// never works again (before versions, the upgrade's blind write put the old header back).
 #[test]
 fn a_kdf_upgrade_racing_a_password_change_never_brings_back_the_old_password() {
     use vault::Error;
     futures::executor::block_on(async {
-        let store = racing_store();
+        let store = InterceptingStore::new();
         let weak = suite::vault(store.inner.clone());
         weak.create_keyspace("k", b"old password").await.unwrap();
         let strong = vault::Vault::with_kdf(store.clone(), vault::KdfParams::MIN).unwrap();
@@ -357,7 +301,7 @@ fn a_kdf_upgrade_racing_a_password_change_never_brings_back_the_old_password() {
 fn two_renames_of_one_key_one_wins_the_other_gets_a_conflict() {
     use vault::{Access, Error, KeyType};
     futures::executor::block_on(async {
-        let store = racing_store();
+        let store = InterceptingStore::new();
         let v = suite::vault(store.clone());
         let ks = v.create_keyspace("k", suite::PASSWORD).await.unwrap();
         v.generate_key(&ks, "a", KeyType::Ed25519).await.unwrap();
@@ -389,7 +333,7 @@ fn two_renames_of_one_key_one_wins_the_other_gets_a_conflict() {
 fn a_password_change_does_not_overwrite_one_made_meanwhile() {
     use vault::Error;
     futures::executor::block_on(async {
-        let store = racing_store();
+        let store = InterceptingStore::new();
         let v = suite::vault(store.clone());
         v.create_keyspace("k", b"p0").await.unwrap();
         let other = suite::vault(store.inner.clone());

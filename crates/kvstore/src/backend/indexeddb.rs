@@ -1071,10 +1071,7 @@ impl IndexedDbStore {
         };
 
         let before = Self::state_of(&requests.get(0).unchecked_into())?;
-        let rest = Array::new();
-        for r in requests.iter().skip(1) {
-            rest.push(&r);
-        }
+        let rest = requests.slice(1, requests.length());
         let mut known: Known = read
             .iter()
             .zip(Self::records(&rest)?)

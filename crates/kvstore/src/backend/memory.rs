@@ -1,7 +1,7 @@
 //! An in-memory store, on every target: for tests, caches and ephemeral vaults.
 //!
-//! Nothing survives the process. A batch is applied to a copy of the affected keys' old values
-//! under one lock, so it is atomic for every reader.
+//! Nothing survives the process. A batch is planned (every check) and then applied under one
+//! write lock, so it is atomic for every reader.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
