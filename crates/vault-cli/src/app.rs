@@ -136,6 +136,10 @@ fn exit_code(code: ErrorCode) -> (u8, Option<&'static str>) {
                 "another vault process changed the same data meanwhile; nothing was written; retry",
             ),
         ),
+        ErrorCode::Tampered => (
+            9,
+            Some("the store was altered behind vault's back; restore it from a backup you trust"),
+        ),
         ErrorCode::Locked
         | ErrorCode::RandomSourceFailed
         | ErrorCode::QuotaExceeded

@@ -121,6 +121,14 @@ pub enum KeyspaceCommand {
         #[arg(long)]
         keep_password: bool,
     },
+    /// Print a keyspace's revision: it goes up by one with every change. Record it elsewhere
+    /// and check it later with --at-least to catch a store put back to an older copy.
+    Revision {
+        name: String,
+        /// Fail (exit code 9, tampered) if the keyspace is older than this revision.
+        #[arg(long)]
+        at_least: Option<u64>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

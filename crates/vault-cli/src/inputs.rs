@@ -39,7 +39,9 @@ impl Inputs {
             Command::Keyspace(KeyspaceCommand::Create { .. }) => {
                 inputs.password = Some(password(cli, true)?);
             }
-            Command::Keyspace(KeyspaceCommand::Delete { .. }) => with_password(&mut inputs)?,
+            Command::Keyspace(
+                KeyspaceCommand::Delete { .. } | KeyspaceCommand::Revision { .. },
+            ) => with_password(&mut inputs)?,
             Command::Keyspace(KeyspaceCommand::Passwd { .. }) => {
                 with_password(&mut inputs)?;
                 inputs.new_password = Some(new_password(cli)?);

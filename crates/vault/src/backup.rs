@@ -14,12 +14,16 @@ use crate::format::{
     Reader,
 };
 use crate::keyspace::{self, check_stored_name, UnlockedKeyspace, MAX_KEYSPACE_NAME_LEN};
+use crate::manifest;
 use crate::vault::{apply_creating, Access};
 use crate::{Error, Item, Result, Vault};
 
 /// Magic bytes opening every backup.
 pub const BACKUP_MAGIC: &[u8; 4] = b"VLTB";
-pub(crate) const BACKUP_VERSION: u8 = 1;
+/// Version 2 carries the keyspace revision and version-2 records; version 1 (written before
+/// manifests) is still imported, and upgraded with the keyspace on its first unlock.
+pub(crate) const BACKUP_VERSION: u8 = 2;
+const BACKUP_VERSION_1: u8 = 1;
 const MAC_LEN: usize = 32;
 
 fn malformed(what: &str) -> Error {
@@ -31,6 +35,8 @@ pub(crate) struct ParsedBackup<'a> {
     pub name: String,
     pub header_bytes: &'a [u8],
     pub header: Header,
+    /// The keyspace revision at export (`None`: a version-1 backup).
+    pub revision: Option<u64>,
     /// (storage-key suffix after `r/` ‖ id, record value), in file order.
     pub records: Vec<(&'a [u8], &'a [u8])>,
     body: &'a [u8],
@@ -52,7 +58,10 @@ impl<'a> ParsedBackup<'a> {
             return Err(malformed("wrong magic"));
         }
         let truncated = |_| malformed("truncated");
-        check_version("backup", r.u8().map_err(truncated)?, BACKUP_VERSION)?;
+        let version = r.u8().map_err(truncated)?;
+        if version != BACKUP_VERSION_1 {
+            check_version("backup", version, BACKUP_VERSION)?;
+        }
         let name = check_stored_name(
             "keyspace",
             r.bytes16().map_err(truncated)?,
@@ -61,6 +70,18 @@ impl<'a> ParsedBackup<'a> {
         .map_err(|_| malformed("the keyspace name is not a valid name"))?;
         let header_bytes = r.bytes16().map_err(truncated)?;
         let header = Header::decode(header_bytes)?;
+        // A version-2 backup holds a keyspace with a manifest, a version-1 one a keyspace
+        // without: anything else was not written by any release.
+        if header.has_manifest() != (version == BACKUP_VERSION) {
+            return Err(malformed(
+                "the header version does not match the backup version",
+            ));
+        }
+        let revision = if version == BACKUP_VERSION {
+            Some(u64::from_le_bytes(r.array().map_err(truncated)?))
+        } else {
+            None
+        };
         let count = r.u32().map_err(truncated)?;
         let mut records = Vec::new();
         for _ in 0..count {
@@ -73,6 +94,7 @@ impl<'a> ParsedBackup<'a> {
             name,
             header_bytes,
             header,
+            revision,
             records,
             body,
             mac,
@@ -87,9 +109,15 @@ impl<'a> ParsedBackup<'a> {
         Ok(())
     }
 
-    /// Checks every record: strictly ascending storage keys (no repeats), and each one fully
-    /// valid ([`check_record`]).
-    pub(crate) fn verify_records(&self, keyspace: &UnlockedKeyspace) -> Result<()> {
+    /// Checks every record: strictly ascending storage keys (no repeats), each one fully valid
+    /// ([`check_record`]), and of the backup's format: a version-2 record at a revision no later
+    /// than the backup's in a version-2 backup, a version-1 record in a version-1 backup.
+    /// Returns their ids and revisions (for the manifest of a version-2 backup).
+    pub(crate) fn verify_records(
+        &self,
+        keyspace: &UnlockedKeyspace,
+    ) -> Result<Vec<(crate::format::RecordId, u64)>> {
+        let mut ids = Vec::with_capacity(self.records.len());
         let prefix = record_prefix(&keyspace.id);
         let mut previous: Option<&[u8]> = None;
         for (index, &(suffix, value)) in self.records.iter().enumerate() {
@@ -100,10 +128,21 @@ impl<'a> ParsedBackup<'a> {
             }
             previous = Some(suffix);
             let key = [prefix.as_slice(), suffix].concat();
-            check_record(keyspace, &key, value)
+            let record = check_record(keyspace, &key, value)
                 .map_err(|e| Error::Corrupted(format!("backup record {index}: {e}")))?;
+            match (self.revision, record.revision) {
+                (Some(backup), Some(revision)) if revision <= backup => {
+                    ids.push((record.rid, revision));
+                }
+                (None, None) => {}
+                _ => {
+                    return Err(Error::Corrupted(format!(
+                        "backup record {index} does not match the backup's format or revision"
+                    )))
+                }
+            }
         }
-        Ok(())
+        Ok(ids)
     }
 }
 
@@ -134,14 +173,18 @@ impl<S: KVStore> Vault<S> {
             )));
         }
         let prefix = record_prefix(&ks.id);
-        let records = self.store().scan_all(&prefix).await?;
-        for (key, value) in &records {
-            check_record(&ks, key, value)?;
-        }
+        // Every record checked, against the manifest too: a backup never carries a replayed,
+        // restored or half-removed keyspace.
+        let (records, manifest, _) = self.read_all_checked(&ks, None).await?;
+        let records: Vec<(Vec<u8>, Vec<u8>)> = records
+            .into_iter()
+            .map(|(key, value, _)| (key, value))
+            .collect();
         let mut out = BACKUP_MAGIC.to_vec();
         out.push(BACKUP_VERSION);
         put_bytes16(&mut out, ks.name().as_bytes(), "the keyspace name")?;
         put_bytes16(&mut out, &header, "the keyspace header")?;
+        out.extend_from_slice(&manifest.revision.to_le_bytes());
         let count = u32::try_from(records.len())
             .map_err(|_| Error::InvalidInput("too many records for one backup".into()))?;
         out.extend_from_slice(&count.to_le_bytes());
@@ -176,9 +219,19 @@ impl<S: KVStore> Vault<S> {
         let keyspace = keyspace::unwrap(&parsed.name, &parsed.header, password.as_ref())?.keyspace;
         parsed.verify_mac(&keyspace)?;
         self.check_id_unused(&keyspace.id).await?;
-        parsed.verify_records(&keyspace)?;
+        let ids = parsed.verify_records(&keyspace)?;
         let prefix = record_prefix(&keyspace.id);
         let mut batch = Batch::new();
+        if let Some(revision) = parsed.revision {
+            let (manifest, buckets) = manifest::build(&keyspace, revision, ids);
+            for (index, bytes) in buckets {
+                batch.create(manifest::bucket_key(&keyspace.id, index), bytes);
+            }
+            batch.create(
+                manifest::manifest_key(&keyspace.id),
+                manifest.encode(&keyspace),
+            );
+        }
         batch
             .create(
                 format::header_key(&parsed.name),

@@ -60,9 +60,88 @@ pub enum Error {
     /// Nothing was written; read again and retry if it still applies.
     #[error("the vault changed meanwhile (another writer); nothing was written, retry")]
     Conflict,
+    /// The store holds a state of the keyspace that the keyspace never wrote, or one older than
+    /// a revision already seen: a record replayed, put back after its deletion or removed, or
+    /// the keyspace rolled back (see [`Tampering`] and `docs/SECURITY.md`). Nothing was read
+    /// from or written over it.
+    #[error("keyspace {keyspace:?} was tampered with: {tampering}")]
+    Tampered {
+        /// The keyspace.
+        keyspace: String,
+        /// What was found.
+        tampering: Tampering,
+    },
     /// The storage backend failed.
     #[error(transparent)]
     Storage(kvstore::Error),
+}
+
+/// What [`Error::Tampered`] found. Names appear only where the vault could decrypt them (they
+/// are never in the clear in the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Tampering {
+    /// A record holds an older value than the keyspace's manifest lists for it (a replay).
+    Replayed {
+        /// What the record holds.
+        item: Item,
+        /// Its name.
+        name: String,
+    },
+    /// A record the manifest does not list is present: a deleted record put back, or one
+    /// copied in.
+    Resurrected {
+        /// What the record holds.
+        item: Item,
+        /// Its name.
+        name: String,
+    },
+    /// A record the manifest lists is missing (deleted behind the vault's back).
+    Missing {
+        /// What the record held.
+        item: Item,
+        /// Its name, when the caller asked for it by name.
+        name: Option<String>,
+    },
+    /// The keyspace is at an older revision than one already seen by this keyspace value (or
+    /// anchored with [`UnlockedKeyspace::anchor_revision`](crate::UnlockedKeyspace::anchor_revision)),
+    /// or a record is newer than the manifest: the manifest was rolled back.
+    RolledBack {
+        /// The revision seen or anchored before.
+        seen: u64,
+        /// The revision found.
+        found: u64,
+    },
+    /// The manifest is missing, does not authenticate, or a bucket does not match it.
+    ManifestInvalid {
+        /// Which.
+        reason: &'static str,
+    },
+}
+
+impl std::fmt::Display for Tampering {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tampering::Replayed { item, name } => {
+                write!(f, "an older value of {item} {name:?} was put back")
+            }
+            Tampering::Resurrected { item, name } => write!(
+                f,
+                "{item} {name:?} is present but the keyspace never wrote it or deleted it"
+            ),
+            Tampering::Missing { item, name: Some(name) } => {
+                write!(f, "{item} {name:?} was removed from the store")
+            }
+            Tampering::Missing { item, name: None } => {
+                write!(f, "a {item} was removed from the store")
+            }
+            Tampering::RolledBack { seen, found } => write!(
+                f,
+                "the keyspace is at revision {found}, older than revision {seen} seen before (rolled back)"
+            ),
+            Tampering::ManifestInvalid { reason } => f.write_str(reason),
+        }
+    }
 }
 
 impl From<kvstore::Error> for Error {
@@ -142,11 +221,14 @@ pub enum ErrorCode {
     /// Another writer changed what this operation read before it could write (a precondition
     /// of its batch failed): [`Error::Conflict`]; nothing was written. Retry.
     Conflict,
+    /// [`Error::Tampered`]: the store was altered behind the vault's back (a replayed, restored
+    /// or removed record, a rolled-back keyspace).
+    Tampered,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::WrongPassword,
         ErrorCode::Locked,
         ErrorCode::NotFound,
@@ -161,6 +243,7 @@ impl ErrorCode {
         ErrorCode::StorageUnavailable,
         ErrorCode::StorageError,
         ErrorCode::Conflict,
+        ErrorCode::Tampered,
     ];
 
     /// The stable name, as JavaScript sees it in `VaultError.code` and the CLI prints in
@@ -181,6 +264,7 @@ impl ErrorCode {
             ErrorCode::StorageUnavailable => "STORAGE_UNAVAILABLE",
             ErrorCode::StorageError => "STORAGE_ERROR",
             ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::Tampered => "TAMPERED",
         }
     }
 
@@ -220,6 +304,7 @@ impl Error {
             Error::UnsupportedFormat(_) => ErrorCode::UnsupportedFormat,
             Error::RandomSource(_) => ErrorCode::RandomSourceFailed,
             Error::Conflict => ErrorCode::Conflict,
+            Error::Tampered { .. } => ErrorCode::Tampered,
             Error::Storage(storage) => ErrorCode::of_storage(storage.kind()),
         }
     }

@@ -11,10 +11,16 @@ use crate::keys::{KeyType, PrivateKey};
 use crate::keyspace::{check_stored_name, UnlockedKeyspace, MAX_ITEM_NAME_LEN};
 use crate::{Error, Result};
 
-/// Version of the keyspace header record.
-pub(crate) const HEADER_VERSION: u8 = 1;
-/// Version of key-pair and secret records.
-pub(crate) const RECORD_VERSION: u8 = 1;
+/// Version of the keyspace header this release writes. Version 2 has version 1's layout and
+/// means "this keyspace has a manifest and version-2 records"; version 1 headers still open and
+/// are upgraded on unlock.
+pub(crate) const HEADER_VERSION: u8 = 2;
+/// The first header version, written by releases before manifests.
+pub(crate) const HEADER_VERSION_1: u8 = 1;
+/// Version of key-pair and secret records this release writes (they carry their revision).
+pub(crate) const RECORD_VERSION: u8 = 2;
+/// Records written before manifests: no revision.
+pub(crate) const RECORD_VERSION_1: u8 = 1;
 /// Algorithm id of the password KDF: Argon2id, version 0x13.
 pub(crate) const KDF_ARGON2ID: u8 = 1;
 /// Algorithm id of the AEAD: XChaCha20-Poly1305.
@@ -155,6 +161,8 @@ pub(crate) fn put_bytes32(out: &mut Vec<u8>, bytes: &[u8], what: &str) -> Result
 /// The keyspace header: KDF parameters, salt, keyspace id, and the wrapped keyspace key.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Header {
+    /// [`HEADER_VERSION`] or [`HEADER_VERSION_1`].
+    pub version: u8,
     pub kdf: KdfParams,
     pub salt: [u8; SALT_LEN],
     pub id: [u8; ID_LEN],
@@ -166,7 +174,7 @@ impl Header {
     /// The bytes authenticated (as associated data) by the key wrap: the first 47 bytes.
     pub(crate) fn authenticated(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEADER_AUTHENTICATED_LEN);
-        out.push(HEADER_VERSION);
+        out.push(self.version);
         out.push(KDF_ARGON2ID);
         out.extend_from_slice(&self.kdf.memory_kib.to_le_bytes());
         out.extend_from_slice(&self.kdf.iterations.to_le_bytes());
@@ -186,7 +194,10 @@ impl Header {
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<Header> {
         let mut r = Reader::new(bytes, "keyspace header");
-        check_version("keyspace header", r.u8()?, HEADER_VERSION)?;
+        let version = r.u8()?;
+        if version != HEADER_VERSION_1 {
+            check_version("keyspace header", version, HEADER_VERSION)?;
+        }
         let kdf_alg = r.u8()?;
         if kdf_alg != KDF_ARGON2ID {
             return Err(Error::UnsupportedFormat(format!(
@@ -207,6 +218,7 @@ impl Header {
             )));
         }
         let header = Header {
+            version,
             kdf,
             salt,
             id,
@@ -221,6 +233,11 @@ impl Header {
             ))
         })?;
         Ok(header)
+    }
+
+    /// Whether this keyspace has a manifest (header version 2).
+    pub(crate) fn has_manifest(&self) -> bool {
+        self.version >= HEADER_VERSION
     }
 
     /// The keyspace id of a stored header without checking anything else: used to find which
@@ -260,7 +277,7 @@ impl Kind {
         }
     }
 
-    fn from_byte(byte: u8) -> Option<Kind> {
+    pub(crate) fn from_byte(byte: u8) -> Option<Kind> {
         match byte {
             b'k' => Some(Kind::KeyPair),
             b's' => Some(Kind::Secret),
@@ -290,75 +307,115 @@ fn name_tag(ks: &UnlockedKeyspace, kind: Kind, name: &str) -> [u8; NAME_TAG_LEN]
     crypto::hmac(&ks.index_key, &[&[kind.byte()], name.as_bytes()])
 }
 
+/// A record's id: kind ‖ name tag, the 33 bytes of its storage key after `r/` ‖ keyspace id.
+pub(crate) type RecordId = [u8; RECORD_SUFFIX_LEN];
+
+/// Record `name`'s id in keyspace `ks`.
+pub(crate) fn record_id(ks: &UnlockedKeyspace, kind: Kind, name: &str) -> RecordId {
+    let mut rid = [0u8; RECORD_SUFFIX_LEN];
+    rid[0] = kind.byte();
+    rid[1..].copy_from_slice(&name_tag(ks, kind, name));
+    rid
+}
+
 /// Storage key of a record: `r/` ‖ keyspace id ‖ kind ‖ HMAC(index key, kind ‖ name).
 pub(crate) fn record_key(ks: &UnlockedKeyspace, kind: Kind, name: &str) -> Vec<u8> {
-    let mut key = record_prefix(&ks.id);
-    key.push(kind.byte());
-    key.extend_from_slice(&name_tag(ks, kind, name));
+    record_key_of(&ks.id, &record_id(ks, kind, name))
+}
+
+/// Storage key of record `rid` of keyspace `id`.
+pub(crate) fn record_key_of(id: &[u8; ID_LEN], rid: &RecordId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(RECORD_PREFIX.len() + ID_LEN + RECORD_SUFFIX_LEN);
+    key.extend_from_slice(RECORD_PREFIX);
+    key.extend_from_slice(id);
+    key.extend_from_slice(rid);
     key
 }
 
-/// Associated data of a record: `vault/v1/record` ‖ the whole storage key ‖ record version.
-fn record_aad(storage_key: &[u8]) -> Vec<u8> {
-    let mut aad = b"vault/v1/record".to_vec();
-    aad.extend_from_slice(storage_key);
-    aad.push(RECORD_VERSION);
+/// Associated data of a record. Version 2: `vault/v2/record` ‖ the whole storage key ‖ 0x02 ‖
+/// revision (u64). Version 1: `vault/v1/record` ‖ the whole storage key ‖ 0x01.
+fn record_aad(storage_key: &[u8], revision: Option<u64>) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(15 + storage_key.len() + 9);
+    match revision {
+        Some(revision) => {
+            aad.extend_from_slice(b"vault/v2/record");
+            aad.extend_from_slice(storage_key);
+            aad.push(RECORD_VERSION);
+            aad.extend_from_slice(&revision.to_le_bytes());
+        }
+        None => {
+            aad.extend_from_slice(b"vault/v1/record");
+            aad.extend_from_slice(storage_key);
+            aad.push(RECORD_VERSION_1);
+        }
+    }
     aad
 }
 
-/// Encrypts a record: version ‖ nonce ‖ ciphertext of (name ‖ payload), bound to its key.
-pub(crate) fn seal_record(
-    ks: &UnlockedKeyspace,
-    storage_key: &[u8],
-    name: &str,
-    payload: &[u8],
-) -> Result<Vec<u8>> {
-    let mut nonce = [0u8; NONCE_LEN];
-    crypto::random_bytes(&mut nonce)?;
-    seal_record_with_nonce(ks, storage_key, name, payload, &nonce)
-}
-
-/// [`seal_record`] with a nonce the caller drew (a batch draws all of its nonces at once).
+/// Encrypts a record at keyspace revision `revision`: version 2 ‖ revision (u64) ‖ nonce ‖
+/// ciphertext of (name ‖ payload), bound to its storage key and revision.
 pub(crate) fn seal_record_with_nonce(
     ks: &UnlockedKeyspace,
     storage_key: &[u8],
     name: &str,
     payload: &[u8],
+    revision: u64,
     nonce: &[u8; NONCE_LEN],
 ) -> Result<Vec<u8>> {
     let mut plain = Zeroizing::new(Vec::with_capacity(2 + name.len() + payload.len()));
     put_bytes16(&mut plain, name.as_bytes(), "a name")?;
     plain.extend_from_slice(payload);
-    let mut out = Vec::with_capacity(1 + NONCE_LEN + plain.len() + crypto::TAG_LEN);
+    let mut out = Vec::with_capacity(1 + 8 + NONCE_LEN + plain.len() + crypto::TAG_LEN);
     out.push(RECORD_VERSION);
+    out.extend_from_slice(&revision.to_le_bytes());
     crypto::seal_with_nonce_into(
         &ks.record_key,
         nonce,
-        &record_aad(storage_key),
+        &record_aad(storage_key, Some(revision)),
         &plain,
         &mut out,
     );
     Ok(out)
 }
 
-/// Decrypts a record and returns (name, payload); the name must pass the stored-name rules.
+/// An opened record: its name, payload, and the keyspace revision it was written at (`None`
+/// for a version-1 record, written before manifests).
+pub(crate) struct OpenedRecord {
+    pub name: String,
+    pub payload: SecretBytes,
+    pub revision: Option<u64>,
+}
+
+/// Decrypts a record (version 1 or 2); the name must pass the stored-name rules.
 pub(crate) fn open_record(
     ks: &UnlockedKeyspace,
     storage_key: &[u8],
     value: &[u8],
-) -> Result<(String, SecretBytes)> {
-    let (&version, sealed) = value
+) -> Result<OpenedRecord> {
+    let (&version, rest) = value
         .split_first()
         .ok_or_else(|| Error::Corrupted("empty record".into()))?;
-    check_version("record", version, RECORD_VERSION)?;
-    let plain =
-        crypto::open(&ks.record_key, &record_aad(storage_key), sealed).ok_or_else(|| {
+    let (revision, sealed) = if version == RECORD_VERSION_1 {
+        (None, rest)
+    } else {
+        check_version("record", version, RECORD_VERSION)?;
+        let (revision, sealed) = rest
+            .split_first_chunk::<8>()
+            .ok_or_else(|| Error::Corrupted("record is truncated".into()))?;
+        (Some(u64::from_le_bytes(*revision)), sealed)
+    };
+    let plain = crypto::open(&ks.record_key, &record_aad(storage_key, revision), sealed)
+        .ok_or_else(|| {
             Error::Corrupted("a record failed authentication (altered or moved)".into())
         })?;
     let mut r = Reader::new(&plain, "record");
     let name = check_stored_name("record", r.bytes16()?, MAX_ITEM_NAME_LEN)?;
     let payload = SecretBytes::from(r.rest().to_vec());
-    Ok((name, payload))
+    Ok(OpenedRecord {
+        name,
+        payload,
+        revision,
+    })
 }
 
 /// A record that passed every check of [`check_record`].
@@ -366,6 +423,10 @@ pub(crate) struct CheckedRecord {
     pub kind: Kind,
     pub name: String,
     pub payload: SecretBytes,
+    /// The keyspace revision it was written at (`None`: a version-1 record).
+    pub revision: Option<u64>,
+    /// Its id in the manifest: kind ‖ name tag (the storage key after `r/` ‖ keyspace id).
+    pub rid: RecordId,
 }
 
 /// Opens the record stored under `storage_key` of keyspace `ks` and checks everything about
@@ -393,7 +454,11 @@ pub(crate) fn check_record(
         })?;
     let kind = Kind::from_byte(kind_byte)
         .ok_or_else(|| Error::Corrupted(format!("unknown record kind byte {kind_byte:#04x}")))?;
-    let (name, payload) = open_record(ks, storage_key, value)?;
+    let OpenedRecord {
+        name,
+        payload,
+        revision,
+    } = open_record(ks, storage_key, value)?;
     if !crypto::hmac_verify(&ks.index_key, &[&[kind.byte()], name.as_bytes()], tag) {
         return Err(Error::Corrupted(
             "a record's name does not match the tag of its key".into(),
@@ -406,6 +471,10 @@ pub(crate) fn check_record(
         kind,
         name,
         payload,
+        revision,
+        rid: suffix
+            .try_into()
+            .map_err(|_| Error::Corrupted("a record key has a wrong length".into()))?,
     })
 }
 

@@ -1,11 +1,13 @@
 //! Keyspaces: names, passwords, the key wrap (create, unlock, password change, rekey), and the
 //! unlocked keyspace value that holds the derived keys.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use zeroize::Zeroizing;
 
 use crate::crypto::{self, KdfParams, Key};
 use crate::format::{self, put_bytes16, Header, ID_LEN};
-use crate::{Error, Result};
+use crate::{Error, Result, Tampering};
 
 /// Longest keyspace name, in bytes.
 pub const MAX_KEYSPACE_NAME_LEN: usize = 64;
@@ -98,6 +100,10 @@ pub struct UnlockedKeyspace {
     pub(crate) index_key: Key,
     pub(crate) data_key: Key,
     pub(crate) backup_key: Key,
+    pub(crate) manifest_key: Key,
+    /// The highest keyspace revision seen (or anchored): a manifest older than this is a
+    /// rollback.
+    pub(crate) seen: AtomicU64,
 }
 
 impl std::fmt::Debug for UnlockedKeyspace {
@@ -118,7 +124,45 @@ impl UnlockedKeyspace {
             index_key: derive(b"vault/v1/name-index-key"),
             data_key: derive(b"vault/v1/data-key"),
             backup_key: derive(b"vault/v1/backup-key"),
+            manifest_key: derive(b"vault/v2/manifest-key"),
             keyspace_key,
+            seen: AtomicU64::new(0),
+        }
+    }
+
+    /// The highest keyspace revision this value has seen: the revision at unlock, raised by
+    /// every read and write since, and by [`anchor_revision`](Self::anchor_revision).
+    pub fn revision_seen(&self) -> u64 {
+        self.seen.load(Ordering::Relaxed)
+    }
+
+    /// Anchors the keyspace at revision `revision` (one the application stored earlier, from
+    /// [`Vault::keyspace_revision`](crate::Vault::keyspace_revision), outside this store):
+    /// from now on every read and write through this value fails with
+    /// [`Error::Tampered`] ([`Tampering::RolledBack`]) if the store holds an older revision.
+    /// This is what detects a whole store rolled back to a consistent older state (see
+    /// `docs/SECURITY.md`). Never lowers the revision already seen.
+    pub fn anchor_revision(&self, revision: u64) {
+        self.seen.fetch_max(revision, Ordering::Relaxed);
+    }
+
+    /// Checks a manifest's revision against the highest seen, and raises it.
+    pub(crate) fn observe(&self, revision: u64) -> Result<()> {
+        let seen = self.seen.fetch_max(revision, Ordering::Relaxed);
+        if revision < seen {
+            return Err(self.tampered(Tampering::RolledBack {
+                seen,
+                found: revision,
+            }));
+        }
+        Ok(())
+    }
+
+    /// The error for `tampering` found in this keyspace.
+    pub(crate) fn tampered(&self, tampering: Tampering) -> Error {
+        Error::Tampered {
+            keyspace: self.name.clone(),
+            tampering,
         }
     }
 
@@ -146,11 +190,23 @@ fn wrap_aad(name: &str, header: &Header) -> Result<Vec<u8>> {
 /// A new header wrapping `keyspace`'s key under `password` (its NFC form) with fresh salt and
 /// nonce.
 pub(crate) fn wrap(keyspace: &UnlockedKeyspace, password: &[u8], kdf: KdfParams) -> Result<Header> {
+    wrap_version(keyspace, password, kdf, format::HEADER_VERSION)
+}
+
+/// [`wrap`] into a header of `version` (a password change keeps a version-1 header version 1:
+/// only unlock upgrades, with the records).
+pub(crate) fn wrap_version(
+    keyspace: &UnlockedKeyspace,
+    password: &[u8],
+    kdf: KdfParams,
+    version: u8,
+) -> Result<Header> {
     let mut salt = [0u8; format::SALT_LEN];
     crypto::random_bytes(&mut salt)?;
     let mut nonce = [0u8; crypto::NONCE_LEN];
     crypto::random_bytes(&mut nonce)?;
     let mut header = Header {
+        version,
         kdf,
         salt,
         id: keyspace.id,

@@ -18,6 +18,8 @@ pub mod fuzzing;
 pub mod io;
 mod keys;
 mod keyspace;
+mod manifest;
+mod records;
 // Unicode NFC of passwords: the browser's own `String.prototype.normalize` in a browser (its
 // ICU tables would add ~130 KB to the package), the `unicode-normalization` crate elsewhere
 // (native, WASI).
@@ -34,7 +36,7 @@ mod vault;
 
 pub use backup::BACKUP_MAGIC;
 pub use crypto::KdfParams;
-pub use error::{Error, ErrorCode, Item, Result};
+pub use error::{Error, ErrorCode, Item, Result, Tampering};
 pub use keys::{
     eth_address, eth_checksum_address, eth_personal_hash, parse_eth_address, recover_eth_personal,
     verify, verify_eth_personal, KeyType,

@@ -48,6 +48,8 @@ pub struct Session<S> {
     current_key: Option<(String, PrivateKey)>,
     idle_timeout: Option<Duration>,
     last_used: Instant,
+    /// The highest keyspace revision seen or anchored, kept across lock and unlock.
+    revision_seen: u64,
 }
 
 impl<S> std::fmt::Debug for Session<S> {
@@ -102,6 +104,7 @@ impl<S: KVStore + Clone> Vault<S> {
             current_key: None,
             idle_timeout: options.idle_timeout,
             last_used: Instant::now(),
+            revision_seen: 0,
         })
     }
 }
@@ -148,6 +151,9 @@ impl<S: KVStore> Session<S> {
 
     /// Locks now: the keyspace's keys are zeroized and dropped.
     pub fn lock(&mut self) {
+        if let Some(ks) = &self.keyspace {
+            self.revision_seen = self.revision_seen.max(ks.revision_seen());
+        }
         self.keyspace = None;
         self.current_key = None;
     }
@@ -158,9 +164,33 @@ impl<S: KVStore> Session<S> {
     ///
     /// As [`Vault::unlock`].
     pub async fn unlock(&mut self, password: impl AsRef<[u8]>) -> Result<()> {
-        self.keyspace = Some(self.vault.unlock(&self.name, password).await?);
+        let keyspace = self.vault.unlock(&self.name, password).await?;
+        keyspace.anchor_revision(self.revision_seen);
+        // Checked now, not at the next call: a store put back while the session was locked.
+        self.vault.keyspace_revision(&keyspace).await?;
+        self.keyspace = Some(keyspace);
         self.last_used = Instant::now();
         Ok(())
+    }
+
+    /// The keyspace's current revision ([`Vault::keyspace_revision`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::keyspace_revision`].
+    pub async fn keyspace_revision(&mut self) -> Result<u64> {
+        let (vault, ks) = self.access()?;
+        vault.keyspace_revision(ks).await
+    }
+
+    /// Anchors the keyspace at `revision` ([`UnlockedKeyspace::anchor_revision`]): every later
+    /// call, after a lock and unlock too, fails with [`Error::Tampered`] if the store holds an
+    /// older revision.
+    pub fn anchor_revision(&mut self, revision: u64) {
+        self.revision_seen = self.revision_seen.max(revision);
+        if let Some(ks) = &self.keyspace {
+            ks.anchor_revision(revision);
+        }
     }
 
     /// Changes the idle timeout (`None`: never expires).
@@ -182,6 +212,9 @@ impl<S: KVStore> Session<S> {
     ) -> Result<()> {
         self.access()?;
         let rekeyed = self.vault.rekey(&self.name, password, new_password).await?;
+        if let Some(old) = &self.keyspace {
+            rekeyed.anchor_revision(old.revision_seen());
+        }
         self.keyspace = Some(rekeyed);
         Ok(())
     }

@@ -9,15 +9,16 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{self, KdfParams};
 use crate::format::{
-    self, check_record, claim_key, decode_key_pair, encode_key_pair, open_record, record_key,
-    record_prefix, seal_record, seal_record_with_nonce, CheckedRecord, Header, Kind, CLAIM_PREFIX,
-    HEADER_PREFIX, ID_LEN,
+    self, check_record, claim_key, decode_key_pair, encode_key_pair, record_key, record_prefix,
+    seal_record_with_nonce, CheckedRecord, Header, Kind, CLAIM_PREFIX, HEADER_PREFIX, ID_LEN,
 };
 use crate::keys::{self, KeyType, PrivateKey};
 use crate::keyspace::{
     self, check_lookup_name, check_stored_name, validate_name, UnlockedKeyspace, MAX_ITEM_NAME_LEN,
     MAX_KEYSPACE_NAME_LEN,
 };
+use crate::manifest::{self, bucket_key, bucket_prefix, manifest_key, Manifest};
+use crate::records::{Edit, OnConflict};
 use crate::stream::{StreamDecryptor, StreamEncryptor};
 use crate::{Error, Item, Result};
 
@@ -56,7 +57,7 @@ impl<'a> From<&'a UnlockedKeyspace> for Access<'a> {
 
 pub(crate) enum Resolved<'a> {
     Borrowed(&'a UnlockedKeyspace),
-    Owned(UnlockedKeyspace),
+    Owned(Box<UnlockedKeyspace>),
 }
 
 impl Deref for Resolved<'_> {
@@ -191,8 +192,13 @@ impl<S: KVStore> Vault<S> {
         let mut batch = Batch::new();
         batch
             .create(format::header_key(name), header.encode())
-            .create(claim_key(&keyspace.id), name.as_bytes());
+            .create(claim_key(&keyspace.id), name.as_bytes())
+            .create(
+                manifest_key(&keyspace.id),
+                Manifest::empty(1).encode(&keyspace),
+            );
         apply_creating(&self.store, batch, Item::Keyspace, name).await?;
+        keyspace.observe(1)?;
         Ok(keyspace)
     }
 
@@ -262,6 +268,21 @@ impl<S: KVStore> Vault<S> {
             let (header, version) = self.header_versioned(name).await?;
             let opened = keyspace::unwrap(name, &header, password.as_ref())?;
             let upgrade = header.kdf.upgrade_to(&self.kdf);
+            if !header.has_manifest() {
+                let kdf = upgrade.unwrap_or(header.kdf);
+                match self
+                    .upgrade_keyspace(&opened.keyspace, password.as_ref(), kdf, version)
+                    .await
+                {
+                    Err(Error::Conflict) if attempts < 3 => attempts += 1,
+                    Err(other) => return Err(other),
+                    Ok(()) => return Ok(opened.keyspace),
+                }
+                continue;
+            }
+            // The manifest authenticates (and sets the revision this keyspace value has seen);
+            // one read of a fixed size, whatever the keyspace holds.
+            self.load_manifest(&opened.keyspace).await?;
             if upgrade.is_none() && !opened.legacy_password_form {
                 return Ok(opened.keyspace);
             }
@@ -274,6 +295,62 @@ impl<S: KVStore> Vault<S> {
                 Ok(()) => return Ok(opened.keyspace),
             }
         }
+    }
+
+    /// Upgrades a keyspace written before manifests (header version 1): every record is
+    /// checked, re-sealed as a version-2 record at revision 1, and written with the buckets,
+    /// the manifest and a version-2 header (re-wrapped under `password` with `kdf`) in one
+    /// batch, conditional on the header read at `header_version` and on no manifest existing.
+    async fn upgrade_keyspace(
+        &self,
+        ks: &UnlockedKeyspace,
+        password: &[u8],
+        kdf: KdfParams,
+        header_version: u64,
+    ) -> Result<()> {
+        const REVISION: u64 = 1;
+        let records = self.store.scan_all(&record_prefix(&ks.id)).await?;
+        let nonces = crypto::random_nonces(records.len())?;
+        let mut batch = Batch::new();
+        let mut ids = Vec::with_capacity(records.len());
+        for ((key, value), nonce) in records.iter().zip(&nonces) {
+            let record = check_record(ks, key, value)?;
+            let sealed =
+                seal_record_with_nonce(ks, key, &record.name, &record.payload, REVISION, nonce)?;
+            batch.set(key.clone(), sealed);
+            ids.push((record.rid, REVISION));
+        }
+        let (manifest, buckets) = manifest::build(ks, REVISION, ids);
+        for (index, bytes) in buckets {
+            batch.set(bucket_key(&ks.id, index), bytes);
+        }
+        let header = keyspace::wrap(ks, password, kdf)?;
+        let key = format::header_key(ks.name());
+        batch
+            .require_version(key.clone(), header_version)
+            .create(manifest_key(&ks.id), manifest.encode(ks))
+            .set(key, header.encode());
+        self.store.batch(batch).await.map_err(|e| match e {
+            kvstore::Error::KeyExists { .. } => Error::Conflict,
+            other => other.into(),
+        })?;
+        ks.observe(REVISION)
+    }
+
+    /// The keyspace's current revision: it goes up by one with every change (a record set,
+    /// created, renamed or deleted; a batch of secrets is one change). Store it outside the
+    /// store (a server, another device, the application's own storage) and give it back to
+    /// [`UnlockedKeyspace::anchor_revision`] after the next unlock: a store rolled back to an
+    /// older consistent state is then caught (see `docs/SECURITY.md`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Tampered`] for a manifest that does not authenticate or is older than one
+    /// already seen; with [`Access::Password`], what [`unlock`](Self::unlock) fails with;
+    /// storage failures.
+    pub async fn keyspace_revision<'a>(&self, access: impl Into<Access<'a>>) -> Result<u64> {
+        let ks = self.resolve(access.into()).await?;
+        self.revision_of(&ks).await
     }
 
     /// The KDF parameters keyspace `name` is stored with.
@@ -308,7 +385,8 @@ impl<S: KVStore> Vault<S> {
         let (header, version) = self.header_versioned(name).await?;
         let opened = keyspace::unwrap(name, &header, old_password.as_ref())?;
         let kdf = header.kdf.upgrade_to(&self.kdf).unwrap_or(header.kdf);
-        let rewrapped = keyspace::wrap(&opened.keyspace, new_password.as_ref(), kdf)?;
+        let rewrapped =
+            keyspace::wrap_version(&opened.keyspace, new_password.as_ref(), kdf, header.version)?;
         self.write_header(name, version, &rewrapped).await
     }
 
@@ -338,26 +416,58 @@ impl<S: KVStore> Vault<S> {
         check_password(new_password.as_ref())?;
         let (header, header_version) = self.header_versioned(name).await?;
         let old = keyspace::unwrap(name, &header, password.as_ref())?.keyspace;
-        let records = self.store.scan_all(&record_prefix(&old.id)).await?;
         let owned = self.owns_records(name, &old.id).await?;
+        let mut batch = Batch::new();
+        // Every record checked first: in a keyspace with a manifest, against it (nothing
+        // replayed, put back or missing is carried over), and the new keyspace continues the
+        // old one's revisions.
+        let (records, revision) = if header.has_manifest() {
+            let (records, manifest, version) = self.read_all_checked(&old, None).await?;
+            if owned {
+                for key in self.store.scan_all_keys(&bucket_prefix(&old.id)).await? {
+                    batch.delete(key);
+                }
+                batch
+                    .require_version(manifest_key(&old.id), version)
+                    .delete(manifest_key(&old.id));
+            }
+            let records: Vec<(Vec<u8>, CheckedRecord)> =
+                records.into_iter().map(|(key, _, r)| (key, r)).collect();
+            (records, manifest.revision.saturating_add(1))
+        } else {
+            let mut checked = Vec::new();
+            for (key, value) in self.store.scan_all(&record_prefix(&old.id)).await? {
+                let record = check_record(&old, &key, &value)?;
+                checked.push((key, record));
+            }
+            (checked, 1)
+        };
         let new = UnlockedKeyspace::generate(name)?;
         let kdf = header.kdf.upgrade_to(&self.kdf).unwrap_or(header.kdf);
         let new_header = keyspace::wrap(&new, new_password.as_ref(), kdf)?;
         let nonces = crypto::random_nonces(records.len())?;
-        let mut batch = Batch::new();
-        for ((key, value), nonce) in records.iter().zip(&nonces) {
-            let CheckedRecord {
-                kind,
-                name: item,
-                payload,
-            } = check_record(&old, key, value)?;
-            let new_key = record_key(&new, kind, &item);
-            let sealed = seal_record_with_nonce(&new, &new_key, &item, &payload, nonce)?;
+        let mut ids = Vec::with_capacity(records.len());
+        for ((key, record), nonce) in records.iter().zip(&nonces) {
+            let new_key = record_key(&new, record.kind, &record.name);
+            let sealed = seal_record_with_nonce(
+                &new,
+                &new_key,
+                &record.name,
+                &record.payload,
+                revision,
+                nonce,
+            )?;
             batch.create(new_key, sealed);
+            ids.push((format::record_id(&new, record.kind, &record.name), revision));
             if owned {
                 batch.delete(key.clone());
             }
         }
+        let (manifest, buckets) = manifest::build(&new, revision, ids);
+        for (index, bytes) in buckets {
+            batch.create(bucket_key(&new.id, index), bytes);
+        }
+        batch.create(manifest_key(&new.id), manifest.encode(&new));
         if self.claim_holder(&old.id).await?.as_deref() == Some(name) {
             batch.delete(claim_key(&old.id));
         }
@@ -366,6 +476,7 @@ impl<S: KVStore> Vault<S> {
             .require_version(format::header_key(name), header_version)
             .set(format::header_key(name), new_header.encode());
         apply_creating(&self.store, batch, Item::Keyspace, name).await?;
+        new.observe(revision)?;
         Ok(new)
     }
 
@@ -384,9 +495,12 @@ impl<S: KVStore> Vault<S> {
             .id;
         let mut batch = Batch::new();
         if self.owns_records(name, &id).await? {
-            for (key, _) in self.store.scan_all(&record_prefix(&id)).await? {
-                batch.delete(key);
+            for prefix in [record_prefix(&id), bucket_prefix(&id)] {
+                for key in self.store.scan_all_keys(&prefix).await? {
+                    batch.delete(key);
+                }
             }
+            batch.delete(manifest_key(&id));
         }
         if self.claim_holder(&id).await?.as_deref() == Some(name) {
             batch.delete(claim_key(&id));
@@ -448,9 +562,9 @@ impl<S: KVStore> Vault<S> {
     pub(crate) async fn resolve<'a>(&self, access: Access<'a>) -> Result<Resolved<'a>> {
         match access {
             Access::Unlocked(ks) => Ok(Resolved::Borrowed(ks)),
-            Access::Password { keyspace, password } => {
-                Ok(Resolved::Owned(self.unlock(keyspace, password).await?))
-            }
+            Access::Password { keyspace, password } => Ok(Resolved::Owned(Box::new(
+                self.unlock(keyspace, password).await?,
+            ))),
         }
     }
 
@@ -460,57 +574,29 @@ impl<S: KVStore> Vault<S> {
         kind: Kind,
         name: &str,
     ) -> Result<SecretBytes> {
-        check_lookup_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
-        let key = record_key(ks, kind, name);
-        let value = self
-            .store
-            .get(&key)
-            .await?
-            .ok_or_else(|| Error::not_found(kind.item(), name))?;
-        open_named_record(ks, &key, &value, name)
+        self.read_checked(ks, kind, name).await
     }
 
-    /// A record's payload and its store version.
-    async fn read_record_versioned(
-        &self,
-        ks: &UnlockedKeyspace,
-        kind: Kind,
-        name: &str,
-    ) -> Result<(SecretBytes, u64)> {
-        check_lookup_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
-        let key = record_key(ks, kind, name);
-        let (value, version) = self
-            .store
-            .get_versioned(&key)
-            .await?
-            .ok_or_else(|| Error::not_found(kind.item(), name))?;
-        Ok((open_named_record(ks, &key, &value, name)?, version))
-    }
-
-    /// Every record of `kind`, each fully checked ([`check_record`]), sorted by name.
+    /// Every record of `kind`, each fully checked ([`check_record`]) and checked against the
+    /// manifest, sorted by name.
     async fn list_records(
         &self,
         ks: &UnlockedKeyspace,
         kind: Kind,
     ) -> Result<Vec<(String, SecretBytes)>> {
-        let mut prefix = record_prefix(&ks.id);
-        prefix.push(kind.byte());
-        let mut out = Vec::new();
-        for (key, value) in self.store.scan_all(&prefix).await? {
-            let record = check_record(ks, &key, &value)?;
-            out.push((record.name, record.payload));
-        }
+        let (records, _, _) = self.read_all_checked(ks, Some(kind)).await?;
+        let mut out: Vec<(String, SecretBytes)> = records
+            .into_iter()
+            .map(|(_, _, record)| (record.name, record.payload))
+            .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
 
     async fn delete_record(&self, ks: &UnlockedKeyspace, kind: Kind, name: &str) -> Result<()> {
         check_lookup_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
-        let key = record_key(ks, kind, name);
-        if !self.store.contains(&key).await? {
-            return Err(Error::not_found(kind.item(), name));
-        }
-        self.store.delete(&key).await?;
+        self.commit(ks, &[Edit::Delete { kind, name }], OnConflict::Retry)
+            .await?;
         Ok(())
     }
 
@@ -572,11 +658,14 @@ impl<S: KVStore> Vault<S> {
     async fn store_key(&self, access: Access<'_>, name: &str, key: PrivateKey) -> Result<KeyInfo> {
         validate_name("key pair", name, MAX_ITEM_NAME_LEN)?;
         let ks = self.resolve(access).await?;
-        let storage_key = record_key(&ks, Kind::KeyPair, name);
-        let value = seal_record(&ks, &storage_key, name, &encode_key_pair(&key))?;
-        let mut batch = Batch::new();
-        batch.create(storage_key, value);
-        apply_creating(&self.store, batch, Item::KeyPair, name).await?;
+        let payload = encode_key_pair(&key);
+        let edit = Edit::Put {
+            kind: Kind::KeyPair,
+            name,
+            payload: &payload,
+            create: true,
+        };
+        self.commit(&ks, &[edit], OnConflict::Retry).await?;
         Ok(key_info(name, &key))
     }
 
@@ -621,21 +710,27 @@ impl<S: KVStore> Vault<S> {
     ) -> Result<()> {
         validate_name("key pair", to, MAX_ITEM_NAME_LEN)?;
         let ks = self.resolve(access.into()).await?;
-        let (payload, version) = self.read_record_versioned(&ks, Kind::KeyPair, from).await?;
+        let payload = self.read_record(&ks, Kind::KeyPair, from).await?;
         if from == to {
             return Ok(());
         }
-        let new_key = record_key(&ks, Kind::KeyPair, to);
-        let value = seal_record(&ks, &new_key, to, &payload)?;
-        let old_key = record_key(&ks, Kind::KeyPair, from);
-        // Renamed only as it was read: of two renames of one key, one wins and the other gets
-        // a conflict (not a second copy under another name).
-        let mut batch = Batch::new();
-        batch
-            .require_version(old_key.clone(), version)
-            .create(new_key, value)
-            .delete(old_key);
-        apply_creating(&self.store, batch, Item::KeyPair, to).await
+        // Renamed only as it was read (the commit is conditional on the manifest read before
+        // it, and is not retried): of two renames of one key, one wins and the other gets a
+        // conflict, not a second copy under another name.
+        let edits = [
+            Edit::Delete {
+                kind: Kind::KeyPair,
+                name: from,
+            },
+            Edit::Put {
+                kind: Kind::KeyPair,
+                name: to,
+                payload: &payload,
+                create: true,
+            },
+        ];
+        self.commit(&ks, &edits, OnConflict::Fail).await?;
+        Ok(())
     }
 
     /// Deletes key pair `name`.
@@ -717,9 +812,13 @@ impl<S: KVStore> Vault<S> {
     ) -> Result<()> {
         validate_name("secret", name, MAX_ITEM_NAME_LEN)?;
         let ks = self.resolve(access.into()).await?;
-        let key = record_key(&ks, Kind::Secret, name);
-        let sealed = seal_record(&ks, &key, name, value)?;
-        self.store.set(&key, &sealed).await?;
+        let edit = Edit::Put {
+            kind: Kind::Secret,
+            name,
+            payload: value,
+            create: false,
+        };
+        self.commit(&ks, &[edit], OnConflict::Retry).await?;
         Ok(())
     }
 
@@ -736,29 +835,20 @@ impl<S: KVStore> Vault<S> {
         secrets: &[(N, V)],
     ) -> Result<()> {
         let ks = self.resolve(access.into()).await?;
-        let mut items = Vec::with_capacity(secrets.len());
+        let mut edits = Vec::with_capacity(secrets.len());
         for (name, value) in secrets {
             validate_name("secret", name.as_ref(), MAX_ITEM_NAME_LEN)?;
-            items.push((name.as_ref(), value.as_ref()));
+            edits.push(Edit::Put {
+                kind: Kind::Secret,
+                name: name.as_ref(),
+                payload: value.as_ref(),
+                create: false,
+            });
         }
-        // One call to the random source for every nonce of the batch (a call costs about a
-        // microsecond in a browser), and each record is sealed as the store takes it: the
-        // IndexedDB backend hands records to the browser in chunks while later ones are sealed,
-        // without a second copy of the whole batch.
-        let nonces = crypto::random_nonces(items.len())?;
-        let ks: &UnlockedKeyspace = &ks;
-        self.store
-            .batch_with(&mut |sink| {
-                for (&(name, value), nonce) in items.iter().zip(&nonces) {
-                    let key = record_key(ks, Kind::Secret, name);
-                    // Names are validated above, so sealing cannot fail on their length.
-                    let sealed = seal_record_with_nonce(ks, &key, name, value, nonce)
-                        .map_err(|e| kvstore::Error::Aborted(e.to_string()))?;
-                    sink.set(&key, &sealed)?;
-                }
-                Ok(())
-            })
-            .await?;
+        if edits.is_empty() {
+            return Ok(());
+        }
+        self.commit(&ks, &edits, OnConflict::Retry).await?;
         Ok(())
     }
 
@@ -868,22 +958,6 @@ impl<S: KVStore> Vault<S> {
 
 /// Applies a batch whose `create`s guard `name` (an `item`) and possibly a keyspace-id claim:
 /// a conflict becomes `AlreadyExists` for whichever was taken.
-/// Opens a record and checks it holds the name its key was derived from.
-fn open_named_record(
-    ks: &UnlockedKeyspace,
-    key: &[u8],
-    value: &[u8],
-    name: &str,
-) -> Result<SecretBytes> {
-    let (stored_name, payload) = open_record(ks, key, value)?;
-    if stored_name != name {
-        return Err(Error::Corrupted(
-            "a record holds another name than its key".into(),
-        ));
-    }
-    Ok(payload)
-}
-
 pub(crate) async fn apply_creating<S: KVStore>(
     store: &S,
     batch: Batch,

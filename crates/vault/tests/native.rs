@@ -27,6 +27,8 @@ async fn runs_under_tokio_too() {
 
 const NATIVE_FIXTURE: &str = include_str!("fixtures/native-keyspace.txt");
 const BROWSER_FIXTURE: &str = include_str!("fixtures/browser-keyspace.txt");
+const NATIVE_FIXTURE_V1: &str = include_str!("fixtures/native-keyspace-v1.txt");
+const BROWSER_FIXTURE_V1: &str = include_str!("fixtures/browser-keyspace-v1.txt");
 
 #[test]
 fn golden_keyspace_written_natively_still_opens() {
@@ -38,6 +40,15 @@ fn golden_keyspace_written_in_a_browser_opens_natively() {
     futures::executor::block_on(async {
         let (store, _dir) = sled().await;
         suite::check_golden(store, BROWSER_FIXTURE).await
+    });
+}
+
+#[test]
+fn golden_version_1_keyspaces_open_and_are_upgraded() {
+    futures::executor::block_on(async {
+        suite::check_golden_v1(MemoryStore::new(), NATIVE_FIXTURE_V1).await;
+        let (store, _dir) = sled().await;
+        suite::check_golden_v1(store, BROWSER_FIXTURE_V1).await;
     });
 }
 

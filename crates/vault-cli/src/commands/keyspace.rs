@@ -1,4 +1,4 @@
-//! `vault keyspace …`: create, list, delete, passwd, rekey.
+//! `vault keyspace …`: create, list, delete, passwd, rekey, revision.
 
 use anyhow::{anyhow, Result};
 use kvstore::KVStore;
@@ -71,6 +71,22 @@ pub(crate) async fn run<S: KVStore>(
                 cli,
                 || format!("rekeyed keyspace {}", printable(name)),
                 json!({ "keyspace": name, "rekeyed": true }),
+            );
+        }
+        KeyspaceCommand::Revision { name, at_least } => {
+            let keyspace = with_spinner(
+                "unlocking (Argon2id)…",
+                vault.unlock(name, inputs.password()?),
+            )
+            .await?;
+            if let Some(anchor) = at_least {
+                keyspace.anchor_revision(*anchor);
+            }
+            let revision = vault.keyspace_revision(&keyspace).await?;
+            say(
+                cli,
+                || revision.to_string(),
+                json!({ "keyspace": name, "revision": revision }),
             );
         }
     }

@@ -1,14 +1,16 @@
 //! An independent implementation of `docs/FORMAT.md`, written from the document with the
 //! primitives directly (no vault code), to build what an attacker would: headers, records,
 //! backups and streams with chosen ids, keys and contents. That it produces bytes the vault
-//! accepts (see `crafted_backup_from_the_spec_imports`) is also a check of the document.
+//! accepts (see `import_checks_every_record_before_writing`) is also a check of the document.
+//! Everything is built in the current format (header and records version 2, with a manifest)
+//! unless a version is given.
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 /// A record of a backup: (storage-key suffix, value).
 pub type Record = (Vec<u8>, Vec<u8>);
@@ -88,9 +90,55 @@ impl Keyspace {
         self.subkey("vault/v1/backup-key")
     }
 
-    /// The 119-byte header wrapping `k` under `password` with [`KDF`].
+    pub fn manifest_key(&self) -> [u8; 32] {
+        self.subkey("vault/v2/manifest-key")
+    }
+
+    /// The 119-byte version-2 header wrapping `k` under `password` with [`KDF`].
     pub fn header(&self, password: &[u8]) -> Vec<u8> {
-        self.header_with(password, KDF, 1)
+        self.header_with(password, KDF, 2)
+    }
+
+    /// The store entries of a manifest at `revision` listing `records` (storage-key suffix,
+    /// revision): every non-empty bucket `b/` ‖ id ‖ index, then the manifest `m/` ‖ id.
+    pub fn manifest(&self, revision: u64, records: &[(Vec<u8>, u64)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut buckets = std::collections::BTreeMap::<u8, Vec<(Vec<u8>, u64)>>::new();
+        for (suffix, rev) in records {
+            buckets
+                .entry(suffix[1] & 63)
+                .or_default()
+                .push((suffix.clone(), *rev));
+        }
+        let mut digests = [[0u8; 32]; 64];
+        let mut entries = Vec::new();
+        for (index, mut list) in buckets {
+            list.sort();
+            let mut value = vec![1u8];
+            for (suffix, rev) in list {
+                value.extend_from_slice(&suffix);
+                value.extend_from_slice(&rev.to_le_bytes());
+            }
+            let mut hash = Sha256::new();
+            hash.update(b"vault/v2/bucket");
+            hash.update(self.id);
+            hash.update([index]);
+            hash.update(&value);
+            digests[usize::from(index)] = hash.finalize().into();
+            entries.push(([b"b/".as_slice(), &self.id, &[index]].concat(), value));
+        }
+        let mut manifest = vec![1u8];
+        manifest.extend_from_slice(&revision.to_le_bytes());
+        for digest in digests {
+            manifest.extend_from_slice(&digest);
+        }
+        let mac = hmac(
+            &self.manifest_key(),
+            &[b"vault/v2/manifest".as_slice(), &self.id, &manifest].concat(),
+        );
+        manifest.extend_from_slice(&mac);
+        assert_eq!(manifest.len(), 2089);
+        entries.push(([b"m/".as_slice(), &self.id].concat(), manifest));
+        entries
     }
 
     /// A header with chosen KDF parameters and header version.
@@ -138,16 +186,39 @@ impl Keyspace {
         [b"r/".as_slice(), &self.id, suffix].concat()
     }
 
-    /// A record value for `storage_key`: version ‖ nonce ‖ AEAD(bytes16(name) ‖ payload).
+    /// A record value for `storage_key`: version 1 is version ‖ nonce ‖ AEAD(bytes16(name) ‖
+    /// payload); any other version is laid out as version 2, at revision 1.
     pub fn record(&self, storage_key: &[u8], name: &[u8], payload: &[u8], version: u8) -> Vec<u8> {
+        self.record_at(storage_key, name, payload, version, 1)
+    }
+
+    /// [`record`](Self::record) at keyspace revision `revision` (versions other than 1):
+    /// version ‖ revision (u64) ‖ nonce ‖ AEAD with aad `vault/v2/record` ‖ key ‖ version ‖
+    /// revision.
+    pub fn record_at(
+        &self,
+        storage_key: &[u8],
+        name: &[u8],
+        payload: &[u8],
+        version: u8,
+        revision: u64,
+    ) -> Vec<u8> {
         let nonce = [0x33; 24];
-        let mut aad = b"vault/v1/record".to_vec();
+        let mut value = vec![version];
+        let mut aad = if version == 1 {
+            b"vault/v1/record".to_vec()
+        } else {
+            value.extend_from_slice(&revision.to_le_bytes());
+            b"vault/v2/record".to_vec()
+        };
         aad.extend_from_slice(storage_key);
         aad.push(version);
+        if version != 1 {
+            aad.extend_from_slice(&revision.to_le_bytes());
+        }
         let mut plain = Vec::new();
         bytes16(&mut plain, name);
         plain.extend_from_slice(payload);
-        let mut value = vec![version];
         value.extend_from_slice(&nonce);
         value.extend(seal(&self.record_key(), &nonce, &aad, &plain));
         value
@@ -156,17 +227,20 @@ impl Keyspace {
     /// A well-formed secret record: (suffix, value).
     pub fn secret(&self, name: &str, value: &[u8]) -> Record {
         let suffix = self.suffix(b's', name);
-        let record = self.record(&self.storage_key(&suffix), name.as_bytes(), value, 1);
+        let record = self.record(&self.storage_key(&suffix), name.as_bytes(), value, 2);
         (suffix, record)
     }
 
     /// A backup of `header` and `records` (suffix, value) in the given order, MACed with this
-    /// keyspace's backup key.
+    /// keyspace's backup key; any version but 1 carries keyspace revision 1 after the header.
     pub fn backup(&self, header: &[u8], records: &[Record], version: u8) -> Vec<u8> {
         let mut out = b"VLTB".to_vec();
         out.push(version);
         bytes16(&mut out, self.name.as_bytes());
         bytes16(&mut out, header);
+        if version != 1 {
+            out.extend_from_slice(&1u64.to_le_bytes());
+        }
         out.extend_from_slice(&u32::try_from(records.len()).unwrap().to_le_bytes());
         for (suffix, value) in records {
             bytes16(&mut out, suffix);

@@ -17,8 +17,12 @@ async fn keyspace_id<S: KVStore>(v: &Vault<S>, name: &str) -> [u8; 16] {
     id_of(&v.store().get(&key).await.unwrap().unwrap())
 }
 
-/// Puts a crafted keyspace (header and id claim) into the store, as if created there.
+/// Puts a crafted keyspace (header, id claim and an empty keyspace's manifest at revision 1)
+/// into the store, as if created there.
 async fn plant<S: KVStore>(v: &Vault<S>, keyspace: &craft::Keyspace, password: &[u8]) {
+    for (key, value) in keyspace.manifest(1, &[]) {
+        v.store().set(&key, &value).await.unwrap();
+    }
     let header_key = [b"h/".as_slice(), keyspace.name.as_bytes()].concat();
     let claim_key = [b"i/".as_slice(), &keyspace.id].concat();
     v.store()
@@ -55,12 +59,12 @@ pub async fn hostile_backup_cannot_alias_another_keyspace<S: KVStore + Clone>(st
     let overwrite: Vec<_> = victim_suffixes
         .iter()
         .map(|suffix| {
-            let value = evil.record(&evil.storage_key(suffix), b"seed", b"attacker's", 1);
+            let value = evil.record(&evil.storage_key(suffix), b"seed", b"attacker's", 2);
             (suffix.clone(), value)
         })
         .collect();
     for records in [overwrite, Vec::new()] {
-        let backup = evil.backup(&evil.header(b"attacker"), &records, 1);
+        let backup = evil.backup(&evil.header(b"attacker"), &records, 2);
         let err = v.import_backup(&backup, b"attacker").await.unwrap_err();
         assert!(
             matches!(
@@ -81,7 +85,7 @@ pub async fn hostile_backup_cannot_alias_another_keyspace<S: KVStore + Clone>(st
         .await
         .unwrap();
     let legacy = dump(v.store()).await;
-    let backup = evil.backup(&evil.header(b"attacker"), &[], 1);
+    let backup = evil.backup(&evil.header(b"attacker"), &[], 2);
     assert!(matches!(
         v.import_backup(&backup, b"attacker").await,
         Err(Error::AlreadyExists {
@@ -138,13 +142,13 @@ pub async fn import_checks_every_record_before_writing<S: KVStore + Clone>(store
     let seed = hex::decode(super::ED_PRIVATE).unwrap();
     let key_pair = |payload: &[u8]| {
         let suffix = ks.suffix(b'k', "ed");
-        let value = ks.record(&ks.storage_key(&suffix), b"ed", payload, 1);
+        let value = ks.record(&ks.storage_key(&suffix), b"ed", payload, 2);
         (suffix, value)
     };
     let good_key = key_pair(&[&[2u8][..], &seed].concat());
 
     let sealed_under = |suffix: Vec<u8>, name: &str| {
-        let value = ks.record(&ks.storage_key(&suffix), name.as_bytes(), b"x", 1);
+        let value = ks.record(&ks.storage_key(&suffix), name.as_bytes(), b"x", 2);
         (suffix, value)
     };
     let mut unknown_kind = ks.suffix(b's', "odd");
@@ -178,13 +182,13 @@ pub async fn import_checks_every_record_before_writing<S: KVStore + Clone>(store
         ),
     ];
     for (what, records) in hostile {
-        let backup = ks.backup(&header, &records, 1);
+        let backup = ks.backup(&header, &records, 2);
         let result = v.import_backup(&backup, b"pw").await;
         assert!(result.is_err(), "{what}: imported");
         assert!(dump(v.store()).await.is_empty(), "{what}: wrote something");
     }
 
-    let backup = ks.backup(&header, &in_order, 1);
+    let backup = ks.backup(&header, &in_order, 2);
     assert_eq!(v.import_backup(&backup, b"pw").await.unwrap(), "crafted");
     let opened = v.unlock("crafted", b"pw").await.unwrap();
     assert_eq!(&*v.get_secret(&opened, "note").await.unwrap(), b"hello");
@@ -192,8 +196,19 @@ pub async fn import_checks_every_record_before_writing<S: KVStore + Clone>(store
         hex::encode(&v.key_info(&opened, "ed").await.unwrap().public_key),
         "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
     );
-    // Header, id claim, two records.
-    assert_eq!(dump(v.store()).await.len(), 4);
+    // Header, id claim, two records, and the manifest of the backup's revision with its
+    // buckets, exactly as built from the spec.
+    let mut expected = vec![
+        (b"h/crafted".to_vec(), header.clone()),
+        ([b"i/".as_slice(), &ks.id].concat(), b"crafted".to_vec()),
+    ];
+    for (suffix, value) in &in_order {
+        expected.push((ks.storage_key(suffix), value.clone()));
+    }
+    let listed: Vec<(Vec<u8>, u64)> = in_order.iter().map(|(s, _)| (s.clone(), 1)).collect();
+    expected.extend(ks.manifest(1, &listed));
+    expected.sort();
+    assert_eq!(dump(v.store()).await, expected);
     assert_eq!(
         v.export_backup(&opened).await.unwrap(),
         backup,
@@ -274,17 +289,33 @@ pub async fn rekey_revokes_the_old_key_and_password<S: KVStore + Clone>(store: S
     assert!(!entries
         .iter()
         .any(|(key, _)| key.windows(16).any(|w| w == old_id)));
-    assert_eq!(entries.len(), 4, "header, claim, two records");
+    let count = |prefix: &[u8]| {
+        entries
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .count()
+    };
+    assert_eq!(
+        (count(b"h/"), count(b"i/"), count(b"r/"), count(b"m/")),
+        (1, 1, 2, 1),
+        "header, claim, two records, manifest (and buckets)"
+    );
+    assert_eq!(count(b"b/") + 5, entries.len());
 
     // The old key reaches nothing current, even with its header put back.
     assert!(matches!(
         v.get_secret(&old, "seed").await,
         Err(Error::NotFound { .. })
     ));
+    // The old header put back opens nothing: its manifest went with the rekey.
     v.store().set(b"h/k", &old_header).await.unwrap();
-    let reopened = v.unlock("k", PASSWORD).await.unwrap();
-    assert!(v.list_secrets(&reopened).await.unwrap().is_empty());
-    assert!(v.list_keys(&reopened).await.unwrap().is_empty());
+    assert!(matches!(
+        v.unlock("k", PASSWORD).await,
+        Err(Error::Tampered {
+            tampering: vault::Tampering::ManifestInvalid { .. },
+            ..
+        })
+    ));
     // Copies made before the rekey still open what they hold, and only that.
     let elsewhere = vault(MemoryStore::new());
     elsewhere
@@ -410,7 +441,7 @@ pub async fn names_from_storage_are_checked_and_new_names_refuse_invisible_chara
     let suffix = crafted.suffix(b's', name);
     let key = crafted.storage_key(&suffix);
     v.store()
-        .set(&key, &crafted.record(&key, name.as_bytes(), b"x", 1))
+        .set(&key, &crafted.record(&key, name.as_bytes(), b"x", 2))
         .await
         .unwrap();
     let opened = v.unlock("c", b"pw").await.unwrap();
@@ -510,7 +541,7 @@ pub async fn versions_below_any_written_are_corrupted<S: KVStore + Clone>(store:
     let ks = v.unlock("c", b"pw").await.unwrap();
     let suffix = crafted.suffix(b's', "note");
     let key = crafted.storage_key(&suffix);
-    for (version, newer) in [(0u8, false), (2, true)] {
+    for (version, newer) in [(0u8, false), (3, true)] {
         v.store()
             .set(&key, &crafted.record(&key, b"note", b"x", version))
             .await

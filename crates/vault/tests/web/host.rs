@@ -25,6 +25,17 @@ async fn golden_keyspace_written_in_the_browser_still_opens() {
 }
 
 #[wasm_bindgen_test::wasm_bindgen_test]
+async fn golden_version_1_keyspaces_open_and_are_upgraded() {
+    for fixture in [
+        include_str!("../fixtures/native-keyspace-v1.txt"),
+        include_str!("../fixtures/browser-keyspace-v1.txt"),
+    ] {
+        let (store, _guard) = indexeddb().await;
+        crate::suite::check_golden_v1(store, fixture).await;
+    }
+}
+
+#[wasm_bindgen_test::wasm_bindgen_test]
 async fn a_password_typed_in_either_unicode_form_opens_the_nfc_fixture() {
     let (store, _guard) = indexeddb().await;
     crate::suite::check_nfc_golden(store, include_str!("../fixtures/nfc-keyspace.txt")).await;

@@ -1,0 +1,412 @@
+//! Reading and writing records under the keyspace manifest ([`crate::manifest`]): every read
+//! is checked against the manifest, every change is one batch with the manifest's new
+//! revision, conditional on the manifest read.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kvstore::{Expect, KVStore};
+
+use crate::format::{
+    check_record, open_record, record_id, record_key_of, record_prefix, seal_record_with_nonce,
+    CheckedRecord, Kind, OpenedRecord, RecordId, HEADER_PREFIX,
+};
+use crate::keyspace::{check_lookup_name, UnlockedKeyspace, MAX_ITEM_NAME_LEN};
+use crate::manifest::{
+    bucket_key, bucket_of, bucket_prefix, item_of, manifest_key, Bucket, Manifest, BUCKETS,
+};
+use crate::{crypto, Error, Item, Result, SecretBytes, Tampering, Vault};
+
+/// Reads that find the store inconsistent re-read this many times when the manifest moved
+/// meanwhile (another writer committed between two reads); writes that lose a race retry this
+/// many times.
+const ATTEMPTS: usize = 8;
+
+/// One change of a commit.
+pub(crate) enum Edit<'a> {
+    /// Write record `name` with `payload`; with `create`, fail with `AlreadyExists` if the
+    /// manifest lists it.
+    Put {
+        kind: Kind,
+        name: &'a str,
+        payload: &'a [u8],
+        create: bool,
+    },
+    /// Delete record `name`; `NotFound` if the manifest does not list it.
+    Delete { kind: Kind, name: &'a str },
+}
+
+/// Whether a commit that lost a race starts again from the new state.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnConflict {
+    /// Start again (a blind write such as `set_secret`, a create, a delete).
+    Retry,
+    /// Report [`Error::Conflict`] (a read-modify-write such as a rename).
+    Fail,
+}
+
+fn is_tampered(result: &Result<impl Sized>) -> bool {
+    matches!(result, Err(Error::Tampered { .. }))
+}
+
+/// Checks record `rid` (`name`, of `kind`) read as `value` against its bucket.
+fn check_named(
+    ks: &UnlockedKeyspace,
+    manifest: &Manifest,
+    bucket: &Bucket,
+    rid: &RecordId,
+    kind: Kind,
+    name: &str,
+    value: Option<&[u8]>,
+) -> Result<SecretBytes> {
+    let item = kind.item();
+    let expected = bucket.get(rid);
+    let Some(value) = value else {
+        return match expected {
+            None => Err(Error::not_found(item, name)),
+            Some(_) => Err(ks.tampered(Tampering::Missing {
+                item,
+                name: Some(name.to_owned()),
+            })),
+        };
+    };
+    let key = record_key_of(&ks.id, rid);
+    let OpenedRecord {
+        name: stored_name,
+        payload,
+        revision,
+    } = open_record(ks, &key, value)?;
+    if stored_name != name {
+        return Err(Error::Corrupted(
+            "a record holds another name than its key".into(),
+        ));
+    }
+    check_revision(ks, manifest, expected, revision, item, name)?;
+    Ok(payload)
+}
+
+/// Compares a record's authenticated revision with the one its bucket lists.
+fn check_revision(
+    ks: &UnlockedKeyspace,
+    manifest: &Manifest,
+    expected: Option<u64>,
+    found: Option<u64>,
+    item: Item,
+    name: &str,
+) -> Result<()> {
+    let name = name.to_owned();
+    match (expected, found) {
+        (None, _) => Err(ks.tampered(Tampering::Resurrected { item, name })),
+        (Some(expected), Some(found)) if found == expected => Ok(()),
+        (Some(expected), Some(found)) if found > expected => {
+            Err(ks.tampered(Tampering::RolledBack {
+                seen: found,
+                found: manifest.revision,
+            }))
+        }
+        (Some(_), _) => Err(ks.tampered(Tampering::Replayed { item, name })),
+    }
+}
+
+impl<S: KVStore> Vault<S> {
+    /// Keyspace `ks`'s manifest, authenticated and checked against the revision seen, with its
+    /// store version.
+    pub(crate) async fn load_manifest(&self, ks: &UnlockedKeyspace) -> Result<(Manifest, u64)> {
+        let Some((bytes, version)) = self.store().get_versioned(&manifest_key(&ks.id)).await?
+        else {
+            return Err(self.missing_manifest(ks).await?);
+        };
+        let manifest = Manifest::decode(ks, &bytes)?;
+        ks.observe(manifest.revision)?;
+        Ok((manifest, version))
+    }
+
+    /// The error for a keyspace whose manifest is missing: `NotFound` when the keyspace was
+    /// deleted or re-keyed (its header is gone or carries another id), tampering otherwise.
+    async fn missing_manifest(&self, ks: &UnlockedKeyspace) -> Result<Error> {
+        let header = self
+            .store()
+            .get(&[HEADER_PREFIX, ks.name().as_bytes()].concat())
+            .await?;
+        let same_keyspace = header
+            .as_deref()
+            .and_then(crate::format::Header::id_of)
+            .is_some_and(|id| id == ks.id);
+        Ok(if same_keyspace {
+            ks.tampered(Tampering::ManifestInvalid {
+                reason: "the keyspace's manifest is missing",
+            })
+        } else {
+            Error::NotFound {
+                item: Item::Keyspace,
+                name: ks.name().to_owned(),
+            }
+        })
+    }
+
+    /// Whether the manifest moved since it was read at `version`.
+    async fn manifest_moved(&self, ks: &UnlockedKeyspace, version: u64) -> Result<bool> {
+        Ok(self
+            .store()
+            .get_versioned(&manifest_key(&ks.id))
+            .await?
+            .map(|(_, v)| v)
+            != Some(version))
+    }
+
+    /// The current revision of keyspace `ks`.
+    pub(crate) async fn revision_of(&self, ks: &UnlockedKeyspace) -> Result<u64> {
+        Ok(self.load_manifest(ks).await?.0.revision)
+    }
+
+    /// Record `name`'s payload, checked against the manifest.
+    pub(crate) async fn read_checked(
+        &self,
+        ks: &UnlockedKeyspace,
+        kind: Kind,
+        name: &str,
+    ) -> Result<SecretBytes> {
+        check_lookup_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
+        let rid = record_id(ks, kind, name);
+        let index = bucket_of(&rid);
+        let key = record_key_of(&ks.id, &rid);
+        let mut attempt = 0;
+        loop {
+            let (manifest, version) = self.load_manifest(ks).await?;
+            let bucket = self.store().get(&bucket_key(&ks.id, index)).await?;
+            let value = self.store().get(&key).await?;
+            let result = Bucket::load(ks, &manifest, index, bucket.as_deref())
+                .and_then(|b| check_named(ks, &manifest, &b, &rid, kind, name, value.as_deref()));
+            attempt += 1;
+            if is_tampered(&result)
+                && attempt < ATTEMPTS
+                && self.manifest_moved(ks, version).await?
+            {
+                continue;
+            }
+            return result;
+        }
+    }
+
+    /// All of keyspace `ks`'s buckets, checked against `manifest`.
+    async fn load_buckets(
+        &self,
+        ks: &UnlockedKeyspace,
+        manifest: &Manifest,
+    ) -> Result<Vec<Bucket>> {
+        let prefix = bucket_prefix(&ks.id);
+        let mut stored: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
+        for (key, value) in self.store().scan_all(&prefix).await? {
+            if let [index] = key[prefix.len()..] {
+                stored.insert(index, value);
+            }
+        }
+        (0..BUCKETS as u8)
+            .map(|index| Bucket::load(ks, manifest, index, stored.get(&index).map(Vec::as_slice)))
+            .collect()
+    }
+
+    /// Every record (of `kind`, or all), each fully checked ([`check_record`]) and checked
+    /// against the manifest: none replayed, none put back, none missing. Returns them in
+    /// storage-key order with their storage keys and stored values, and the manifest with its
+    /// store version.
+    pub(crate) async fn read_all_checked(
+        &self,
+        ks: &UnlockedKeyspace,
+        kind: Option<Kind>,
+    ) -> Result<(Vec<(Vec<u8>, Vec<u8>, CheckedRecord)>, Manifest, u64)> {
+        let mut prefix = record_prefix(&ks.id);
+        if let Some(kind) = kind {
+            prefix.push(kind.byte());
+        }
+        let mut attempt = 0;
+        loop {
+            let (manifest, version) = self.load_manifest(ks).await?;
+            let result = async {
+                let buckets = self.load_buckets(ks, &manifest).await?;
+                let mut expected: BTreeMap<RecordId, u64> = buckets
+                    .iter()
+                    .flat_map(Bucket::entries)
+                    .filter(|(rid, _)| kind.is_none_or(|k| rid[0] == k.byte()))
+                    .copied()
+                    .collect();
+                let mut out = Vec::new();
+                for (key, value) in self.store().scan_all(&prefix).await? {
+                    let record = check_record(ks, &key, &value)?;
+                    check_revision(
+                        ks,
+                        &manifest,
+                        expected.remove(&record.rid),
+                        record.revision,
+                        record.kind.item(),
+                        &record.name,
+                    )?;
+                    out.push((key, value, record));
+                }
+                if let Some(rid) = expected.keys().next() {
+                    return Err(ks.tampered(Tampering::Missing {
+                        item: item_of(rid),
+                        name: None,
+                    }));
+                }
+                Ok(out)
+            }
+            .await;
+            attempt += 1;
+            if is_tampered(&result)
+                && attempt < ATTEMPTS
+                && self.manifest_moved(ks, version).await?
+            {
+                continue;
+            }
+            return Ok((result?, manifest, version));
+        }
+    }
+
+    /// Applies `edits` as one new revision of keyspace `ks`: the records, the buckets they
+    /// touch and the manifest in one batch, conditional on the manifest read. Returns the new
+    /// revision.
+    pub(crate) async fn commit(
+        &self,
+        ks: &UnlockedKeyspace,
+        edits: &[Edit<'_>],
+        on_conflict: OnConflict,
+    ) -> Result<u64> {
+        let rids: Vec<RecordId> = edits
+            .iter()
+            .map(|edit| {
+                let (Edit::Put { kind, name, .. } | Edit::Delete { kind, name }) = edit;
+                record_id(ks, *kind, name)
+            })
+            .collect();
+        let touched: BTreeSet<u8> = rids.iter().map(bucket_of).collect();
+        let puts = edits
+            .iter()
+            .filter(|e| matches!(e, Edit::Put { .. }))
+            .count();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (mut manifest, version) = self.load_manifest(ks).await?;
+            let loaded = self.load_touched(ks, &manifest, &touched).await;
+            let mut buckets = match loaded {
+                Err(Error::Tampered { .. })
+                    if attempt < ATTEMPTS && self.manifest_moved(ks, version).await? =>
+                {
+                    continue
+                }
+                other => other?,
+            };
+            let revision = manifest
+                .revision
+                .checked_add(1)
+                .ok_or_else(|| Error::Corrupted("the keyspace revision overflowed".into()))?;
+            for (edit, rid) in edits.iter().zip(&rids) {
+                let bucket = buckets.entry(bucket_of(rid)).or_default();
+                match *edit {
+                    Edit::Put {
+                        kind, name, create, ..
+                    } => {
+                        if create && bucket.get(rid).is_some() {
+                            return Err(Error::AlreadyExists {
+                                item: kind.item(),
+                                name: name.to_owned(),
+                            });
+                        }
+                        bucket.set(*rid, revision);
+                    }
+                    Edit::Delete { kind, name } => {
+                        if !bucket.remove(rid) {
+                            return Err(Error::not_found(kind.item(), name));
+                        }
+                    }
+                }
+            }
+            let mut bucket_writes = Vec::with_capacity(buckets.len());
+            for (&index, bucket) in &buckets {
+                let bytes = bucket.encode();
+                manifest.digests[usize::from(index)] =
+                    Bucket::digest(&ks.id, index, bytes.as_deref());
+                bucket_writes.push((bucket_key(&ks.id, index), bytes));
+            }
+            manifest.revision = revision;
+            let manifest_bytes = manifest.encode(ks);
+            let mkey = manifest_key(&ks.id);
+            // One call to the random source for every nonce (a call costs about a microsecond
+            // in a browser), and each record is sealed as the store takes it: the IndexedDB
+            // backend hands records to the browser in chunks while later ones are sealed.
+            let nonces = crypto::random_nonces(puts)?;
+            let mut sealing_error = None;
+            let result = self
+                .store()
+                .batch_with(&mut |sink| {
+                    sink.require(&mkey, Expect::Version(version))?;
+                    let mut nonces = nonces.iter();
+                    for (edit, rid) in edits.iter().zip(&rids) {
+                        let key = record_key_of(&ks.id, rid);
+                        match *edit {
+                            Edit::Put { name, payload, .. } => {
+                                let nonce = nonces.next().ok_or_else(|| {
+                                    kvstore::Error::Aborted("a nonce is missing".into())
+                                })?;
+                                let sealed = seal_record_with_nonce(
+                                    ks, &key, name, payload, revision, nonce,
+                                )
+                                .map_err(|e| {
+                                    let message = e.to_string();
+                                    sealing_error = Some(e);
+                                    kvstore::Error::Aborted(message)
+                                })?;
+                                sink.set(&key, &sealed)?;
+                            }
+                            Edit::Delete { .. } => sink.delete(&key)?,
+                        }
+                    }
+                    for (key, bytes) in &bucket_writes {
+                        match bytes {
+                            Some(bytes) => sink.set(key, bytes)?,
+                            None => sink.delete(key)?,
+                        }
+                    }
+                    sink.set(&mkey, &manifest_bytes)
+                })
+                .await;
+            match result {
+                Ok(()) => {
+                    ks.observe(revision)?;
+                    return Ok(revision);
+                }
+                Err(kvstore::Error::Conflict { .. })
+                    if on_conflict == OnConflict::Retry && attempt < ATTEMPTS => {}
+                Err(kvstore::Error::Conflict { .. }) => return Err(Error::Conflict),
+                Err(other) => return Err(sealing_error.unwrap_or_else(|| other.into())),
+            }
+        }
+    }
+
+    /// The buckets in `touched`, checked against `manifest`: read one by one, or with one
+    /// scan when a commit touches many.
+    async fn load_touched(
+        &self,
+        ks: &UnlockedKeyspace,
+        manifest: &Manifest,
+        touched: &BTreeSet<u8>,
+    ) -> Result<BTreeMap<u8, Bucket>> {
+        if touched.len() > 8 {
+            let all = self.load_buckets(ks, manifest).await?;
+            return Ok(all
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, b)| {
+                    let i = u8::try_from(i).ok()?;
+                    touched.contains(&i).then_some((i, b))
+                })
+                .collect());
+        }
+        let mut out = BTreeMap::new();
+        for &index in touched {
+            let bytes = self.store().get(&bucket_key(&ks.id, index)).await?;
+            out.insert(index, Bucket::load(ks, manifest, index, bytes.as_deref())?);
+        }
+        Ok(out)
+    }
+}
