@@ -18,6 +18,10 @@ export declare class WorkerSession {
   unlock(password: Password): Promise<void>;
   rekey(password: Password, newPassword: Password): Promise<void>;
   keyspaceName(): Promise<string>;
+  /** The keyspace's revision: one more with every change. */
+  keyspaceRevision(): Promise<number>;
+  /** Reject every later call with `TAMPERED` if the store is older than `revision`. */
+  anchorRevision(revision: number): Promise<void>;
   generateKey(name: string, keyType: KeyType): Promise<KeyInfo>;
   importKey(name: string, keyType: KeyType, privateKey: Uint8Array): Promise<KeyInfo>;
   listKeys(): Promise<KeyInfo[]>;

@@ -45,7 +45,7 @@ class Connection {
 
 /** The `Session` methods the worker client forwards (checked against the bindings by tests-js/api.test.mjs). */
 export const SESSION_METHODS = [
-  'lock', 'isLocked', 'unlock', 'rekey', 'keyspaceName', 'generateKey', 'importKey', 'listKeys', 'keyInfo',
+  'lock', 'isLocked', 'unlock', 'rekey', 'keyspaceName', 'keyspaceRevision', 'anchorRevision', 'generateKey', 'importKey', 'listKeys', 'keyInfo',
   'selectKey', 'renameKey', 'deleteKey', 'exportPrivateKey', 'sign', 'signWith', 'signEthPersonal',
   'setSecret', 'setSecrets', 'getSecret', 'listSecrets', 'deleteSecret', 'encrypt', 'decrypt',
   'streamEncryptor', 'streamDecryptor', 'exportBackup',

@@ -595,6 +595,33 @@ impl Session {
         session_call!(self, |s| Ok(JsValue::from(s.keyspace_name())))
     }
 
+    /// The keyspace's revision: it goes up by one with every change. Store it outside this
+    /// browser profile (a server, another device) and give it to `anchorRevision` after the
+    /// next unlock to catch a store put back to an older copy.
+    #[wasm_bindgen(js_name = keyspaceRevision, unchecked_return_type = "Promise<number>")]
+    pub fn keyspace_revision(&self) -> Promise {
+        // Revisions count changes: far below 2^53, exact as a JavaScript number.
+        session_call!(self, |s| Ok(JsValue::from(
+            s.keyspace_revision().await? as f64
+        )))
+    }
+
+    /// Anchors the keyspace at `revision`: every later call (after lock and unlock too) rejects
+    /// with `TAMPERED` if the store holds an older revision.
+    #[wasm_bindgen(js_name = anchorRevision, unchecked_return_type = "Promise<void>")]
+    pub fn anchor_revision(&self, revision: f64) -> Promise {
+        session_call!(self, |s| {
+            if !(revision >= 0.0 && revision.fract() == 0.0 && revision <= 9_007_199_254_740_991.0)
+            {
+                return Err(vault::Error::InvalidInput(
+                    "a revision is a non-negative integer".into(),
+                ));
+            }
+            s.anchor_revision(revision as u64);
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// Generates a key pair (`"secp256k1"` or `"ed25519"`).
     #[wasm_bindgen(js_name = generateKey, unchecked_return_type = "Promise<KeyInfo>")]
     pub fn generate_key(

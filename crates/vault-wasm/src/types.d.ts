@@ -12,7 +12,8 @@ export interface KeyInfo {
 export type VaultErrorCode =
     | "WRONG_PASSWORD" | "LOCKED" | "NOT_FOUND" | "ALREADY_EXISTS" | "INVALID_INPUT"
     | "DECRYPTION_FAILED" | "CORRUPTED" | "UNSUPPORTED_FORMAT" | "RANDOM_SOURCE_FAILED"
-    | "STORAGE_BUSY" | "QUOTA_EXCEEDED" | "STORAGE_UNAVAILABLE" | "STORAGE_ERROR" | "CONFLICT";
+    | "STORAGE_BUSY" | "QUOTA_EXCEEDED" | "STORAGE_UNAVAILABLE" | "STORAGE_ERROR" | "CONFLICT"
+    | "TAMPERED";
 
 /** The `Error` every call rejects with. */
 export interface VaultError extends Error {

@@ -410,6 +410,50 @@ test('passwords: Uint8Array or string, compared in NFC; rekey revokes the old pa
   await context.close();
 });
 
+for (const client of ['direct', 'worker']) {
+  test(`${client}: keyspaceRevision counts changes; a store older than the anchored revision rejects with TAMPERED`, async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${base}/test-pages/interop.html`);
+    const r = await page.evaluate(async (client) => {
+      let vault;
+      if (client === 'worker') {
+        const { WorkerVault } = await import('/pkg/client.js');
+        vault = await WorkerVault.open(`revision-${Math.random()}`);
+      } else {
+        const { default: init, Vault } = await import('/pkg/vault_wasm.js');
+        await init();
+        vault = await Vault.open(`revision-${Math.random()}`);
+      }
+      const code = (p) => p.then(() => 'resolved', (e) => e.code);
+      await vault.createKeyspace('k', 'pw');
+      const s = await vault.unlock('k', 'pw');
+      const created = await s.keyspaceRevision();
+      await s.setSecret('a', new Uint8Array([1]));
+      await s.setSecrets([['b', new Uint8Array([2])], ['c', new Uint8Array([3])]]);
+      const after = await s.keyspaceRevision();
+      const badAnchor = await code(s.anchorRevision(-1));
+      await s.anchorRevision(after);
+      const atAnchor = await code(s.getSecret('a'));
+      // An anchor from the future stands for a store put back to an older copy.
+      await s.anchorRevision(after + 5);
+      const rolledBack = await code(s.getSecret('a'));
+      await s.lock();
+      const afterUnlock = await code(s.unlock('pw'));
+      return { created, after, badAnchor, atAnchor, rolledBack, afterUnlock };
+    }, client);
+    assert.deepEqual(r, {
+      created: 1,
+      after: 3,
+      badAnchor: 'INVALID_INPUT',
+      atAnchor: 'resolved',
+      rolledBack: 'TAMPERED',
+      afterUnlock: 'TAMPERED',
+    });
+    await context.close();
+  });
+}
+
 // Encrypts and decrypts a generated stream through the Web Streams API: a ReadableStream of
 // `mb` 1 MiB chunks, piped through encryptStream() and decryptStream() into a sink that checks
 // every byte. Reports the page's peak JS heap and the WebAssembly memory, which must not grow
