@@ -881,13 +881,19 @@ fn keyspace_revision_counts_changes_and_catches_a_store_put_back() {
     copy_dir(&env.path("store"), &copy);
     env.run_with(&["secret", "set", "ks", "a"], b"new");
     env.run_with(&["secret", "set", "ks", "b"], b"more");
-    assert_eq!(env.ok(&["keyspace", "revision", "ks", "--at-least", "4"]), "4\n");
+    assert_eq!(
+        env.ok(&["keyspace", "revision", "ks", "--at-least", "4"]),
+        "4\n"
+    );
     std::fs::remove_dir_all(env.path("store")).unwrap();
     copy_dir(&copy, &env.path("store"));
     assert_eq!(env.ok(&["secret", "get", "ks", "a"]), "old");
     let err = env.fails(&["keyspace", "revision", "ks", "--at-least", "4"], 9);
     assert!(err.contains("revision 2, older than revision 4"), "{err}");
-    let err = env.fails(&["--json", "keyspace", "revision", "ks", "--at-least", "4"], 9);
+    let err = env.fails(
+        &["--json", "keyspace", "revision", "ks", "--at-least", "4"],
+        9,
+    );
     assert!(err.contains(r#""code":"TAMPERED""#), "{err}");
 }
 

@@ -423,13 +423,13 @@ impl<S: KVStore> Vault<S> {
         // old one's revisions.
         let (records, revision) = if header.has_manifest() {
             let (records, manifest, version) = self.read_all_checked(&old, None).await?;
+            // A record written after this scan would be left behind: the rekey fails instead.
+            batch.require_version(manifest_key(&old.id), version);
             if owned {
                 for key in self.store.scan_all_keys(&bucket_prefix(&old.id)).await? {
                     batch.delete(key);
                 }
-                batch
-                    .require_version(manifest_key(&old.id), version)
-                    .delete(manifest_key(&old.id));
+                batch.delete(manifest_key(&old.id));
             }
             let records: Vec<(Vec<u8>, CheckedRecord)> =
                 records.into_iter().map(|(key, _, r)| (key, r)).collect();

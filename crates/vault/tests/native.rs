@@ -338,6 +338,51 @@ fn two_renames_of_one_key_one_wins_the_other_gets_a_conflict() {
     });
 }
 
+/// A secret written between a rekey's scan and its batch: the rekey fails with `Conflict`
+/// (nothing written) instead of leaving the secret behind under the old id; retried, it
+/// carries the secret over.
+#[test]
+fn a_rekey_does_not_leave_behind_a_record_written_meanwhile() {
+    use vault::{Access, Error};
+    futures::executor::block_on(async {
+        let store = InterceptingStore::new();
+        let v = suite::vault(store.clone());
+        let ks = v.create_keyspace("k", suite::PASSWORD).await.unwrap();
+        v.set_secret(&ks, "before", b"1").await.unwrap();
+        let other = suite::vault(store.inner.clone());
+        store.before_next_write(move || {
+            let access = Access::Password {
+                keyspace: "k",
+                password: suite::PASSWORD,
+            };
+            futures::executor::block_on(other.set_secret(access, "meanwhile", b"2")).unwrap()
+        });
+        let before = suite::dump(&store.inner).await;
+        let late = v.rekey("k", suite::PASSWORD, suite::PASSWORD).await;
+        assert!(matches!(late, Err(Error::Conflict)), "{late:?}");
+        let after = suite::dump(&store.inner).await;
+        let of = |entries: &[(Vec<u8>, Vec<u8>)], prefix: &[u8]| {
+            entries
+                .iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of(&after, b"h/"), of(&before, b"h/"), "header unchanged");
+        assert_eq!(of(&after, b"i/"), of(&before, b"i/"), "claims unchanged");
+        assert_eq!(
+            of(&after, b"r/").len(),
+            of(&before, b"r/").len() + 1,
+            "only the other writer's record"
+        );
+        let new = v
+            .rekey("k", suite::PASSWORD, suite::PASSWORD)
+            .await
+            .unwrap();
+        assert_eq!(v.list_secrets(&new).await.unwrap(), ["before", "meanwhile"]);
+    });
+}
+
 /// A password change racing another password change: the second one, read before the first
 /// wrote, gets `Conflict` instead of silently replacing the first.
 #[test]
