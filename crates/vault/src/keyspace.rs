@@ -2,6 +2,7 @@
 //! unlocked keyspace value that holds the derived keys.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use zeroize::Zeroizing;
 
@@ -104,6 +105,8 @@ pub struct UnlockedKeyspace {
     /// The highest keyspace revision seen (or anchored): a manifest older than this is a
     /// rollback.
     pub(crate) seen: AtomicU64,
+    /// The manifest and buckets already authenticated (public data).
+    verified: Mutex<crate::manifest::Verified>,
 }
 
 impl std::fmt::Debug for UnlockedKeyspace {
@@ -127,7 +130,17 @@ impl UnlockedKeyspace {
             manifest_key: derive(b"vault/v2/manifest-key"),
             keyspace_key,
             seen: AtomicU64::new(0),
+            verified: Mutex::default(),
         }
+    }
+
+    /// Runs `f` on what this keyspace value already authenticated (`None` if a panic while
+    /// holding it left it poisoned: then nothing is taken from it).
+    pub(crate) fn verified<T>(
+        &self,
+        f: impl FnOnce(&mut crate::manifest::Verified) -> T,
+    ) -> Option<T> {
+        self.verified.lock().ok().map(|mut v| f(&mut v))
     }
 
     /// The highest keyspace revision this value has seen: the revision at unlock, raised by

@@ -96,8 +96,18 @@ impl Manifest {
         out
     }
 
-    /// Decodes and authenticates keyspace `ks`'s manifest.
+    /// Decodes and authenticates keyspace `ks`'s manifest (bytes this keyspace value already
+    /// authenticated are not authenticated again).
     pub(crate) fn decode(ks: &UnlockedKeyspace, bytes: &[u8]) -> Result<Self> {
+        if let Some(manifest) = ks.verified(|v| v.manifest(bytes)).flatten() {
+            return Ok(manifest);
+        }
+        let manifest = Self::authenticate(ks, bytes)?;
+        ks.verified(|v| v.manifest = Some((bytes.to_vec(), manifest.clone())));
+        Ok(manifest)
+    }
+
+    fn authenticate(ks: &UnlockedKeyspace, bytes: &[u8]) -> Result<Self> {
         let tampered = |reason| ks.tampered(invalid(reason));
         let (body, mac) = bytes
             .split_at_checked(bytes.len().saturating_sub(MAC_LEN))
@@ -140,8 +150,28 @@ impl Bucket {
         }
     }
 
-    /// Decodes bucket `index` of keyspace `ks` after checking it against `manifest`.
+    /// Decodes bucket `index` of keyspace `ks` after checking it against `manifest` (bytes this
+    /// keyspace value already checked against the same digest are not hashed again).
     pub(crate) fn load(
+        ks: &UnlockedKeyspace,
+        manifest: &Manifest,
+        index: u8,
+        bytes: Option<&[u8]>,
+    ) -> Result<Bucket> {
+        let digest = manifest.digests[usize::from(index)];
+        if let Some(bytes) = bytes {
+            if let Some(bucket) = ks.verified(|v| v.bucket(index, &digest, bytes)).flatten() {
+                return Ok(bucket);
+            }
+        }
+        let bucket = Self::check(ks, manifest, index, bytes)?;
+        if let Some(bytes) = bytes {
+            ks.verified(|v| v.remember_bucket(index, digest, bytes.to_vec(), bucket.clone()));
+        }
+        Ok(bucket)
+    }
+
+    fn check(
         ks: &UnlockedKeyspace,
         manifest: &Manifest,
         index: u8,
@@ -256,4 +286,52 @@ pub(crate) fn build(
 /// The item a record id names.
 pub(crate) fn item_of(rid: &RecordId) -> Item {
     Kind::from_byte(rid[0]).map_or(Item::Secret, Kind::item)
+}
+
+/// What a keyspace value has already authenticated: the last manifest and each bucket's last
+/// stored form with the digest it matched. Only bytes equal to these skip the MAC or the hash;
+/// they are public (stored in the clear), so keeping them costs no secrecy.
+#[derive(Default)]
+pub(crate) struct Verified {
+    manifest: Option<(Vec<u8>, Manifest)>,
+    buckets: BTreeMap<u8, (Vec<u8>, [u8; DIGEST_LEN], Bucket)>,
+}
+
+impl Verified {
+    fn manifest(&self, bytes: &[u8]) -> Option<Manifest> {
+        let (known, manifest) = self.manifest.as_ref()?;
+        (known.as_slice() == bytes).then(|| manifest.clone())
+    }
+
+    fn bucket(&self, index: u8, digest: &[u8; DIGEST_LEN], bytes: &[u8]) -> Option<Bucket> {
+        let (known, known_digest, bucket) = self.buckets.get(&index)?;
+        (known_digest == digest && known.as_slice() == bytes).then(|| bucket.clone())
+    }
+
+    fn remember_bucket(&mut self, index: u8, digest: [u8; DIGEST_LEN], bytes: Vec<u8>, b: Bucket) {
+        self.buckets.insert(index, (bytes, digest, b));
+    }
+
+    /// Records what a commit wrote: its manifest and buckets are known without a check.
+    pub(crate) fn committed(
+        &mut self,
+        manifest_bytes: &[u8],
+        manifest: &Manifest,
+        buckets: &BTreeMap<u8, Bucket>,
+        written: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) {
+        self.manifest = Some((manifest_bytes.to_vec(), manifest.clone()));
+        for ((&index, bucket), (_, bytes)) in buckets.iter().zip(written) {
+            match bytes {
+                Some(bytes) => {
+                    let digest = manifest.digests[usize::from(index)];
+                    self.buckets
+                        .insert(index, (bytes.clone(), digest, bucket.clone()));
+                }
+                None => {
+                    self.buckets.remove(&index);
+                }
+            }
+        }
+    }
 }

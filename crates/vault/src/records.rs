@@ -372,6 +372,9 @@ impl<S: KVStore> Vault<S> {
                 .await;
             match result {
                 Ok(()) => {
+                    ks.verified(|v| {
+                        v.committed(&manifest_bytes, &manifest, &buckets, &bucket_writes)
+                    });
                     ks.observe(revision)?;
                     return Ok(revision);
                 }
