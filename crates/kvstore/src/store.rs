@@ -183,6 +183,24 @@ pub trait KVStore: MaybeSend + MaybeSync {
     /// As [`get`](Self::get).
     async fn get_versioned(&self, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>>;
 
+    /// [`get_versioned`](Self::get_versioned) of every key of `keys`, in their order, from
+    /// **one consistent snapshot** where the backend has one: one read transaction on redb and
+    /// IndexedDB (one round trip in a browser instead of one per key), under the namespace's
+    /// commit lock on sled and memory. So no commit lands between two of the reads. The
+    /// default implementation (for stores outside this crate) reads them one by one, without
+    /// that guarantee.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get), for any of the keys.
+    async fn get_many_versioned(&self, keys: &[&[u8]]) -> Result<Vec<Option<(Vec<u8>, u64)>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.get_versioned(key).await?);
+        }
+        Ok(out)
+    }
+
     /// The change feed: every key changed after version `since`, at most `limit` of them, in
     /// commit order, each with the version of its latest change and its value now or a
     /// tombstone. A key changed several times appears once, at its latest version; nothing

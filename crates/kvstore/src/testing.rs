@@ -686,6 +686,14 @@ async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
                     model.live.contains_key(&key),
                     "contains at {at}"
                 );
+                let others = [random_key(&mut rng), key.clone(), random_key(&mut rng)];
+                let keys: Vec<&[u8]> = others.iter().map(Vec::as_slice).collect();
+                let expected: Vec<_> = others.iter().map(|k| model.live.get(k).cloned()).collect();
+                assert_eq!(
+                    store.get_many_versioned(&keys).await.unwrap(),
+                    expected,
+                    "get_many_versioned at {at}"
+                );
             }
             45..=54 => {
                 let since = match rng.u8(0..3) {
@@ -891,6 +899,16 @@ pub async fn concurrent_threads_lose_nothing<S: KVStore + Clone + 'static>(
 pub async fn versions_and_preconditions<S: KVStore>(store: S, _: &Config) {
     assert_eq!(store.last_version().await.unwrap(), 0);
     assert_eq!(store.get_versioned(b"k").await.unwrap(), None);
+    assert_eq!(store.get_many_versioned(&[]).await.unwrap(), vec![]);
+    assert_eq!(
+        store.get_many_versioned(&[b"k", b"k"]).await.unwrap(),
+        vec![None, None]
+    );
+    let too_long = vec![b'k'; crate::MAX_KEY_LEN + 1];
+    assert!(matches!(
+        store.get_many_versioned(&[b"k", &too_long]).await,
+        Err(Error::InvalidInput(_))
+    ));
     store.set(b"k", b"1").await.unwrap();
     let (value, v1) = store.get_versioned(b"k").await.unwrap().unwrap();
     assert_eq!((value.as_slice(), v1), (&b"1"[..], 1));

@@ -111,8 +111,17 @@ impl<S: KVStore> Vault<S> {
     /// Keyspace `ks`'s manifest, authenticated and checked against the revision seen, with its
     /// store version.
     pub(crate) async fn load_manifest(&self, ks: &UnlockedKeyspace) -> Result<(Manifest, u64)> {
-        let Some((bytes, version)) = self.store().get_versioned(&manifest_key(&ks.id)).await?
-        else {
+        let stored = self.store().get_versioned(&manifest_key(&ks.id)).await?;
+        self.manifest_from(ks, stored).await
+    }
+
+    /// [`load_manifest`](Self::load_manifest) from the manifest as read.
+    async fn manifest_from(
+        &self,
+        ks: &UnlockedKeyspace,
+        stored: Option<(Vec<u8>, u64)>,
+    ) -> Result<(Manifest, u64)> {
+        let Some((bytes, version)) = stored else {
             return Err(self.missing_manifest(ks).await?);
         };
         let manifest = Manifest::decode(ks, &bytes)?;
@@ -169,11 +178,22 @@ impl<S: KVStore> Vault<S> {
         let rid = record_id(ks, kind, name);
         let index = bucket_of(&rid);
         let key = record_key_of(&ks.id, &rid);
+        let mkey = manifest_key(&ks.id);
+        let bkey = bucket_key(&ks.id, index);
         let mut attempt = 0;
         loop {
-            let (manifest, version) = self.load_manifest(ks).await?;
-            let bucket = self.store().get(&bucket_key(&ks.id, index)).await?;
-            let value = self.store().get(&key).await?;
+            // One snapshot (one transaction, one round trip in a browser) for all three.
+            let mut got = self
+                .store()
+                .get_many_versioned(&[&mkey, &bkey, &key])
+                .await?
+                .into_iter();
+            let (stored_manifest, bucket, value) = (
+                got.next().flatten(),
+                got.next().flatten().map(|(v, _)| v),
+                got.next().flatten().map(|(v, _)| v),
+            );
+            let (manifest, version) = self.manifest_from(ks, stored_manifest).await?;
             let result = Bucket::load(ks, &manifest, index, bucket.as_deref())
                 .and_then(|b| check_named(ks, &manifest, &b, &rid, kind, name, value.as_deref()));
             attempt += 1;
@@ -286,8 +306,7 @@ impl<S: KVStore> Vault<S> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (mut manifest, version) = self.load_manifest(ks).await?;
-            let loaded = self.load_touched(ks, &manifest, &touched).await;
+            let (mut manifest, version, loaded) = self.load_touched(ks, &touched).await?;
             let mut buckets = match loaded {
                 Err(Error::Tampered { .. })
                     if attempt < ATTEMPTS && self.manifest_moved(ks, version).await? =>
@@ -386,30 +405,41 @@ impl<S: KVStore> Vault<S> {
         }
     }
 
-    /// The buckets in `touched`, checked against `manifest`: read one by one, or with one
-    /// scan when a commit touches many.
+    /// The manifest (with its store version) and the buckets in `touched`, checked against
+    /// it: read with the manifest in one snapshot, or with one scan when a commit touches
+    /// many. A bucket that does not match is returned as the inner error (the caller re-reads
+    /// if the manifest moved).
     async fn load_touched(
         &self,
         ks: &UnlockedKeyspace,
-        manifest: &Manifest,
         touched: &BTreeSet<u8>,
-    ) -> Result<BTreeMap<u8, Bucket>> {
+    ) -> Result<(Manifest, u64, Result<BTreeMap<u8, Bucket>>)> {
         if touched.len() > 8 {
-            let all = self.load_buckets(ks, manifest).await?;
-            return Ok(all
-                .into_iter()
-                .enumerate()
-                .filter_map(|(i, b)| {
-                    let i = u8::try_from(i).ok()?;
-                    touched.contains(&i).then_some((i, b))
-                })
-                .collect());
+            let (manifest, version) = self.load_manifest(ks).await?;
+            let buckets = self.load_buckets(ks, &manifest).await.map(|all| {
+                all.into_iter()
+                    .enumerate()
+                    .filter_map(|(i, b)| {
+                        let i = u8::try_from(i).ok()?;
+                        touched.contains(&i).then_some((i, b))
+                    })
+                    .collect()
+            });
+            return Ok((manifest, version, buckets));
         }
-        let mut out = BTreeMap::new();
-        for &index in touched {
-            let bytes = self.store().get(&bucket_key(&ks.id, index)).await?;
-            out.insert(index, Bucket::load(ks, manifest, index, bytes.as_deref())?);
-        }
-        Ok(out)
+        let mut keys = vec![manifest_key(&ks.id)];
+        keys.extend(touched.iter().map(|&index| bucket_key(&ks.id, index)));
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let mut got = self.store().get_many_versioned(&refs).await?.into_iter();
+        let (manifest, version) = self.manifest_from(ks, got.next().flatten()).await?;
+        let buckets = touched
+            .iter()
+            .zip(got)
+            .map(|(&index, stored)| {
+                let bytes = stored.map(|(v, _)| v);
+                Ok((index, Bucket::load(ks, &manifest, index, bytes.as_deref())?))
+            })
+            .collect();
+        Ok((manifest, version, buckets))
     }
 }

@@ -1208,6 +1208,25 @@ impl KVStore for IndexedDbStore {
         Ok(Self::records(&requests)?.pop().flatten())
     }
 
+    async fn get_many_versioned(&self, keys: &[&[u8]]) -> Result<Vec<Option<(Vec<u8>, u64)>>> {
+        for key in keys {
+            check_key(key)?;
+        }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One readonly transaction: one snapshot, and the requests pipelined in one round trip.
+        let full: Vec<Vec<u8>> = keys.iter().map(|key| self.full_key(key, 0)).collect();
+        let tx = self.begin(false)?;
+        let requests = match self.issue_gets(&tx, &full) {
+            Ok(r) => r,
+            Err(err) => return Err(tx.abandon(err)),
+        };
+        tx.settled(&requests.get(requests.length() - 1).unchecked_into())
+            .await?;
+        Self::records(&requests)
+    }
+
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
         // IndexedDB reads a count of 0 as "no limit": ask for one, return none.
         let fetch = u32::try_from(limit.max(1)).unwrap_or(u32::MAX);

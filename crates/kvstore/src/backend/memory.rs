@@ -144,6 +144,22 @@ impl KVStore for MemoryStore {
         Ok(Some((value.clone(), decode_meta(meta)?.version)))
     }
 
+    async fn get_many_versioned(&self, keys: &[&[u8]]) -> Result<Vec<Option<(Vec<u8>, u64)>>> {
+        for key in keys {
+            check_key(key)?;
+        }
+        let data = self.read()?;
+        let Some(ns) = data.get(&self.namespace) else {
+            return Ok(vec![None; keys.len()]);
+        };
+        keys.iter()
+            .map(|key| match (ns.data.get(*key), ns.meta.get(*key)) {
+                (Some(value), Some(meta)) => Ok(Some((value.clone(), decode_meta(meta)?.version))),
+                _ => Ok(None),
+            })
+            .collect()
+    }
+
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
         let data = self.read()?;
         let Some(ns) = data.get(&self.namespace) else {

@@ -265,6 +265,22 @@ impl KVStore for RedbStore {
             .flatten())
     }
 
+    async fn get_many_versioned(&self, keys: &[&[u8]]) -> Result<Vec<Option<(Vec<u8>, u64)>>> {
+        for key in keys {
+            check_key(key)?;
+        }
+        Ok(self
+            .read_parts(|p| {
+                keys.iter()
+                    .map(|key| match (p.get_data(key)?, p.get_meta(key)?) {
+                        (Some(value), Some(meta)) => Ok(Some((value, decode_meta(&meta)?.version))),
+                        _ => Ok(None),
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })?
+            .unwrap_or_else(|| vec![None; keys.len()]))
+    }
+
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
         Ok(self
             .read_parts(|p| {

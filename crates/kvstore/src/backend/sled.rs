@@ -393,6 +393,25 @@ impl KVStore for SledStore {
         }
     }
 
+    async fn get_many_versioned(&self, keys: &[&[u8]]) -> Result<Vec<Option<(Vec<u8>, u64)>>> {
+        for key in keys {
+            check_key(key)?;
+        }
+        // Under the commit mutex: no commit of this namespace between two reads.
+        let _commit = self.lock()?;
+        keys.iter()
+            .map(|key| {
+                match (
+                    self.get_part(Part::Data, key)?,
+                    self.get_part(Part::Meta, key)?,
+                ) {
+                    (Some(value), Some(meta)) => Ok(Some((value, decode_meta(&meta)?.version))),
+                    _ => Ok(None),
+                }
+            })
+            .collect()
+    }
+
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
         let _commit = self.lock()?;
         versions::check_since(since, self.state()?.unwrap_or_default())?;
