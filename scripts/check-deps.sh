@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Architecture rules checked on the dependency trees (normal dependencies only):
-# - no tokio in kvstore or vault, on any target;
+# - no tokio in kvstore or vault, on any target (nor in kvstore's postgres backend);
 # - their browser (wasm32-unknown-unknown) trees hold no sled or redb; kvstore's native tree
 #   holds no idb or wasm-bindgen; their wasm32-wasip1 trees hold no browser crate (browser code
 #   is chosen by the browser target, not by wasm32 alone).
@@ -24,4 +24,7 @@ for crate in $(cargo metadata --no-deps --format-version 1 | python3 -c 'import 
     check_absent "browser crates" '^(idb|wasm-bindgen|js-sys|web-sys|sled) ' -p "$crate" --target wasm32-wasip1
 done
 check_absent "idb/wasm-bindgen" '^(idb|wasm-bindgen|js-sys|web-sys) ' -p kvstore
+# The postgres backend (sqlx on its smol runtime) keeps tokio out too. The target is named: with
+# `--target all` cargo tree wrongly reports tokio through wasm-bindgen-futures.
+check_absent tokio '^tokio ' -p kvstore --features postgres --target "$(rustc -vV | awk '/^host/ {print $2}')"
 exit $fail

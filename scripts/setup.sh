@@ -32,6 +32,8 @@ missing_debs=()
 command -v chromium >/dev/null || missing_debs+=(chromium)
 command -v chromedriver >/dev/null || missing_debs+=(chromium-driver)
 command -v firefox-esr >/dev/null || missing_debs+=(firefox-esr)
+# PostgreSQL for kvstore's postgres backend tests (run privately by scripts/postgres.sh).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing_debs+=(postgresql)
 if [ ${#missing_debs[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
@@ -51,4 +53,5 @@ command -v cargo-deny >/dev/null || cargo install --locked cargo-deny
 
 echo "tools: rust $(rustc --version | cut -d' ' -f2) and $rust_version (rust-version)," \
     "wasm-bindgen $WB_VERSION, $(chromium --version), $(firefox-esr --version 2>/dev/null)," \
-    "$(geckodriver --version | head -1), $(cargo deny --version)"
+    "$(geckodriver --version | head -1), $(cargo deny --version)," \
+    "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"

@@ -6,7 +6,7 @@
 # Steps: tool set-up (scripts/setup.sh, only what is missing) -> cargo fmt --check -> clippy
 # (native, wasm32) -> rustdoc -D warnings (native, wasm32) -> a check with the declared
 # rust-version -> dependency rules and cargo deny -> native tests (the fuzz corpus replayed
-# included) -> browser tests (headless Chromium and Firefox, in a page, a dedicated worker and
+# included) -> kvstore's PostgreSQL backend against a private server -> browser tests (headless Chromium and Firefox, in a page, a dedicated worker and
 # a service worker) -> the npm package's end-to-end tests. Fails if any step fails or runs no
 # test.
 set -euo pipefail
@@ -56,6 +56,8 @@ cargo fmt --all -- --check || die "cargo fmt"
 
 step "clippy, native"
 cargo clippy --workspace --all-targets -- -D warnings || die "clippy native"
+step "clippy, kvstore with its postgres backend"
+cargo clippy -p kvstore --features postgres --all-targets -- -D warnings || die "clippy postgres"
 step "clippy, wasm32"
 cargo clippy --workspace --all-targets --target wasm32-unknown-unknown -- -D warnings \
     || die "clippy wasm32"
@@ -63,6 +65,8 @@ cargo clippy --workspace --all-targets --target wasm32-unknown-unknown -- -D war
 step "rustdoc with -D warnings, native and wasm32"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p kvstore -p vault \
     || die "cargo doc native"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p kvstore --features postgres \
+    || die "cargo doc postgres"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p kvstore -p vault -p vault-wasm \
     --target wasm32-unknown-unknown || die "cargo doc wasm32"
 
@@ -91,6 +95,15 @@ cargo deny --all-features check licenses bans sources || die "cargo deny"
 # ---------------------------------------------------------------- native tests
 run_tests native cargo test --workspace
 [ -c /dev/null ] || die "the native tests replaced /dev/null with a regular file"
+
+# ---------------------------------------------------------------- PostgreSQL backend
+step "a private PostgreSQL (scripts/postgres.sh: temporary directory, loopback only)"
+eval "$(scripts/postgres.sh start)" || die "PostgreSQL did not start"
+trap 'scripts/postgres.sh stop "$PG_TEST_DIR"' EXIT
+echo "KVSTORE_POSTGRES_URL=$KVSTORE_POSTGRES_URL"
+run_tests postgres cargo test -p kvstore --features postgres --test postgres
+scripts/postgres.sh stop "$PG_TEST_DIR"
+trap - EXIT
 
 # ---------------------------------------------------------------- browser tests
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}

@@ -27,6 +27,8 @@ pub use versions::DEFAULT_TOMBSTONE_RETENTION;
 #[cfg(all(feature = "indexeddb", target_arch = "wasm32", target_os = "unknown"))]
 pub use backend::indexeddb::{Durability, IndexedDbBuilder, IndexedDbStore};
 pub use backend::memory::MemoryStore;
+#[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
+pub use backend::postgres::{PostgresBuilder, PostgresStore};
 #[cfg(all(
     feature = "redb",
     not(all(target_arch = "wasm32", target_os = "unknown"))

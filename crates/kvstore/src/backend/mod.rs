@@ -3,6 +3,8 @@
 
 pub mod memory;
 
+#[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
+pub mod postgres;
 #[cfg(all(
     any(feature = "sled", feature = "redb"),
     not(all(target_arch = "wasm32", target_os = "unknown"))

@@ -1,0 +1,646 @@
+//! PostgreSQL, for servers (feature `postgres`, native targets): through sqlx with its smol
+//! runtime, so no tokio is needed and any executor drives it.
+//!
+//! **Schema** (created on first open, portable SQL: no PL/pgSQL, no extension):
+//!
+//! ```sql
+//! CREATE TABLE kvstore_state (
+//!     tenant TEXT NOT NULL, ns TEXT NOT NULL,
+//!     last_version BIGINT NOT NULL, horizon BIGINT NOT NULL,
+//!     PRIMARY KEY (tenant, ns));
+//! CREATE TABLE kvstore_entries (
+//!     tenant TEXT NOT NULL, ns TEXT NOT NULL, key BYTEA NOT NULL,
+//!     version BIGINT NOT NULL, value BYTEA,          -- NULL: a tombstone
+//!     PRIMARY KEY (tenant, ns, key));
+//! CREATE INDEX kvstore_entries_feed ON kvstore_entries (tenant, ns, version);
+//! ```
+//!
+//! A **tenant** (an account of a server; [`PostgresBuilder::tenant`], default empty) holds
+//! namespaces; nothing crosses tenants, and `tenant` leads every key and index (the
+//! distribution column on Citus). Each key is one row: its latest version and its value, or
+//! `NULL` once deleted (the tombstone, pruned after the retention like every backend's). The
+//! change feed is the `version` index; `bytea` sorts as unsigned bytes, like every backend.
+//!
+//! **Commits.** One transaction: lock the namespace's state row (`SELECT … FOR UPDATE`, so the
+//! commits of one namespace are serialized and a precondition is checked against exactly what
+//! the commit will meet), read the version of every key the batch names, plan with the same
+//! rules as every other backend (`versions.rs`), write every row with one `INSERT … SELECT FROM
+//! unnest(…) ON CONFLICT DO UPDATE`, delete pruned tombstones, update the state. A failed
+//! precondition rolls back with nothing written. A write resolves after PostgreSQL's commit
+//! (durable under the server's `synchronous_commit`, on by default).
+//!
+//! Reads are single statements (one snapshot each); the change feed reads the horizon and the
+//! rows in one `REPEATABLE READ` transaction.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Row;
+
+use crate::keys::check_key;
+use crate::store::{Change, Entry};
+use crate::versions::{self, Meta, Part, State, Write};
+use crate::{Batch, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
+
+const BACKEND: &str = "postgres";
+
+const SCHEMA: [&str; 3] = [
+    "CREATE TABLE IF NOT EXISTS kvstore_state (tenant TEXT NOT NULL, ns TEXT NOT NULL, \
+     last_version BIGINT NOT NULL, horizon BIGINT NOT NULL, PRIMARY KEY (tenant, ns))",
+    "CREATE TABLE IF NOT EXISTS kvstore_entries (tenant TEXT NOT NULL, ns TEXT NOT NULL, \
+     key BYTEA NOT NULL, version BIGINT NOT NULL, value BYTEA, PRIMARY KEY (tenant, ns, key))",
+    "CREATE INDEX IF NOT EXISTS kvstore_entries_feed ON kvstore_entries (tenant, ns, version)",
+];
+
+fn map_err(err: sqlx::Error) -> Error {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => Error::Unavailable {
+            backend: BACKEND,
+            reason: err.to_string(),
+        },
+        sqlx::Error::Io(io) => Error::Io(io),
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("53100") => {
+            // disk_full
+            Error::QuotaExceeded(db.to_string())
+        }
+        other => Error::backend(BACKEND, other),
+    }
+}
+
+fn to_db(version: u64) -> Result<i64> {
+    i64::try_from(version).map_err(|_| Error::Corrupted(format!("version {version} overflows")))
+}
+
+fn from_db(version: i64) -> Result<u64> {
+    u64::try_from(version).map_err(|_| Error::Corrupted(format!("stored version {version}")))
+}
+
+/// Options for a [`PostgresStore`], from [`PostgresStore::builder`].
+#[derive(Debug, Clone)]
+pub struct PostgresBuilder {
+    tenant: String,
+    max_connections: u32,
+    retention: u64,
+    acquire_timeout: Duration,
+}
+
+impl Default for PostgresBuilder {
+    fn default() -> Self {
+        PostgresBuilder {
+            tenant: String::new(),
+            max_connections: 8,
+            retention: versions::DEFAULT_TOMBSTONE_RETENTION,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl PostgresBuilder {
+    /// The tenant (an account) whose namespaces this store reaches (default: the empty name).
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = tenant.into();
+        self
+    }
+
+    /// The most connections the pool opens (default 8).
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// How long a call waits for a free connection before [`Error::Unavailable`] (default
+    /// 10 s).
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// Keeps tombstones for the last `versions` versions (default
+    /// [`DEFAULT_TOMBSTONE_RETENTION`](crate::DEFAULT_TOMBSTONE_RETENTION)).
+    pub fn tombstone_retention(mut self, versions: u64) -> Self {
+        self.retention = versions;
+        self
+    }
+
+    /// Connects to `url` (`postgres://user@host:port/database`), creates the schema if it is
+    /// missing, and returns the tenant's default namespace.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] when the server cannot be reached in time; [`Error::Backend`]
+    /// for what the server refuses (authentication, a missing database, permissions).
+    pub async fn connect(self, url: &str) -> Result<PostgresStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(self.max_connections)
+            .acquire_timeout(self.acquire_timeout)
+            .connect(url)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => Error::Unavailable {
+                    backend: BACKEND,
+                    reason: e.to_string(),
+                },
+                other => map_err(other),
+            })?;
+        create_schema(&pool).await?;
+        Ok(PostgresStore {
+            pool,
+            tenant: self.tenant,
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            retention: self.retention,
+        })
+    }
+}
+
+async fn create_schema(pool: &PgPool) -> Result<()> {
+    for statement in SCHEMA {
+        // Two first opens at once can race on the catalog; the second attempt sees the table.
+        if sqlx::query(statement).execute(pool).await.is_err() {
+            sqlx::query(statement)
+                .execute(pool)
+                .await
+                .map_err(map_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// A [`KVStore`] namespace in a PostgreSQL database (feature `postgres`). Cheap to clone: the
+/// connection pool is shared, and so with every handle of [`namespace`](KVStore::namespace).
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    tenant: String,
+    namespace: String,
+    retention: u64,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("tenant", &self.tenant)
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Options: `PostgresStore::builder().tenant("account-7").connect(url).await?`.
+    pub fn builder() -> PostgresBuilder {
+        PostgresBuilder::default()
+    }
+
+    /// Connects with the default options ([`PostgresBuilder::connect`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`PostgresBuilder::connect`].
+    pub async fn connect(url: &str) -> Result<PostgresStore> {
+        Self::builder().connect(url).await
+    }
+
+    /// The tenant this store reaches.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The connection pool, for what this crate does not cover.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Rows of the scan's range, in key order (live keys only).
+    async fn range(&self, scan: &Scan<'_>, with_values: bool) -> Result<Vec<Entry>> {
+        if scan.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (lower, upper) = scan.bounds();
+        let (lower, exclusive) = match lower {
+            Bound::Included(k) => (k, false),
+            Bound::Excluded(k) => (k, true),
+            Bound::Unbounded => (Vec::new(), false),
+        };
+        let upper = match upper {
+            Bound::Excluded(k) | Bound::Included(k) => Some(k),
+            Bound::Unbounded => None,
+        };
+        let limit = scan
+            .max_entries()
+            .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let sql = match (exclusive, with_values) {
+            (false, true) => {
+                "SELECT key, value FROM kvstore_entries WHERE tenant = $1 AND ns = $2 \
+                 AND value IS NOT NULL AND key >= $3 AND ($4::bytea IS NULL OR key < $4) \
+                 ORDER BY key LIMIT $5"
+            }
+            (true, true) => {
+                "SELECT key, value FROM kvstore_entries WHERE tenant = $1 AND ns = $2 \
+                 AND value IS NOT NULL AND key > $3 AND ($4::bytea IS NULL OR key < $4) \
+                 ORDER BY key LIMIT $5"
+            }
+            (false, false) => {
+                "SELECT key FROM kvstore_entries WHERE tenant = $1 AND ns = $2 \
+                 AND value IS NOT NULL AND key >= $3 AND ($4::bytea IS NULL OR key < $4) \
+                 ORDER BY key LIMIT $5"
+            }
+            (true, false) => {
+                "SELECT key FROM kvstore_entries WHERE tenant = $1 AND ns = $2 \
+                 AND value IS NOT NULL AND key > $3 AND ($4::bytea IS NULL OR key < $4) \
+                 ORDER BY key LIMIT $5"
+            }
+        };
+        let rows = sqlx::query(sql)
+            .bind(&self.tenant)
+            .bind(&self.namespace)
+            .bind(lower)
+            .bind(upper)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                let key: Vec<u8> = row.try_get(0).map_err(map_err)?;
+                let value: Vec<u8> = if with_values {
+                    row.try_get(1).map_err(map_err)?
+                } else {
+                    Vec::new()
+                };
+                Ok((key, value))
+            })
+            .collect()
+    }
+
+    /// Plans and applies `ops` in one transaction.
+    async fn commit(&self, ops: Vec<crate::BatchOp>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO kvstore_state (tenant, ns, last_version, horizon) VALUES ($1, $2, 0, 0) \
+             ON CONFLICT (tenant, ns) DO NOTHING",
+        )
+        .bind(&self.tenant)
+        .bind(&self.namespace)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let row = sqlx::query(
+            "SELECT last_version, horizon FROM kvstore_state WHERE tenant = $1 AND ns = $2 \
+             FOR UPDATE",
+        )
+        .bind(&self.tenant)
+        .bind(&self.namespace)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let state = State {
+            last: from_db(row.try_get(0).map_err(map_err)?)?,
+            horizon: from_db(row.try_get(1).map_err(map_err)?)?,
+        };
+        let cutoff = state.prune_cutoff(self.retention);
+        let candidates: Vec<(u64, Vec<u8>)> = sqlx::query(
+            "SELECT version, key FROM kvstore_entries WHERE tenant = $1 AND ns = $2 \
+             AND value IS NULL AND version <= $3 ORDER BY version LIMIT $4",
+        )
+        .bind(&self.tenant)
+        .bind(&self.namespace)
+        .bind(to_db(cutoff)?)
+        .bind(versions::PRUNE_PER_COMMIT as i64)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(|row| {
+            Ok((
+                from_db(row.try_get(0).map_err(map_err)?)?,
+                row.try_get(1).map_err(map_err)?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+        let mut named: Vec<Vec<u8>> = versions::keys_of(&ops).map(<[u8]>::to_vec).collect();
+        named.extend(candidates.iter().map(|(_, k)| k.clone()));
+        named.sort();
+        named.dedup();
+        let mut meta: HashMap<Vec<u8>, Option<Meta>> =
+            named.iter().map(|k| (k.clone(), None)).collect();
+        for row in sqlx::query(
+            "SELECT key, version, value IS NOT NULL FROM kvstore_entries \
+             WHERE tenant = $1 AND ns = $2 AND key = ANY($3)",
+        )
+        .bind(&self.tenant)
+        .bind(&self.namespace)
+        .bind(&named)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?
+        {
+            let key: Vec<u8> = row.try_get(0).map_err(map_err)?;
+            let version = from_db(row.try_get(1).map_err(map_err)?)?;
+            let live: bool = row.try_get(2).map_err(map_err)?;
+            meta.insert(key, Some(Meta { version, live }));
+        }
+        // A failed precondition or create returns here: the transaction rolls back on drop.
+        let plan = versions::plan(ops, state, &meta, &candidates, self.retention)?;
+
+        // The plan's writes, folded into rows: each key's final version and value (or
+        // tombstone), and the keys whose tombstone was pruned.
+        let mut values: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
+        let mut rows: HashMap<Vec<u8>, Meta> = HashMap::new();
+        let mut pruned: Vec<Vec<u8>> = Vec::new();
+        for write in plan.writes {
+            match write {
+                Write::Put(Part::Data, key, value) => {
+                    values.insert(key, Some(value));
+                }
+                Write::Delete(Part::Data, key) => {
+                    values.insert(key, None);
+                }
+                Write::Put(Part::Meta, key, entry) => {
+                    rows.insert(key, versions::decode_meta(&entry)?);
+                }
+                Write::Delete(Part::Meta, key) => {
+                    rows.remove(&key);
+                    pruned.push(key);
+                }
+                // The feed and the tombstones are the rows' `version` and `NULL` value.
+                Write::Put(..) | Write::Delete(..) => {}
+            }
+        }
+        let mut keys = Vec::with_capacity(rows.len());
+        let mut row_versions = Vec::with_capacity(rows.len());
+        let mut row_values: Vec<Option<Vec<u8>>> = Vec::with_capacity(rows.len());
+        for (key, entry) in rows {
+            let value = if entry.live {
+                values.remove(&key).flatten()
+            } else {
+                None
+            };
+            if entry.live && value.is_none() {
+                return Err(Error::backend(BACKEND, "a planned row lost its value"));
+            }
+            keys.push(key);
+            row_versions.push(to_db(entry.version)?);
+            row_values.push(value);
+        }
+        if !keys.is_empty() {
+            sqlx::query(
+                "INSERT INTO kvstore_entries (tenant, ns, key, version, value) \
+                 SELECT $1, $2, k, v, d FROM unnest($3::bytea[], $4::int8[], $5::bytea[]) AS t(k, v, d) \
+                 ON CONFLICT (tenant, ns, key) DO UPDATE \
+                 SET version = excluded.version, value = excluded.value",
+            )
+            .bind(&self.tenant)
+            .bind(&self.namespace)
+            .bind(&keys)
+            .bind(&row_versions)
+            .bind(&row_values)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        if !pruned.is_empty() {
+            sqlx::query(
+                "DELETE FROM kvstore_entries WHERE tenant = $1 AND ns = $2 AND key = ANY($3) \
+                 AND value IS NULL",
+            )
+            .bind(&self.tenant)
+            .bind(&self.namespace)
+            .bind(&pruned)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        if plan.state != state {
+            self.write_state(&mut tx, plan.state).await?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn write_state(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        state: State,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE kvstore_state SET last_version = $3, horizon = $4 \
+             WHERE tenant = $1 AND ns = $2",
+        )
+        .bind(&self.tenant)
+        .bind(&self.namespace)
+        .bind(to_db(state.last)?)
+        .bind(to_db(state.horizon)?)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl KVStore for PostgresStore {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.get_versioned(key).await?.map(|(value, _)| value))
+    }
+
+    async fn get_versioned(&self, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
+        Ok(self.get_many_versioned(&[key]).await?.pop().flatten())
+    }
+
+    async fn get_many_versioned(&self, keys: &[&[u8]]) -> Result<Vec<Option<(Vec<u8>, u64)>>> {
+        for key in keys {
+            check_key(key)?;
+        }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let owned: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
+        // One statement: one snapshot.
+        let mut found: HashMap<Vec<u8>, (Vec<u8>, u64)> = HashMap::new();
+        for row in sqlx::query(
+            "SELECT key, value, version FROM kvstore_entries WHERE tenant = $1 AND ns = $2 \
+             AND key = ANY($3) AND value IS NOT NULL",
+        )
+        .bind(&self.tenant)
+        .bind(&self.namespace)
+        .bind(&owned)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        {
+            let key: Vec<u8> = row.try_get(0).map_err(map_err)?;
+            let value: Vec<u8> = row.try_get(1).map_err(map_err)?;
+            found.insert(key, (value, from_db(row.try_get(2).map_err(map_err)?)?));
+        }
+        Ok(owned.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let state = sqlx::query(
+            "SELECT last_version, horizon FROM kvstore_state WHERE tenant = $1 AND ns = $2",
+        )
+        .bind(&self.tenant)
+        .bind(&self.namespace)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .map(|row| {
+            Ok::<_, Error>(State {
+                last: from_db(row.try_get(0).map_err(map_err)?)?,
+                horizon: from_db(row.try_get(1).map_err(map_err)?)?,
+            })
+        })
+        .transpose()?
+        .unwrap_or_default();
+        versions::check_since(since, state)?;
+        if limit == 0 || since == u64::MAX {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT key, version, value FROM kvstore_entries WHERE tenant = $1 AND ns = $2 \
+             AND version > $3 ORDER BY version LIMIT $4",
+        )
+        .bind(&self.tenant)
+        .bind(&self.namespace)
+        .bind(i64::try_from(since).unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Change {
+                    key: row.try_get(0).map_err(map_err)?,
+                    version: from_db(row.try_get(1).map_err(map_err)?)?,
+                    value: row.try_get(2).map_err(map_err)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn last_version(&self) -> Result<u64> {
+        let row =
+            sqlx::query("SELECT last_version FROM kvstore_state WHERE tenant = $1 AND ns = $2")
+                .bind(&self.tenant)
+                .bind(&self.namespace)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
+        match row {
+            Some(row) => from_db(row.try_get(0).map_err(map_err)?),
+            None => Ok(0),
+        }
+    }
+
+    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut batch = Batch::new();
+        batch.set(key, value);
+        self.batch(batch).await
+    }
+
+    async fn delete(&self, key: &[u8]) -> Result<()> {
+        let mut batch = Batch::new();
+        batch.delete(key);
+        self.batch(batch).await
+    }
+
+    async fn contains(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.get_versioned(key).await?.is_some())
+    }
+
+    async fn scan(&self, scan: Scan<'_>) -> Result<Vec<Entry>> {
+        self.range(&scan, true).await
+    }
+
+    async fn scan_keys(&self, scan: Scan<'_>) -> Result<Vec<Vec<u8>>> {
+        Ok(self
+            .range(&scan, false)
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
+    }
+
+    async fn count(&self, prefix: &[u8]) -> Result<u64> {
+        let scan = Scan::prefix(prefix);
+        let upper = scan.upper();
+        let row = sqlx::query(
+            "SELECT count(*) FROM kvstore_entries WHERE tenant = $1 AND ns = $2 \
+             AND value IS NOT NULL AND key >= $3 AND ($4::bytea IS NULL OR key < $4)",
+        )
+        .bind(&self.tenant)
+        .bind(&self.namespace)
+        .bind(prefix)
+        .bind(upper)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        from_db(row.try_get(0).map_err(map_err)?)
+    }
+
+    async fn batch(&self, batch: Batch) -> Result<()> {
+        batch.validate()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.commit(batch.into_ops()).await
+    }
+
+    async fn clear(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO kvstore_state (tenant, ns, last_version, horizon) VALUES ($1, $2, 0, 0) \
+             ON CONFLICT (tenant, ns) DO NOTHING",
+        )
+        .bind(&self.tenant)
+        .bind(&self.namespace)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let row = sqlx::query(
+            "SELECT last_version FROM kvstore_state WHERE tenant = $1 AND ns = $2 FOR UPDATE",
+        )
+        .bind(&self.tenant)
+        .bind(&self.namespace)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let last = from_db(row.try_get(0).map_err(map_err)?)?;
+        sqlx::query("DELETE FROM kvstore_entries WHERE tenant = $1 AND ns = $2")
+            .bind(&self.tenant)
+            .bind(&self.namespace)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        // Versions go on; every feed from before the clear must resync.
+        self.write_state(
+            &mut tx,
+            State {
+                last,
+                horizon: last,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    fn namespace_name(&self) -> &str {
+        &self.namespace
+    }
+
+    fn namespace(&self, name: &str) -> Result<Self> {
+        crate::validate_namespace(name)?;
+        Ok(PostgresStore {
+            pool: self.pool.clone(),
+            tenant: self.tenant.clone(),
+            namespace: name.to_owned(),
+            retention: self.retention,
+        })
+    }
+}
