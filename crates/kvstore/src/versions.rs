@@ -270,7 +270,13 @@ pub(crate) fn check_since(since: u64, state: State) -> Result<()> {
 
 /// Meta entries for an existing namespace written before versions: every key gets a version,
 /// in key order, starting at 1.
-#[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
+#[cfg_attr(
+    any(
+        all(target_arch = "wasm32", target_os = "unknown"),
+        not(any(feature = "sled", feature = "redb"))
+    ),
+    allow(dead_code)
+)]
 pub(crate) fn upgrade_plan(keys: impl IntoIterator<Item = Vec<u8>>) -> Plan {
     let mut writes = Vec::new();
     let mut state = State::default();

@@ -206,6 +206,17 @@ impl PostgresStore {
         &self.tenant
     }
 
+    /// The default namespace of another tenant, over the same connection pool (a server
+    /// serves each account as a tenant of its own).
+    pub fn for_tenant(&self, tenant: impl Into<String>) -> PostgresStore {
+        PostgresStore {
+            pool: self.pool.clone(),
+            tenant: tenant.into(),
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            retention: self.retention,
+        }
+    }
+
     /// The connection pool, for what this crate does not cover.
     pub fn pool(&self) -> &PgPool {
         &self.pool
