@@ -7,6 +7,9 @@
 #   scripts/bench.sh npm        the JS package in headless Chromium beside idb-keyval etc.
 #   scripts/bench.sh writes     secrets written and read on sled and redb; kvstore batches of
 #                               1,000 with and without a precondition on every key
+#   scripts/bench.sh server     vault-server under load (16 clients, loopback) beside the same
+#                               operations issued directly; the PostgreSQL conditional batch
+#                               beside a raw unnest insert (a private PostgreSQL, started here)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -71,6 +74,14 @@ fi
 
 if [ "$what" = all ] || [ "$what" = writes ]; then
     cargo bench -q -p vault --bench writes 2>/dev/null | sed '/^$/d'
+fi
+
+if [ "$what" = all ] || [ "$what" = server ]; then
+    eval "$(scripts/postgres.sh start)"
+    trap 'scripts/postgres.sh stop "$PG_TEST_DIR"' EXIT
+    cargo bench -q -p vault-server --bench load 2>/dev/null | sed '/^$/d'
+    scripts/postgres.sh stop "$PG_TEST_DIR"
+    trap - EXIT
 fi
 
 if [ "$what" = all ] || [ "$what" = npm ]; then
