@@ -166,16 +166,19 @@ pub enum Item {
     KeyPair,
     /// A secret.
     Secret,
+    /// A value kept after it lost a sync conflict.
+    History,
 }
 
 impl Item {
-    /// `"keyspace"`, `"keyspace id"`, `"key pair"` or `"secret"`.
+    /// `"keyspace"`, `"keyspace id"`, `"key pair"`, `"secret"` or `"history entry"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Item::Keyspace => "keyspace",
             Item::KeyspaceId => "keyspace id",
             Item::KeyPair => "key pair",
             Item::Secret => "secret",
+            Item::History => "history entry",
         }
     }
 }

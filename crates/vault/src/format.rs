@@ -267,6 +267,8 @@ pub(crate) fn claim_key(id: &[u8; ID_LEN]) -> Vec<u8> {
 pub(crate) enum Kind {
     KeyPair,
     Secret,
+    /// A value that lost a sync conflict, kept so nothing is lost (`sync.rs`).
+    History,
 }
 
 impl Kind {
@@ -274,6 +276,7 @@ impl Kind {
         match self {
             Kind::KeyPair => b'k',
             Kind::Secret => b's',
+            Kind::History => b'h',
         }
     }
 
@@ -281,6 +284,7 @@ impl Kind {
         match byte {
             b'k' => Some(Kind::KeyPair),
             b's' => Some(Kind::Secret),
+            b'h' => Some(Kind::History),
             _ => None,
         }
     }
@@ -289,6 +293,7 @@ impl Kind {
         match self {
             Kind::KeyPair => crate::Item::KeyPair,
             Kind::Secret => crate::Item::Secret,
+            Kind::History => crate::Item::History,
         }
     }
 

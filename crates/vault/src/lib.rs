@@ -32,6 +32,7 @@ mod nfc;
 mod secret;
 mod session;
 mod stream;
+mod sync;
 mod vault;
 
 pub use backup::BACKUP_MAGIC;
@@ -45,5 +46,6 @@ pub use keyspace::{UnlockedKeyspace, MAX_ITEM_NAME_LEN, MAX_KEYSPACE_NAME_LEN};
 pub use secret::SecretBytes;
 pub use session::{Session, SessionOptions};
 pub use stream::{StreamDecryptor, StreamEncryptor, CHUNK_SIZE, STREAM_MAGIC};
+pub use sync::{HistoryEntry, SyncReport};
 pub use vault::{Access, KeyInfo, Vault, VaultBuilder};
 pub use zeroize::Zeroizing;

@@ -10,6 +10,8 @@ use vault::{Access, Error, KdfParams, KeyInfo, KeyType, Tampering, UnlockedKeysp
 pub mod craft;
 mod security;
 pub use security::*;
+mod sync;
+pub use sync::*;
 
 pub const PASSWORD: &[u8] = b"correct horse battery staple";
 
@@ -759,7 +761,9 @@ macro_rules! vault_suite {
             session_idle_deadline_wipes_keys_without_a_call, session_rekey_keeps_the_session_working,
             streams_as_io_writers_and_readers, keyspace_revisions_count_changes,
             replayed_resurrected_and_removed_records_are_caught,
-            a_rolled_back_keyspace_is_caught_against_what_was_seen);
+            a_rolled_back_keyspace_is_caught_against_what_was_seen,
+            two_devices_converge_through_a_remote, a_sync_conflict_keeps_the_losing_value_as_history,
+            a_password_change_reaches_the_other_device, a_lying_remote_is_caught);
     };
     (@each blocking, $open:expr, $($case:ident),*) => {
         $(

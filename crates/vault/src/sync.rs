@@ -1,0 +1,688 @@
+//! Sync of one keyspace between this vault's store and a **remote** store holding the same
+//! layout (a server's namespace through its API, or any [`KVStore`]). Offline-first: each side
+//! works alone; a sync is a three-way merge of record ids against the state both sides had at
+//! the last sync (the *base*, kept locally under `s/` ‖ keyspace id, authenticated).
+//!
+//! Per record id: changed on one side only → that side's version is taken; changed on both →
+//! the remote's wins (whoever synced first), and the local value is kept as a **history**
+//! record (kind `h`) the user can list and restore, so a conflict never loses a value. The
+//! merged state is written to the remote in one batch conditional on the remote manifest read
+//! (another device syncing meanwhile makes this one start again), then locally in one batch,
+//! both under a new manifest revision above both sides'.
+//!
+//! The remote is untrusted: its manifest must authenticate under the keyspace key and never be
+//! older than the base (a rollback), and every record taken from it must authenticate and
+//! carry exactly the revision its bucket lists (a replay): otherwise [`Error::Tampered`] and
+//! nothing is applied.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kvstore::{Batch, KVStore};
+
+use crate::format::{
+    self, check_record, claim_key, put_bytes16, record_key_of, record_prefix, CheckedRecord, Kind,
+    Reader, RecordId, RECORD_SUFFIX_LEN,
+};
+use crate::keyspace::UnlockedKeyspace;
+use crate::manifest::{self, bucket_key, bucket_of, bucket_prefix, manifest_key, Bucket, Manifest};
+use crate::vault::Access;
+use crate::{crypto, Error, Item, Result, SecretBytes, Tampering, Vault};
+
+/// Storage-key prefix of sync bases (followed by the keyspace id).
+pub(crate) const BASE_PREFIX: &[u8] = b"s/";
+const BASE_VERSION: u8 = 1;
+const ATTEMPTS: usize = 5;
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyncReport {
+    /// Records sent to the remote (written or deleted).
+    pub pushed: usize,
+    /// Records taken from the remote (written or deleted here).
+    pub pulled: usize,
+    /// Conflicts (both sides changed a record): the remote's version won, the local one was
+    /// kept as history.
+    pub conflicts: usize,
+    /// The keyspace revision both sides are at now.
+    pub revision: u64,
+}
+
+/// A value kept after it lost a sync conflict ([`Vault::list_history`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// Its id, for [`Vault::restore_history`].
+    pub id: String,
+    /// What it was: a key pair or a secret.
+    pub item: Item,
+    /// Its name.
+    pub name: String,
+    /// The revision it was written at.
+    pub revision: u64,
+}
+
+fn base_key(id: &[u8]) -> Vec<u8> {
+    [BASE_PREFIX, id].concat()
+}
+
+/// The state both sides had at the last sync: its revision, the SHA-256 of the header, and the
+/// record ids with their revisions.
+struct Base {
+    revision: u64,
+    header: [u8; 32],
+    ids: BTreeMap<RecordId, u64>,
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+fn encode_base(ks: &UnlockedKeyspace, base: &Base) -> Vec<u8> {
+    let (revision, ids) = (base.revision, &base.ids);
+    let mut out = vec![BASE_VERSION];
+    out.extend_from_slice(&revision.to_le_bytes());
+    out.extend_from_slice(&base.header);
+    for (rid, rev) in ids {
+        out.extend_from_slice(rid);
+        out.extend_from_slice(&rev.to_le_bytes());
+    }
+    let mac = crypto::hmac(&ks.manifest_key, &[b"vault/v2/sync-base", &ks.id, &out]);
+    out.extend_from_slice(&mac);
+    out
+}
+
+fn decode_base(ks: &UnlockedKeyspace, bytes: &[u8]) -> Result<Base> {
+    let corrupted = || Error::Corrupted("the sync base does not authenticate".into());
+    let (body, mac) = bytes
+        .split_at_checked(bytes.len().checked_sub(32).ok_or_else(corrupted)?)
+        .ok_or_else(corrupted)?;
+    if !crypto::hmac_verify(
+        &ks.manifest_key,
+        &[b"vault/v2/sync-base", &ks.id, body],
+        mac,
+    ) {
+        return Err(corrupted());
+    }
+    let mut r = Reader::new(body, "sync base");
+    format::check_version("sync base", r.u8()?, BASE_VERSION)?;
+    let revision = u64::from_le_bytes(r.array()?);
+    let header = r.array()?;
+    let rest = r.rest();
+    if !rest.len().is_multiple_of(RECORD_SUFFIX_LEN + 8) {
+        return Err(corrupted());
+    }
+    let ids = rest
+        .chunks_exact(RECORD_SUFFIX_LEN + 8)
+        .map(|c| {
+            let (rid, rev) = c.split_at(RECORD_SUFFIX_LEN);
+            Ok((
+                rid.try_into().map_err(|_| corrupted())?,
+                u64::from_le_bytes(rev.try_into().map_err(|_| corrupted())?),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Base {
+        revision,
+        header,
+        ids,
+    })
+}
+
+/// One side's state of a keyspace: manifest (and its store version), every listed record id
+/// with its revision, and the buckets.
+struct Side {
+    manifest: Manifest,
+    version: u64,
+    ids: BTreeMap<RecordId, u64>,
+    buckets: BTreeMap<u8, Bucket>,
+}
+
+/// Reads and checks `store`'s manifest and buckets of keyspace `ks` (`None`: no manifest).
+async fn read_side<S: KVStore>(store: &S, ks: &UnlockedKeyspace) -> Result<Option<Side>> {
+    let Some((bytes, version)) = store.get_versioned(&manifest_key(&ks.id)).await? else {
+        return Ok(None);
+    };
+    let manifest = Manifest::decode(ks, &bytes)?;
+    let prefix = bucket_prefix(&ks.id);
+    let mut stored: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
+    for (key, value) in store.scan_all(&prefix).await? {
+        if let [index] = key[prefix.len()..] {
+            stored.insert(index, value);
+        }
+    }
+    let mut ids = BTreeMap::new();
+    let mut buckets = BTreeMap::new();
+    for index in 0..manifest::BUCKETS as u8 {
+        let bucket = Bucket::load(ks, &manifest, index, stored.get(&index).map(Vec::as_slice))?;
+        ids.extend(bucket.entries().iter().copied());
+        buckets.insert(index, bucket);
+    }
+    Ok(Some(Side {
+        manifest,
+        version,
+        ids,
+        buckets,
+    }))
+}
+
+/// A record of the remote, checked: it authenticates, lies under its id, and carries exactly
+/// the revision the remote's bucket lists.
+async fn remote_record<R: KVStore>(
+    remote: &R,
+    ks: &UnlockedKeyspace,
+    rid: &RecordId,
+    listed: u64,
+) -> Result<(Vec<u8>, CheckedRecord)> {
+    let key = record_key_of(&ks.id, rid);
+    let item = crate::manifest::item_of(rid);
+    let Some(value) = remote.get(&key).await? else {
+        return Err(ks.tampered(Tampering::Missing { item, name: None }));
+    };
+    let record = check_record(ks, &key, &value)?;
+    if record.revision != Some(listed) {
+        return Err(ks.tampered(Tampering::Replayed {
+            item,
+            name: record.name,
+        }));
+    }
+    Ok((value, record))
+}
+
+impl<S: KVStore> Vault<S> {
+    /// Syncs keyspace `access` with `remote` (see the module docs): pushes local changes, pulls
+    /// remote ones, keeps the local side of a conflict as history. The first sync of a
+    /// keyspace the remote does not hold uploads it whole (header, claim, records, manifest).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Tampered`] for a remote that replays, hides or rolls back (nothing applied);
+    /// [`Error::Conflict`] when both sides kept changing through several attempts (retry);
+    /// [`Error::NotFound`] if the remote holds this keyspace's name under another keyspace
+    /// (re-created or re-keyed elsewhere); storage failures of either side.
+    pub async fn sync_keyspace<'a, R: KVStore>(
+        &self,
+        access: impl Into<Access<'a>>,
+        remote: &R,
+    ) -> Result<SyncReport> {
+        let ks = self.resolve(access.into()).await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.sync_once(&ks, remote).await {
+                Err(Error::Conflict) if attempt < ATTEMPTS => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn sync_once<R: KVStore>(&self, ks: &UnlockedKeyspace, remote: &R) -> Result<SyncReport> {
+        let header_key = format::header_key(ks.name());
+        let (local_records, local_manifest, local_version) =
+            self.read_all_checked(ks, None).await?;
+        let local_header = self
+            .store()
+            .get_versioned(&header_key)
+            .await?
+            .ok_or_else(|| Error::not_found(Item::Keyspace, ks.name()))?;
+        let base = match self.store().get(&base_key(&ks.id)).await? {
+            Some(bytes) => Some(decode_base(ks, &bytes)?),
+            None => None,
+        };
+        let remote_header = remote.get_versioned(&header_key).await?;
+        if let Some((bytes, _)) = &remote_header {
+            if format::Header::id_of(bytes).as_ref() != Some(&ks.id) {
+                return Err(Error::NotFound {
+                    item: Item::Keyspace,
+                    name: format!(
+                        "{} (the remote holds another keyspace of this name: unlock that one)",
+                        ks.name()
+                    ),
+                });
+            }
+        }
+        let remote_side = read_side(remote, ks).await?;
+        if let (Some(base), Some(side)) = (&base, &remote_side) {
+            if side.manifest.revision < base.revision {
+                return Err(ks.tampered(Tampering::RolledBack {
+                    seen: base.revision,
+                    found: side.manifest.revision,
+                }));
+            }
+        }
+        if base.is_some() && remote_side.is_none() {
+            return Err(ks.tampered(Tampering::ManifestInvalid {
+                reason: "the remote lost a keyspace it held at the last sync",
+            }));
+        }
+
+        let local_ids: BTreeMap<RecordId, u64> = local_records
+            .iter()
+            .map(|(_, _, r)| (r.rid, r.revision.unwrap_or(0)))
+            .collect();
+        let remote_ids = remote_side
+            .as_ref()
+            .map(|s| s.ids.clone())
+            .unwrap_or_default();
+        let base_ids = base.as_ref().map(|b| b.ids.clone()).unwrap_or_default();
+        // Both sides at the same revision of a record they both changed since the base may
+        // still hold different values (two devices, each one write after the same sync):
+        // compare the bytes.
+        let local_values: BTreeMap<RecordId, &Vec<u8>> =
+            local_records.iter().map(|(_, v, r)| (r.rid, v)).collect();
+        let mut diverged = BTreeSet::new();
+        for (rid, l) in &local_ids {
+            if remote_ids.get(rid) == Some(l) && base_ids.get(rid) != Some(l) {
+                let (value, _) = remote_record(remote, ks, rid, *l).await?;
+                if Some(&&value) != local_values.get(rid) {
+                    diverged.insert(*rid);
+                }
+            }
+        }
+        let all: BTreeSet<RecordId> = local_ids
+            .keys()
+            .chain(remote_ids.keys())
+            .chain(base_ids.keys())
+            .copied()
+            .collect();
+
+        let mut report = SyncReport::default();
+        let mut merged = BTreeMap::new();
+        let mut push: Vec<RecordId> = Vec::new(); // local → remote (set or delete)
+        let mut pull: Vec<RecordId> = Vec::new(); // remote → local (set or delete)
+        let mut lost: Vec<RecordId> = Vec::new(); // local values kept as history
+        for rid in all {
+            let (l, r, b) = (
+                local_ids.get(&rid),
+                remote_ids.get(&rid),
+                base_ids.get(&rid),
+            );
+            if l == r && !diverged.contains(&rid) {
+                if let Some(&rev) = l {
+                    merged.insert(rid, rev);
+                }
+            } else if l == b {
+                pull.push(rid);
+                if let Some(&rev) = r {
+                    merged.insert(rid, rev);
+                }
+            } else if r == b {
+                push.push(rid);
+                if let Some(&rev) = l {
+                    merged.insert(rid, rev);
+                }
+            } else {
+                report.conflicts += 1;
+                pull.push(rid);
+                if l.is_some() {
+                    lost.push(rid);
+                }
+                if let Some(&rev) = r {
+                    merged.insert(rid, rev);
+                }
+            }
+        }
+        report.pushed = push.len();
+        report.pulled = pull.len();
+        // The header: three-way too (a password change on one side reaches the other; on both
+        // sides, the remote's wins).
+        let local_hash = sha256(&local_header.0);
+        let remote_hash = remote_header.as_ref().map(|(h, _)| sha256(h));
+        let base_hash = base.as_ref().map(|b| b.header);
+        let (push_header, pull_header) = match remote_hash {
+            None => (true, false),
+            Some(r) if r == local_hash => (false, false),
+            Some(_) if Some(local_hash) == base_hash => (false, true),
+            Some(r) if Some(r) == base_hash => (true, false),
+            Some(_) => (false, true),
+        };
+        let agreed_header = if pull_header {
+            remote_hash.unwrap_or(local_hash)
+        } else {
+            local_hash
+        };
+        let remote_revision = remote_side.as_ref().map_or(0, |s| s.manifest.revision);
+        let remote_write = !push.is_empty() || push_header || remote_side.is_none();
+        let local_write = remote_write || !pull.is_empty() || !lost.is_empty() || pull_header;
+        if !local_write {
+            report.revision = local_manifest.revision;
+            return Ok(report);
+        }
+        // Both sides at one new revision when both are written; a side that only takes the
+        // remote's changes adopts the remote's revision (or goes one above its own).
+        let revision = if remote_write {
+            local_manifest.revision.max(remote_revision).checked_add(1)
+        } else if local_manifest.revision < remote_revision {
+            Some(remote_revision)
+        } else {
+            local_manifest.revision.checked_add(1)
+        }
+        .ok_or_else(|| Error::Corrupted("the keyspace revision overflowed".into()))?;
+        let base_revision = if remote_write {
+            revision
+        } else {
+            remote_revision
+        };
+        // History records are written at the new revision, locally only (they sync on the
+        // next round like any local change).
+        let local_by_rid: BTreeMap<RecordId, &(Vec<u8>, Vec<u8>, CheckedRecord)> =
+            local_records.iter().map(|e| (e.2.rid, e)).collect();
+        let mut history = Vec::new();
+        for rid in &lost {
+            let (_, _, record) = local_by_rid[rid];
+            let mut id = [0u8; 16];
+            crypto::random_bytes(&mut id)?;
+            let name: String = id.iter().map(|b| format!("{b:02x}")).collect();
+            let mut payload = SecretBytes::with_capacity(11 + record.payload.len());
+            payload.vec_mut().push(record.kind.byte());
+            payload
+                .vec_mut()
+                .extend_from_slice(&record.revision.unwrap_or(0).to_le_bytes());
+            let mut name_field = Vec::new();
+            put_bytes16(&mut name_field, record.name.as_bytes(), "a name")?;
+            payload.vec_mut().extend_from_slice(&name_field);
+            payload.vec_mut().extend_from_slice(&record.payload);
+            let hid = format::record_id(ks, Kind::History, &name);
+            merged.insert(hid, revision);
+            history.push((hid, name, payload));
+        }
+
+        // What the remote gets: pushed records as stored here, and its new buckets and
+        // manifest (history records stay local until the next sync pushes them).
+        let mut remote_merged = merged.clone();
+        for (hid, _, _) in &history {
+            remote_merged.remove(hid);
+        }
+        let mut remote_batch = Batch::new();
+        let mkey = manifest_key(&ks.id);
+        match &remote_side {
+            Some(side) => {
+                remote_batch.require_version(mkey.clone(), side.version);
+            }
+            None => {
+                // First upload: the claim with the header (below).
+                remote_batch
+                    .require_absent(mkey.clone())
+                    .set(claim_key(&ks.id), ks.name().as_bytes().to_vec());
+            }
+        }
+        if push_header {
+            match &remote_header {
+                Some((_, version)) => remote_batch.require_version(header_key.clone(), *version),
+                None => remote_batch.require_absent(header_key.clone()),
+            };
+            remote_batch.set(header_key.clone(), local_header.0.clone());
+        }
+        for rid in &push {
+            let key = record_key_of(&ks.id, rid);
+            match local_by_rid.get(rid) {
+                Some((_, value, _)) => remote_batch.set(key, value.clone()),
+                None => remote_batch.delete(key),
+            };
+        }
+        let (remote_manifest, remote_buckets) = manifest::build(ks, revision, remote_merged);
+        write_buckets(
+            &mut remote_batch,
+            ks,
+            remote_side.as_ref().map(|s| &s.buckets),
+            &remote_buckets,
+        );
+        remote_batch.set(mkey.clone(), remote_manifest.encode(ks));
+
+        // What this side gets: pulled records (checked), history, buckets, manifest, base.
+        let mut local_batch = Batch::new();
+        local_batch.require_version(mkey.clone(), local_version);
+        for rid in &pull {
+            let key = record_key_of(&ks.id, rid);
+            match remote_ids.get(rid) {
+                Some(&listed) => {
+                    let (value, _) = remote_record(remote, ks, rid, listed).await?;
+                    local_batch.set(key, value);
+                }
+                None => {
+                    local_batch.delete(key);
+                }
+            }
+        }
+        let nonces = crypto::random_nonces(history.len())?;
+        for ((hid, name, payload), nonce) in history.iter().zip(&nonces) {
+            let key = record_key_of(&ks.id, hid);
+            let sealed = format::seal_record_with_nonce(ks, &key, name, payload, revision, nonce)?;
+            local_batch.set(key, sealed);
+        }
+        let local_side_buckets = local_bucket_map(&local_ids);
+        let (new_manifest, new_buckets) = manifest::build(ks, revision, merged.clone());
+        write_buckets(
+            &mut local_batch,
+            ks,
+            Some(&local_side_buckets),
+            &new_buckets,
+        );
+        local_batch.set(mkey, new_manifest.encode(ks));
+        let new_base = Base {
+            revision: base_revision,
+            header: agreed_header,
+            ids: remote_merged_ids(&merged, &history),
+        };
+        local_batch.set(base_key(&ks.id), encode_base(ks, &new_base));
+        if pull_header {
+            if let Some((bytes, _)) = &remote_header {
+                local_batch
+                    .require_version(header_key.clone(), local_header.1)
+                    .set(header_key.clone(), bytes.clone());
+            }
+        }
+
+        if remote_write {
+            remote.batch(remote_batch).await.map_err(|e| match e {
+                kvstore::Error::Conflict { .. } => Error::Conflict,
+                other => other.into(),
+            })?;
+        }
+        // The remote has the merged state; if this side changed meanwhile, the next attempt
+        // finds the remote equal to the base and pushes that change.
+        self.store().batch(local_batch).await.map_err(|e| match e {
+            kvstore::Error::Conflict { .. } => Error::Conflict,
+            other => other.into(),
+        })?;
+        ks.observe(revision)?;
+        report.revision = revision;
+        Ok(report)
+    }
+
+    /// Fetches keyspace `name` from `remote` into this vault (a new device), after checking
+    /// that `password` opens it and that everything in it authenticates; then syncs as usual.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if the remote has no such keyspace; [`Error::AlreadyExists`] if
+    /// this vault has one of that name; [`Error::WrongPassword`]; [`Error::Tampered`] or
+    /// [`Error::Corrupted`] for a remote that does not check out; storage failures.
+    pub async fn clone_keyspace<R: KVStore>(
+        &self,
+        remote: &R,
+        name: &str,
+        password: impl AsRef<[u8]>,
+    ) -> Result<UnlockedKeyspace> {
+        let header_key = format::header_key(name);
+        let header_bytes = remote
+            .get(&header_key)
+            .await?
+            .ok_or_else(|| Error::not_found(Item::Keyspace, name))?;
+        let header = format::Header::decode(&header_bytes)?;
+        let ks = crate::keyspace::unwrap(name, &header, password.as_ref())?.keyspace;
+        let side = read_side(remote, &ks).await?.ok_or_else(|| {
+            ks.tampered(Tampering::ManifestInvalid {
+                reason: "the remote holds a header without its manifest",
+            })
+        })?;
+        let header_hash = sha256(&header_bytes);
+        let mut batch = Batch::new();
+        batch
+            .create(header_key, header_bytes)
+            .create(claim_key(&ks.id), name.as_bytes().to_vec());
+        let prefix = record_prefix(&ks.id);
+        let mut found = 0usize;
+        for (key, value) in remote.scan_all(&prefix).await? {
+            let record = check_record(&ks, &key, &value)?;
+            match side.ids.get(&record.rid) {
+                Some(&listed) if record.revision == Some(listed) => {}
+                Some(_) => {
+                    return Err(ks.tampered(Tampering::Replayed {
+                        item: record.kind.item(),
+                        name: record.name,
+                    }))
+                }
+                None => {
+                    return Err(ks.tampered(Tampering::Resurrected {
+                        item: record.kind.item(),
+                        name: record.name,
+                    }))
+                }
+            }
+            found += 1;
+            batch.create(key, value);
+        }
+        if found != side.ids.len() {
+            return Err(ks.tampered(Tampering::Missing {
+                item: Item::Secret,
+                name: None,
+            }));
+        }
+        let (manifest, buckets) = manifest::build(&ks, side.manifest.revision, side.ids.clone());
+        for (index, bytes) in buckets {
+            batch.create(bucket_key(&ks.id, index), bytes);
+        }
+        batch.create(manifest_key(&ks.id), manifest.encode(&ks));
+        let base = Base {
+            revision: side.manifest.revision,
+            header: header_hash,
+            ids: side.ids.clone(),
+        };
+        batch.set(base_key(&ks.id), encode_base(&ks, &base));
+        crate::vault::apply_creating(self.store(), batch, Item::Keyspace, name).await?;
+        ks.observe(side.manifest.revision)?;
+        Ok(ks)
+    }
+
+    /// The values kept after they lost a sync conflict, oldest revision first.
+    ///
+    /// # Errors
+    ///
+    /// As [`list_secrets`](Self::list_secrets).
+    pub async fn list_history<'a>(
+        &self,
+        access: impl Into<Access<'a>>,
+    ) -> Result<Vec<HistoryEntry>> {
+        let ks = self.resolve(access.into()).await?;
+        let (records, _, _) = self.read_all_checked(&ks, Some(Kind::History)).await?;
+        let mut out = Vec::new();
+        for (_, _, record) in records {
+            let (kind, revision, name, _) = decode_history(&record.payload)?;
+            out.push(HistoryEntry {
+                id: record.name,
+                item: kind.item(),
+                name,
+                revision,
+            });
+        }
+        out.sort_by_key(|e| e.revision);
+        Ok(out)
+    }
+
+    /// Puts history entry `id` back under its name (replacing the current value) and removes
+    /// it from the history, in one change.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown id; as [`set_secret`](Self::set_secret).
+    pub async fn restore_history<'a>(&self, access: impl Into<Access<'a>>, id: &str) -> Result<()> {
+        let ks = self.resolve(access.into()).await?;
+        let payload = self.read_checked(&ks, Kind::History, id).await?;
+        let (kind, _, name, value) = decode_history(&payload)?;
+        let edits = [
+            crate::records::Edit::Delete {
+                kind: Kind::History,
+                name: id,
+            },
+            crate::records::Edit::Put {
+                kind,
+                name: &name,
+                payload: &value,
+                create: false,
+            },
+        ];
+        self.commit(&ks, &edits, crate::records::OnConflict::Retry)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A history payload: kind ‖ revision ‖ bytes16(name) ‖ payload.
+fn decode_history(payload: &[u8]) -> Result<(Kind, u64, String, SecretBytes)> {
+    let mut r = Reader::new(payload, "history record");
+    let kind = match Kind::from_byte(r.u8()?) {
+        Some(kind @ (Kind::KeyPair | Kind::Secret)) => kind,
+        _ => {
+            return Err(Error::Corrupted(
+                "a history record of an unknown kind".into(),
+            ))
+        }
+    };
+    let revision = u64::from_le_bytes(r.array()?);
+    let name = crate::keyspace::check_stored_name(
+        "history",
+        r.bytes16()?,
+        crate::keyspace::MAX_ITEM_NAME_LEN,
+    )?;
+    Ok((kind, revision, name, SecretBytes::from(r.rest().to_vec())))
+}
+
+/// The ids of `merged` without the history records just made (the remote does not hold them
+/// yet: the base must say so, so the next sync pushes them).
+fn remote_merged_ids(
+    merged: &BTreeMap<RecordId, u64>,
+    history: &[(RecordId, String, SecretBytes)],
+) -> BTreeMap<RecordId, u64> {
+    let mut ids = merged.clone();
+    for (hid, _, _) in history {
+        ids.remove(hid);
+    }
+    ids
+}
+
+/// Buckets of a side, from its ids (to know which stored buckets to delete).
+fn local_bucket_map(ids: &BTreeMap<RecordId, u64>) -> BTreeMap<u8, Bucket> {
+    let mut out: BTreeMap<u8, Bucket> = BTreeMap::new();
+    for (rid, rev) in ids {
+        out.entry(bucket_of(rid)).or_default().set(*rid, *rev);
+    }
+    out
+}
+
+/// Adds to `batch` every bucket of `new` that differs from `old`, and deletes the buckets that
+/// became empty.
+fn write_buckets(
+    batch: &mut Batch,
+    ks: &UnlockedKeyspace,
+    old: Option<&BTreeMap<u8, Bucket>>,
+    new: &[(u8, Vec<u8>)],
+) {
+    let new_map: BTreeMap<u8, &Vec<u8>> = new.iter().map(|(i, b)| (*i, b)).collect();
+    for (index, bytes) in &new_map {
+        let unchanged = old
+            .and_then(|o| o.get(index))
+            .and_then(Bucket::encode)
+            .is_some_and(|b| &&b == bytes);
+        if !unchanged {
+            batch.set(bucket_key(&ks.id, *index), (*bytes).clone());
+        }
+    }
+    if let Some(old) = old {
+        for (index, bucket) in old {
+            if !bucket.entries().is_empty() && !new_map.contains_key(index) {
+                batch.delete(bucket_key(&ks.id, *index));
+            }
+        }
+    }
+}
