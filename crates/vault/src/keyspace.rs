@@ -81,7 +81,7 @@ pub(crate) fn check_stored_name(what: &str, bytes: &[u8], max: usize) -> Result<
 /// NFC form, when it is UTF-8 and not already NFC. So "é" typed as one code point (a browser on
 /// Windows) or as "e" + U+0301 (some macOS input) opens the same keyspace. Bytes that are not
 /// UTF-8 are taken as they are; ASCII is always NFC.
-fn nfc_form(password: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+pub(crate) fn nfc_form(password: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     if password.is_ascii() {
         return None;
     }

@@ -46,6 +46,6 @@ pub use keyspace::{UnlockedKeyspace, MAX_ITEM_NAME_LEN, MAX_KEYSPACE_NAME_LEN};
 pub use secret::SecretBytes;
 pub use session::{Session, SessionOptions};
 pub use stream::{StreamDecryptor, StreamEncryptor, CHUNK_SIZE, STREAM_MAGIC};
-pub use sync::{HistoryEntry, SyncReport};
+pub use sync::{sync_auth_key, HistoryEntry, SyncReport};
 pub use vault::{Access, KeyInfo, Vault, VaultBuilder};
 pub use zeroize::Zeroizing;

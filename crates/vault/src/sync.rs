@@ -686,3 +686,29 @@ fn write_buckets(
         }
     }
 }
+
+/// The key a client proves its sync account with: Argon2id of the password (its NFC form)
+/// under a salt made from the account name and a label of its own, with `kdf` (use
+/// [`KdfParams::DEFAULT`](crate::KdfParams::DEFAULT)). It is not any keyspace's key (those are
+/// random, wrapped under salts of their own), so a server that learns it opens nothing; like
+/// any password verifier it allows guessing the password offline, at Argon2id's cost.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for KDF parameters out of bounds or an empty password.
+pub fn sync_auth_key(
+    account: &str,
+    password: impl AsRef<[u8]>,
+    kdf: crate::KdfParams,
+) -> Result<SecretBytes> {
+    let password = password.as_ref();
+    if password.is_empty() {
+        return Err(Error::InvalidInput("the password must not be empty".into()));
+    }
+    kdf.validate()?;
+    let nfc = crate::keyspace::nfc_form(password);
+    let password = nfc.as_deref().map_or(password, Vec::as_slice);
+    let salt = sha256(&[b"vault/v1/sync-auth\0".as_slice(), account.as_bytes()].concat());
+    let key = crypto::derive_password_key(password, &salt[..16], &kdf)?;
+    Ok(SecretBytes::from(key.to_vec()))
+}
