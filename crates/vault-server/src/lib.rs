@@ -8,8 +8,6 @@
 
 mod api;
 mod auth;
-pub mod client;
 
 pub use api::{app, AppState, Config};
 pub use auth::HashCost;
-pub use client::RemoteStore;

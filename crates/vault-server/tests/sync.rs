@@ -6,7 +6,8 @@
 
 use kvstore::{KVStore, MemoryStore, PostgresStore};
 use vault::{sync_auth_key, KdfParams, Vault};
-use vault_server::{app, AppState, Config, HashCost, RemoteStore};
+use vault_server::{app, AppState, Config, HashCost};
+use vault_sync::RemoteStore;
 
 async fn start_server() -> String {
     let url = std::env::var("KVSTORE_POSTGRES_URL").expect(

@@ -1,6 +1,8 @@
-//! [`RemoteStore`]: a [`KVStore`] over the server's API version 1, so a vault syncs with a
-//! server through [`vault::Vault::sync_keyspace`] exactly as with any other store. Plain HTTP
-//! (put TLS in front of the server, and use an `https` URL once this client gains TLS).
+//! `vault-sync`: [`RemoteStore`], a [`KVStore`] over `vault-server`'s API version 1, so a vault
+//! syncs with a server through `vault::Vault::sync_keyspace` exactly as with any other store.
+//! Plain HTTP for now (put TLS in front of the server). Native only for now.
+#![forbid(unsafe_code)]
+#![cfg(not(target_arch = "wasm32"))]
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -78,7 +80,7 @@ fn error_of(status: u16, body: &Value) -> Error {
 
 impl RemoteStore {
     /// Registers `account` on the server at `base` (`http://host:port`) with `auth_key`
-    /// (from [`vault::sync_auth_key`]).
+    /// (from `vault::sync_auth_key`).
     ///
     /// # Errors
     ///
