@@ -157,6 +157,13 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Some(path) => path.clone(),
         None => default_store(cli.backend)?,
     };
+    if let Command::Sync(
+        cmd @ (SyncCommand::Register { .. } | SyncCommand::Login { .. } | SyncCommand::Status),
+    ) = &cli.command
+    {
+        // Account commands: no store needed.
+        return commands::sync::account(&cli, &inputs, &path, cmd).await;
+    }
     // A CLI is one task: writes block in place rather than hop to a thread pool.
     match cli.backend {
         Backend::Sled => {
@@ -184,5 +191,6 @@ async fn run<S: KVStore>(cli: &Cli, mut inputs: Inputs, vault: Vault<S>) -> Resu
         Command::Encrypt(args) => commands::crypt::run(inputs, vault, args, true).await,
         Command::Decrypt(args) => commands::crypt::run(inputs, vault, args, false).await,
         Command::Backup(cmd) => commands::backup::run(cli, inputs, vault, cmd).await,
+        Command::Sync(cmd) => commands::sync::run(cli, &inputs, &vault, cmd).await,
     }
 }

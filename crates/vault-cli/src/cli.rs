@@ -100,6 +100,40 @@ pub enum Command {
     /// Export or import a keyspace backup (the JavaScript package's format too).
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Sync keyspaces with a vault-server: register or log in once, then sync (offline edits
+    /// on several devices converge; the server sees only ciphertext).
+    #[command(subcommand)]
+    Sync(SyncCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SyncCommand {
+    /// Create an account on a server. The password read is the account's (not a keyspace's):
+    /// the server gets a key derived from it, never the password.
+    Register {
+        /// The server, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        server: String,
+        /// The account name.
+        #[arg(long)]
+        account: String,
+    },
+    /// Log in to an account (asks for the account's password) and remember the session for
+    /// this store (in STORE.sync.json, private).
+    Login {
+        /// The server, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        server: String,
+        /// The account name.
+        #[arg(long)]
+        account: String,
+    },
+    /// Sync a keyspace with the logged-in account (asks for the keyspace's password).
+    Keyspace { name: String },
+    /// Fetch a keyspace of the account into this store (a new device).
+    Clone { name: String },
+    /// Which server and account this store syncs with.
+    Status,
 }
 
 #[derive(Subcommand, Debug)]

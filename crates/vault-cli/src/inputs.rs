@@ -105,6 +105,8 @@ impl Inputs {
                 with_password(&mut inputs)?;
             }
             Command::Backup(BackupCommand::Export { .. }) => with_password(&mut inputs)?,
+            Command::Sync(SyncCommand::Status) => {}
+            Command::Sync(_) => with_password(&mut inputs)?,
             Command::Backup(BackupCommand::Import { file }) => {
                 inputs.data =
                     Some(Zeroizing::new(std::fs::read(file).with_context(|| {

@@ -897,6 +897,83 @@ fn keyspace_revision_counts_changes_and_catches_a_store_put_back() {
     assert!(err.contains(r#""code":"TAMPERED""#), "{err}");
 }
 
+/// A vault-server on the private PostgreSQL (`KVSTORE_POSTGRES_URL`, set by scripts/test.sh),
+/// in a thread of its own; its base URL.
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn start_server() -> String {
+    let url = std::env::var("KVSTORE_POSTGRES_URL").expect(
+        "KVSTORE_POSTGRES_URL is not set: run scripts/test.sh (it starts a private PostgreSQL)",
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let store = kvstore::PostgresStore::connect(&url).await.unwrap();
+            let config = vault_server::Config {
+                hash_cost: vault_server::HashCost::INSECURE_FOR_TESTS,
+                ..Default::default()
+            };
+            let state = vault_server::AppState::new(store, config).unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, vault_server::app(state))
+                .await
+                .unwrap();
+        });
+    });
+    format!("http://{}", rx.recv().unwrap())
+}
+
+#[test]
+fn two_stores_sync_a_keyspace_through_a_server() {
+    let server = start_server();
+    let account = format!("cli-{:08x}", fastrand::u32(..));
+    let (a, b) = (Env::new(), Env::new());
+    let account_args = |cmd: &'static str| {
+        vec![
+            "sync".to_owned(),
+            cmd.to_owned(),
+            "--server".to_owned(),
+            server.clone(),
+            "--account".to_owned(),
+            account.clone(),
+        ]
+    };
+    // Not logged in yet: a clear error, not a crash.
+    let err = a.fails(&["sync", "status"], 1);
+    assert!(err.contains("vault sync login"), "{err}");
+    a.ok(&args(&account_args("register")));
+    a.fails(&args(&account_args("register")), 1);
+    a.ok(&args(&account_args("login")));
+    b.ok(&args(&account_args("login")));
+    let session = a.path("store.sync.json");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&session).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(a.ok(&["--json", "sync", "status"]).contains(&account));
+
+    a.ok(&["keyspace", "create", "ks"]);
+    a.run_with(&["secret", "set", "ks", "note"], b"from a");
+    let out = a.ok(&["--json", "sync", "keyspace", "ks"]);
+    assert!(out.contains(r#""pushed":1"#), "{out}");
+    b.ok(&["sync", "clone", "ks"]);
+    assert_eq!(b.ok(&["secret", "get", "ks", "note"]), "from a");
+    b.run_with(&["secret", "set", "ks", "other"], b"from b");
+    b.ok(&["sync", "keyspace", "ks"]);
+    a.ok(&["sync", "keyspace", "ks"]);
+    assert_eq!(a.ok(&["secret", "get", "ks", "other"]), "from b");
+    // A keyspace the account does not hold: not found (exit 4).
+    b.fails(&["sync", "clone", "nothing"], 4);
+}
+
 #[test]
 fn a_password_typed_in_either_unicode_form_opens_the_keyspace() {
     let env = Env::new();

@@ -136,6 +136,22 @@ impl RemoteStore {
         })
     }
 
+    /// A store for a session token obtained earlier ([`token`](Self::token)), in the
+    /// default namespace. Nothing is checked until the first call.
+    pub fn with_token(base: &str, token: &str) -> RemoteStore {
+        RemoteStore {
+            http: reqwest::Client::new(),
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            namespace: kvstore::DEFAULT_NAMESPACE.to_owned(),
+        }
+    }
+
+    /// The session token, to keep (privately) for [`with_token`](Self::with_token).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     async fn call(
         &self,
         method: reqwest::Method,

@@ -6,3 +6,4 @@ pub(crate) mod key;
 pub(crate) mod keyspace;
 pub(crate) mod secret;
 pub(crate) mod sign;
+pub(crate) mod sync;
