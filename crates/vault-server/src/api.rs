@@ -84,6 +84,10 @@ impl AppState {
 
     fn notify(&self, account: &str, ns: &str) -> Arc<Notify> {
         let mut map = self.changed.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= 10_000 {
+            // Drop the wake-ups nobody waits on (only the map holds them).
+            map.retain(|_, notify| Arc::strong_count(notify) > 1);
+        }
         map.entry((account.to_owned(), ns.to_owned()))
             .or_default()
             .clone()

@@ -4,7 +4,9 @@
 //! (Argon2id with its own random salt), and hands out random session tokens, stored as their
 //! SHA-256, that expire.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use kvstore::{Batch, KVStore, PostgresStore};
@@ -93,7 +95,18 @@ pub(crate) struct Accounts {
     accounts: PostgresStore,
     sessions: PostgresStore,
     cost: HashCost,
+    /// Sessions checked in the last few seconds (token hash → account, expiry, checked at),
+    /// so a burst of requests reads the database once. Bounded; nothing secret (hashes).
+    recent: Arc<Mutex<Recent>>,
 }
+
+/// Token hash → (account, expiry, when checked).
+type Recent = HashMap<[u8; 32], (String, u64, Instant)>;
+
+/// How long a checked session is trusted without reading it again.
+const RECENT_FOR: Duration = Duration::from_secs(10);
+/// The most sessions remembered at once.
+const RECENT_MAX: usize = 10_000;
 
 impl Accounts {
     pub(crate) fn new(store: &PostgresStore, cost: HashCost) -> kvstore::Result<Self> {
@@ -102,6 +115,7 @@ impl Accounts {
             accounts: own.namespace("accounts")?,
             sessions: own.namespace("sessions")?,
             cost,
+            recent: Arc::default(),
         })
     }
 
@@ -172,7 +186,10 @@ impl Accounts {
         if token.len() != TOKEN_LEN {
             return Err(AuthError::Denied);
         }
-        let key = Sha256::digest(token);
+        let key: [u8; 32] = Sha256::digest(token).into();
+        if let Some(account) = self.recent_account(&key) {
+            return Ok(account);
+        }
         let Some(value) = self.sessions.get(&key).await? else {
             return Err(AuthError::Denied);
         };
@@ -182,6 +199,22 @@ impl Accounts {
             self.sessions.delete(&key).await?;
             return Err(AuthError::Denied);
         }
-        String::from_utf8(name.to_vec()).map_err(|_| AuthError::Denied)
+        let account = String::from_utf8(name.to_vec()).map_err(|_| AuthError::Denied)?;
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() >= RECENT_MAX {
+            recent.retain(|_, (_, _, at)| at.elapsed() < RECENT_FOR);
+            if recent.len() >= RECENT_MAX {
+                recent.clear();
+            }
+        }
+        recent.insert(key, (account.clone(), expiry, Instant::now()));
+        Ok(account)
+    }
+
+    /// The account of a session checked less than [`RECENT_FOR`] ago and not expired.
+    fn recent_account(&self, key: &[u8; 32]) -> Option<String> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let (account, expiry, at) = recent.get(key)?;
+        (at.elapsed() < RECENT_FOR && *expiry > now()).then(|| account.clone())
     }
 }

@@ -411,3 +411,22 @@ fn the_binary_serves_and_stops_on_sigterm() {
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
 }
+
+/// A session expires at its time even while the server remembers having checked it.
+#[tokio::test]
+async fn an_expired_session_is_refused() {
+    let app = server(Config {
+        session_ttl: Duration::from_secs(1),
+        ..Config::default()
+    })
+    .await;
+    let (_, token) = account(&app).await;
+    let (status, _) = call(&app, "GET", "/v1/ns/n/scan", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, body) = call(&app, "GET", "/v1/ns/n/scan", Some(&token), None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("UNAUTHORIZED"))
+    );
+}
