@@ -231,14 +231,27 @@ pub trait KVStore: MaybeSend + MaybeSync {
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a key or value over the limits;
     /// [`Error::QuotaExceeded`](crate::Error::QuotaExceeded) (nothing written); any failure of
     /// the backend, after which the key holds its old or its new value.
-    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()>;
+    ///
+    /// The provided implementation is a one-operation [`batch`](Self::batch), which every
+    /// backend of this crate uses (a write is a commit like any other: versioned, in the feed).
+    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut batch = Batch::new();
+        batch.set(key, value);
+        self.batch(batch).await
+    }
 
     /// Removes `key`; removing an absent key succeeds.
+    ///
+    /// As [`set`](Self::set), a one-operation [`batch`](Self::batch) unless overridden.
     ///
     /// # Errors
     ///
     /// As [`set`](Self::set).
-    async fn delete(&self, key: &[u8]) -> Result<()>;
+    async fn delete(&self, key: &[u8]) -> Result<()> {
+        let mut batch = Batch::new();
+        batch.delete(key);
+        self.batch(batch).await
+    }
 
     /// Whether `key` is present.
     ///

@@ -251,18 +251,6 @@ impl KVStore for RemoteStore {
         Ok(body["last_version"].as_u64().unwrap_or_default())
     }
 
-    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut batch = Batch::new();
-        batch.set(key, value);
-        self.batch(batch).await
-    }
-
-    async fn delete(&self, key: &[u8]) -> Result<()> {
-        let mut batch = Batch::new();
-        batch.delete(key);
-        self.batch(batch).await
-    }
-
     async fn contains(&self, key: &[u8]) -> Result<bool> {
         Ok(self.get_versioned(key).await?.is_some())
     }

@@ -207,24 +207,6 @@ impl<S: KVStore> Vault<S> {
         }
     }
 
-    /// All of keyspace `ks`'s buckets, checked against `manifest`.
-    async fn load_buckets(
-        &self,
-        ks: &UnlockedKeyspace,
-        manifest: &Manifest,
-    ) -> Result<Vec<Bucket>> {
-        let prefix = bucket_prefix(&ks.id);
-        let mut stored: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
-        for (key, value) in self.store().scan_all(&prefix).await? {
-            if let [index] = key[prefix.len()..] {
-                stored.insert(index, value);
-            }
-        }
-        (0..BUCKETS as u8)
-            .map(|index| Bucket::load(ks, manifest, index, stored.get(&index).map(Vec::as_slice)))
-            .collect()
-    }
-
     /// Every record (of `kind`, or all), each fully checked ([`check_record`]) and checked
     /// against the manifest: none replayed, none put back, none missing. Returns them in
     /// storage-key order with their storage keys and stored values, and the manifest with its
@@ -242,7 +224,7 @@ impl<S: KVStore> Vault<S> {
         loop {
             let (manifest, version) = self.load_manifest(ks).await?;
             let result = async {
-                let buckets = self.load_buckets(ks, &manifest).await?;
+                let buckets = load_buckets(self.store(), ks, &manifest).await?;
                 let mut expected: BTreeMap<RecordId, u64> = buckets
                     .iter()
                     .flat_map(Bucket::entries)
@@ -416,7 +398,7 @@ impl<S: KVStore> Vault<S> {
     ) -> Result<(Manifest, u64, Result<BTreeMap<u8, Bucket>>)> {
         if touched.len() > 8 {
             let (manifest, version) = self.load_manifest(ks).await?;
-            let buckets = self.load_buckets(ks, &manifest).await.map(|all| {
+            let buckets = load_buckets(self.store(), ks, &manifest).await.map(|all| {
                 all.into_iter()
                     .enumerate()
                     .filter_map(|(i, b)| {
@@ -442,4 +424,23 @@ impl<S: KVStore> Vault<S> {
             .collect();
         Ok((manifest, version, buckets))
     }
+}
+
+/// All of keyspace `ks`'s buckets in `store` (this vault's, or a sync remote), each checked
+/// against `manifest`.
+pub(crate) async fn load_buckets<K: KVStore>(
+    store: &K,
+    ks: &UnlockedKeyspace,
+    manifest: &Manifest,
+) -> Result<Vec<Bucket>> {
+    let prefix = bucket_prefix(&ks.id);
+    let mut stored: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
+    for (key, value) in store.scan_all(&prefix).await? {
+        if let [index] = key[prefix.len()..] {
+            stored.insert(index, value);
+        }
+    }
+    (0..BUCKETS as u8)
+        .map(|index| Bucket::load(ks, manifest, index, stored.get(&index).map(Vec::as_slice)))
+        .collect()
 }

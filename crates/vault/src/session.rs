@@ -165,9 +165,11 @@ impl<S: KVStore> Session<S> {
     /// As [`Vault::unlock`].
     pub async fn unlock(&mut self, password: impl AsRef<[u8]>) -> Result<()> {
         let keyspace = self.vault.unlock(&self.name, password).await?;
-        keyspace.anchor_revision(self.revision_seen);
         // Checked now, not at the next call: a store put back while the session was locked.
-        self.vault.keyspace_revision(&keyspace).await?;
+        // Unlock read the manifest: its revision is the one this value has seen.
+        let found = keyspace.revision_seen();
+        keyspace.anchor_revision(self.revision_seen);
+        keyspace.observe(found)?;
         self.keyspace = Some(keyspace);
         self.last_used = Instant::now();
         Ok(())

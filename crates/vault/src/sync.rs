@@ -24,7 +24,7 @@ use crate::format::{
     Reader, RecordId, RECORD_SUFFIX_LEN,
 };
 use crate::keyspace::UnlockedKeyspace;
-use crate::manifest::{self, bucket_key, bucket_of, bucket_prefix, manifest_key, Bucket, Manifest};
+use crate::manifest::{self, bucket_key, bucket_of, manifest_key, Bucket, Manifest};
 use crate::vault::Access;
 use crate::{crypto, Error, Item, Result, SecretBytes, Tampering, Vault};
 
@@ -144,17 +144,9 @@ async fn read_side<S: KVStore>(store: &S, ks: &UnlockedKeyspace) -> Result<Optio
         return Ok(None);
     };
     let manifest = Manifest::decode(ks, &bytes)?;
-    let prefix = bucket_prefix(&ks.id);
-    let mut stored: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
-    for (key, value) in store.scan_all(&prefix).await? {
-        if let [index] = key[prefix.len()..] {
-            stored.insert(index, value);
-        }
-    }
     let mut ids = BTreeMap::new();
     let mut buckets = BTreeMap::new();
-    for index in 0..manifest::BUCKETS as u8 {
-        let bucket = Bucket::load(ks, &manifest, index, stored.get(&index).map(Vec::as_slice))?;
+    for (index, bucket) in (0u8..).zip(crate::records::load_buckets(store, ks, &manifest).await?) {
         ids.extend(bucket.entries().iter().copied());
         buckets.insert(index, bucket);
     }

@@ -568,15 +568,6 @@ impl<S: KVStore> Vault<S> {
         }
     }
 
-    async fn read_record(
-        &self,
-        ks: &UnlockedKeyspace,
-        kind: Kind,
-        name: &str,
-    ) -> Result<SecretBytes> {
-        self.read_checked(ks, kind, name).await
-    }
-
     /// Every record of `kind`, each fully checked ([`check_record`]) and checked against the
     /// manifest, sorted by name.
     async fn list_records(
@@ -606,7 +597,7 @@ impl<S: KVStore> Vault<S> {
         ks: &UnlockedKeyspace,
         name: &str,
     ) -> Result<PrivateKey> {
-        decode_key_pair(&self.read_record(ks, Kind::KeyPair, name).await?)
+        decode_key_pair(&self.read_checked(ks, Kind::KeyPair, name).await?)
     }
 
     // ------------------------------------------------------------------ key pairs
@@ -710,7 +701,7 @@ impl<S: KVStore> Vault<S> {
     ) -> Result<()> {
         validate_name("key pair", to, MAX_ITEM_NAME_LEN)?;
         let ks = self.resolve(access.into()).await?;
-        let payload = self.read_record(&ks, Kind::KeyPair, from).await?;
+        let payload = self.read_checked(&ks, Kind::KeyPair, from).await?;
         if from == to {
             return Ok(());
         }
@@ -864,7 +855,7 @@ impl<S: KVStore> Vault<S> {
         name: &str,
     ) -> Result<SecretBytes> {
         let ks = self.resolve(access.into()).await?;
-        self.read_record(&ks, Kind::Secret, name).await
+        self.read_checked(&ks, Kind::Secret, name).await
     }
 
     /// The names of all secrets, sorted. Decrypts secret records only.

@@ -1288,18 +1288,6 @@ impl KVStore for IndexedDbStore {
         Ok(Self::state_of(&request)?.last)
     }
 
-    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut batch = Batch::new();
-        batch.set(key, value);
-        self.batch(batch).await
-    }
-
-    async fn delete(&self, key: &[u8]) -> Result<()> {
-        let mut batch = Batch::new();
-        batch.delete(key);
-        self.batch(batch).await
-    }
-
     async fn contains(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
         let key = self.idb_key(key);

@@ -198,18 +198,6 @@ impl KVStore for MemoryStore {
             .last)
     }
 
-    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut batch = Batch::new();
-        batch.set(key, value);
-        self.batch(batch).await
-    }
-
-    async fn delete(&self, key: &[u8]) -> Result<()> {
-        let mut batch = Batch::new();
-        batch.delete(key);
-        self.batch(batch).await
-    }
-
     async fn contains(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
         Ok(self

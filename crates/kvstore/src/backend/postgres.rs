@@ -284,16 +284,16 @@ impl PostgresStore {
             .collect()
     }
 
-    /// Plans and applies `ops` in one transaction.
-    async fn commit(&self, ops: Vec<crate::BatchOp>) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+    /// Creates the namespace's state row if needed and locks it for the rest of `tx`: the
+    /// commits (and clears) of one namespace are serialized on it.
+    async fn lock_state(&self, tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<State> {
         sqlx::query(
             "INSERT INTO kvstore_state (tenant, ns, last_version, horizon) VALUES ($1, $2, 0, 0) \
              ON CONFLICT (tenant, ns) DO NOTHING",
         )
         .bind(&self.tenant)
         .bind(&self.namespace)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(map_err)?;
         let row = sqlx::query(
@@ -302,13 +302,19 @@ impl PostgresStore {
         )
         .bind(&self.tenant)
         .bind(&self.namespace)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await
         .map_err(map_err)?;
-        let state = State {
+        Ok(State {
             last: from_db(row.try_get(0).map_err(map_err)?)?,
             horizon: from_db(row.try_get(1).map_err(map_err)?)?,
-        };
+        })
+    }
+
+    /// Plans and applies `ops` in one transaction.
+    async fn commit(&self, ops: Vec<crate::BatchOp>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let state = self.lock_state(&mut tx).await?;
         let cutoff = state.prune_cutoff(self.retention);
         let candidates: Vec<(u64, Vec<u8>)> = sqlx::query(
             "SELECT version, key FROM kvstore_entries WHERE tenant = $1 AND ns = $2 \
@@ -553,18 +559,6 @@ impl KVStore for PostgresStore {
         }
     }
 
-    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut batch = Batch::new();
-        batch.set(key, value);
-        self.batch(batch).await
-    }
-
-    async fn delete(&self, key: &[u8]) -> Result<()> {
-        let mut batch = Batch::new();
-        batch.delete(key);
-        self.batch(batch).await
-    }
-
     async fn contains(&self, key: &[u8]) -> Result<bool> {
         Ok(self.get_versioned(key).await?.is_some())
     }
@@ -609,24 +603,7 @@ impl KVStore for PostgresStore {
 
     async fn clear(&self) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query(
-            "INSERT INTO kvstore_state (tenant, ns, last_version, horizon) VALUES ($1, $2, 0, 0) \
-             ON CONFLICT (tenant, ns) DO NOTHING",
-        )
-        .bind(&self.tenant)
-        .bind(&self.namespace)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let row = sqlx::query(
-            "SELECT last_version FROM kvstore_state WHERE tenant = $1 AND ns = $2 FOR UPDATE",
-        )
-        .bind(&self.tenant)
-        .bind(&self.namespace)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let last = from_db(row.try_get(0).map_err(map_err)?)?;
+        let last = self.lock_state(&mut tx).await?.last;
         sqlx::query("DELETE FROM kvstore_entries WHERE tenant = $1 AND ns = $2")
             .bind(&self.tenant)
             .bind(&self.namespace)

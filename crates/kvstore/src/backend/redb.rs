@@ -312,18 +312,6 @@ impl KVStore for RedbStore {
         Ok(self.read_parts(|p| p.state())?.unwrap_or_default().last)
     }
 
-    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut batch = Batch::new();
-        batch.set(key, value);
-        self.batch(batch).await
-    }
-
-    async fn delete(&self, key: &[u8]) -> Result<()> {
-        let mut batch = Batch::new();
-        batch.delete(key);
-        self.batch(batch).await
-    }
-
     async fn contains(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
         Ok(self

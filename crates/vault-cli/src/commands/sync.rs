@@ -57,8 +57,7 @@ fn load_session(path: &Path) -> Result<(String, String, String)> {
 
 /// The account's vault namespace on the server, from the saved session.
 fn remote(store: &Path) -> Result<RemoteStore> {
-    let (server, account, token) = load_session(&session_path(store))?;
-    let _ = account;
+    let (server, _, token) = load_session(&session_path(store))?;
     RemoteStore::with_token(&server, &token)
         .namespace(NAMESPACE)
         .map_err(Into::into)
