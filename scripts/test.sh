@@ -94,15 +94,14 @@ scripts/check-deps.sh || die "dependency checks"
 cargo deny --all-features check licenses bans sources || die "cargo deny"
 
 # ---------------------------------------------------------------- native tests
-# kvstore's PostgreSQL backend and vault-server run against a private server.
+# kvstore's PostgreSQL backend, vault-server and the sync tests of the npm package run against a
+# private server (stopped on exit).
 step "a private PostgreSQL (scripts/postgres.sh: temporary directory, loopback only)"
 eval "$(scripts/postgres.sh start)" || die "PostgreSQL did not start"
 trap 'scripts/postgres.sh stop "$PG_TEST_DIR"' EXIT
 echo "KVSTORE_POSTGRES_URL=$KVSTORE_POSTGRES_URL"
 run_tests native cargo test --workspace --features kvstore/postgres
 [ -c /dev/null ] || die "the native tests replaced /dev/null with a regular file"
-scripts/postgres.sh stop "$PG_TEST_DIR"
-trap - EXIT
 
 # ---------------------------------------------------------------- browser tests
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
@@ -115,8 +114,9 @@ for crate in kvstore vault vault-wasm; do
 done
 
 # ---------------------------------------------------------------- npm package
-step "build the npm package"
+step "build the npm package, and the CLI and vault-server its sync test runs"
 scripts/build-npm.sh || die "npm package build"
+cargo build -p vault-cli -p vault-server || die "CLI and server build"
 step "npm ci (Playwright core, @noble/curves, ethers; no browser download)"
 (cd crates/vault-wasm/tests-js && npm ci --no-audit --no-fund) || die "npm ci"
 run_tests "npm-package" bash -c 'cd crates/vault-wasm/tests-js && npm test'

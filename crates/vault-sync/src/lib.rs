@@ -1,8 +1,9 @@
 //! `vault-sync`: [`RemoteStore`], a [`KVStore`] over `vault-server`'s API version 1, so a vault
 //! syncs with a server through `vault::Vault::sync_keyspace` exactly as with any other store.
-//! Plain HTTP for now (put TLS in front of the server). Native only for now.
+//!
+//! Natively, plain HTTP (put TLS in front of the server); in a browser (wasm32) requests go
+//! through `fetch`, with the browser's TLS and CORS.
 #![forbid(unsafe_code)]
-#![cfg(not(target_arch = "wasm32"))]
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -10,6 +11,10 @@ use kvstore::{Batch, BatchOp, Change, Entry, Error, Expect, KVStore, Result, Sca
 use serde_json::{json, Value};
 
 const BACKEND: &str = "vault-server";
+
+/// The namespace of an account in which clients keep the vault (the CLI and the JS package
+/// alike, so they sync with each other).
+pub const VAULT_NAMESPACE: &str = "vault";
 
 /// One namespace of an account on a vault server.
 #[derive(Clone)]
@@ -191,7 +196,8 @@ impl RemoteStore {
 /// The server's largest page.
 const PAGE: usize = 1_000;
 
-#[async_trait::async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl KVStore for RemoteStore {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.get_versioned(key).await?.map(|(v, _)| v))

@@ -1,5 +1,5 @@
-import type { KeyInfo, LockReason, Password, UnlockOptions, VaultErrorCode } from './vault_wasm.js';
-export type { KeyInfo, LockReason, Password, UnlockOptions, VaultErrorCode } from './vault_wasm.js';
+import type { HistoryEntry, KeyInfo, LockReason, Password, SyncReport, UnlockOptions, VaultErrorCode } from './vault_wasm.js';
+export type { HistoryEntry, KeyInfo, LockReason, Password, SyncReport, UnlockOptions, VaultErrorCode } from './vault_wasm.js';
 
 export type KeyType = 'secp256k1' | 'ed25519';
 
@@ -13,6 +13,8 @@ export declare class VaultError extends Error {
 export declare class WorkerSession {
   /** Called with "lock" or "idle" when the session locks; the idle timer runs in the worker. */
   onlock: ((reason: LockReason) => void) | null;
+  /** Called after each background sync (`startSync`) with its error or its report. */
+  onsync: ((error: VaultError | null, report: SyncReport | null) => void) | null;
   lock(): Promise<void>;
   isLocked(): Promise<boolean>;
   unlock(password: Password): Promise<void>;
@@ -45,12 +47,32 @@ export declare class WorkerSession {
   /** A TransformStream that decrypts a stream of this keyspace, erroring on any tampering or truncation. */
   decryptStream(): Promise<TransformStream<Uint8Array, Uint8Array>>;
   exportBackup(): Promise<Uint8Array>;
+  /** Syncs with the vault server now (`token` from `syncLogin`): pushes, pulls, keeps conflicts' losers as history. */
+  sync(server: string, token: string): Promise<SyncReport>;
+  /** The values kept after they lost a sync conflict, oldest first. */
+  listHistory(): Promise<HistoryEntry[]>;
+  /** Puts history entry `id` back under its name. */
+  restoreHistory(id: string): Promise<void>;
+  /** Syncs in the background (in the worker): now, every `intervalMs` (default 30,000) and shortly after each change; outcomes go to `onsync`. */
+  startSync(options: SyncOptions): Promise<void>;
+  /** Stops background sync. */
+  stopSync(): Promise<void>;
   /** The stream cipher behind encryptStream, held by the worker (its handle). */
   streamEncryptor(): Promise<{ handle: number }>;
   /** The stream cipher behind decryptStream, held by the worker (its handle). */
   streamDecryptor(): Promise<{ handle: number }>;
   /** Locks the session and frees it in the worker. */
   close(): Promise<void>;
+}
+
+/** Background sync options (`WorkerSession.startSync`). */
+export interface SyncOptions {
+  /** The vault server, e.g. `https://vault.example.com`. */
+  server: string;
+  /** A session token from `syncLogin`. */
+  token: string;
+  /** Milliseconds between syncs (at least 100; default 30,000). */
+  intervalMs?: number;
 }
 
 export interface WorkerVaultOptions {
@@ -73,6 +95,12 @@ export declare class WorkerVault {
   verify(keyType: KeyType, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
   verifyEthPersonal(address: string, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
   ethAddress(publicKey: Uint8Array): Promise<string>;
+  /** Fetches keyspace `name` from the vault server (a new device), checking everything. */
+  cloneKeyspace(server: string, token: string, name: string, password: Password): Promise<void>;
+  /** Registers a sync account (the password proves it through Argon2id; the server never sees it). */
+  syncRegister(server: string, account: string, password: Password): Promise<void>;
+  /** Opens a sync session; resolves to its token (keep it like a password). */
+  syncLogin(server: string, account: string, password: Password): Promise<string>;
   terminate(): void;
 }
 

@@ -21,6 +21,11 @@ class Connection {
         this.sessions.get(data.handle)?.onlock?.(data.reason);
         return;
       }
+      if (data.event === 'sync') {
+        const error = data.error && new VaultError(data.error.message, data.error.code);
+        this.sessions.get(data.handle)?.onsync?.(error ?? null, data.report ?? null);
+        return;
+      }
       const call = this.pending.get(data.id);
       if (!call) return;
       this.pending.delete(data.id);
@@ -48,12 +53,12 @@ export const SESSION_METHODS = [
   'lock', 'isLocked', 'unlock', 'rekey', 'keyspaceName', 'keyspaceRevision', 'anchorRevision', 'generateKey', 'importKey', 'listKeys', 'keyInfo',
   'selectKey', 'renameKey', 'deleteKey', 'exportPrivateKey', 'sign', 'signWith', 'signEthPersonal',
   'setSecret', 'setSecrets', 'getSecret', 'listSecrets', 'deleteSecret', 'encrypt', 'decrypt',
-  'streamEncryptor', 'streamDecryptor', 'exportBackup',
+  'streamEncryptor', 'streamDecryptor', 'exportBackup', 'sync', 'listHistory', 'restoreHistory',
 ];
 /** The `Session` methods the client builds itself, on the forwarded ones. */
 export const STREAM_METHODS = ['encryptStream', 'decryptStream'];
 /** The `Vault` methods forwarded to the vault object in the worker (`unlock` is its own). */
-export const VAULT_METHODS = ['createKeyspace', 'listKeyspaces', 'deleteKeyspace', 'changePassword', 'rekey', 'importBackup'];
+export const VAULT_METHODS = ['createKeyspace', 'listKeyspaces', 'deleteKeyspace', 'changePassword', 'rekey', 'importBackup', 'cloneKeyspace'];
 
 /** A session held by the worker. The worker runs its calls in the order they were made here. */
 export class WorkerSession {
@@ -62,7 +67,21 @@ export class WorkerSession {
     this.handle = handle;
     /** Called with "lock" or "idle" when the session locks (the idle timer runs in the worker). */
     this.onlock = null;
+    /** Called after each background sync with (error, report): one of them is null. */
+    this.onsync = null;
     connection.sessions.set(handle, this);
+  }
+  /**
+   * Syncs in the background, in the worker: now, every `intervalMs` (default 30 s) and shortly
+   * after each change made through this session. Outcomes go to `onsync`. A sync failing (the
+   * server unreachable, the session locked) changes nothing locally; the next one retries.
+   */
+  startSync({ server, token, intervalMs } = {}) {
+    return this.connection.call(this.handle, 'startSync', [{ server, token, intervalMs }]);
+  }
+  /** Stops background sync (`close` stops it too). */
+  stopSync() {
+    return this.connection.call(this.handle, 'stopSync', []);
   }
   /** Frees the session in the worker (locks it first). */
   async close() {
@@ -146,7 +165,7 @@ for (const method of VAULT_METHODS) {
   };
 }
 /** The static `Vault` functions, called on the worker's module (they need no open vault). */
-export const STATIC_METHODS = ['verify', 'verifyEthPersonal', 'ethAddress'];
+export const STATIC_METHODS = ['verify', 'verifyEthPersonal', 'ethAddress', 'syncRegister', 'syncLogin'];
 for (const method of STATIC_METHODS) {
   WorkerVault.prototype[method] = function (...args) {
     return this.connection.call(0, method, args);

@@ -8,6 +8,57 @@ const ready = init();
 const objects = new Map();
 let nextHandle = 1;
 
+// Background sync: per session handle, the server, token and timer (see startSync).
+const syncs = new Map();
+// Session calls that change the keyspace: a background sync follows them shortly.
+const WRITES = new Set([
+  'setSecret', 'setSecrets', 'deleteSecret', 'generateKey', 'importKey', 'renameKey', 'deleteKey',
+  'restoreHistory',
+]);
+const SYNC_AFTER_WRITE_MS = 300;
+
+// One background sync of session `handle` (never two at once); its outcome goes to the page.
+async function syncNow(handle) {
+  const sync = syncs.get(handle);
+  const session = objects.get(handle);
+  if (!sync || !session || sync.running) return;
+  sync.running = true;
+  try {
+    const report = await session.sync(sync.server, sync.token);
+    self.postMessage({ event: 'sync', handle, report });
+  } catch (error) {
+    self.postMessage({
+      event: 'sync',
+      handle,
+      error: { message: String(error?.message ?? error), code: error?.code ?? 'STORAGE_ERROR' },
+    });
+  } finally {
+    sync.running = false;
+  }
+}
+
+function stopSync(handle) {
+  const sync = syncs.get(handle);
+  if (!sync) return;
+  clearInterval(sync.interval);
+  clearTimeout(sync.soon);
+  syncs.delete(handle);
+}
+
+function startSync(handle, { server, token, intervalMs = 30000 } = {}) {
+  if (typeof server !== 'string' || typeof token !== 'string') {
+    throw Object.assign(new Error('startSync needs { server, token }'), { code: 'INVALID_INPUT' });
+  }
+  if (!(Number.isFinite(intervalMs) && intervalMs >= 100)) {
+    throw Object.assign(new Error('intervalMs must be at least 100'), { code: 'INVALID_INPUT' });
+  }
+  stopSync(handle);
+  const sync = { server, token, running: false };
+  sync.interval = setInterval(() => syncNow(handle), intervalMs);
+  syncs.set(handle, sync);
+  syncNow(handle);
+}
+
 function keep(object) {
   const handle = nextHandle++;
   objects.set(handle, object);
@@ -19,19 +70,29 @@ self.onmessage = async ({ data: { id, target, method, args } }) => {
     await ready;
     let value;
     if (target === 0) {
-      value = method === 'open' ? keep(await Vault.open(...args)) : Vault[method](...args);
+      value = method === 'open' ? keep(await Vault.open(...args)) : await Vault[method](...args);
     } else {
       const object = objects.get(target);
       if (!object) {
         throw Object.assign(new Error('this vault or session was closed'), { code: 'INVALID_INPUT' });
       }
       if (method === 'close') {
+        stopSync(target);
         objects.delete(target);
         object.free();
+      } else if (method === 'startSync') {
+        startSync(target, args[0]);
+      } else if (method === 'stopSync') {
+        stopSync(target);
       } else if (typeof object[method] !== 'function') {
         throw Object.assign(new Error(`no method ${method}`), { code: 'INVALID_INPUT' });
       } else {
         value = await object[method](...args);
+        const sync = syncs.get(target);
+        if (sync && WRITES.has(method)) {
+          clearTimeout(sync.soon);
+          sync.soon = setTimeout(() => syncNow(target), SYNC_AFTER_WRITE_MS);
+        }
         if (value instanceof StreamCipher) value = keep(value);
         if (object instanceof Vault && method === 'unlock') {
           const session = value;

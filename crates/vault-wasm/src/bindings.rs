@@ -84,6 +84,15 @@ fn secret_bytes(value: &JsValue, what: &str) -> Result<SecretBytes, vault::Error
     }
 }
 
+/// The account's vault namespace on the server at `server`, under session `token`.
+fn vault_remote(server: &str, token: &str) -> Result<vault_sync::RemoteStore, vault::Error> {
+    use kvstore::KVStore;
+    Ok(
+        vault_sync::RemoteStore::with_token(server, token)
+            .namespace(vault_sync::VAULT_NAMESPACE)?,
+    )
+}
+
 /// A JavaScript `Error` with `name = "VaultError"` and a stable `code`.
 fn to_js(err: vault::Error) -> JsValue {
     let js = js_sys::Error::new(&err.to_string());
@@ -286,6 +295,32 @@ impl Vault {
         })
     }
 
+    /// Fetches keyspace `name` from the vault server (a new device): checks that `password`
+    /// opens it and that everything in it authenticates, then stores it here. Later changes
+    /// travel with `Session.sync`.
+    ///
+    /// # Errors
+    ///
+    /// Rejects with `NOT_FOUND` if the server holds no such keyspace, `ALREADY_EXISTS` if this
+    /// vault has one of that name, `WRONG_PASSWORD`, `TAMPERED` or `CORRUPTED` for a server
+    /// whose copy does not check out.
+    #[wasm_bindgen(js_name = cloneKeyspace, unchecked_return_type = "Promise<void>")]
+    pub fn clone_keyspace(
+        &self,
+        server: String,
+        token: String,
+        name: String,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        let password = secret_bytes(&password, "the password");
+        promise(async move {
+            let remote = vault_remote(&server, &token)?;
+            inner.clone_keyspace(&remote, &name, password?).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// Imports a keyspace backup (from the CLI or `Session.exportBackup`) under the password
     /// it was exported with; resolves to the keyspace's name.
     #[wasm_bindgen(js_name = importBackup, unchecked_return_type = "Promise<string>")]
@@ -297,6 +332,50 @@ impl Vault {
         let inner = self.inner.clone();
         let password = secret_bytes(&password, "the password");
         promise(async move { inner.import_backup(&backup, password?).await })
+    }
+
+    /// Registers `account` on the vault server at `server` (`https://host`), proving it with a
+    /// key derived from `password` by Argon2id ([`vault::sync_auth_key`]; no encryption key is
+    /// derived from it, and the server stores only a hash of it).
+    ///
+    /// # Errors
+    ///
+    /// Rejects with `STORAGE_ERROR` when the name is taken, `STORAGE_UNAVAILABLE` when the
+    /// server cannot be reached, `INVALID_INPUT` for an empty password.
+    #[wasm_bindgen(js_name = syncRegister, unchecked_return_type = "Promise<void>")]
+    pub fn sync_register(
+        server: String,
+        account: String,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+    ) -> Promise {
+        let password = secret_bytes(&password, "the password");
+        promise(async move {
+            let key = vault::sync_auth_key(&account, password?, vault::KdfParams::DEFAULT)?;
+            vault_sync::RemoteStore::register(&server, &account, &key).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Opens a session on the vault server at `server` for `account` and resolves to its
+    /// token, for `cloneKeyspace` and `Session.sync` (keep it like a password: it reads and
+    /// writes the account's ciphertext).
+    ///
+    /// # Errors
+    ///
+    /// Rejects with `STORAGE_ERROR` for a wrong account or password, `STORAGE_UNAVAILABLE`
+    /// when the server cannot be reached.
+    #[wasm_bindgen(js_name = syncLogin, unchecked_return_type = "Promise<string>")]
+    pub fn sync_login(
+        server: String,
+        account: String,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+    ) -> Promise {
+        let password = secret_bytes(&password, "the password");
+        promise(async move {
+            let key = vault::sync_auth_key(&account, password?, vault::KdfParams::DEFAULT)?;
+            let remote = vault_sync::RemoteStore::login(&server, &account, &key).await?;
+            Ok(JsValue::from(remote.token()))
+        })
     }
 
     /// Verifies a signature with a public key only: `keyType` is `"secp256k1"` (64-byte r ‖ s,
@@ -604,6 +683,64 @@ impl Session {
         session_call!(self, |s| Ok(JsValue::from(
             s.keyspace_revision().await? as f64
         )))
+    }
+
+    /// Syncs the keyspace with the vault server at `server` under session `token` (from
+    /// `Vault.syncLogin`): pushes this device's changes, pulls the others', and keeps the local
+    /// side of a conflict as history (`listHistory`). Resolves to what it did.
+    ///
+    /// # Errors
+    ///
+    /// Rejects with `TAMPERED` for a server that replays, hides or rolls back (nothing is
+    /// applied), `CONFLICT` when both sides kept changing (retry), `STORAGE_UNAVAILABLE` when
+    /// the server cannot be reached (the local vault works on; sync later).
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncReport>")]
+    pub fn sync(&self, server: String, token: String) -> Promise {
+        session_call!(self, |s| {
+            let remote = vault_remote(&server, &token)?;
+            let report = s.sync(&remote).await?;
+            let object = Object::new();
+            let set = |k: &str, v: f64| {
+                let _ = Reflect::set(&object, &k.into(), &v.into());
+            };
+            set("pushed", report.pushed as f64);
+            set("pulled", report.pulled as f64);
+            set("conflicts", report.conflicts as f64);
+            set("revision", report.revision as f64);
+            Ok(JsValue::from(object))
+        })
+    }
+
+    /// The values kept after they lost a sync conflict, oldest first.
+    #[wasm_bindgen(js_name = listHistory, unchecked_return_type = "Promise<HistoryEntry[]>")]
+    pub fn list_history(&self) -> Promise {
+        session_call!(self, |s| {
+            let entries = s.list_history().await?;
+            Ok(entries
+                .iter()
+                .map(|e| {
+                    let object = Object::new();
+                    let _ = Reflect::set(&object, &"id".into(), &e.id.as_str().into());
+                    let item = match e.item {
+                        vault::Item::KeyPair => "keyPair",
+                        _ => "secret",
+                    };
+                    let _ = Reflect::set(&object, &"item".into(), &item.into());
+                    let _ = Reflect::set(&object, &"name".into(), &e.name.as_str().into());
+                    let _ = Reflect::set(&object, &"revision".into(), &(e.revision as f64).into());
+                    JsValue::from(object)
+                })
+                .collect::<Array>())
+        })
+    }
+
+    /// Puts history entry `id` back under its name (replacing the current value).
+    #[wasm_bindgen(js_name = restoreHistory, unchecked_return_type = "Promise<void>")]
+    pub fn restore_history(&self, id: String) -> Promise {
+        session_call!(self, |s| {
+            s.restore_history(&id).await?;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// Anchors the keyspace at `revision`: every later call (after lock and unlock too) rejects

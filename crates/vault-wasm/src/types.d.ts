@@ -35,3 +35,25 @@ export interface UnlockOptions {
     /** Lock (wipe the keys) this many milliseconds after the last call; omit for never. */
     idleTimeoutMs?: number;
 }
+
+/** What one `Session.sync` did. */
+export interface SyncReport {
+    /** Records sent to the server (written or deleted). */
+    pushed: number;
+    /** Records taken from the server (written or deleted here). */
+    pulled: number;
+    /** Records both sides changed: the server's version won, this device's was kept as history. */
+    conflicts: number;
+    /** The keyspace revision both sides are at now. */
+    revision: number;
+}
+
+/** A value kept after it lost a sync conflict (`Session.listHistory`). */
+export interface HistoryEntry {
+    /** Its id, for `Session.restoreHistory`. */
+    id: string;
+    item: "keyPair" | "secret";
+    name: string;
+    /** The revision it was written at. */
+    revision: number;
+}

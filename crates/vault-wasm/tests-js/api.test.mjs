@@ -46,7 +46,10 @@ test('the worker client offers every Vault method and static function of the bin
 
 test('client.d.ts declares exactly what the worker client offers', async () => {
   const dts = await readFile(new URL('../pkg/client.d.ts', import.meta.url), 'utf8');
-  assert.deepEqual(declared(dts, 'WorkerSession'), [...SESSION_METHODS, ...STREAM_METHODS, 'close'].sort());
+  assert.deepEqual(
+    declared(dts, 'WorkerSession'),
+    [...SESSION_METHODS, ...STREAM_METHODS, 'close', 'startSync', 'stopSync'].sort(),
+  );
   assert.deepEqual(
     declared(dts, 'WorkerVault'),
     [...VAULT_METHODS, ...STATIC_METHODS, 'open', 'unlock', 'terminate'].sort(),

@@ -185,6 +185,36 @@ impl<S: KVStore> Session<S> {
         vault.keyspace_revision(ks).await
     }
 
+    /// Syncs the keyspace with `remote` ([`Vault::sync_keyspace`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::sync_keyspace`].
+    pub async fn sync<R: KVStore>(&mut self, remote: &R) -> Result<crate::SyncReport> {
+        let (vault, ks) = self.access()?;
+        vault.sync_keyspace(ks, remote).await
+    }
+
+    /// The values kept after they lost a sync conflict ([`Vault::list_history`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::list_history`].
+    pub async fn list_history(&mut self) -> Result<Vec<crate::HistoryEntry>> {
+        let (vault, ks) = self.access()?;
+        vault.list_history(ks).await
+    }
+
+    /// Puts a history entry back under its name ([`Vault::restore_history`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::restore_history`].
+    pub async fn restore_history(&mut self, id: &str) -> Result<()> {
+        let (vault, ks) = self.access()?;
+        vault.restore_history(ks, id).await
+    }
+
     /// Anchors the keyspace at `revision` ([`UnlockedKeyspace::anchor_revision`]): every later
     /// call, after a lock and unlock too, fails with [`Error::Tampered`] if the store holds an
     /// older revision.

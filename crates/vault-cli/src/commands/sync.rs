@@ -15,7 +15,7 @@ use crate::inputs::{with_spinner, Inputs};
 use crate::output::{printable, say};
 
 /// The namespace of the account that holds the vault.
-const NAMESPACE: &str = "vault";
+const NAMESPACE: &str = vault_sync::VAULT_NAMESPACE;
 
 fn session_path(store: &Path) -> PathBuf {
     let mut name = store.as_os_str().to_owned();
