@@ -132,6 +132,10 @@ pub enum SyncCommand {
     Keyspace { name: String },
     /// Fetch a keyspace of the account into this store (a new device).
     Clone { name: String },
+    /// Take in a keyspace re-keyed on another device (when `vault sync keyspace` says so):
+    /// asks for this store's current password and the new one (--new-password-file or
+    /// VAULT_NEW_PASSWORD); changes made here since the last sync are carried over.
+    Adopt { name: String },
     /// Which server and account this store syncs with.
     Status,
 }

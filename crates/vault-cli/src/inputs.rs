@@ -106,6 +106,10 @@ impl Inputs {
             }
             Command::Backup(BackupCommand::Export { .. }) => with_password(&mut inputs)?,
             Command::Sync(SyncCommand::Status) => {}
+            Command::Sync(SyncCommand::Adopt { .. }) => {
+                with_password(&mut inputs)?;
+                inputs.new_password = Some(new_password(cli)?);
+            }
             Command::Sync(_) => with_password(&mut inputs)?,
             Command::Backup(BackupCommand::Import { file }) => {
                 inputs.data =

@@ -53,6 +53,8 @@ export declare class WorkerSession {
   listHistory(): Promise<HistoryEntry[]>;
   /** Puts history entry `id` back under its name. */
   restoreHistory(id: string): Promise<void>;
+  /** Takes in this keyspace as re-keyed on another device (when `sync` rejects with NOT_FOUND saying so); this device's unsynced changes are carried over. */
+  adoptRekeyed(server: string, token: string, newPassword: Password): Promise<void>;
   /** Syncs in the background (in the worker): now, every `intervalMs` (default 30,000) and shortly after each change; outcomes go to `onsync`. */
   startSync(options: SyncOptions): Promise<void>;
   /** Stops background sync. */

@@ -53,7 +53,7 @@ export const SESSION_METHODS = [
   'lock', 'isLocked', 'unlock', 'rekey', 'keyspaceName', 'keyspaceRevision', 'anchorRevision', 'generateKey', 'importKey', 'listKeys', 'keyInfo',
   'selectKey', 'renameKey', 'deleteKey', 'exportPrivateKey', 'sign', 'signWith', 'signEthPersonal',
   'setSecret', 'setSecrets', 'getSecret', 'listSecrets', 'deleteSecret', 'encrypt', 'decrypt',
-  'streamEncryptor', 'streamDecryptor', 'exportBackup', 'sync', 'listHistory', 'restoreHistory',
+  'streamEncryptor', 'streamDecryptor', 'exportBackup', 'sync', 'listHistory', 'restoreHistory', 'adoptRekeyed',
 ];
 /** The `Session` methods the client builds itself, on the forwarded ones. */
 export const STREAM_METHODS = ['encryptStream', 'decryptStream'];

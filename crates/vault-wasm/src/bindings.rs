@@ -711,6 +711,32 @@ impl Session {
         })
     }
 
+    /// Takes in this keyspace as re-keyed on another device (when `sync` rejects with
+    /// `NOT_FOUND` saying so): `newPassword` opens the server's copy, which replaces this one
+    /// here; what changed here since the last sync is carried over (a conflicting value kept
+    /// as history). The session keeps working under the new key.
+    ///
+    /// # Errors
+    ///
+    /// Rejects with `WRONG_PASSWORD` for a wrong new password, `INVALID_INPUT` when the server
+    /// holds this very keyspace (nothing to adopt), `TAMPERED` or `CORRUPTED` for a server copy
+    /// that does not check out.
+    #[wasm_bindgen(js_name = adoptRekeyed, unchecked_return_type = "Promise<void>")]
+    pub fn adopt_rekeyed(
+        &self,
+        server: String,
+        token: String,
+        #[wasm_bindgen(js_name = newPassword, unchecked_param_type = "Password")]
+        new_password: JsValue,
+    ) -> Promise {
+        let new_password = secret_bytes(&new_password, "the new password");
+        session_call!(self, |s| {
+            let remote = vault_remote(&server, &token)?;
+            s.adopt_rekeyed(&remote, new_password?).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// The values kept after they lost a sync conflict, oldest first.
     #[wasm_bindgen(js_name = listHistory, unchecked_return_type = "Promise<HistoryEntry[]>")]
     pub fn list_history(&self) -> Promise {

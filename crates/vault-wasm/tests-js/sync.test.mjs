@@ -79,6 +79,7 @@ function cliStore(password) {
       throw new Error(`vault ${args.join(' ')} succeeded`);
     },
   };
+  store.newPasswordFile = join(dir, 'new-pw');
   store.password(password);
   return store;
 }
@@ -178,5 +179,30 @@ test('two CLI stores and a browser sync one keyspace through vault-server on Pos
   assert.equal(old.status, 3, old.stderr);
   a.password('new keyspace pw');
   assert.equal(a.run(['secret', 'get', 'team', 'wifi']), 'from the browser, offline');
+
+  // A rekey on a reaches the browser and b, each adopting it with the new password.
+  writeFileSync(a.newPasswordFile, 'rekeyed pw\n');
+  a.run(['--new-password-file', a.newPasswordFile, 'keyspace', 'rekey', 'team']);
+  a.password('rekeyed pw');
+  a.run(['secret', 'set', 'team', 'after-rekey'], 'only under the new key');
+  a.run(['sync', 'keyspace', 'team']);
+  const stale = await page.evaluate(() => window.sync.session.sync(window.sync.serverUrl, window.sync.token)
+    .then(() => null, (e) => ({ code: e.code, message: e.message })));
+  assert.equal(stale?.code, 'NOT_FOUND');
+  assert.match(stale.message, /re-keyed/);
+  await page.evaluate(() => window.sync.session.adoptRekeyed(window.sync.serverUrl, window.sync.token, 'rekeyed pw'));
+  assert.equal(await browserGet('after-rekey'), 'only under the new key');
+  assert.equal((await browserSync()).conflicts, 0);
+  const unlockOld = await page.evaluate(() => window.sync.vault.unlock('team', 'new keyspace pw').then(() => 'ok', (e) => e.code));
+  assert.equal(unlockOld, 'WRONG_PASSWORD');
+  // b never synced the password change: its current password is still the first one.
+  const notFound = b.fails(['sync', 'keyspace', 'team']);
+  assert.equal(notFound.status, 4, notFound.stderr);
+  assert.match(notFound.stderr, /re-keyed/);
+  writeFileSync(b.newPasswordFile, 'rekeyed pw\n');
+  b.run(['--new-password-file', b.newPasswordFile, 'sync', 'adopt', 'team']);
+  b.password('rekeyed pw');
+  assert.equal(b.run(['secret', 'get', 'team', 'after-rekey']), 'only under the new key');
+  assert.equal(b.run(['secret', 'get', 'team', 'wifi']), 'from the browser, offline');
   await context.close();
 });

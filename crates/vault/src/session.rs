@@ -195,6 +195,25 @@ impl<S: KVStore> Session<S> {
         vault.sync_keyspace(ks, remote).await
     }
 
+    /// Takes in the keyspace as re-keyed on another device ([`Vault::adopt_rekeyed`]) and keeps
+    /// working under its key. The revisions seen so far belonged to the replaced keyspace:
+    /// the session starts again from the adopted one's.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::adopt_rekeyed`].
+    pub async fn adopt_rekeyed<R: KVStore>(
+        &mut self,
+        remote: &R,
+        new_password: impl AsRef<[u8]>,
+    ) -> Result<()> {
+        let (vault, ks) = self.access()?;
+        let adopted = vault.adopt_rekeyed(ks, remote, new_password).await?;
+        self.revision_seen = adopted.revision_seen();
+        self.keyspace = Some(adopted);
+        Ok(())
+    }
+
     /// The values kept after they lost a sync conflict ([`Vault::list_history`]).
     ///
     /// # Errors

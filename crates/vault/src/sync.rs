@@ -61,8 +61,97 @@ pub struct HistoryEntry {
     pub revision: u64,
 }
 
-fn base_key(id: &[u8]) -> Vec<u8> {
+pub(crate) fn base_key(id: &[u8]) -> Vec<u8> {
     [BASE_PREFIX, id].concat()
+}
+
+/// Storage key of a keyspace's *succession* record (`s/` ‖ id ‖ `r`): written by a rekey of a
+/// synced keyspace, it names the keyspace the remote still holds (its id, and its key sealed
+/// under the new keyspace) until the next sync replaces it there.
+pub(crate) fn succession_key(id: &[u8]) -> Vec<u8> {
+    [BASE_PREFIX, id, b"r"].concat()
+}
+const SUCCESSION_VERSION: u8 = 1;
+
+/// The predecessor a rekeyed keyspace replaces on the remote at its next sync.
+pub(crate) struct Succession {
+    /// The keyspace the remote holds (and this store's sync base is about).
+    pub(crate) old: UnlockedKeyspace,
+    /// The revision of the rekey: records changed here since are above it.
+    pub(crate) revision: u64,
+}
+
+fn succession_aead_key(ks: &UnlockedKeyspace) -> crypto::Key {
+    crypto::hkdf(ks.keyspace_key.as_ref(), &ks.id, b"vault/v2/succession-key")
+}
+
+fn succession_aad(new: &[u8], old: &[u8]) -> Vec<u8> {
+    [b"vault/v2/succession".as_slice(), new, old].concat()
+}
+
+/// version 1 ‖ old id ‖ revision u64 ‖ nonce ‖ XChaCha20-Poly1305(old keyspace key), under a
+/// key derived from the new keyspace's.
+pub(crate) fn encode_succession(
+    new: &UnlockedKeyspace,
+    succession: &Succession,
+) -> Result<Vec<u8>> {
+    let mut out = vec![SUCCESSION_VERSION];
+    out.extend_from_slice(&succession.old.id);
+    out.extend_from_slice(&succession.revision.to_le_bytes());
+    crypto::seal_into(
+        &succession_aead_key(new),
+        &succession_aad(&new.id, &succession.old.id),
+        succession.old.keyspace_key.as_ref(),
+        &mut out,
+    )?;
+    Ok(out)
+}
+
+/// The succession record of keyspace `new` in `store`, if any.
+pub(crate) async fn read_succession<S: KVStore>(
+    store: &S,
+    new: &UnlockedKeyspace,
+) -> Result<Option<Succession>> {
+    let Some(bytes) = store.get(&succession_key(&new.id)).await? else {
+        return Ok(None);
+    };
+    let corrupted = || Error::Corrupted("the succession record does not authenticate".into());
+    let mut r = Reader::new(&bytes, "succession record");
+    format::check_version("succession record", r.u8()?, SUCCESSION_VERSION)?;
+    let old_id: [u8; format::ID_LEN] = r.array()?;
+    let revision = u64::from_le_bytes(r.array()?);
+    let key = crypto::open(
+        &succession_aead_key(new),
+        &succession_aad(&new.id, &old_id),
+        r.rest(),
+    )
+    .ok_or_else(corrupted)?;
+    let key: [u8; 32] = key.as_ref().try_into().map_err(|_| corrupted())?;
+    Ok(Some(Succession {
+        old: UnlockedKeyspace::new(new.name(), old_id, zeroize::Zeroizing::new(key)),
+        revision,
+    }))
+}
+
+/// The history payload keeping `record`'s value: kind ‖ revision ‖ bytes16(name) ‖ payload.
+fn history_payload(record: &CheckedRecord) -> Result<SecretBytes> {
+    let mut payload = SecretBytes::with_capacity(11 + record.name.len() + record.payload.len());
+    payload.vec_mut().push(record.kind.byte());
+    payload
+        .vec_mut()
+        .extend_from_slice(&record.revision.unwrap_or(0).to_le_bytes());
+    let mut name_field = Vec::new();
+    put_bytes16(&mut name_field, record.name.as_bytes(), "a name")?;
+    payload.vec_mut().extend_from_slice(&name_field);
+    payload.vec_mut().extend_from_slice(&record.payload);
+    Ok(payload)
+}
+
+/// A fresh history record name (32 hex digits).
+fn history_name() -> Result<String> {
+    let mut id = [0u8; 16];
+    crypto::random_bytes(&mut id)?;
+    Ok(id.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The state both sides had at the last sync: its revision, the SHA-256 of the header, and the
@@ -181,6 +270,56 @@ async fn remote_record<R: KVStore>(
     Ok((value, record))
 }
 
+/// Keyspace `ks` as `remote` holds it, checked whole: its manifest, and every record, which
+/// must authenticate and be exactly the one the manifest lists (none replayed, put back or
+/// missing).
+async fn fetch_checked<R: KVStore>(
+    remote: &R,
+    ks: &UnlockedKeyspace,
+) -> Result<(Side, Vec<(Vec<u8>, Vec<u8>, CheckedRecord)>)> {
+    let side = read_side(remote, ks).await?.ok_or_else(|| {
+        ks.tampered(Tampering::ManifestInvalid {
+            reason: "the remote holds a header without its manifest",
+        })
+    })?;
+    let mut entries = Vec::with_capacity(side.ids.len());
+    for (key, value) in remote.scan_all(&record_prefix(&ks.id)).await? {
+        let record = check_record(ks, &key, &value)?;
+        match side.ids.get(&record.rid) {
+            Some(&listed) if record.revision == Some(listed) => {}
+            Some(_) => {
+                return Err(ks.tampered(Tampering::Replayed {
+                    item: record.kind.item(),
+                    name: record.name,
+                }))
+            }
+            None => {
+                return Err(ks.tampered(Tampering::Resurrected {
+                    item: record.kind.item(),
+                    name: record.name,
+                }))
+            }
+        }
+        entries.push((key, value, record));
+    }
+    if entries.len() != side.ids.len() {
+        return Err(ks.tampered(Tampering::Missing {
+            item: Item::Secret,
+            name: None,
+        }));
+    }
+    Ok((side, entries))
+}
+
+/// What a sync that replaces the remote's predecessor of a rekeyed keyspace removes there.
+struct Replacing {
+    old_id: [u8; format::ID_LEN],
+    /// The store version of the predecessor's manifest on the remote, as read.
+    manifest_version: u64,
+    /// Every remote key of the predecessor (records, buckets, manifest, claim).
+    keys: Vec<Vec<u8>>,
+}
+
 impl<S: KVStore> Vault<S> {
     /// Syncs keyspace `access` with `remote` (see the module docs): pushes local changes, pulls
     /// remote ones, keeps the local side of a conflict as history. The first sync of a
@@ -210,6 +349,30 @@ impl<S: KVStore> Vault<S> {
 
     async fn sync_once<R: KVStore>(&self, ks: &UnlockedKeyspace, remote: &R) -> Result<SyncReport> {
         let header_key = format::header_key(ks.name());
+        let remote_header = remote.get_versioned(&header_key).await?;
+        let mut replacing = None;
+        if let Some((bytes, _)) = &remote_header {
+            let remote_id = format::Header::id_of(bytes);
+            if remote_id.as_ref() != Some(&ks.id) {
+                match read_succession(self.store(), ks).await? {
+                    // This keyspace was rekeyed here: it replaces its predecessor there, after
+                    // taking the predecessor's changes made elsewhere since the last sync.
+                    Some(succession) if remote_id.as_ref() == Some(&succession.old.id) => {
+                        replacing = Some(self.take_predecessor(ks, remote, &succession).await?);
+                    }
+                    _ => {
+                        return Err(Error::NotFound {
+                            item: Item::Keyspace,
+                            name: format!(
+                                "{} (the remote holds another keyspace of this name, re-keyed \
+                                 on another device: adopt it with its new password)",
+                                ks.name()
+                            ),
+                        })
+                    }
+                }
+            }
+        }
         let (local_records, local_manifest, local_version) =
             self.read_all_checked(ks, None).await?;
         let local_header = self
@@ -221,18 +384,6 @@ impl<S: KVStore> Vault<S> {
             Some(bytes) => Some(decode_base(ks, &bytes)?),
             None => None,
         };
-        let remote_header = remote.get_versioned(&header_key).await?;
-        if let Some((bytes, _)) = &remote_header {
-            if format::Header::id_of(bytes).as_ref() != Some(&ks.id) {
-                return Err(Error::NotFound {
-                    item: Item::Keyspace,
-                    name: format!(
-                        "{} (the remote holds another keyspace of this name: unlock that one)",
-                        ks.name()
-                    ),
-                });
-            }
-        }
         let remote_side = read_side(remote, ks).await?;
         if let (Some(base), Some(side)) = (&base, &remote_side) {
             if side.manifest.revision < base.revision {
@@ -322,6 +473,7 @@ impl<S: KVStore> Vault<S> {
         let remote_hash = remote_header.as_ref().map(|(h, _)| sha256(h));
         let base_hash = base.as_ref().map(|b| b.header);
         let (push_header, pull_header) = match remote_hash {
+            _ if replacing.is_some() => (true, false),
             None => (true, false),
             Some(r) if r == local_hash => (false, false),
             Some(_) if Some(local_hash) == base_hash => (false, true),
@@ -362,18 +514,8 @@ impl<S: KVStore> Vault<S> {
         let mut history = Vec::new();
         for rid in &lost {
             let (_, _, record) = local_by_rid[rid];
-            let mut id = [0u8; 16];
-            crypto::random_bytes(&mut id)?;
-            let name: String = id.iter().map(|b| format!("{b:02x}")).collect();
-            let mut payload = SecretBytes::with_capacity(11 + record.payload.len());
-            payload.vec_mut().push(record.kind.byte());
-            payload
-                .vec_mut()
-                .extend_from_slice(&record.revision.unwrap_or(0).to_le_bytes());
-            let mut name_field = Vec::new();
-            put_bytes16(&mut name_field, record.name.as_bytes(), "a name")?;
-            payload.vec_mut().extend_from_slice(&name_field);
-            payload.vec_mut().extend_from_slice(&record.payload);
+            let name = history_name()?;
+            let payload = history_payload(record)?;
             let hid = format::record_id(ks, Kind::History, &name);
             merged.insert(hid, revision);
             history.push((hid, name, payload));
@@ -386,6 +528,13 @@ impl<S: KVStore> Vault<S> {
             remote_merged.remove(hid);
         }
         let mut remote_batch = Batch::new();
+        if let Some(replacing) = &replacing {
+            remote_batch
+                .require_version(manifest_key(&replacing.old_id), replacing.manifest_version);
+            for key in &replacing.keys {
+                remote_batch.delete(key.clone());
+            }
+        }
         let mkey = manifest_key(&ks.id);
         match &remote_side {
             Some(side) => {
@@ -457,6 +606,11 @@ impl<S: KVStore> Vault<S> {
             ids: remote_merged_ids(&merged, &history),
         };
         local_batch.set(base_key(&ks.id), encode_base(ks, &new_base));
+        if let Some(replacing) = &replacing {
+            local_batch
+                .delete(succession_key(&ks.id))
+                .delete(base_key(&replacing.old_id));
+        }
         if pull_header {
             if let Some((bytes, _)) = &remote_header {
                 local_batch
@@ -482,6 +636,234 @@ impl<S: KVStore> Vault<S> {
         Ok(report)
     }
 
+    /// Before a rekeyed keyspace replaces its predecessor on the remote: takes the changes
+    /// made to the predecessor elsewhere since this store's last sync of it (a value changed
+    /// here since the rekey too is kept as history, as in any conflict), and lists what the
+    /// replacement removes there.
+    async fn take_predecessor<R: KVStore>(
+        &self,
+        ks: &UnlockedKeyspace,
+        remote: &R,
+        succession: &Succession,
+    ) -> Result<Replacing> {
+        let old = &succession.old;
+        let side = read_side(remote, old).await?.ok_or_else(|| {
+            ks.tampered(Tampering::ManifestInvalid {
+                reason: "the remote holds the replaced keyspace's header without its manifest",
+            })
+        })?;
+        let base_ids = match self.store().get(&base_key(&old.id)).await? {
+            Some(bytes) => {
+                let base = decode_base(old, &bytes)?;
+                if side.manifest.revision < base.revision {
+                    return Err(ks.tampered(Tampering::RolledBack {
+                        seen: base.revision,
+                        found: side.manifest.revision,
+                    }));
+                }
+                base.ids
+            }
+            None => BTreeMap::new(),
+        };
+        let (local, _, _) = self.read_all_checked(ks, None).await?;
+        let by_old_rid: BTreeMap<RecordId, &CheckedRecord> = local
+            .iter()
+            .map(|(_, _, r)| (format::record_id(old, r.kind, &r.name), r))
+            .collect();
+        let changed: BTreeSet<RecordId> = side
+            .ids
+            .iter()
+            .filter(|(rid, rev)| base_ids.get(*rid) != Some(rev))
+            .map(|(rid, _)| *rid)
+            .chain(
+                base_ids
+                    .keys()
+                    .filter(|rid| !side.ids.contains_key(*rid))
+                    .copied(),
+            )
+            .collect();
+        let mut puts: Vec<(Kind, String, SecretBytes)> = Vec::new();
+        let mut deletes: Vec<(Kind, String)> = Vec::new();
+        for rid in changed {
+            let here = by_old_rid.get(&rid).copied();
+            let changed_here = here.is_some_and(|l| l.revision.unwrap_or(0) > succession.revision);
+            match side.ids.get(&rid) {
+                Some(&listed) => {
+                    let (_, theirs) = remote_record(remote, old, &rid, listed).await?;
+                    if here.is_some_and(|l| l.payload.as_ref() == theirs.payload.as_ref()) {
+                        continue;
+                    }
+                    if let Some(l) = here.filter(|_| changed_here) {
+                        puts.push((Kind::History, history_name()?, history_payload(l)?));
+                    }
+                    puts.push((theirs.kind, theirs.name.clone(), theirs.payload));
+                }
+                None => {
+                    if let Some(l) = here {
+                        if changed_here {
+                            puts.push((Kind::History, history_name()?, history_payload(l)?));
+                        }
+                        deletes.push((l.kind, l.name.clone()));
+                    }
+                }
+            }
+        }
+        let edits: Vec<crate::records::Edit<'_>> = puts
+            .iter()
+            .map(|(kind, name, payload)| crate::records::Edit::Put {
+                kind: *kind,
+                name,
+                payload,
+                create: false,
+            })
+            .chain(
+                deletes
+                    .iter()
+                    .map(|(kind, name)| crate::records::Edit::Delete { kind: *kind, name }),
+            )
+            .collect();
+        if !edits.is_empty() {
+            self.commit(ks, &edits, crate::records::OnConflict::Retry)
+                .await?;
+        }
+        let mut keys = Vec::new();
+        for prefix in [record_prefix(&old.id), manifest::bucket_prefix(&old.id)] {
+            keys.extend(remote.scan_all_keys(&prefix).await?);
+        }
+        keys.push(manifest_key(&old.id));
+        keys.push(claim_key(&old.id));
+        Ok(Replacing {
+            old_id: old.id,
+            manifest_version: side.version,
+            keys,
+        })
+    }
+
+    /// Takes in a keyspace rekeyed on another device: the remote holds keyspace `access`'s name
+    /// under a new key and id, which `new_password` opens. The remote's keyspace replaces this
+    /// one here (checked whole first, then in one batch), and what changed here since the last
+    /// sync is carried over: items added or changed here are written (or, where the remote
+    /// holds another value, kept as history), so nothing typed on this device is lost. A
+    /// deletion made here since the last sync is not carried over (the item stays).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] if the remote holds this very keyspace (sync it instead);
+    /// [`Error::NotFound`] if the remote has no keyspace of this name; [`Error::WrongPassword`]
+    /// for a wrong `new_password`; [`Error::Tampered`] or [`Error::Corrupted`] for a remote that
+    /// does not check out; [`Error::Conflict`] if this keyspace changed meanwhile (retry).
+    pub async fn adopt_rekeyed<'a, R: KVStore>(
+        &self,
+        access: impl Into<Access<'a>>,
+        remote: &R,
+        new_password: impl AsRef<[u8]>,
+    ) -> Result<UnlockedKeyspace> {
+        let old = self.resolve(access.into()).await?;
+        let name = old.name().to_owned();
+        let header_key = format::header_key(&name);
+        let header_bytes = remote
+            .get(&header_key)
+            .await?
+            .ok_or_else(|| Error::not_found(Item::Keyspace, &name))?;
+        if format::Header::id_of(&header_bytes).as_ref() == Some(&old.id) {
+            return Err(Error::InvalidInput(format!(
+                "the remote holds keyspace {name:?} under the same key: sync it instead"
+            )));
+        }
+        let header = format::Header::decode(&header_bytes)?;
+        let new = crate::keyspace::unwrap(&name, &header, new_password.as_ref())?.keyspace;
+        let (side, entries) = fetch_checked(remote, &new).await?;
+        let (local, _, local_version) = self.read_all_checked(&old, None).await?;
+        let base_ids = match self.store().get(&base_key(&old.id)).await? {
+            Some(bytes) => decode_base(&old, &bytes)?.ids,
+            None => BTreeMap::new(),
+        };
+        let (_, local_header_version) = self
+            .store()
+            .get_versioned(&header_key)
+            .await?
+            .ok_or_else(|| Error::not_found(Item::Keyspace, &name))?;
+
+        // One batch: the old keyspace goes, the remote's comes (as `clone_keyspace` would).
+        let mut batch = Batch::new();
+        batch.require_version(manifest_key(&old.id), local_version);
+        for prefix in [record_prefix(&old.id), manifest::bucket_prefix(&old.id)] {
+            for key in self.store().scan_all_keys(&prefix).await? {
+                batch.delete(key);
+            }
+        }
+        batch
+            .delete(manifest_key(&old.id))
+            .delete(base_key(&old.id))
+            .delete(succession_key(&old.id));
+        if self.store().get(&claim_key(&old.id)).await?.as_deref() == Some(name.as_bytes()) {
+            batch.delete(claim_key(&old.id));
+        }
+        batch
+            .require_version(header_key.clone(), local_header_version)
+            .set(header_key, header_bytes.clone())
+            .create(claim_key(&new.id), name.as_bytes().to_vec());
+        for (key, value, _) in &entries {
+            batch.create(key.clone(), value.clone());
+        }
+        let (manifest, buckets) = manifest::build(&new, side.manifest.revision, side.ids.clone());
+        for (index, bytes) in buckets {
+            batch.create(bucket_key(&new.id, index), bytes);
+        }
+        batch.create(manifest_key(&new.id), manifest.encode(&new));
+        let base = Base {
+            revision: side.manifest.revision,
+            header: sha256(&header_bytes),
+            ids: side.ids.clone(),
+        };
+        batch.set(base_key(&new.id), encode_base(&new, &base));
+        self.store().batch(batch).await.map_err(|e| match e {
+            kvstore::Error::Conflict { .. } => Error::Conflict,
+            other => other.into(),
+        })?;
+        new.observe(side.manifest.revision)?;
+
+        // What changed here since the last sync, carried over as local changes of the new
+        // keyspace (the next sync pushes them).
+        let theirs: BTreeMap<(u8, &str), &SecretBytes> = entries
+            .iter()
+            .map(|(_, _, r)| ((r.kind.byte(), r.name.as_str()), &r.payload))
+            .collect();
+        let mut puts: Vec<(Kind, String, SecretBytes)> = Vec::new();
+        for (_, _, mine) in &local {
+            if base_ids.get(&mine.rid) == Some(&mine.revision.unwrap_or(0)) {
+                continue;
+            }
+            match theirs.get(&(mine.kind.byte(), mine.name.as_str())) {
+                Some(value) if value.as_ref() == mine.payload.as_ref() => {}
+                // Both changed, or it was deleted there: theirs stands, mine is history.
+                Some(_) => puts.push((Kind::History, history_name()?, history_payload(mine)?)),
+                None if base_ids.contains_key(&mine.rid) => {
+                    puts.push((Kind::History, history_name()?, history_payload(mine)?))
+                }
+                None => puts.push((
+                    mine.kind,
+                    mine.name.clone(),
+                    SecretBytes::from(mine.payload.to_vec()),
+                )),
+            }
+        }
+        if !puts.is_empty() {
+            let edits: Vec<crate::records::Edit<'_>> = puts
+                .iter()
+                .map(|(kind, name, payload)| crate::records::Edit::Put {
+                    kind: *kind,
+                    name,
+                    payload,
+                    create: false,
+                })
+                .collect();
+            self.commit(&new, &edits, crate::records::OnConflict::Retry)
+                .await?;
+        }
+        Ok(new)
+    }
+
     /// Fetches keyspace `name` from `remote` into this vault (a new device), after checking
     /// that `password` opens it and that everything in it authenticates; then syncs as usual.
     ///
@@ -503,43 +885,14 @@ impl<S: KVStore> Vault<S> {
             .ok_or_else(|| Error::not_found(Item::Keyspace, name))?;
         let header = format::Header::decode(&header_bytes)?;
         let ks = crate::keyspace::unwrap(name, &header, password.as_ref())?.keyspace;
-        let side = read_side(remote, &ks).await?.ok_or_else(|| {
-            ks.tampered(Tampering::ManifestInvalid {
-                reason: "the remote holds a header without its manifest",
-            })
-        })?;
+        let (side, entries) = fetch_checked(remote, &ks).await?;
         let header_hash = sha256(&header_bytes);
         let mut batch = Batch::new();
         batch
             .create(header_key, header_bytes)
             .create(claim_key(&ks.id), name.as_bytes().to_vec());
-        let prefix = record_prefix(&ks.id);
-        let mut found = 0usize;
-        for (key, value) in remote.scan_all(&prefix).await? {
-            let record = check_record(&ks, &key, &value)?;
-            match side.ids.get(&record.rid) {
-                Some(&listed) if record.revision == Some(listed) => {}
-                Some(_) => {
-                    return Err(ks.tampered(Tampering::Replayed {
-                        item: record.kind.item(),
-                        name: record.name,
-                    }))
-                }
-                None => {
-                    return Err(ks.tampered(Tampering::Resurrected {
-                        item: record.kind.item(),
-                        name: record.name,
-                    }))
-                }
-            }
-            found += 1;
+        for (key, value, _) in entries {
             batch.create(key, value);
-        }
-        if found != side.ids.len() {
-            return Err(ks.tampered(Tampering::Missing {
-                item: Item::Secret,
-                name: None,
-            }));
         }
         let (manifest, buckets) = manifest::build(&ks, side.manifest.revision, side.ids.clone());
         for (index, bytes) in buckets {

@@ -443,6 +443,27 @@ impl<S: KVStore> Vault<S> {
             (checked, 1)
         };
         let new = UnlockedKeyspace::generate(name)?;
+        // A synced keyspace: the new one replaces it on the remote at its next sync
+        // (a succession record; rekeyed again before that sync, the first one still stands).
+        let succession = match crate::sync::read_succession(&self.store, &old).await? {
+            Some(prior) => {
+                batch.delete(crate::sync::succession_key(&old.id));
+                Some(prior)
+            }
+            None if self.store.contains(&crate::sync::base_key(&old.id)).await? => {
+                Some(crate::sync::Succession {
+                    old: UnlockedKeyspace::new(name, old.id, old.keyspace_key.clone()),
+                    revision,
+                })
+            }
+            None => None,
+        };
+        if let Some(succession) = &succession {
+            batch.set(
+                crate::sync::succession_key(&new.id),
+                crate::sync::encode_succession(&new, succession)?,
+            );
+        }
         let kdf = header.kdf.upgrade_to(&self.kdf).unwrap_or(header.kdf);
         let new_header = keyspace::wrap(&new, new_password.as_ref(), kdf)?;
         let nonces = crypto::random_nonces(records.len())?;
@@ -502,6 +523,9 @@ impl<S: KVStore> Vault<S> {
             }
             batch.delete(manifest_key(&id));
         }
+        batch
+            .delete(crate::sync::base_key(&id))
+            .delete(crate::sync::succession_key(&id));
         if self.claim_holder(&id).await?.as_deref() == Some(name) {
             batch.delete(claim_key(&id));
         }

@@ -113,7 +113,7 @@ pub(crate) async fn account(
                 json!({ "server": server, "account": account }),
             );
         }
-        SyncCommand::Keyspace { .. } | SyncCommand::Clone { .. } => {
+        SyncCommand::Keyspace { .. } | SyncCommand::Clone { .. } | SyncCommand::Adopt { .. } => {
             return Err(anyhow!("internal error: a store command reached `account`"))
         }
     }
@@ -169,6 +169,31 @@ pub(crate) async fn run<S: KVStore>(
                 cli,
                 || format!("cloned keyspace {} at revision {revision}", printable(name)),
                 json!({ "keyspace": name, "revision": revision }),
+            );
+        }
+        SyncCommand::Adopt { name } => {
+            let new_password = inputs
+                .new_password
+                .as_ref()
+                .ok_or_else(|| anyhow!("internal error: no new password read"))?;
+            let keyspace = with_spinner("unlocking, fetching and checking (Argon2id)…", async {
+                let current = vault.unlock(name, inputs.password()?).await?;
+                vault
+                    .adopt_rekeyed(&current, &remote, new_password.as_bytes())
+                    .await
+                    .map_err(anyhow::Error::from)
+            })
+            .await?;
+            let revision = vault.keyspace_revision(&keyspace).await?;
+            say(
+                cli,
+                || {
+                    format!(
+                        "adopted the re-keyed keyspace {} at revision {revision}; its password is now the new one",
+                        printable(name)
+                    )
+                },
+                json!({ "keyspace": name, "revision": revision, "adopted": true }),
             );
         }
         SyncCommand::Register { .. } | SyncCommand::Login { .. } | SyncCommand::Status => {

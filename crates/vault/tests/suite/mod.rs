@@ -763,7 +763,8 @@ macro_rules! vault_suite {
             replayed_resurrected_and_removed_records_are_caught,
             a_rolled_back_keyspace_is_caught_against_what_was_seen,
             two_devices_converge_through_a_remote, a_sync_conflict_keeps_the_losing_value_as_history,
-            a_password_change_reaches_the_other_device, a_lying_remote_is_caught);
+            a_password_change_reaches_the_other_device, a_rekey_reaches_the_other_devices,
+            a_lying_remote_is_caught);
     };
     (@each blocking, $open:expr, $($case:ident),*) => {
         $(
