@@ -28,7 +28,7 @@ pub use versions::DEFAULT_TOMBSTONE_RETENTION;
 pub use backend::indexeddb::{Durability, IndexedDbBuilder, IndexedDbStore};
 pub use backend::memory::MemoryStore;
 #[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
-pub use backend::postgres::{PostgresBuilder, PostgresStore};
+pub use backend::postgres::{PostgresBuilder, PostgresStore, TenantUsage};
 #[cfg(all(
     feature = "redb",
     not(all(target_arch = "wasm32", target_os = "unknown"))

@@ -38,6 +38,10 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Argon2id cost of stored auth-key hashes.
     pub hash_cost: HashCost,
+    /// The most bytes (keys and values, every namespace) one account may hold (default 1 GiB).
+    pub max_account_bytes: u64,
+    /// The most keys one account may hold (default 1,000,000).
+    pub max_account_keys: u64,
 }
 
 impl Default for Config {
@@ -50,6 +54,8 @@ impl Default for Config {
             session_ttl: Duration::from_secs(24 * 3600),
             allowed_origins: Vec::new(),
             hash_cost: HashCost::DEFAULT,
+            max_account_bytes: 1 << 30,
+            max_account_keys: 1_000_000,
         }
     }
 }
@@ -62,7 +68,20 @@ pub struct AppState {
     config: Arc<Config>,
     /// One wake-up per (account, namespace) with feed requests waiting.
     changed: Arc<Mutex<Waiters>>,
+    /// Each account's usage as last measured, plus what batches added since (an upper bound).
+    usage: Arc<Mutex<HashMap<String, Usage>>>,
 }
+
+/// An account's usage estimate for its quota.
+#[derive(Clone, Copy)]
+struct Usage {
+    keys: u64,
+    bytes: u64,
+    measured: std::time::Instant,
+}
+
+/// How long a measured usage is trusted (writes add to it meanwhile; a delete drops it).
+const USAGE_TTL: Duration = Duration::from_secs(10);
 
 /// The wake-up of each (account, namespace) that feed requests wait on.
 type Waiters = HashMap<(String, String), Arc<Notify>>;
@@ -79,7 +98,67 @@ impl AppState {
             store,
             config: Arc::new(config),
             changed: Arc::default(),
+            usage: Arc::default(),
         })
+    }
+
+    fn usage_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Usage>> {
+        self.usage.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Refuses a batch adding `keys` keys and `bytes` bytes that would take `account` over its
+    /// quota. Usage is measured (one aggregate query) at most every [`USAGE_TTL`] and counted
+    /// up by the batches accepted meanwhile; overwrites count as additions until the next
+    /// measurement, so the estimate errs on the full side, never past the quota by more than
+    /// the batches racing one check.
+    async fn check_quota(&self, account: &str, keys: u64, bytes: u64) -> Result<(), ApiError> {
+        let cached = self
+            .usage_map()
+            .get(account)
+            .copied()
+            .filter(|u| u.measured.elapsed() < USAGE_TTL);
+        let usage = match cached {
+            Some(usage) => usage,
+            None => {
+                let measured = self.store.for_tenant(tenant(account)).usage().await?;
+                let usage = Usage {
+                    keys: measured.keys,
+                    bytes: measured.bytes,
+                    measured: std::time::Instant::now(),
+                };
+                self.usage_map().insert(account.to_owned(), usage);
+                usage
+            }
+        };
+        let config = &self.config;
+        if usage.keys.saturating_add(keys) > config.max_account_keys
+            || usage.bytes.saturating_add(bytes) > config.max_account_bytes
+        {
+            return Err(ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "QUOTA_EXCEEDED",
+                format!(
+                    "the account's quota is {} keys and {} bytes; it holds about {} keys and {} bytes",
+                    config.max_account_keys, config.max_account_bytes, usage.keys, usage.bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts an accepted batch into the account's usage estimate; a batch that deleted
+    /// something makes the next check measure again.
+    fn count_usage(&self, account: &str, keys: u64, bytes: u64, deleted: bool) {
+        let mut map = self.usage_map();
+        if deleted {
+            map.remove(account);
+        } else if let Some(usage) = map.get_mut(account) {
+            usage.keys = usage.keys.saturating_add(keys);
+            usage.bytes = usage.bytes.saturating_add(bytes);
+        }
+        if map.len() > 100_000 {
+            map.retain(|_, u| u.measured.elapsed() < USAGE_TTL);
+        }
     }
 
     fn notify(&self, account: &str, ns: &str) -> Arc<Notify> {
@@ -96,10 +175,29 @@ impl AppState {
     /// The account's namespace `ns`.
     fn namespace(&self, account: &str, ns: &str) -> Result<PostgresStore, ApiError> {
         self.store
-            .for_tenant(format!("acct/{account}"))
+            .for_tenant(tenant(account))
             .namespace(ns)
             .map_err(ApiError::from)
     }
+}
+
+/// The database tenant holding `account`'s namespaces.
+fn tenant(account: &str) -> String {
+    format!("acct/{account}")
+}
+
+/// Logs every refused request (4xx: bad token, another account's data is never reachable, an
+/// oversized or malformed body, a failed precondition) with its method, path and status; never
+/// a header or a body.
+async fn log_refusals(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.is_client_error() {
+        tracing::warn!(%method, %path, status = status.as_u16(), "request refused");
+    }
+    response
 }
 
 /// The router of API version 1 with its layers (body limit, CORS, request logs).
@@ -132,6 +230,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(cors)
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(log_refusals))
 }
 
 // ---------------------------------------------------------------- errors
@@ -358,15 +457,23 @@ async fn batch(
     }
     let store = state.namespace(&account, &ns)?;
     let mut batch = Batch::new();
+    let (mut added_keys, mut added_bytes, mut deleted) = (0u64, 0u64, false);
     for op in body.ops {
         match op {
             Op::Set { key, value } => {
-                batch.set(bytes(&key, "a key")?, bytes(&value, "a value")?);
+                let (key, value) = (bytes(&key, "a key")?, bytes(&value, "a value")?);
+                added_keys += 1;
+                added_bytes += (key.len() + value.len()) as u64;
+                batch.set(key, value);
             }
             Op::Create { key, value } => {
-                batch.create(bytes(&key, "a key")?, bytes(&value, "a value")?);
+                let (key, value) = (bytes(&key, "a key")?, bytes(&value, "a value")?);
+                added_keys += 1;
+                added_bytes += (key.len() + value.len()) as u64;
+                batch.create(key, value);
             }
             Op::Delete { key } => {
+                deleted = true;
                 batch.delete(bytes(&key, "a key")?);
             }
             Op::Require { key, expect } => {
@@ -380,7 +487,11 @@ async fn batch(
         }
     }
     let ops = batch.len();
+    if added_keys > 0 {
+        state.check_quota(&account, added_keys, added_bytes).await?;
+    }
     store.batch(batch).await?;
+    state.count_usage(&account, added_keys, added_bytes, deleted);
     let last_version = store.last_version().await?;
     state.notify(&account, &ns).notify_waiters();
     tracing::info!(account = %account, ns = %ns, ops, last_version, "batch applied");

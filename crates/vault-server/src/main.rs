@@ -30,6 +30,12 @@ mod native {
         /// Session lifetime in seconds.
         #[arg(long, default_value_t = 24 * 3600)]
         session_ttl: u64,
+        /// The most bytes (keys and values) one account may hold.
+        #[arg(long, default_value_t = 1 << 30)]
+        max_account_bytes: u64,
+        /// The most keys one account may hold.
+        #[arg(long, default_value_t = 1_000_000)]
+        max_account_keys: u64,
         /// Database connections in the pool.
         #[arg(long, default_value_t = 16)]
         max_connections: u32,
@@ -60,6 +66,8 @@ mod native {
             max_body_bytes: args.max_body_bytes,
             allowed_origins: args.allow_origins,
             session_ttl: Duration::from_secs(args.session_ttl),
+            max_account_bytes: args.max_account_bytes,
+            max_account_keys: args.max_account_keys,
             ..Config::default()
         };
         let state = AppState::new(store, config)?;

@@ -281,7 +281,14 @@ async fn a_waiting_feed_request_wakes_when_a_batch_lands() {
 }
 
 #[tokio::test]
-async fn hostile_requests_are_refused() {
+async fn hostile_requests_are_refused_and_logged() {
+    let logs = Logs::default();
+    let _logging = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .json()
+            .with_writer(logs.clone())
+            .finish(),
+    );
     let app = server(Config {
         max_body_bytes: 4096,
         max_batch_ops: 10,
@@ -289,6 +296,12 @@ async fn hostile_requests_are_refused() {
     })
     .await;
     let (_, t) = account(&app).await;
+    // A bad token, and none at all.
+    let (status, _) = call(&app, "GET", "/v1/ns/n/scan", Some("forged"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(&app, "GET", "/v1/ns/n/scan", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let token = t.clone();
     let t = Some(t.as_str());
     let big = json!({"ops": [{"op": "set", "key": b64(b"k"), "value": b64(&[0u8; 8192])}]});
     assert_eq!(
@@ -340,6 +353,130 @@ async fn hostile_requests_are_refused() {
         (StatusCode::OK, &json!([])),
         "nothing was written"
     );
+    // Every refusal is in the log with its status, and no token is.
+    let logged = logs.text();
+    let refused: Vec<u64> = logged
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "request refused")
+        .filter_map(|line| line["fields"]["status"].as_u64())
+        .collect();
+    for status in [401, 413, 400] {
+        assert!(
+            refused.contains(&status),
+            "{status} not logged in {refused:?}"
+        );
+    }
+    assert!(refused.len() >= 7, "{refused:?}");
+    assert!(!logged.contains(&token[..16]), "a token reached the log");
+    assert!(
+        !logged.contains("forged"),
+        "a presented token reached the log"
+    );
+}
+
+/// The log lines written while a test runs (a `tracing` writer).
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+/// An account over its quota is refused with QUOTA_EXCEEDED (507) and nothing is written;
+/// deleting frees room at once; other accounts are not affected.
+#[tokio::test]
+async fn account_quotas_are_enforced() {
+    let app = server(Config {
+        max_account_bytes: 1_000,
+        max_account_keys: 5,
+        ..Config::default()
+    })
+    .await;
+    let (_, t) = account(&app).await;
+    let (_, other) = account(&app).await;
+    let t = Some(t.as_str());
+    let set = |key: &str, len: usize| json!({"ops": [{"op": "set", "key": b64(key.as_bytes()), "value": b64(&vec![1u8; len])}]});
+    assert_eq!(
+        call(&app, "POST", "/v1/ns/n/batch", t, Some(set("a", 600)))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, body) = call(&app, "POST", "/v1/ns/other/batch", t, Some(set("b", 600))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::INSUFFICIENT_STORAGE, Some("QUOTA_EXCEEDED")),
+        "the quota spans the account's namespaces: {body}"
+    );
+    let (_, body) = call(
+        &app,
+        "GET",
+        &format!("/v1/ns/other/scan?prefix={}", b64(b"")),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(body["entries"], json!([]), "nothing written");
+    // Another account has a quota of its own.
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            "/v1/ns/n/batch",
+            Some(&other),
+            Some(set("b", 600))
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    // Deleting frees the room at once.
+    let delete = json!({"ops": [{"op": "delete", "key": b64(b"a")}]});
+    assert_eq!(
+        call(&app, "POST", "/v1/ns/n/batch", t, Some(delete))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&app, "POST", "/v1/ns/other/batch", t, Some(set("b", 600)))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // The key count too.
+    let many: Vec<Value> = (0..5u8)
+        .map(|i| json!({"op": "set", "key": b64(&[i]), "value": ""}))
+        .collect();
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/ns/n/batch",
+        t,
+        Some(json!({"ops": many})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE);
 }
 
 #[tokio::test]

@@ -69,6 +69,24 @@ fn map_err(err: sqlx::Error) -> Error {
     }
 }
 
+/// Whether `err` is a serialization failure or a deadlock (SQLSTATE 40001, 40P01): the
+/// transaction was rolled back and may simply be run again. PostgreSQL's default isolation with
+/// the state-row lock never produces them; CockroachDB (always `SERIALIZABLE`) and PostgreSQL
+/// under `default_transaction_isolation = serializable` can.
+fn is_retryable(err: &Error) -> bool {
+    let Error::Backend { source, .. } = err else {
+        return false;
+    };
+    source
+        .downcast_ref::<sqlx::Error>()
+        .and_then(|e| e.as_database_error())
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "40001" || code == "40P01")
+}
+
+/// How many times a batch is tried when the database asks for a retry ([`is_retryable`]).
+const COMMIT_ATTEMPTS: usize = 10;
+
 fn to_db(version: u64) -> Result<i64> {
     i64::try_from(version).map_err(|_| Error::Corrupted(format!("version {version} overflows")))
 }
@@ -167,6 +185,16 @@ async fn create_schema(pool: &PgPool) -> Result<()> {
     Ok(())
 }
 
+/// What a tenant holds ([`PostgresStore::usage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TenantUsage {
+    /// Live keys, in every namespace.
+    pub keys: u64,
+    /// Bytes of those keys and their values.
+    pub bytes: u64,
+}
+
 /// A [`KVStore`] namespace in a PostgreSQL database (feature `postgres`). Cheap to clone: the
 /// connection pool is shared, and so with every handle of [`namespace`](KVStore::namespace).
 #[derive(Clone)]
@@ -220,6 +248,30 @@ impl PostgresStore {
     /// The connection pool, for what this crate does not cover.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// What this store's tenant holds across all its namespaces: the number of live keys and
+    /// their bytes (keys and values; tombstones not counted). One aggregate query over the
+    /// tenant's rows: for quotas checked now and then, not on every read.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] or [`Error::Backend`] when the database fails.
+    pub async fn usage(&self) -> Result<TenantUsage> {
+        let row = sqlx::query(
+            "SELECT count(*), coalesce(sum(octet_length(key) + octet_length(value)), 0)::BIGINT \
+             FROM kvstore_entries WHERE tenant = $1 AND value IS NOT NULL",
+        )
+        .bind(&self.tenant)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let keys: i64 = row.try_get(0).map_err(map_err)?;
+        let bytes: i64 = row.try_get(1).map_err(map_err)?;
+        Ok(TenantUsage {
+            keys: from_db(keys)?,
+            bytes: from_db(bytes)?,
+        })
     }
 
     /// Rows of the scan's range, in key order (live keys only).
@@ -598,7 +650,19 @@ impl KVStore for PostgresStore {
         if batch.is_empty() {
             return Ok(());
         }
-        self.commit(batch.into_ops()).await
+        let ops = batch.into_ops();
+        let mut attempt = 1;
+        loop {
+            match self.commit(ops.clone()).await {
+                Err(err) if is_retryable(&err) && attempt < COMMIT_ATTEMPTS => {
+                    // Exponential backoff with full jitter: 0..2^attempt ms (at most ~0.5 s).
+                    let wait = fastrand::u64(0..(1u64 << attempt.min(9)));
+                    async_io::Timer::after(Duration::from_millis(wait)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn clear(&self) -> Result<()> {
