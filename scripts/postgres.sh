@@ -5,6 +5,8 @@
 #
 #   eval "$(scripts/postgres.sh start)"   # exports KVSTORE_POSTGRES_URL and PG_TEST_DIR
 #   scripts/postgres.sh stop "$PG_TEST_DIR"
+#   scripts/postgres.sh kill DIR       # SIGKILL the server and its backends (a crash)
+#   scripts/postgres.sh restart DIR    # start it again on its port (crash recovery runs)
 set -euo pipefail
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$bin" ] || { echo "PostgreSQL is not installed (apt-get install -y postgresql)" >&2; exit 1; }
@@ -23,6 +25,7 @@ start)
     as_postgres "$bin/pg_ctl" -D "$dir/data" -w -t 60 \
         -o "-h 127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=on" \
         -l "$dir/log" start >/dev/null || { cat "$dir/log" >&2; exit 1; }
+    echo "$port" >"$dir/port"
     echo "export PG_TEST_DIR=$dir"
     echo "export KVSTORE_POSTGRES_URL=postgres://postgres@127.0.0.1:$port/postgres"
     ;;
@@ -31,8 +34,25 @@ stop)
     as_postgres "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     rm -rf "$dir"
     ;;
+kill)
+    dir=${2:?usage: postgres.sh kill DIR}
+    pid=$(head -1 "$dir/data/postmaster.pid")
+    # The postmaster and every backend at once, as a power cut would stop them.
+    children=$(ps -o pid= --ppid "$pid" || true)
+    kill -9 "$pid" $children
+    for p in $pid $children; do
+        while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+    done
+    ;;
+restart)
+    dir=${2:?usage: postgres.sh restart DIR}
+    port=$(cat "$dir/port")
+    as_postgres "$bin/pg_ctl" -D "$dir/data" -w -t 60 \
+        -o "-h 127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=on" \
+        -l "$dir/log" start >/dev/null || { cat "$dir/log" >&2; exit 1; }
+    ;;
 *)
-    echo "usage: $0 start | stop DIR" >&2
+    echo "usage: $0 start | stop DIR | kill DIR | restart DIR" >&2
     exit 2
     ;;
 esac

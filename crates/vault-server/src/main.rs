@@ -45,6 +45,7 @@ mod native {
         let args = Args::parse();
         tracing_subscriber::fmt()
             .json()
+            .with_writer(std::io::stderr)
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
                     .unwrap_or_else(|_| "info,tower_http=info".into()),

@@ -109,3 +109,196 @@ async fn two_devices_sync_a_keyspace_through_the_server() {
         Err(vault::Error::NotFound { .. })
     ));
 }
+
+/// A server that lies, as a test double in front of the real one: reads of some keys answer
+/// what the double was told to (an older value: a replay; nothing: a hidden record; another
+/// key's value: a reordering), or every read answers an old snapshot (a rollback). Writes go
+/// through to the real server.
+#[derive(Clone, Debug)]
+struct Liar {
+    inner: RemoteStore,
+    /// key → the value to answer (`None`: hide it).
+    lies: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>>>,
+    /// Serve only the keys in `lies` (a whole old snapshot).
+    snapshot_only: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Liar {
+    fn new(inner: RemoteStore) -> Liar {
+        Liar {
+            inner,
+            lies: Default::default(),
+            snapshot_only: Default::default(),
+        }
+    }
+
+    fn tell(&self, lies: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>, snapshot: bool) {
+        let mut map = self.lies.lock().unwrap();
+        map.clear();
+        map.extend(lies);
+        self.snapshot_only
+            .store(snapshot, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn honest(&self) {
+        self.tell([], false);
+    }
+
+    /// What a read of `key` answers, given the truth.
+    fn answer(&self, key: &[u8], truth: Option<(Vec<u8>, u64)>) -> Option<(Vec<u8>, u64)> {
+        let lies = self.lies.lock().unwrap();
+        match lies.get(key) {
+            Some(lie) => lie
+                .clone()
+                .map(|v| (v, truth.map_or(1, |(_, version)| version))),
+            None if self.snapshot_only.load(std::sync::atomic::Ordering::SeqCst) => None,
+            None => truth,
+        }
+    }
+
+    fn answer_scan(&self, prefix: &[u8], truth: Vec<kvstore::Entry>) -> Vec<kvstore::Entry> {
+        let mut out: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = truth
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let answered = self.answer(&k, Some((v, 1)))?;
+                Some((k, answered.0))
+            })
+            .collect();
+        for (key, lie) in self.lies.lock().unwrap().iter() {
+            if let (true, Some(value)) = (key.starts_with(prefix), lie) {
+                out.insert(key.clone(), value.clone());
+            }
+        }
+        out.into_iter().collect()
+    }
+}
+
+#[kvstore::async_trait]
+impl KVStore for Liar {
+    async fn get(&self, key: &[u8]) -> kvstore::Result<Option<Vec<u8>>> {
+        Ok(self.get_versioned(key).await?.map(|(v, _)| v))
+    }
+    async fn get_versioned(&self, key: &[u8]) -> kvstore::Result<Option<(Vec<u8>, u64)>> {
+        Ok(self.answer(key, self.inner.get_versioned(key).await?))
+    }
+    async fn get_many_versioned(
+        &self,
+        keys: &[&[u8]],
+    ) -> kvstore::Result<Vec<Option<(Vec<u8>, u64)>>> {
+        let truth = self.inner.get_many_versioned(keys).await?;
+        Ok(keys
+            .iter()
+            .zip(truth)
+            .map(|(k, t)| self.answer(k, t))
+            .collect())
+    }
+    async fn changes(&self, since: u64, limit: usize) -> kvstore::Result<Vec<kvstore::Change>> {
+        self.inner.changes(since, limit).await
+    }
+    async fn last_version(&self) -> kvstore::Result<u64> {
+        self.inner.last_version().await
+    }
+    async fn contains(&self, key: &[u8]) -> kvstore::Result<bool> {
+        Ok(self.get_versioned(key).await?.is_some())
+    }
+    async fn scan(&self, scan: kvstore::Scan<'_>) -> kvstore::Result<Vec<kvstore::Entry>> {
+        let prefix = scan.key_prefix().to_vec();
+        let truth = self.inner.scan(kvstore::Scan::prefix(&prefix)).await?;
+        Ok(self.answer_scan(&prefix, truth))
+    }
+    async fn scan_keys(&self, scan: kvstore::Scan<'_>) -> kvstore::Result<Vec<Vec<u8>>> {
+        Ok(self.scan(scan).await?.into_iter().map(|(k, _)| k).collect())
+    }
+    async fn count(&self, prefix: &[u8]) -> kvstore::Result<u64> {
+        Ok(self.scan(kvstore::Scan::prefix(prefix)).await?.len() as u64)
+    }
+    async fn batch(&self, batch: kvstore::Batch) -> kvstore::Result<()> {
+        self.inner.batch(batch).await
+    }
+    async fn clear(&self) -> kvstore::Result<()> {
+        self.inner.clear().await
+    }
+    fn namespace_name(&self) -> &str {
+        self.inner.namespace_name()
+    }
+    fn namespace(&self, name: &str) -> kvstore::Result<Self> {
+        Ok(Liar::new(self.inner.namespace(name)?))
+    }
+}
+
+async fn contents(store: &MemoryStore) -> Vec<kvstore::Entry> {
+    store.scan(kvstore::Scan::all()).await.unwrap()
+}
+
+/// Against the real server on PostgreSQL, behind a lying double: a replayed record, a hidden
+/// record, two records' values swapped, and the whole keyspace rolled back are each caught
+/// (`Tampered`, or `Corrupted` for a value under another key), and nothing is applied
+/// locally; told the truth again, the same sync succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lying_server_is_caught() {
+    let server = start_server().await;
+    let account = format!("carol-{:08x}", fastrand::u32(..));
+    let auth = sync_auth_key(&account, "pw", KdfParams::INSECURE_FOR_TESTS).unwrap();
+    RemoteStore::register(&server, &account, &auth)
+        .await
+        .unwrap();
+    let honest = RemoteStore::login(&server, &account, &auth)
+        .await
+        .unwrap()
+        .namespace("vault")
+        .unwrap();
+    let liar = Liar::new(honest.clone());
+    let (a, b) = (device(), device());
+    let ka = a.create_keyspace("k", "pw").await.unwrap();
+    a.set_secret(&ka, "one", b"1").await.unwrap();
+    a.set_secret(&ka, "two", b"2").await.unwrap();
+    a.sync_keyspace(&ka, &honest).await.unwrap();
+    let kb = b.clone_keyspace(&liar, "k", "pw").await.unwrap();
+    let old = honest.scan(kvstore::Scan::all()).await.unwrap();
+    a.set_secret(&ka, "one", b"1 again").await.unwrap();
+    a.set_secret(&ka, "two", b"2 again").await.unwrap();
+    a.sync_keyspace(&ka, &honest).await.unwrap();
+    let new = honest.scan(kvstore::Scan::all()).await.unwrap();
+    let records: Vec<&kvstore::Entry> = new.iter().filter(|(k, _)| k.starts_with(b"r/")).collect();
+    assert_eq!(records.len(), 2);
+    let old_value = |key: &[u8]| old.iter().find(|(k, _)| k == key).unwrap().1.clone();
+    let before = contents(b.store()).await;
+
+    let caught = |result: vault::Result<vault::SyncReport>| match result {
+        Err(vault::Error::Tampered { tampering, .. }) => format!("{tampering:?}"),
+        Err(vault::Error::Corrupted(_)) => "Corrupted".to_owned(),
+        other => panic!("the lie went through: {other:?}"),
+    };
+    // Replay: an older copy of a record.
+    liar.tell(
+        [(records[0].0.clone(), Some(old_value(&records[0].0)))],
+        false,
+    );
+    assert!(caught(b.sync_keyspace(&kb, &liar).await).starts_with("Replayed"));
+    // Hide: a record the manifest lists, gone.
+    liar.tell([(records[1].0.clone(), None)], false);
+    assert!(caught(b.sync_keyspace(&kb, &liar).await).starts_with("Missing"));
+    // Reorder: two records' values swapped.
+    liar.tell(
+        [
+            (records[0].0.clone(), Some(records[1].1.clone())),
+            (records[1].0.clone(), Some(records[0].1.clone())),
+        ],
+        false,
+    );
+    caught(b.sync_keyspace(&kb, &liar).await);
+    assert!(b.clone_keyspace(&liar, "k", "pw").await.is_err());
+    assert_eq!(contents(b.store()).await, before, "nothing applied");
+
+    // Rollback: after b has seen the new state, the whole old snapshot.
+    liar.honest();
+    b.sync_keyspace(&kb, &liar).await.unwrap();
+    assert_eq!(&*b.get_secret(&kb, "one").await.unwrap(), b"1 again");
+    let seen = contents(b.store()).await;
+    liar.tell(old.iter().map(|(k, v)| (k.clone(), Some(v.clone()))), true);
+    assert!(caught(b.sync_keyspace(&kb, &liar).await).starts_with("RolledBack"));
+    assert_eq!(contents(b.store()).await, seen, "nothing applied");
+    liar.honest();
+    let report = b.sync_keyspace(&kb, &liar).await.unwrap();
+    assert_eq!((report.pushed, report.pulled), (0, 0));
+}
