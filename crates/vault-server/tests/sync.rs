@@ -114,11 +114,14 @@ async fn two_devices_sync_a_keyspace_through_the_server() {
 /// what the double was told to (an older value: a replay; nothing: a hidden record; another
 /// key's value: a reordering), or every read answers an old snapshot (a rollback). Writes go
 /// through to the real server.
+/// key → the value a [`Liar`] answers (`None`: it hides the key).
+type Lies = std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
 #[derive(Clone, Debug)]
 struct Liar {
     inner: RemoteStore,
     /// key → the value to answer (`None`: hide it).
-    lies: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>>>,
+    lies: std::sync::Arc<std::sync::Mutex<Lies>>,
     /// Serve only the keys in `lies` (a whole old snapshot).
     snapshot_only: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
