@@ -55,7 +55,7 @@ export declare class WorkerSession {
   restoreHistory(id: string): Promise<void>;
   /** Takes in this keyspace as re-keyed on another device (when `sync` rejects with NOT_FOUND saying so); this device's unsynced changes are carried over. */
   adoptRekeyed(server: string, token: string, newPassword: Password): Promise<void>;
-  /** Syncs in the background (in the worker): now, every `intervalMs` (default 30,000) and shortly after each change; outcomes go to `onsync`. */
+  /** Syncs in the background (in the worker): now, when another device's change lands on the server (long poll), shortly after each change here, and every `intervalMs` (default 30,000); outcomes go to `onsync`. */
   startSync(options: SyncOptions): Promise<void>;
   /** Stops background sync. */
   stopSync(): Promise<void>;

@@ -72,9 +72,11 @@ export class WorkerSession {
     connection.sessions.set(handle, this);
   }
   /**
-   * Syncs in the background, in the worker: now, every `intervalMs` (default 30 s) and shortly
-   * after each change made through this session. Outcomes go to `onsync`. A sync failing (the
-   * server unreachable, the session locked) changes nothing locally; the next one retries.
+   * Syncs in the background, in the worker: now, as soon as another device's change lands on
+   * the server (a long poll on its change feed), shortly after each change made through this
+   * session, and every `intervalMs` (default 30 s) regardless. Outcomes go to `onsync`. A sync
+   * failing (the server unreachable, the session locked) changes nothing locally; the next one
+   * retries.
    */
   startSync({ server, token, intervalMs } = {}) {
     return this.connection.call(this.handle, 'startSync', [{ server, token, intervalMs }]);

@@ -42,7 +42,43 @@ function stopSync(handle) {
   if (!sync) return;
   clearInterval(sync.interval);
   clearTimeout(sync.soon);
+  sync.watching.abort();
   syncs.delete(handle);
+}
+
+// The server's push: a long poll on the account's change feed (the namespace the vault syncs
+// in). Whenever another device's batch lands, a sync follows; on an error, it waits and polls
+// again (the interval sync goes on regardless).
+const NAMESPACE = 'vault';
+const WAIT_S = 25;
+async function watch(handle, sync) {
+  const url = (since, wait) =>
+    `${sync.server.replace(/\/$/, '')}/v1/ns/${NAMESPACE}/changes?since=${since}&limit=1&wait=${wait}`;
+  const poll = async (since, wait) => {
+    const response = await fetch(url(since, wait), {
+      headers: { authorization: `Bearer ${sync.token}` },
+      signal: sync.watching.signal,
+    });
+    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    return response.json();
+  };
+  let since = null;
+  while (syncs.get(handle) === sync) {
+    try {
+      if (since === null) {
+        since = (await poll(0, 0)).last_version;
+        continue;
+      }
+      const { changes, last_version: last } = await poll(since, WAIT_S);
+      if (changes.length > 0) {
+        since = last;
+        syncNow(handle);
+      }
+    } catch (error) {
+      if (sync.watching.signal.aborted) return;
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+    }
+  }
 }
 
 function startSync(handle, { server, token, intervalMs = 30000 } = {}) {
@@ -53,10 +89,11 @@ function startSync(handle, { server, token, intervalMs = 30000 } = {}) {
     throw Object.assign(new Error('intervalMs must be at least 100'), { code: 'INVALID_INPUT' });
   }
   stopSync(handle);
-  const sync = { server, token, running: false };
+  const sync = { server, token, running: false, watching: new AbortController() };
   sync.interval = setInterval(() => syncNow(handle), intervalMs);
   syncs.set(handle, sync);
   syncNow(handle);
+  watch(handle, sync);
 }
 
 function keep(object) {
