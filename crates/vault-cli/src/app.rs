@@ -164,6 +164,13 @@ async fn dispatch(cli: Cli) -> Result<()> {
         // Account commands: no store needed.
         return commands::sync::account(&cli, &inputs, &path, cmd).await;
     }
+    if let Command::Login { server, account } = &cli.command {
+        let cmd = SyncCommand::Login {
+            server: server.clone(),
+            account: account.clone(),
+        };
+        return commands::sync::account(&cli, &inputs, &path, &cmd).await;
+    }
     // A CLI is one task: writes block in place rather than hop to a thread pool.
     match cli.backend {
         Backend::Sled => {
@@ -192,5 +199,6 @@ async fn run<S: KVStore>(cli: &Cli, mut inputs: Inputs, vault: Vault<S>) -> Resu
         Command::Decrypt(args) => commands::crypt::run(inputs, vault, args, false).await,
         Command::Backup(cmd) => commands::backup::run(cli, inputs, vault, cmd).await,
         Command::Sync(cmd) => commands::sync::run(cli, &inputs, &vault, cmd).await,
+        Command::Login { .. } => Err(anyhow::anyhow!("internal error: login reached `run`")),
     }
 }

@@ -104,6 +104,15 @@ pub enum Command {
     /// on several devices converge; the server sees only ciphertext).
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// Log in to a vault-server account (the same as `vault sync login`).
+    Login {
+        /// The server, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        server: String,
+        /// The account name.
+        #[arg(long)]
+        account: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

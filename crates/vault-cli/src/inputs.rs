@@ -106,6 +106,7 @@ impl Inputs {
             }
             Command::Backup(BackupCommand::Export { .. }) => with_password(&mut inputs)?,
             Command::Sync(SyncCommand::Status) => {}
+            Command::Login { .. } => with_password(&mut inputs)?,
             Command::Sync(SyncCommand::Adopt { .. }) => {
                 with_password(&mut inputs)?;
                 inputs.new_password = Some(new_password(cli)?);
