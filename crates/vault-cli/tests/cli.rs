@@ -947,7 +947,7 @@ fn two_stores_sync_a_keyspace_through_a_server() {
     };
     // Not logged in yet: a clear error, not a crash.
     let err = a.fails(&["sync", "status"], 1);
-    assert!(err.contains("vault sync login"), "{err}");
+    assert!(err.contains("vault login"), "{err}");
     a.ok(&args(&account_args("register")));
     a.fails(&args(&account_args("register")), 1);
     a.ok(&args(&account_args("login")));

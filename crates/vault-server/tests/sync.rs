@@ -47,19 +47,24 @@ async fn two_devices_sync_a_keyspace_through_the_server() {
         .is_err());
     let wrong = sync_auth_key(&account, "other", KdfParams::INSECURE_FOR_TESTS).unwrap();
     assert!(RemoteStore::login(&server, &account, &wrong).await.is_err());
-    let remote = RemoteStore::login(&server, &account, &auth)
+    let keys = vault::sync_keys(&account, "pässword", KdfParams::INSECURE_FOR_TESTS).unwrap();
+    assert_eq!(*keys.auth_key, *auth);
+    let raw = RemoteStore::login(&server, &account, &auth)
         .await
         .unwrap()
         .namespace("vault")
         .unwrap();
+    let remote = vault::BlindNames::new(raw.clone(), &keys.names_key).unwrap();
 
     let (a, b) = (device(), device());
     let ka = a.create_keyspace("wallet", "pw").await.unwrap();
     a.set_secret(&ka, "seed", b"words").await.unwrap();
     a.sync_keyspace(&ka, &remote).await.unwrap();
-    // The server holds only ciphertext: no name, no value in the clear.
-    for (key, value) in remote.scan(kvstore::Scan::all()).await.unwrap() {
-        for needle in [&b"seed"[..], b"words"] {
+    // The server holds only ciphertext: no keyspace name, no item name, no value in the clear.
+    let held = raw.scan(kvstore::Scan::all()).await.unwrap();
+    assert!(held.len() > 3);
+    for (key, value) in held {
+        for needle in [&b"wallet"[..], b"seed", b"words"] {
             assert!(!key.windows(needle.len()).any(|w| w == needle));
             assert!(!value.windows(needle.len()).any(|w| w == needle));
         }
@@ -104,6 +109,11 @@ async fn two_devices_sync_a_keyspace_through_the_server() {
         .namespace("vault")
         .unwrap();
     assert!(bobs.scan(kvstore::Scan::all()).await.unwrap().is_empty());
+    // Without the names key, the keyspace is not found even on the right account.
+    assert!(matches!(
+        device().clone_keyspace(&raw, "wallet", "new pw").await,
+        Err(vault::Error::NotFound { .. })
+    ));
     assert!(matches!(
         device().clone_keyspace(&bobs, "wallet", "new pw").await,
         Err(vault::Error::NotFound { .. })

@@ -56,7 +56,8 @@ async function watch(handle, sync) {
     `${sync.server.replace(/\/$/, '')}/v1/ns/${NAMESPACE}/changes?since=${since}&limit=1&wait=${wait}`;
   const poll = async (since, wait) => {
     const response = await fetch(url(since, wait), {
-      headers: { authorization: `Bearer ${sync.token}` },
+      // The credential is the session token, a dot, and the names key (never sent).
+      headers: { authorization: `Bearer ${sync.token.split('.')[0]}` },
       signal: sync.watching.signal,
     });
     if (!response.ok) throw new Error(`the server answered ${response.status}`);

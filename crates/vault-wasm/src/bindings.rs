@@ -84,13 +84,27 @@ fn secret_bytes(value: &JsValue, what: &str) -> Result<SecretBytes, vault::Error
     }
 }
 
-/// The account's vault namespace on the server at `server`, under session `token`.
-fn vault_remote(server: &str, token: &str) -> Result<vault_sync::RemoteStore, vault::Error> {
+/// The account's vault namespace on the server at `server`, under `credential` (from
+/// `syncLogin`: the session token, a dot, and the names key in hex), keyspace names blinded.
+fn vault_remote(
+    server: &str,
+    credential: &str,
+) -> Result<vault::BlindNames<vault_sync::RemoteStore>, vault::Error> {
     use kvstore::KVStore;
-    Ok(
-        vault_sync::RemoteStore::with_token(server, token)
-            .namespace(vault_sync::VAULT_NAMESPACE)?,
-    )
+    let malformed = || vault::Error::InvalidInput("not a credential from syncLogin".into());
+    let (token, names_key) = credential.split_once('.').ok_or_else(malformed)?;
+    if names_key.len() != 64 || !names_key.is_ascii() {
+        return Err(malformed());
+    }
+    let names_key = Zeroizing::new(
+        (0..32)
+            .map(|i| u8::from_str_radix(&names_key[2 * i..2 * i + 2], 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|_| malformed())?,
+    );
+    let remote = vault_sync::RemoteStore::with_token(server, token)
+        .namespace(vault_sync::VAULT_NAMESPACE)?;
+    vault::BlindNames::new(remote, &names_key)
 }
 
 /// A JavaScript `Error` with `name = "VaultError"` and a stable `code`.
@@ -357,8 +371,9 @@ impl Vault {
     }
 
     /// Opens a session on the vault server at `server` for `account` and resolves to its
-    /// token, for `cloneKeyspace` and `Session.sync` (keep it like a password: it reads and
-    /// writes the account's ciphertext).
+    /// credential (the session token and the key that blinds keyspace names on the server),
+    /// for `cloneKeyspace` and `Session.sync`: keep it like a password (it reads and writes the
+    /// account's ciphertext).
     ///
     /// # Errors
     ///
@@ -372,9 +387,10 @@ impl Vault {
     ) -> Promise {
         let password = secret_bytes(&password, "the password");
         promise(async move {
-            let key = vault::sync_auth_key(&account, password?, vault::KdfParams::DEFAULT)?;
-            let remote = vault_sync::RemoteStore::login(&server, &account, &key).await?;
-            Ok(JsValue::from(remote.token()))
+            let keys = vault::sync_keys(&account, password?, vault::KdfParams::DEFAULT)?;
+            let remote = vault_sync::RemoteStore::login(&server, &account, &keys.auth_key).await?;
+            let names_key: String = keys.names_key.iter().map(|b| format!("{b:02x}")).collect();
+            Ok(JsValue::from(format!("{}.{names_key}", remote.token())))
         })
     }
 

@@ -8,6 +8,7 @@
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 mod backup;
+mod blind;
 mod cipher;
 mod crypto;
 mod error;
@@ -36,6 +37,7 @@ mod sync;
 mod vault;
 
 pub use backup::BACKUP_MAGIC;
+pub use blind::BlindNames;
 pub use crypto::KdfParams;
 pub use error::{Error, ErrorCode, Item, Result, Tampering};
 pub use keys::{
@@ -46,6 +48,6 @@ pub use keyspace::{UnlockedKeyspace, MAX_ITEM_NAME_LEN, MAX_KEYSPACE_NAME_LEN};
 pub use secret::SecretBytes;
 pub use session::{Session, SessionOptions};
 pub use stream::{StreamDecryptor, StreamEncryptor, CHUNK_SIZE, STREAM_MAGIC};
-pub use sync::{sync_auth_key, HistoryEntry, SyncReport};
+pub use sync::{sync_auth_key, sync_keys, HistoryEntry, SyncKeys, SyncReport};
 pub use vault::{Access, KeyInfo, Vault, VaultBuilder};
 pub use zeroize::Zeroizing;

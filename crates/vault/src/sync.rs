@@ -1032,20 +1032,33 @@ fn write_buckets(
     }
 }
 
-/// The key a client proves its sync account with: Argon2id of the password (its NFC form)
-/// under a salt made from the account name and a label of its own, with `kdf` (use
-/// [`KdfParams::DEFAULT`](crate::KdfParams::DEFAULT)). It is not any keyspace's key (those are
-/// random, wrapped under salts of their own), so a server that learns it opens nothing; like
-/// any password verifier it allows guessing the password offline, at Argon2id's cost.
+/// The keys of a sync account, from its password ([`sync_keys`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SyncKeys {
+    /// What the client proves the account with (the server stores a slow hash of it).
+    pub auth_key: SecretBytes,
+    /// What blinds keyspace names on the server ([`BlindNames`](crate::BlindNames)); the
+    /// server never sees it.
+    pub names_key: SecretBytes,
+}
+
+/// The keys of sync account `account`: one Argon2id of the password (its NFC form) under a
+/// salt made from the account name and a label of its own, with `kdf` (use
+/// [`KdfParams::DEFAULT`](crate::KdfParams::DEFAULT)), split by HKDF-SHA256 into the auth key
+/// and the names key. Neither is any keyspace's key (those are random, wrapped under salts of
+/// their own), so a server that learns the auth key opens nothing and cannot derive the names
+/// key; like any password verifier, the auth key allows guessing the password offline, at
+/// Argon2id's cost.
 ///
 /// # Errors
 ///
 /// [`Error::InvalidInput`] for KDF parameters out of bounds or an empty password.
-pub fn sync_auth_key(
+pub fn sync_keys(
     account: &str,
     password: impl AsRef<[u8]>,
     kdf: crate::KdfParams,
-) -> Result<SecretBytes> {
+) -> Result<SyncKeys> {
     let password = password.as_ref();
     if password.is_empty() {
         return Err(Error::InvalidInput("the password must not be empty".into()));
@@ -1054,6 +1067,24 @@ pub fn sync_auth_key(
     let nfc = crate::keyspace::nfc_form(password);
     let password = nfc.as_deref().map_or(password, Vec::as_slice);
     let salt = sha256(&[b"vault/v1/sync-auth\0".as_slice(), account.as_bytes()].concat());
-    let key = crypto::derive_password_key(password, &salt[..16], &kdf)?;
-    Ok(SecretBytes::from(key.to_vec()))
+    let master = crypto::derive_password_key(password, &salt[..16], &kdf)?;
+    let split =
+        |info: &[u8]| SecretBytes::from(crypto::hkdf(master.as_ref(), &salt, info).to_vec());
+    Ok(SyncKeys {
+        auth_key: split(b"vault/v2/sync-auth-key"),
+        names_key: split(b"vault/v2/sync-names-key"),
+    })
+}
+
+/// The auth key of sync account `account` ([`sync_keys`]`(…).auth_key`).
+///
+/// # Errors
+///
+/// As [`sync_keys`].
+pub fn sync_auth_key(
+    account: &str,
+    password: impl AsRef<[u8]>,
+    kdf: crate::KdfParams,
+) -> Result<SecretBytes> {
+    Ok(sync_keys(account, password, kdf)?.auth_key)
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 use kvstore::KVStore;
 use serde_json::{json, Value};
-use vault::{sync_auth_key, KdfParams, Vault};
+use vault::{sync_auth_key, sync_keys, BlindNames, KdfParams, Vault};
 use vault_sync::RemoteStore;
 
 use crate::cli::*;
@@ -40,27 +40,46 @@ fn save_session(path: &Path, session: &Value) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn load_session(path: &Path) -> Result<(String, String, String)> {
+/// The saved session: server, account, token and names key.
+struct Session {
+    server: String,
+    account: String,
+    token: String,
+    names_key: vault::Zeroizing<Vec<u8>>,
+}
+
+fn load_session(path: &Path) -> Result<Session> {
     let text = std::fs::read_to_string(path).map_err(|_| {
-        anyhow!("this store is not logged in to a server: run `vault sync login --server URL --account NAME`")
+        anyhow!("this store is not logged in to a server: run `vault login --server URL --account NAME`")
     })?;
     let session: Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a session file", path.display()))?;
     let field = |name: &str| {
-        session[name]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| anyhow!("{} lacks {name}", path.display()))
+        session[name].as_str().map(str::to_owned).ok_or_else(|| {
+            anyhow!(
+                "{} lacks {name}: log in again (`vault login`)",
+                path.display()
+            )
+        })
     };
-    Ok((field("server")?, field("account")?, field("token")?))
+    let names_key = vault::Zeroizing::new(
+        hex::decode(field("names_key")?)
+            .with_context(|| format!("{} holds a malformed names key", path.display()))?,
+    );
+    Ok(Session {
+        server: field("server")?,
+        account: field("account")?,
+        token: field("token")?,
+        names_key,
+    })
 }
 
-/// The account's vault namespace on the server, from the saved session.
-fn remote(store: &Path) -> Result<RemoteStore> {
-    let (server, _, token) = load_session(&session_path(store))?;
-    RemoteStore::with_token(&server, &token)
-        .namespace(NAMESPACE)
-        .map_err(Into::into)
+/// The account's vault namespace on the server, from the saved session, keyspace names
+/// blinded.
+fn remote(store: &Path) -> Result<BlindNames<RemoteStore>> {
+    let session = load_session(&session_path(store))?;
+    let remote = RemoteStore::with_token(&session.server, &session.token).namespace(NAMESPACE)?;
+    Ok(BlindNames::new(remote, &session.names_key)?)
 }
 
 /// register, login, status: no store needed.
@@ -87,17 +106,20 @@ pub(crate) async fn account(
             );
         }
         SyncCommand::Login { server, account } => {
-            let auth = with_spinner("deriving the account key (Argon2id)…", async {
-                sync_auth_key(account, inputs.password()?, KdfParams::DEFAULT)
+            let keys = with_spinner("deriving the account keys (Argon2id)…", async {
+                sync_keys(account, inputs.password()?, KdfParams::DEFAULT)
                     .map_err(anyhow::Error::from)
             })
             .await?;
-            let remote = RemoteStore::login(server, account, &auth)
+            let remote = RemoteStore::login(server, account, &keys.auth_key)
                 .await
                 .with_context(|| format!("logging in to {server} as {}", printable(account)))?;
             save_session(
                 &session_path(store),
-                &json!({ "server": server, "account": account, "token": remote.token() }),
+                &json!({
+                    "server": server, "account": account, "token": remote.token(),
+                    "names_key": hex::encode(&*keys.names_key),
+                }),
             )?;
             say(
                 cli,
@@ -106,7 +128,9 @@ pub(crate) async fn account(
             );
         }
         SyncCommand::Status => {
-            let (server, account, _) = load_session(&session_path(store))?;
+            let Session {
+                server, account, ..
+            } = load_session(&session_path(store))?;
             say(
                 cli,
                 || format!("{} on {server}", printable(&account)),
