@@ -340,7 +340,9 @@ impl<S: KVStore> Vault<S> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.sync_once(&ks, remote).await {
+            // Boxed: a sync's state is large, and a debug build in a browser worker (1 MiB of
+            // stack) overflowed polling it inline.
+            match Box::pin(self.sync_once(&ks, remote)).await {
                 Err(Error::Conflict) if attempt < ATTEMPTS => continue,
                 other => return other,
             }
@@ -358,7 +360,8 @@ impl<S: KVStore> Vault<S> {
                     // This keyspace was rekeyed here: it replaces its predecessor there, after
                     // taking the predecessor's changes made elsewhere since the last sync.
                     Some(succession) if remote_id.as_ref() == Some(&succession.old.id) => {
-                        replacing = Some(self.take_predecessor(ks, remote, &succession).await?);
+                        replacing =
+                            Some(Box::pin(self.take_predecessor(ks, remote, &succession)).await?);
                     }
                     _ => {
                         return Err(Error::NotFound {
@@ -772,8 +775,8 @@ impl<S: KVStore> Vault<S> {
         }
         let header = format::Header::decode(&header_bytes)?;
         let new = crate::keyspace::unwrap(&name, &header, new_password.as_ref())?.keyspace;
-        let (side, entries) = fetch_checked(remote, &new).await?;
-        let (local, _, local_version) = self.read_all_checked(&old, None).await?;
+        let (side, entries) = Box::pin(fetch_checked(remote, &new)).await?;
+        let (local, _, local_version) = Box::pin(self.read_all_checked(&old, None)).await?;
         let base_ids = match self.store().get(&base_key(&old.id)).await? {
             Some(bytes) => decode_base(&old, &bytes)?.ids,
             None => BTreeMap::new(),
@@ -858,8 +861,7 @@ impl<S: KVStore> Vault<S> {
                     create: false,
                 })
                 .collect();
-            self.commit(&new, &edits, crate::records::OnConflict::Retry)
-                .await?;
+            Box::pin(self.commit(&new, &edits, crate::records::OnConflict::Retry)).await?;
         }
         Ok(new)
     }
@@ -885,7 +887,7 @@ impl<S: KVStore> Vault<S> {
             .ok_or_else(|| Error::not_found(Item::Keyspace, name))?;
         let header = format::Header::decode(&header_bytes)?;
         let ks = crate::keyspace::unwrap(name, &header, password.as_ref())?.keyspace;
-        let (side, entries) = fetch_checked(remote, &ks).await?;
+        let (side, entries) = Box::pin(fetch_checked(remote, &ks)).await?;
         let header_hash = sha256(&header_bytes);
         let mut batch = Batch::new();
         batch
