@@ -27,18 +27,26 @@ pub use versions::DEFAULT_TOMBSTONE_RETENTION;
 #[cfg(all(feature = "indexeddb", target_arch = "wasm32", target_os = "unknown"))]
 pub use backend::indexeddb::{Durability, IndexedDbBuilder, IndexedDbStore};
 pub use backend::memory::MemoryStore;
+#[cfg(all(feature = "opfs", target_arch = "wasm32", target_os = "unknown"))]
+pub use backend::opfs::OpfsBackend;
 #[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
 pub use backend::postgres::{PostgresBuilder, PostgresStore, TenantUsage};
-#[cfg(all(
-    feature = "redb",
-    not(all(target_arch = "wasm32", target_os = "unknown"))
+#[cfg(any(
+    all(
+        feature = "redb",
+        not(all(target_arch = "wasm32", target_os = "unknown"))
+    ),
+    all(feature = "opfs", target_arch = "wasm32", target_os = "unknown")
 ))]
 pub use backend::redb::{RedbBuilder, RedbStore};
 #[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
 pub use backend::sled::{SledBuilder, SledStore};
-#[cfg(all(
-    any(feature = "sled", feature = "redb"),
-    not(all(target_arch = "wasm32", target_os = "unknown"))
+#[cfg(any(
+    all(
+        any(feature = "sled", feature = "redb"),
+        not(all(target_arch = "wasm32", target_os = "unknown"))
+    ),
+    all(feature = "opfs", target_arch = "wasm32", target_os = "unknown")
 ))]
 pub use backend::Blocking;
 

@@ -65,6 +65,31 @@ pub mod stores {
         }
     }
 
+    /// A redb store over a new OPFS file (in a dedicated worker), deleted when the guard drops.
+    #[cfg(all(feature = "opfs", target_arch = "wasm32", target_os = "unknown"))]
+    pub async fn opfs() -> (crate::RedbStore, DeleteOpfsOnDrop) {
+        let name = unique_name("opfs");
+        let store = crate::RedbStore::open_opfs(&name)
+            .await
+            .expect("open redb over OPFS (in a dedicated worker)");
+        (store, DeleteOpfsOnDrop(name))
+    }
+
+    /// Deletes a test's OPFS file when dropped (spawned: drop cannot await; by then the store,
+    /// dropped in the same scope, has closed it).
+    #[cfg(all(feature = "opfs", target_arch = "wasm32", target_os = "unknown"))]
+    pub struct DeleteOpfsOnDrop(pub String);
+
+    #[cfg(all(feature = "opfs", target_arch = "wasm32", target_os = "unknown"))]
+    impl Drop for DeleteOpfsOnDrop {
+        fn drop(&mut self) {
+            let name = std::mem::take(&mut self.0);
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = crate::RedbStore::delete_opfs(&name).await;
+            });
+        }
+    }
+
     /// A unique database name for a test.
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     pub fn unique_name(label: &str) -> String {

@@ -12,11 +12,17 @@ pub mod postgres;
 #[cfg_attr(unix, path = "private/unix.rs")]
 #[cfg_attr(not(unix), path = "private/other.rs")]
 mod private;
-#[cfg(all(
-    feature = "redb",
-    not(all(target_arch = "wasm32", target_os = "unknown"))
+#[cfg(any(
+    all(
+        feature = "redb",
+        not(all(target_arch = "wasm32", target_os = "unknown"))
+    ),
+    all(feature = "opfs", target_arch = "wasm32", target_os = "unknown")
 ))]
 pub mod redb;
+
+#[cfg(all(feature = "opfs", target_arch = "wasm32", target_os = "unknown"))]
+pub mod opfs;
 #[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
 pub mod sled;
 
@@ -29,10 +35,14 @@ pub mod indexeddb;
 /// hand-off, about 15–20 µs per durable write; a durable write itself costs 0.1–0.2 ms.
 ///
 /// The default is [`Blocking::Offload`], except on WASI, which has no threads: there
-/// [`Blocking::Inline`].
-#[cfg(all(
-    any(feature = "sled", feature = "redb"),
-    not(all(target_arch = "wasm32", target_os = "unknown"))
+/// [`Blocking::Inline`]. In a browser (redb over OPFS, in a dedicated worker) both run inline:
+/// a worker has no thread pool, and blocking it never blocks a page.
+#[cfg(any(
+    all(
+        any(feature = "sled", feature = "redb"),
+        not(all(target_arch = "wasm32", target_os = "unknown"))
+    ),
+    all(feature = "opfs", target_arch = "wasm32", target_os = "unknown")
 ))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -57,5 +67,12 @@ impl Blocking {
             Blocking::Offload => blocking::unblock(f).await,
             Blocking::Inline => f(),
         }
+    }
+}
+
+#[cfg(all(feature = "opfs", target_arch = "wasm32", target_os = "unknown"))]
+impl Blocking {
+    pub(crate) async fn run<T: Send + 'static>(self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        f()
     }
 }

@@ -18,6 +18,7 @@
 //! [`Error::Busy`].
 
 use std::ops::Bound;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 use std::path::Path;
 use std::sync::Arc;
 
@@ -101,8 +102,24 @@ impl RedbBuilder {
     /// # Errors
     ///
     /// As [`RedbStore::open`].
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore> {
         RedbStore::open_with(path.as_ref(), self.blocking, self.retention)
+    }
+
+    /// Opens (creating if needed) a database on any redb storage `backend` (redb's public
+    /// [`StorageBackend`](redb::StorageBackend) trait: a file, memory, or the Origin Private
+    /// File System's [`OpfsBackend`](crate::OpfsBackend) in a browser).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupted`] if the backend holds something that is not a redb database,
+    /// [`Error::Io`] when it fails.
+    pub fn open_backend(self, backend: impl redb::StorageBackend) -> Result<RedbStore> {
+        let db = redb::Database::builder()
+            .create_with_backend(backend)
+            .map_err(map_err)?;
+        RedbStore::from_db(db, self.blocking, self.retention)
     }
 }
 
@@ -115,6 +132,7 @@ impl RedbStore {
     ///
     /// [`Error::Busy`] if another process or handle has the file open, [`Error::Corrupted`]
     /// if it is not a redb database, [`Error::Io`] if it cannot be read.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::builder().open(path)
     }
@@ -124,9 +142,14 @@ impl RedbStore {
         RedbBuilder::default()
     }
 
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     fn open_with(path: &Path, blocking: Blocking, retention: u64) -> Result<Self> {
         super::private::create_file(path)?;
         let db = redb::Database::create(path).map_err(map_err)?;
+        Self::from_db(db, blocking, retention)
+    }
+
+    fn from_db(db: redb::Database, blocking: Blocking, retention: u64) -> Result<Self> {
         let store = RedbStore {
             db: Arc::new(db),
             namespace: DEFAULT_NAMESPACE.into(),

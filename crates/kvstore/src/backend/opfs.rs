@@ -1,0 +1,300 @@
+//! redb over the Origin Private File System, in browser dedicated workers (feature `opfs`).
+//!
+//! A dedicated worker can hold a [`FileSystemSyncAccessHandle`] on an OPFS file: synchronous
+//! `read`, `write`, `truncate`, `flush` and `getSize`. [`OpfsBackend`] gives redb its storage
+//! through that handle, so the same ACID engine as natively ([`RedbStore`]) runs in the
+//! browser, with the same versions, preconditions and change feed.
+//!
+//! **Where.** Only in a dedicated worker: a page's main thread, a service worker or a shared
+//! worker has no sync access handles, and [`RedbStore::open_opfs`] fails at once with [`Error::Unavailable`]
+//! saying so (as it does in a browser without OPFS).
+//!
+//! **Durability.** A write resolves after redb's commit, which calls the handle's `flush()`:
+//! the browser has handed the bytes to the operating system's file. What survives:
+//! - the worker terminated (or its tab closed, or crashed) at any moment: every write that
+//!   resolved, and each batch whole or not at all (redb's copy-on-write commit: the last
+//!   committed root is used; the file needs no repair);
+//! - the browser process crashing: the same, as far as the operating system has the flushed
+//!   file (it does unless the machine itself stops);
+//! - the machine losing power: what the disk had; browsers do not promise `fsync` semantics
+//!   for `flush()`.
+//!
+//! **One owner.** A sync access handle is exclusive: while one worker (of any tab of the
+//! origin) has the store open, opening it elsewhere fails with [`Error::Busy`]. Close it
+//! ([`RedbStore`] dropped, with every clone) to let another open it.
+//!
+//! **Blocking.** redb's calls run inline: they block the worker for the file's I/O, never a
+//! page.
+//!
+//! [`FileSystemSyncAccessHandle`]: https://developer.mozilla.org/en-US/docs/Web/API/FileSystemSyncAccessHandle
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    DedicatedWorkerGlobalScope, FileSystemDirectoryHandle, FileSystemFileHandle,
+    FileSystemGetFileOptions, FileSystemReadWriteOptions, FileSystemRemoveOptions,
+    FileSystemSyncAccessHandle, WorkerGlobalScope,
+};
+
+use super::redb::{RedbBuilder, RedbStore};
+use crate::{Error, Result};
+
+const BACKEND: &str = "opfs";
+
+thread_local! {
+    /// The open handles, by id: JavaScript objects stay on this thread, and the backend redb
+    /// holds (which must be `Send + Sync`) carries only the id.
+    static HANDLES: RefCell<HashMap<u32, FileSystemSyncAccessHandle>> = RefCell::new(HashMap::new());
+    static NEXT_ID: std::cell::Cell<u32> = const { std::cell::Cell::new(1) };
+}
+
+/// A redb [`StorageBackend`](redb::StorageBackend) on an OPFS sync access handle (see the
+/// module docs). Made by [`RedbStore::open_opfs`].
+#[derive(Debug)]
+pub struct OpfsBackend {
+    id: u32,
+}
+
+fn io_error(what: &str, err: JsValue) -> std::io::Error {
+    let message = js_message(&err);
+    std::io::Error::other(format!("OPFS {what}: {message}"))
+}
+
+fn js_message(err: &JsValue) -> String {
+    err.dyn_ref::<js_sys::Error>()
+        .map(|e| format!("{}: {}", e.name(), e.message()))
+        .or_else(|| err.as_string())
+        .unwrap_or_else(|| format!("{err:?}"))
+}
+
+impl OpfsBackend {
+    fn with<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&FileSystemSyncAccessHandle) -> std::result::Result<T, JsValue>,
+    ) -> std::result::Result<T, std::io::Error> {
+        HANDLES.with(|handles| match handles.borrow().get(&self.id) {
+            Some(handle) => f(handle).map_err(|e| io_error(what, e)),
+            None => Err(std::io::Error::other("OPFS: the access handle is closed")),
+        })
+    }
+}
+
+fn at(offset: u64) -> FileSystemReadWriteOptions {
+    let options = FileSystemReadWriteOptions::new();
+    options.set_at(offset as f64);
+    options
+}
+
+impl redb::StorageBackend for OpfsBackend {
+    fn len(&self) -> std::result::Result<u64, std::io::Error> {
+        self.with("getSize", |h| h.get_size()).map(|n| n as u64)
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::result::Result<(), std::io::Error> {
+        let mut done = 0usize;
+        while done < out.len() {
+            let n = self.with("read", |h| {
+                h.read_with_u8_array_and_options(&mut out[done..], &at(offset + done as u64))
+            })? as usize;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "OPFS read past the end of the file",
+                ));
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> std::result::Result<(), std::io::Error> {
+        self.with("truncate", |h| h.truncate_with_f64(len as f64))
+    }
+
+    fn sync_data(&self) -> std::result::Result<(), std::io::Error> {
+        self.with("flush", |h| h.flush())
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> std::result::Result<(), std::io::Error> {
+        let mut done = 0usize;
+        while done < data.len() {
+            let n = self.with("write", |h| {
+                h.write_with_u8_array_and_options(&data[done..], &at(offset + done as u64))
+            })? as usize;
+            if n == 0 {
+                return Err(std::io::Error::other(
+                    "OPFS write made no progress (is the origin's storage full?)",
+                ));
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn close(&self) -> std::result::Result<(), std::io::Error> {
+        if let Some(handle) = HANDLES.with(|handles| handles.borrow_mut().remove(&self.id)) {
+            handle.close();
+        }
+        Ok(())
+    }
+}
+
+/// Why this context cannot hold a sync access handle, if it cannot.
+fn unavailable(reason: impl Into<String>) -> Error {
+    Error::Unavailable {
+        backend: BACKEND,
+        reason: reason.into(),
+    }
+}
+
+async fn root() -> Result<FileSystemDirectoryHandle> {
+    let global = js_sys::global();
+    if !global.is_instance_of::<DedicatedWorkerGlobalScope>() {
+        return Err(unavailable(
+            "OPFS sync access handles exist only in dedicated workers (not in a page, a \
+             service worker or a shared worker): open this store in a dedicated worker, or use \
+             IndexedDbStore",
+        ));
+    }
+    let scope: WorkerGlobalScope = global.unchecked_into();
+    let storage = scope.navigator().storage();
+    if !js_sys::Reflect::has(&storage, &"getDirectory".into()).unwrap_or(false) {
+        return Err(unavailable(
+            "this browser has no Origin Private File System (navigator.storage.getDirectory)",
+        ));
+    }
+    let dir = JsFuture::from(storage.get_directory())
+        .await
+        .map_err(|e| unavailable(format!("the OPFS root is unavailable: {}", js_message(&e))))?;
+    Ok(dir.unchecked_into())
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 200 || name.contains('/') || name.contains('\\') {
+        return Err(Error::InvalidInput(format!(
+            "an OPFS file name is 1 to 200 bytes without '/' or '\\': {name:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Opens (creating if needed) the redb database in OPFS file `name` of this origin, with
+/// `builder`'s options (its [`Blocking`](crate::Blocking) is ignored: calls run inline).
+///
+/// # Errors
+///
+/// [`Error::Unavailable`] outside a dedicated worker or without OPFS, saying why;
+/// [`Error::Busy`] while another worker (this tab's or another's) has the file open;
+/// [`Error::InvalidInput`] for a name with a `/`; [`Error::Corrupted`] if the file is not a
+/// redb database.
+async fn open(name: &str, builder: RedbBuilder) -> Result<RedbStore> {
+    check_name(name)?;
+    let dir = root().await?;
+    let options = FileSystemGetFileOptions::new();
+    options.set_create(true);
+    let file: FileSystemFileHandle =
+        JsFuture::from(dir.get_file_handle_with_options(name, &options))
+            .await
+            .map_err(|e| Error::backend(BACKEND, js_message(&e)))?
+            .unchecked_into();
+    if !js_sys::Reflect::has(&file, &"createSyncAccessHandle".into()).unwrap_or(false) {
+        return Err(unavailable(
+            "this browser has no FileSystemSyncAccessHandle (createSyncAccessHandle)",
+        ));
+    }
+    let handle: FileSystemSyncAccessHandle = JsFuture::from(file.create_sync_access_handle())
+        .await
+        .map_err(|e| {
+            let message = js_message(&e);
+            if message.starts_with("NoModificationAllowedError")
+                || message.starts_with("InvalidStateError")
+            {
+                Error::Busy(format!(
+                    "OPFS file {name:?} is open in another worker or tab (a sync access handle \
+                     is exclusive): {message}"
+                ))
+            } else {
+                Error::backend(BACKEND, message)
+            }
+        })?
+        .unchecked_into();
+    let id = NEXT_ID.with(|next| {
+        let id = next.get();
+        next.set(id.wrapping_add(1));
+        id
+    });
+    HANDLES.with(|handles| handles.borrow_mut().insert(id, handle));
+    // On failure redb calls `close`, which releases the handle.
+    builder.open_backend(OpfsBackend { id })
+}
+
+/// Deletes OPFS file `name` of this origin (a store that is not open), if it exists.
+///
+/// # Errors
+///
+/// As [`open`] for the context; [`Error::Busy`] while the file is open.
+async fn delete(name: &str) -> Result<()> {
+    check_name(name)?;
+    let dir = root().await?;
+    let options = FileSystemRemoveOptions::new();
+    options.set_recursive(false);
+    match JsFuture::from(dir.remove_entry_with_options(name, &options)).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let message = js_message(&e);
+            if message.starts_with("NotFoundError") {
+                Ok(())
+            } else if message.starts_with("NoModificationAllowedError")
+                || message.starts_with("InvalidModificationError")
+            {
+                Err(Error::Busy(format!(
+                    "OPFS file {name:?} is open: {message}"
+                )))
+            } else {
+                Err(Error::backend(BACKEND, message))
+            }
+        }
+    }
+}
+
+impl RedbBuilder {
+    /// Opens (creating if needed) the store in OPFS file `name` of this origin, with these
+    /// options; see [`RedbStore::open_opfs`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RedbStore::open_opfs`].
+    pub async fn open_opfs(self, name: &str) -> Result<RedbStore> {
+        open(name, self).await
+    }
+}
+
+impl RedbStore {
+    /// Opens (creating if needed) the redb store in OPFS file `name` of this origin, in a
+    /// dedicated worker (see the [`opfs`](crate::backend::opfs) module docs: durability, one
+    /// owner at a time).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] outside a dedicated worker or without OPFS, saying why;
+    /// [`Error::Busy`] while another worker (of this tab or another) has the file open;
+    /// [`Error::InvalidInput`] for a name with a `/`; [`Error::Corrupted`] if the file is not
+    /// a redb database.
+    pub async fn open_opfs(name: &str) -> Result<RedbStore> {
+        open(name, RedbBuilder::default()).await
+    }
+
+    /// Deletes OPFS file `name` of this origin, if it exists (the store must be closed: every
+    /// clone dropped).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] outside a dedicated worker; [`Error::Busy`] while it is open.
+    pub async fn delete_opfs(name: &str) -> Result<()> {
+        delete(name).await
+    }
+}
