@@ -80,8 +80,13 @@ export interface SyncOptions {
 export interface WorkerVaultOptions {
   /** Where `worker.js` is served (default: beside this module). */
   workerUrl?: string | URL;
-  /** IndexedDB write durability (default "strict"). */
+  /** IndexedDB write durability (default "strict"); OPFS writes always flush. */
   durability?: 'strict' | 'relaxed' | 'default';
+  /**
+   * "auto" (default): redb over the Origin Private File System (the worker can hold it), moving a
+   * vault of the same name over from IndexedDB once; IndexedDB where OPFS is missing. Or force one.
+   */
+  backend?: 'auto' | 'opfs' | 'indexeddb';
 }
 
 /** A vault held by a dedicated Web Worker: the same API as `Vault`, never blocking the page. */
@@ -94,6 +99,8 @@ export declare class WorkerVault {
   rekey(name: string, password: Password, newPassword: Password): Promise<void>;
   unlock(name: string, password: Password, options?: UnlockOptions | number): Promise<WorkerSession>;
   importBackup(backup: Uint8Array, password: Password): Promise<string>;
+  /** The engine the vault runs on. */
+  backend(): Promise<'opfs' | 'indexeddb'>;
   verify(keyType: KeyType, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
   verifyEthPersonal(address: string, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
   ethAddress(publicKey: Uint8Array): Promise<string>;

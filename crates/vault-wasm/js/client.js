@@ -58,7 +58,7 @@ export const SESSION_METHODS = [
 /** The `Session` methods the client builds itself, on the forwarded ones. */
 export const STREAM_METHODS = ['encryptStream', 'decryptStream'];
 /** The `Vault` methods forwarded to the vault object in the worker (`unlock` is its own). */
-export const VAULT_METHODS = ['createKeyspace', 'listKeyspaces', 'deleteKeyspace', 'changePassword', 'rekey', 'importBackup', 'cloneKeyspace'];
+export const VAULT_METHODS = ['createKeyspace', 'listKeyspaces', 'deleteKeyspace', 'changePassword', 'rekey', 'importBackup', 'cloneKeyspace', 'backend'];
 
 /** A session held by the worker. The worker runs its calls in the order they were made here. */
 export class WorkerSession {
@@ -146,7 +146,7 @@ export class WorkerVault {
   static async open(dbName, options = {}) {
     const url = options.workerUrl ?? new URL('./worker.js', import.meta.url);
     const connection = new Connection(new Worker(url, { type: 'module' }));
-    const { handle } = await connection.call(0, 'open', [dbName, options.durability]);
+    const { handle } = await connection.call(0, 'open', [dbName, { durability: options.durability, backend: options.backend }]);
     return new WorkerVault(connection, handle);
   }
 

@@ -3,7 +3,9 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
-use kvstore::{Durability, IndexedDbStore};
+use kvstore::Durability;
+
+use crate::store::{BrowserStore, Choice};
 use vault::{KeyType, SecretBytes, Zeroizing};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -164,20 +166,44 @@ where
 /// Argon2id on the calling thread: on a page, use the worker client (`vault-wasm/client`).
 #[wasm_bindgen]
 pub struct Vault {
-    inner: vault::Vault<IndexedDbStore>,
+    inner: vault::Vault<BrowserStore>,
 }
 
 #[wasm_bindgen]
 impl Vault {
-    /// Opens (creating if needed) the vault stored in IndexedDB database `dbName`. Writes
-    /// request `durability: "strict"` (flushed to disk before they resolve) unless `durability`
-    /// says `"relaxed"` or `"default"` (the browser's own choice).
+    /// Opens (creating if needed) vault `dbName`. `options` is `{ backend, durability }` (or,
+    /// as in the first release, just the durability):
+    /// - `backend: "auto"` (default): redb over the Origin Private File System where this
+    ///   context can hold it (a dedicated worker), IndexedDB elsewhere; `"opfs"` or
+    ///   `"indexeddb"` to force one (`"opfs"` outside a dedicated worker rejects with
+    ///   `STORAGE_UNAVAILABLE`). On OPFS, a vault of the same name still in IndexedDB is moved
+    ///   over first (copied, verified, switched, then deleted from IndexedDB; interrupted, the
+    ///   next open finishes it). An OPFS vault is owned by one worker at a time: opening it in
+    ///   a second tab rejects with `STORAGE_BUSY` (never a silent fallback to IndexedDB).
+    /// - `durability` (IndexedDB only): `"strict"` (default: flushed before a write
+    ///   resolves), `"relaxed"` or `"default"` (the browser's choice). OPFS writes always
+    ///   resolve after the file's `flush()`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Vault>")]
     pub fn open(
         #[wasm_bindgen(js_name = dbName)] db_name: String,
-        #[wasm_bindgen(unchecked_param_type = "\"strict\" | \"relaxed\" | \"default\"")] durability: Option<String>,
+        #[wasm_bindgen(
+            unchecked_param_type = "OpenOptions | \"strict\" | \"relaxed\" | \"default\""
+        )]
+        options: JsValue,
     ) -> Promise {
         promise(async move {
+            let (durability, backend) = if options.is_object() {
+                (
+                    Reflect::get(&options, &"durability".into())
+                        .ok()
+                        .and_then(|v| v.as_string()),
+                    Reflect::get(&options, &"backend".into())
+                        .ok()
+                        .and_then(|v| v.as_string()),
+                )
+            } else {
+                (options.as_string(), None)
+            };
             let durability = match durability.as_deref() {
                 None | Some("strict") => Durability::Strict,
                 Some("relaxed") => Durability::Relaxed,
@@ -188,14 +214,28 @@ impl Vault {
                     )))
                 }
             };
-            let store = IndexedDbStore::builder(&db_name)
-                .durability(durability)
-                .open()
-                .await?;
+            let choice = match backend.as_deref() {
+                None | Some("auto") => Choice::Auto,
+                Some("opfs") => Choice::Opfs,
+                Some("indexeddb") => Choice::IndexedDb,
+                Some(other) => {
+                    return Err(vault::Error::InvalidInput(format!(
+                        "backend {other:?}: expected \"auto\", \"opfs\" or \"indexeddb\""
+                    )))
+                }
+            };
+            let store = BrowserStore::open(&db_name, choice, durability).await?;
             Ok(Vault {
                 inner: vault::Vault::new(store),
             })
         })
+    }
+
+    /// The engine this vault runs on: `"opfs"` (redb over the Origin Private File System) or
+    /// `"indexeddb"`.
+    #[wasm_bindgen]
+    pub fn backend(&self) -> String {
+        self.inner.store().backend().to_owned()
     }
 
     /// Creates keyspace `name` under `password`.
@@ -509,7 +549,7 @@ fn stream_transform(state: &Rc<SessionState>, cipher: Cipher) -> JsValue {
 /// What a [`Session`] shares with its calls in flight and its idle timer.
 struct SessionState {
     /// `None` only while a turn runs.
-    session: RefCell<Option<vault::Session<IndexedDbStore>>>,
+    session: RefCell<Option<vault::Session<BrowserStore>>>,
     /// Calls run one at a time, in the order JavaScript issued them.
     queue: Queue,
     /// Whether the keys were in memory after the last turn (to tell a lock event).

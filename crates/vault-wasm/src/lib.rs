@@ -1,4 +1,5 @@
-//! JavaScript bindings of [`vault`](../vault/README.md) on IndexedDB (see this crate's README for
+//! JavaScript bindings of [`vault`](../vault/README.md) on redb over the Origin Private File System
+//! (in dedicated workers) or IndexedDB (see this crate's README for
 //! the JavaScript API). Every export forwards to the `vault` crate; the only code here converts
 //! types (bytes ↔ `Uint8Array`, errors → `Error` objects with a stable `code`).
 #![forbid(unsafe_code)]
@@ -11,6 +12,8 @@ mod bindings;
 mod executor;
 #[cfg(any(all(target_arch = "wasm32", target_os = "unknown"), test))]
 mod queue;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+mod store;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub use bindings::*;
 

@@ -57,3 +57,11 @@ export interface HistoryEntry {
     /** The revision it was written at. */
     revision: number;
 }
+
+/** Options of `Vault.open`. */
+export interface OpenOptions {
+    /** "auto" (default): OPFS in a dedicated worker, IndexedDB elsewhere; or force one. */
+    backend?: "auto" | "opfs" | "indexeddb";
+    /** IndexedDB write durability (default "strict"); OPFS writes always flush. */
+    durability?: "strict" | "relaxed" | "default";
+}

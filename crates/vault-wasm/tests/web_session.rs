@@ -19,7 +19,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 async fn open_session(idle_timeout_ms: Option<f64>) -> (Vault, Session) {
     let name = format!("session-{}", js_sys::Math::random());
-    let vault = JsFuture::from(Vault::open(name, Some("relaxed".into())))
+    let vault = JsFuture::from(Vault::open(name, "relaxed".into()))
         .await
         .unwrap();
     let vault = Vault::try_from_js_value(vault).unwrap();

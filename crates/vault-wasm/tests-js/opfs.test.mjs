@@ -1,0 +1,225 @@
+// The vault on redb over the Origin Private File System, in headless Chromium: chosen by
+// default in the worker client, IndexedDB by choice or where OPFS cannot be held; a vault moved
+// from IndexedDB, even when the move is interrupted; a second tab refused with STORAGE_BUSY; and
+// workers terminated at random moments during acknowledged writes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { serve } from '../../../scripts/serve.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
+  '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** Worker terminations in the crash test (the issue asks for at least 100). */
+const TERMINATIONS = Number(process.env.OPFS_TERMINATIONS ?? 100);
+
+let server;
+let browser;
+let base;
+
+before(async () => {
+  server = await serve(0);
+  base = `http://127.0.0.1:${server.address().port}`;
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+async function blankPage(context) {
+  const page = await context.newPage();
+  await page.goto(`${base}/test-pages/interop.html`);
+  // A terminated worker's sync access handle is released by the browser shortly after: until
+  // then the file is busy (STORAGE_BUSY), as it is for a second tab.
+  await page.evaluate(() => {
+    window.openRetrying = async (WorkerVault, name, options) => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await WorkerVault.open(name, options);
+        } catch (e) {
+          if (e.code !== 'STORAGE_BUSY' || attempt >= 200) throw e;
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+      }
+    };
+  });
+  return page;
+}
+
+test('OPFS by default in the worker client, IndexedDB by choice, and where OPFS cannot be held', async () => {
+  const context = await browser.newContext();
+  const page = await blankPage(context);
+  const r = await page.evaluate(async () => {
+    const { WorkerVault } = await import('/pkg/client.js');
+    const { default: init, Vault } = await import('/pkg/vault_wasm.js');
+    const name = `choice-${Math.random()}`;
+    const code = (p) => p.then(() => 'resolved', (e) => e.code);
+    let vault = await WorkerVault.open(name);
+    const byDefault = await vault.backend();
+    await vault.createKeyspace('k', 'pw');
+    let session = await vault.unlock('k', 'pw');
+    await session.setSecret('s', new TextEncoder().encode('kept in OPFS'));
+    vault.terminate();
+    // A new worker (a reload): the same file, the same data.
+    vault = await WorkerVault.open(name);
+    session = await vault.unlock('k', 'pw');
+    const reopened = new TextDecoder().decode(await session.getSecret('s'));
+    vault.terminate();
+    const idb = await WorkerVault.open(`${name}-idb`, { backend: 'indexeddb' });
+    const forced = await idb.backend();
+    idb.terminate();
+    // The direct API on a page's main thread: no sync access handles there.
+    await init();
+    const direct = await Vault.open(`${name}-page`);
+    const onPage = direct.backend();
+    const opfsOnPage = await code(Vault.open(`${name}-page2`, { backend: 'opfs' }));
+    const badBackend = await code(Vault.open(`${name}-x`, { backend: 'floppy' }));
+    return { byDefault, reopened, forced, onPage, opfsOnPage, badBackend };
+  });
+  assert.deepEqual(r, {
+    byDefault: 'opfs',
+    reopened: 'kept in OPFS',
+    forced: 'indexeddb',
+    onPage: 'indexeddb',
+    opfsOnPage: 'STORAGE_UNAVAILABLE',
+    badBackend: 'INVALID_INPUT',
+  });
+  await context.close();
+});
+
+test('a vault in IndexedDB moves to OPFS, whole, even when the move is interrupted', async () => {
+  const context = await browser.newContext();
+  const page = await blankPage(context);
+  const r = await page.evaluate(async () => {
+    const { WorkerVault } = await import('/pkg/client.js');
+    const name = `move-${Math.random()}`;
+    const count = 3000;
+    let vault = await WorkerVault.open(name, { backend: 'indexeddb' });
+    await vault.createKeyspace('k', 'pw');
+    let session = await vault.unlock('k', 'pw');
+    const entries = [];
+    for (let i = 0; i < count; i++) entries.push([`s${i}`, new TextEncoder().encode(`value ${i}`)]);
+    await session.setSecrets(entries);
+    vault.terminate();
+    // The move starts in workers terminated at once, a little later, later still (the raw
+    // worker protocol: the client would only hand the worker over once open resolved).
+    for (const ms of [0, 5, 20, 60, 150, 400]) {
+      const worker = new Worker('/pkg/worker.js', { type: 'module' });
+      worker.postMessage({ id: 1, target: 0, method: 'open', args: [name, {}] });
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      worker.terminate();
+    }
+    vault = await window.openRetrying(WorkerVault, name);
+    const backend = await vault.backend();
+    session = await vault.unlock('k', 'pw');
+    const names = await session.listSecrets();
+    let wrong = 0;
+    for (const i of [0, 1, 1499, 2998, 2999]) {
+      if (new TextDecoder().decode(await session.getSecret(`s${i}`)) !== `value ${i}`) wrong++;
+    }
+    vault.terminate();
+    // IndexedDB was emptied after the switch: opening it by choice finds no keyspace.
+    const idb = await WorkerVault.open(name, { backend: 'indexeddb' });
+    const left = await idb.listKeyspaces();
+    idb.terminate();
+    return { backend, listed: names.length, wrong, left };
+  });
+  assert.deepEqual(r, { backend: 'opfs', listed: 3000, wrong: 0, left: [] });
+  await context.close();
+});
+
+test('a second tab gets STORAGE_BUSY while the first owns the OPFS vault, and opens it after', async () => {
+  const context = await browser.newContext();
+  const first = await blankPage(context);
+  const second = await blankPage(context);
+  const name = `tabs-${Math.random()}`;
+  await first.evaluate(async (name) => {
+    const { WorkerVault } = await import('/pkg/client.js');
+    window.vault = await WorkerVault.open(name);
+    await window.vault.createKeyspace('k', 'pw');
+  }, name);
+  const open = (page) => page.evaluate(async (name) => {
+    const { WorkerVault } = await import('/pkg/client.js');
+    try {
+      const vault = await WorkerVault.open(name);
+      const keyspaces = await vault.listKeyspaces();
+      vault.terminate();
+      return { keyspaces };
+    } catch (e) {
+      return { code: e.code, message: e.message };
+    }
+  }, name);
+  const busy = await open(second);
+  assert.equal(busy.code, 'STORAGE_BUSY', JSON.stringify(busy));
+  assert.match(busy.message, /another worker or tab/);
+  await first.evaluate(() => window.vault.terminate());
+  // The handle is released when the owning worker ends; the browser may take a moment.
+  let opened;
+  for (let i = 0; i < 50 && !opened?.keyspaces; i++) {
+    opened = await open(second);
+    if (!opened.keyspaces) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.deepEqual(opened, { keyspaces: ['k'] });
+  await context.close();
+});
+
+test(`crash: ${TERMINATIONS} workers terminated during acknowledged writes lose nothing and half-apply nothing`, async () => {
+  const context = await browser.newContext();
+  const page = await blankPage(context);
+  const r = await page.evaluate(async (terminations) => {
+    const { WorkerVault } = await import('/pkg/client.js');
+    const name = `crash-${Math.random()}`;
+    const PER_BATCH = 4;
+    const setup = await WorkerVault.open(name);
+    await setup.createKeyspace('k', 'pw');
+    setup.terminate();
+    const acknowledged = new Set();
+    let next = 0;
+    let half = 0;
+    let lost = 0;
+    let checks = 0;
+    for (let round = 0; round < terminations; round++) {
+      const vault = await window.openRetrying(WorkerVault, name);
+      const session = await vault.unlock('k', 'pw');
+      // Everything acknowledged so far is there, and every batch is whole or absent.
+      const names = new Set(await session.listSecrets());
+      for (const n of acknowledged) if (!names.has(`b${n}-0`)) lost++;
+      const counts = new Map();
+      for (const s of names) {
+        const n = s.slice(1, s.indexOf('-'));
+        counts.set(n, (counts.get(n) ?? 0) + 1);
+      }
+      for (const c of counts.values()) if (c !== PER_BATCH) half++;
+      checks++;
+      // Write until terminated at a random moment.
+      let stop = false;
+      const writing = (async () => {
+        while (!stop) {
+          const n = next++;
+          const batch = [];
+          for (let j = 0; j < PER_BATCH; j++) batch.push([`b${n}-${j}`, new Uint8Array(64).fill(j)]);
+          try {
+            await session.setSecrets(batch);
+            if (!stop) acknowledged.add(n);
+          } catch {
+            return;
+          }
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 180));
+      vault.terminate();
+      stop = true;
+      // The terminated worker never answers: its pending call is abandoned.
+      await Promise.race([writing, new Promise((resolve) => setTimeout(resolve, 10))]);
+    }
+    return { checks, acknowledged: acknowledged.size, lost, half };
+  }, TERMINATIONS);
+  console.log(`crash test: ${JSON.stringify(r)}`);
+  assert.equal(r.checks, TERMINATIONS);
+  assert.ok(r.acknowledged > TERMINATIONS, `writes were acknowledged between terminations: ${JSON.stringify(r)}`);
+  assert.equal(r.lost, 0, JSON.stringify(r));
+  assert.equal(r.half, 0, JSON.stringify(r));
+  await context.close();
+});
