@@ -2,7 +2,8 @@
 # Benchmarks, printed as tables of ours vs. the raw crate.
 #   scripts/bench.sh            native (criterion) and browser (headless Chromium)
 #   scripts/bench.sh native     only native
-#   scripts/bench.sh browser    only the kvstore browser harness
+#   scripts/bench.sh browser    only the kvstore browser harnesses (IndexedDB in a page; redb over
+#                               OPFS beside IndexedDB in a dedicated worker)
 #   scripts/bench.sh vault      the vault's native rows and its browser unlock
 #   scripts/bench.sh npm        the JS package in headless Chromium beside idb-keyval etc.
 #   scripts/bench.sh writes     secrets written and read on sled and redb; kvstore batches of
@@ -43,6 +44,9 @@ if [ "$what" = all ] || [ "$what" = browser ]; then
     export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
     cargo test -p kvstore --release --target wasm32-unknown-unknown --test browser_bench \
         -- --include-ignored --nocapture 2>&1 | grep -E '^(BENCH|kvstore|backend|-)' | sed 's/^BENCH //'
+    echo
+    cargo test -p kvstore --release --target wasm32-unknown-unknown --test browser_bench_opfs \
+        -- --include-ignored --nocapture 2>&1 | grep -E '^BENCH' | sed 's/^BENCH //'
 fi
 
 if [ "$what" = all ] || [ "$what" = vault ]; then

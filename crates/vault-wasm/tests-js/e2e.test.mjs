@@ -221,6 +221,15 @@ test('the benchmark page runs every row (quick mode: checks the harness, not the
   for (const r of rows) {
     assert.ok(Number.isFinite(r.ours) && r.ours > 0 && Number.isFinite(r.ref) && r.ref > 0, JSON.stringify(r));
   }
+  // The OPFS rows, in a dedicated worker started by the same page.
+  const opfs = await page.evaluate(() => window.benchOpfs({ quick: true }));
+  assert.deepEqual(opfs.backends, ['opfs', 'indexeddb']);
+  assert.deepEqual(opfs.rows.map((r) => r.op), [
+    'setSecrets, 1,000 (batch)', 'setSecret, one', 'getSecret', 'unlock (Argon2id 64 MiB, t=3)',
+  ]);
+  for (const r of opfs.rows) {
+    assert.ok(r.opfs > 0 && r.idb > 0 && (r.keyval === null || r.keyval > 0), JSON.stringify(r));
+  }
   assert.deepEqual(errors, []);
   await context.close();
 });
