@@ -130,7 +130,6 @@ impl Raw {
     }
 }
 
-
 /// The median of `times`.
 pub fn median(times: &[f64]) -> f64 {
     let mut sorted = times.to_vec();
