@@ -109,7 +109,7 @@ impl RedbBuilder {
 
     /// Opens (creating if needed) a database on any redb storage `backend` (redb's public
     /// [`StorageBackend`](redb::StorageBackend) trait: a file, memory, or the Origin Private
-    /// File System's [`OpfsBackend`](crate::OpfsBackend) in a browser).
+    /// File System's `OpfsBackend` in a browser, feature `opfs`).
     ///
     /// # Errors
     ///
