@@ -11,8 +11,8 @@ export declare class VaultError extends Error {
 
 /** A session held by the worker: the same methods as `Session`, all asynchronous, run in the order they are called. */
 export declare class WorkerSession {
-  /** Called with "lock" or "idle" when the session locks; the idle timer runs in the worker. */
-  onlock: ((reason: LockReason) => void) | null;
+  /** Called with "lock", "idle" or "owner" (the tab that owned the vault closed) when the session locks. */
+  onlock: ((reason: LockReason | 'owner') => void) | null;
   /** Called after each background sync (`startSync`) with its error or its report. */
   onsync: ((error: VaultError | null, report: SyncReport | null) => void) | null;
   lock(): Promise<void>;
@@ -87,6 +87,12 @@ export interface WorkerVaultOptions {
    * vault of the same name over from IndexedDB once; IndexedDB where OPFS is missing. Or force one.
    */
   backend?: 'auto' | 'opfs' | 'indexeddb';
+  /**
+   * Share an OPFS vault between tabs (default true): the first tab's worker owns the file and the
+   * others forward their calls to it; when that tab closes, another takes over (its sessions through
+   * the old owner lock with reason "owner"). `false`: a second tab gets STORAGE_BUSY instead.
+   */
+  share?: boolean;
 }
 
 /** A vault held by a dedicated Web Worker: the same API as `Vault`, never blocking the page. */

@@ -65,7 +65,10 @@ export class WorkerSession {
   constructor(connection, handle) {
     this.connection = connection;
     this.handle = handle;
-    /** Called with "lock" or "idle" when the session locks (the idle timer runs in the worker). */
+    /**
+     * Called with "lock", "idle" or "owner" when the session locks (the idle timer runs in the
+     * worker; "owner": the tab whose worker held the vault closed, and this tab took over).
+     */
     this.onlock = null;
     /** Called after each background sync with (error, report): one of them is null. */
     this.onsync = null;
@@ -146,7 +149,8 @@ export class WorkerVault {
   static async open(dbName, options = {}) {
     const url = options.workerUrl ?? new URL('./worker.js', import.meta.url);
     const connection = new Connection(new Worker(url, { type: 'module' }));
-    const { handle } = await connection.call(0, 'open', [dbName, { durability: options.durability, backend: options.backend }]);
+    const { durability, backend, share } = options;
+    const { handle } = await connection.call(0, 'open', [dbName, { durability, backend, share }]);
     return new WorkerVault(connection, handle);
   }
 

@@ -54,7 +54,7 @@ test('client.d.ts declares exactly what the worker client offers', async () => {
     declared(dts, 'WorkerVault'),
     [...VAULT_METHODS, ...STATIC_METHODS, 'open', 'unlock', 'terminate'].sort(),
   );
-  assert.match(dts, /onlock: \(\(reason: LockReason\) => void\) \| null;/);
+  assert.match(dts, /onlock: \(\(reason: LockReason \| 'owner'\) => void\) \| null;/);
 });
 
 test('npm pack ships the module, its types, the worker client, the snippets and the licenses', async () => {

@@ -130,7 +130,7 @@ test('a vault in IndexedDB moves to OPFS, whole, even when the move is interrupt
   await context.close();
 });
 
-test('a second tab gets STORAGE_BUSY while the first owns the OPFS vault, and opens it after', async () => {
+test('a second tab shares the OPFS vault through the first, and takes over when the first closes', async () => {
   const context = await browser.newContext();
   const first = await blankPage(context);
   const second = await blankPage(context);
@@ -139,29 +139,50 @@ test('a second tab gets STORAGE_BUSY while the first owns the OPFS vault, and op
     const { WorkerVault } = await import('/pkg/client.js');
     window.vault = await WorkerVault.open(name);
     await window.vault.createKeyspace('k', 'pw');
+    window.session = await window.vault.unlock('k', 'pw');
+    await window.session.setSecret('from first', new TextEncoder().encode('1'));
   }, name);
-  const open = (page) => page.evaluate(async (name) => {
+  const r = await second.evaluate(async (name) => {
     const { WorkerVault } = await import('/pkg/client.js');
-    try {
-      const vault = await WorkerVault.open(name);
-      const keyspaces = await vault.listKeyspaces();
-      vault.terminate();
-      return { keyspaces };
-    } catch (e) {
-      return { code: e.code, message: e.message };
-    }
+    window.vault = await WorkerVault.open(name);
+    window.locks = [];
+    const backend = await window.vault.backend();
+    window.session = await window.vault.unlock('k', 'pw');
+    window.session.onlock = (reason) => window.locks.push(reason);
+    const read = new TextDecoder().decode(await window.session.getSecret('from first'));
+    await window.session.setSecret('from second', new TextEncoder().encode('2'));
+    return { backend, read };
   }, name);
-  const busy = await open(second);
-  assert.equal(busy.code, 'STORAGE_BUSY', JSON.stringify(busy));
-  assert.match(busy.message, /another worker or tab/);
+  assert.deepEqual(r, { backend: 'opfs', read: '1' });
+  // The first tab sees the second's write (one store, one owner).
+  assert.equal(await first.evaluate(async () => new TextDecoder().decode(await window.session.getSecret('from second'))), '2');
+  // Without sharing, another opener is refused, not silently given another store.
+  const unshared = await second.evaluate(async (name) => {
+    const { WorkerVault } = await import('/pkg/client.js');
+    return WorkerVault.open(name, { share: false }).then((v) => { v.terminate(); return 'opened'; }, (e) => e.code);
+  }, name);
+  assert.equal(unshared, 'STORAGE_BUSY');
+  // The first tab's worker ends: the second takes over. Its session went with the old owner.
   await first.evaluate(() => window.vault.terminate());
-  // The handle is released when the owning worker ends; the browser may take a moment.
-  let opened;
-  for (let i = 0; i < 50 && !opened?.keyspaces; i++) {
-    opened = await open(second);
-    if (!opened.keyspaces) await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.deepEqual(opened, { keyspaces: ['k'] });
+  await second.waitForFunction(() => window.locks.includes('owner'), null, { timeout: 20000 });
+  const after = await second.evaluate(async () => {
+    const code = (p) => p.then(() => 'resolved', (e) => e.code);
+    const stale = await code(window.session.getSecret('from first'));
+    const session = await window.vault.unlock('k', 'pw');
+    const names = await session.listSecrets();
+    await session.setSecret('after takeover', new TextEncoder().encode('3'));
+    return { stale, names, backend: await window.vault.backend() };
+  });
+  assert.deepEqual(after, { stale: 'LOCKED', names: ['from first', 'from second'], backend: 'opfs' });
+  // A new tab now follows the second.
+  const third = await blankPage(context);
+  const read = await third.evaluate(async (name) => {
+    const { WorkerVault } = await import('/pkg/client.js');
+    const vault = await WorkerVault.open(name);
+    const session = await vault.unlock('k', 'pw');
+    return new TextDecoder().decode(await session.getSecret('after takeover'));
+  }, name);
+  assert.equal(read, '3');
   await context.close();
 });
 
