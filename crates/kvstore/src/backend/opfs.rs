@@ -59,9 +59,16 @@ thread_local! {
 
 /// A redb [`StorageBackend`](redb::StorageBackend) on an OPFS sync access handle (see the
 /// module docs). Made by [`RedbStore::open_opfs`].
+///
+/// Writes are gathered until the next `sync_data` (redb's commit point) and then written with
+/// adjacent pages merged, so a commit costs a few `write` calls instead of one per page (each
+/// call is a trip into the browser's file layer); a read that touches a gathered write, a size
+/// query or a resize applies them first, so redb always reads what it wrote.
 #[derive(Debug)]
 pub struct OpfsBackend {
     id: u32,
+    /// Writes not yet applied to the file, in the order redb made them.
+    pending: std::sync::Mutex<Vec<(u64, Vec<u8>)>>,
 }
 
 fn io_error(what: &str, err: JsValue) -> std::io::Error {
@@ -89,6 +96,82 @@ impl OpfsBackend {
     }
 }
 
+impl OpfsBackend {
+    fn new(id: u32) -> Self {
+        OpfsBackend {
+            id,
+            pending: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<(u64, Vec<u8>)>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes `data` at `offset`, all of it.
+    fn write_now(&self, offset: u64, data: &[u8]) -> std::result::Result<(), std::io::Error> {
+        let mut done = 0usize;
+        while done < data.len() {
+            let n = self.with("write", |h| {
+                h.write_with_u8_array_and_options(&data[done..], &at(offset + done as u64))
+            })? as usize;
+            if n == 0 {
+                return Err(std::io::Error::other(
+                    "OPFS write made no progress (is the origin's storage full?)",
+                ));
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Applies the gathered writes: in offset order with adjacent ones merged into one call
+    /// when none overlap, else one by one in the order they were made (the later wins).
+    fn apply_pending(&self) -> std::result::Result<(), std::io::Error> {
+        let writes = std::mem::take(&mut *self.pending());
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let mut sorted: Vec<&(u64, Vec<u8>)> = writes.iter().collect();
+        sorted.sort_by_key(|(offset, _)| *offset);
+        let overlapping = sorted
+            .windows(2)
+            .any(|w| w[0].0 + w[0].1.len() as u64 > w[1].0);
+        if overlapping {
+            for (offset, data) in &writes {
+                self.write_now(*offset, data)?;
+            }
+            return Ok(());
+        }
+        let mut run: Option<(u64, Vec<u8>)> = None;
+        for (offset, data) in sorted {
+            match &mut run {
+                Some((start, buf)) if *start + buf.len() as u64 == *offset => {
+                    buf.extend_from_slice(data)
+                }
+                _ => {
+                    if let Some((start, buf)) = run.take() {
+                        self.write_now(start, &buf)?;
+                    }
+                    run = Some((*offset, data.clone()));
+                }
+            }
+        }
+        if let Some((start, buf)) = run {
+            self.write_now(start, &buf)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a gathered write touches `[offset, offset + len)`.
+    fn touches_pending(&self, offset: u64, len: usize) -> bool {
+        let end = offset + len as u64;
+        self.pending()
+            .iter()
+            .any(|(o, d)| *o < end && offset < *o + d.len() as u64)
+    }
+}
+
 fn at(offset: u64) -> FileSystemReadWriteOptions {
     let options = FileSystemReadWriteOptions::new();
     options.set_at(offset as f64);
@@ -97,10 +180,14 @@ fn at(offset: u64) -> FileSystemReadWriteOptions {
 
 impl redb::StorageBackend for OpfsBackend {
     fn len(&self) -> std::result::Result<u64, std::io::Error> {
+        self.apply_pending()?;
         self.with("getSize", |h| h.get_size()).map(|n| n as u64)
     }
 
     fn read(&self, offset: u64, out: &mut [u8]) -> std::result::Result<(), std::io::Error> {
+        if self.touches_pending(offset, out.len()) {
+            self.apply_pending()?;
+        }
         let mut done = 0usize;
         while done < out.len() {
             let n = self.with("read", |h| {
@@ -118,34 +205,27 @@ impl redb::StorageBackend for OpfsBackend {
     }
 
     fn set_len(&self, len: u64) -> std::result::Result<(), std::io::Error> {
+        self.apply_pending()?;
         self.with("truncate", |h| h.truncate_with_f64(len as f64))
     }
 
     fn sync_data(&self) -> std::result::Result<(), std::io::Error> {
+        self.apply_pending()?;
         self.with("flush", |h| h.flush())
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> std::result::Result<(), std::io::Error> {
-        let mut done = 0usize;
-        while done < data.len() {
-            let n = self.with("write", |h| {
-                h.write_with_u8_array_and_options(&data[done..], &at(offset + done as u64))
-            })? as usize;
-            if n == 0 {
-                return Err(std::io::Error::other(
-                    "OPFS write made no progress (is the origin's storage full?)",
-                ));
-            }
-            done += n;
-        }
+        self.pending().push((offset, data.to_vec()));
         Ok(())
     }
 
     fn close(&self) -> std::result::Result<(), std::io::Error> {
+        let applied = self.apply_pending();
         if let Some(handle) = HANDLES.with(|handles| handles.borrow_mut().remove(&self.id)) {
+            let _ = handle.flush();
             handle.close();
         }
-        Ok(())
+        applied
     }
 }
 
@@ -235,7 +315,7 @@ async fn open(name: &str, builder: RedbBuilder) -> Result<RedbStore> {
     });
     HANDLES.with(|handles| handles.borrow_mut().insert(id, handle));
     // On failure redb calls `close`, which releases the handle.
-    builder.open_backend(OpfsBackend { id })
+    builder.open_backend(OpfsBackend::new(id))
 }
 
 /// Deletes OPFS file `name` of this origin (a store that is not open), if it exists.
