@@ -26,10 +26,10 @@
 //! **Blocking.** redb's calls run inline: they block the worker for the file's I/O, never a
 //! page.
 //!
-//! **Speed.** One commit is one `flush()` and a few page writes (`scripts/bench.sh browser`,
-//! headless Chromium, on-disk profile): batches of 1,000 sets at 70,000–82,000 items/s (about
-//! 6x raw IndexedDB calls), a durable single set in about 0.65–0.85 ms (about 2x), gets and
-//! scans 40–100x. In an off-the-record (incognito) profile Chromium keeps OPFS in memory behind
+//! **Speed.** One commit is one `flush()` and a few merged page writes (`scripts/bench.sh
+//! browser`, headless Chromium, on-disk profile): batches of 1,000 sets at about 100,000 items/s
+//! (about 7x raw IndexedDB calls), a durable single set in about 0.7 ms (about 2x: the flush is
+//! most of it), gets and scans 40–130x. In an off-the-record (incognito) profile Chromium keeps OPFS in memory behind
 //! IPC: each page write costs about 0.7 ms there, several times slower than on disk.
 //!
 //! [`FileSystemSyncAccessHandle`]: https://developer.mozilla.org/en-US/docs/Web/API/FileSystemSyncAccessHandle
