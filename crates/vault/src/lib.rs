@@ -16,6 +16,7 @@ mod format;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hd;
 pub mod io;
 mod keys;
 mod keyspace;
