@@ -168,10 +168,12 @@ pub enum Item {
     Secret,
     /// A value kept after it lost a sync conflict.
     History,
+    /// An HD wallet seed (from a BIP39 mnemonic).
+    Seed,
 }
 
 impl Item {
-    /// `"keyspace"`, `"keyspace id"`, `"key pair"`, `"secret"` or `"history entry"`.
+    /// `"keyspace"`, `"keyspace id"`, `"key pair"`, `"secret"`, `"history entry"` or `"seed"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Item::Keyspace => "keyspace",
@@ -179,6 +181,7 @@ impl Item {
             Item::KeyPair => "key pair",
             Item::Secret => "secret",
             Item::History => "history entry",
+            Item::Seed => "seed",
         }
     }
 }

@@ -269,6 +269,8 @@ pub(crate) enum Kind {
     Secret,
     /// A value that lost a sync conflict, kept so nothing is lost (`sync.rs`).
     History,
+    /// An HD wallet seed: its mnemonic's entropy and the BIP39 seed (`hd.rs`).
+    Seed,
 }
 
 impl Kind {
@@ -277,6 +279,7 @@ impl Kind {
             Kind::KeyPair => b'k',
             Kind::Secret => b's',
             Kind::History => b'h',
+            Kind::Seed => b'd',
         }
     }
 
@@ -285,6 +288,7 @@ impl Kind {
             b'k' => Some(Kind::KeyPair),
             b's' => Some(Kind::Secret),
             b'h' => Some(Kind::History),
+            b'd' => Some(Kind::Seed),
             _ => None,
         }
     }
@@ -294,6 +298,7 @@ impl Kind {
             Kind::KeyPair => crate::Item::KeyPair,
             Kind::Secret => crate::Item::Secret,
             Kind::History => crate::Item::History,
+            Kind::Seed => crate::Item::Seed,
         }
     }
 
@@ -472,6 +477,9 @@ pub(crate) fn check_record(
     if kind == Kind::KeyPair {
         decode_key_pair(&payload)?;
     }
+    if kind == Kind::Seed {
+        decode_seed(&payload)?;
+    }
     Ok(CheckedRecord {
         kind,
         name,
@@ -481,6 +489,40 @@ pub(crate) fn check_record(
             .try_into()
             .map_err(|_| Error::Corrupted("a record key has a wrong length".into()))?,
     })
+}
+
+const SEED_VERSION: u8 = 1;
+
+/// A seed payload: version 1 ‖ entropy length (0, 16, 20, 24, 28 or 32) ‖ the mnemonic's
+/// entropy ‖ the 64-byte BIP39 seed (made with the passphrase, which is not stored).
+pub(crate) fn encode_seed(entropy: &[u8], seed: &crate::hd::Seed) -> SecretBytes {
+    let mut out = SecretBytes::with_capacity(2 + entropy.len() + seed.as_bytes().len());
+    out.vec_mut().push(SEED_VERSION);
+    out.vec_mut().push(entropy.len() as u8);
+    out.vec_mut().extend_from_slice(entropy);
+    out.vec_mut().extend_from_slice(seed.as_bytes());
+    out
+}
+
+/// The entropy (empty for a raw seed) and seed of a seed payload.
+pub(crate) fn decode_seed(payload: &[u8]) -> Result<(Zeroizing<Vec<u8>>, crate::hd::Seed)> {
+    let mut r = Reader::new(payload, "seed record");
+    check_version("seed record", r.u8()?, SEED_VERSION)?;
+    let len = r.u8()? as usize;
+    if !matches!(len, 0 | 16 | 20 | 24 | 28 | 32) {
+        return Err(Error::Corrupted(format!(
+            "a seed record with {len} bytes of entropy"
+        )));
+    }
+    let rest = r.rest();
+    if rest.len() != len + 64 {
+        return Err(Error::Corrupted("a seed record of the wrong length".into()));
+    }
+    let (entropy, seed) = rest.split_at(len);
+    Ok((
+        Zeroizing::new(entropy.to_vec()),
+        crate::hd::Seed::from_bytes(seed).map_err(|_| Error::Corrupted("a bad seed".into()))?,
+    ))
 }
 
 /// A key-pair payload: key id (1 byte) ‖ 32-byte private key.

@@ -6,8 +6,10 @@
 //! typed, zeroizing interface and the presets. Every function is checked against the official
 //! vectors (trezor/python-mnemonic, BIP32 vectors 1–5, SLIP-0010), natively and in browsers.
 //!
-//! Not yet: storing a seed in a keyspace, deriving keys into it, the CLI and the JavaScript
-//! package (issue 14 continues).
+//! Seeds stored in a keyspace and keys derived into it: [`Vault::generate_seed`](crate::Vault::generate_seed),
+//! [`import_mnemonic`](crate::Vault::import_mnemonic), [`export_mnemonic`](crate::Vault::export_mnemonic),
+//! [`derive_key`](crate::Vault::derive_key). Not yet: the key's path recorded with it, the CLI
+//! and the JavaScript package.
 
 use zeroize::Zeroizing;
 
@@ -107,6 +109,17 @@ pub fn mnemonic_to_seed(mnemonic: &str, passphrase: &str) -> Result<Seed> {
     })?;
     let seed = Zeroizing::new(parsed.to_seed(passphrase));
     Seed::from_bytes(seed.as_ref())
+}
+
+/// The entropy of an English `mnemonic` (checksum checked), as [`mnemonic_to_seed`] reads it.
+///
+/// # Errors
+///
+/// As [`mnemonic_to_seed`].
+pub fn mnemonic_entropy(mnemonic: &str) -> Result<Zeroizing<Vec<u8>>> {
+    let parsed = bip39::Mnemonic::parse(mnemonic)
+        .map_err(|_| Error::InvalidInput("not a valid mnemonic".into()))?;
+    Ok(Zeroizing::new(parsed.to_entropy()))
 }
 
 fn parse_path(path: &str) -> Result<derivation_path::DerivationPath> {

@@ -36,6 +36,7 @@ mod session;
 mod stream;
 mod sync;
 mod vault;
+mod wallet;
 
 pub use backup::BACKUP_MAGIC;
 pub use blind::BlindNames;

@@ -594,7 +594,7 @@ impl<S: KVStore> Vault<S> {
 
     /// Every record of `kind`, each fully checked ([`check_record`]) and checked against the
     /// manifest, sorted by name.
-    async fn list_records(
+    pub(crate) async fn list_records(
         &self,
         ks: &UnlockedKeyspace,
         kind: Kind,
@@ -608,7 +608,12 @@ impl<S: KVStore> Vault<S> {
         Ok(out)
     }
 
-    async fn delete_record(&self, ks: &UnlockedKeyspace, kind: Kind, name: &str) -> Result<()> {
+    pub(crate) async fn delete_record(
+        &self,
+        ks: &UnlockedKeyspace,
+        kind: Kind,
+        name: &str,
+    ) -> Result<()> {
         check_lookup_name(kind.label(), name, MAX_ITEM_NAME_LEN)?;
         self.commit(ks, &[Edit::Delete { kind, name }], OnConflict::Retry)
             .await?;
@@ -670,7 +675,12 @@ impl<S: KVStore> Vault<S> {
         self.store_key(access.into(), name, key).await
     }
 
-    async fn store_key(&self, access: Access<'_>, name: &str, key: PrivateKey) -> Result<KeyInfo> {
+    pub(crate) async fn store_key(
+        &self,
+        access: Access<'_>,
+        name: &str,
+        key: PrivateKey,
+    ) -> Result<KeyInfo> {
         validate_name("key pair", name, MAX_ITEM_NAME_LEN)?;
         let ks = self.resolve(access).await?;
         let payload = encode_key_pair(&key);
