@@ -62,7 +62,7 @@ impl Seed {
 ///
 /// # Errors
 ///
-/// [`Error::RandomSourceFailed`] if the random source fails.
+/// [`Error::RandomSource`] if the random source fails.
 pub fn generate_mnemonic(length: MnemonicLength) -> Result<Zeroizing<String>> {
     let mut entropy = Zeroizing::new(vec![
         0u8;

@@ -21,7 +21,7 @@ impl<S: KVStore> Vault<S> {
     /// # Errors
     ///
     /// [`Error::AlreadyExists`] if the keyspace has a seed of that name; [`Error::InvalidInput`]
-    /// for a bad name; [`Error::RandomSourceFailed`]; with [`Access::Password`], what
+    /// for a bad name; [`Error::RandomSource`]; with [`Access::Password`], what
     /// [`unlock`](Self::unlock) fails with; storage failures.
     pub async fn generate_seed<'a>(
         &self,
