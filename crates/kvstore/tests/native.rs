@@ -187,7 +187,20 @@ fn a_sled_store_written_before_versions_is_upgraded_in_place() {
         }
         db.flush().unwrap();
     }
-    let store = futures::executor::block_on(upgraded_in_place(|| SledStore::open(&path).unwrap()));
+    // sled releases its file lock when its flusher thread lets go of the last handle, which can
+    // be a moment after the drop on a loaded machine: until then a reopen is (rightly) Busy.
+    let reopen = || {
+        for _ in 0..250 {
+            match SledStore::open(&path) {
+                Err(kvstore::Error::Busy(_)) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                other => return other.unwrap(),
+            }
+        }
+        panic!("the sled store stayed busy for 5 s after its last handle was dropped")
+    };
+    let store = futures::executor::block_on(upgraded_in_place(reopen));
     let trees = store.db().tree_names();
     assert!(
         !trees
