@@ -34,18 +34,23 @@ fn sled_keeps_data_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     futures::executor::block_on(kvstore::testing::persistence_across_reopen(|| async {
-        // sled releases its file lock from its flusher thread shortly after the last handle
-        // is dropped; on a loaded machine a reopen at once can still find it held.
-        let started = std::time::Instant::now();
-        loop {
-            match SledStore::open(&path) {
-                Err(Error::Busy(_)) if started.elapsed() < std::time::Duration::from_secs(5) => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
-                }
-                other => break other.unwrap(),
-            }
-        }
+        reopen_sled(&path)
     }));
+}
+
+/// Opens the sled store at `path`, waiting up to 5 s for it to be free: sled releases its file
+/// lock from its flusher thread shortly after the last handle is dropped, so on a loaded
+/// machine a reopen at once can still find it held (Busy).
+fn reopen_sled(path: &std::path::Path) -> SledStore {
+    let started = std::time::Instant::now();
+    loop {
+        match SledStore::open(path) {
+            Err(Error::Busy(_)) if started.elapsed() < std::time::Duration::from_secs(5) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            other => break other.unwrap(),
+        }
+    }
 }
 
 #[test]
@@ -187,20 +192,7 @@ fn a_sled_store_written_before_versions_is_upgraded_in_place() {
         }
         db.flush().unwrap();
     }
-    // sled releases its file lock when its flusher thread lets go of the last handle, which can
-    // be a moment after the drop on a loaded machine: until then a reopen is (rightly) Busy.
-    let reopen = || {
-        for _ in 0..250 {
-            match SledStore::open(&path) {
-                Err(kvstore::Error::Busy(_)) => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
-                }
-                other => return other.unwrap(),
-            }
-        }
-        panic!("the sled store stayed busy for 5 s after its last handle was dropped")
-    };
-    let store = futures::executor::block_on(upgraded_in_place(reopen));
+    let store = futures::executor::block_on(upgraded_in_place(|| reopen_sled(&path)));
     let trees = store.db().tree_names();
     assert!(
         !trees

@@ -147,6 +147,19 @@ fn history_payload(record: &CheckedRecord) -> Result<SecretBytes> {
     Ok(payload)
 }
 
+/// Blind writes (`create: false`) of `puts`: what a carried-over change becomes.
+fn put_edits(
+    puts: &[(Kind, String, SecretBytes)],
+) -> impl Iterator<Item = crate::records::Edit<'_>> {
+    puts.iter()
+        .map(|(kind, name, payload)| crate::records::Edit::Put {
+            kind: *kind,
+            name,
+            payload,
+            create: false,
+        })
+}
+
 /// A fresh history record name (32 hex digits).
 fn history_name() -> Result<String> {
     let mut id = [0u8; 16];
@@ -711,14 +724,7 @@ impl<S: KVStore> Vault<S> {
                 }
             }
         }
-        let edits: Vec<crate::records::Edit<'_>> = puts
-            .iter()
-            .map(|(kind, name, payload)| crate::records::Edit::Put {
-                kind: *kind,
-                name,
-                payload,
-                create: false,
-            })
+        let edits: Vec<crate::records::Edit<'_>> = put_edits(&puts)
             .chain(
                 deletes
                     .iter()
@@ -852,15 +858,7 @@ impl<S: KVStore> Vault<S> {
             }
         }
         if !puts.is_empty() {
-            let edits: Vec<crate::records::Edit<'_>> = puts
-                .iter()
-                .map(|(kind, name, payload)| crate::records::Edit::Put {
-                    kind: *kind,
-                    name,
-                    payload,
-                    create: false,
-                })
-                .collect();
+            let edits: Vec<crate::records::Edit<'_>> = put_edits(&puts).collect();
             Box::pin(self.commit(&new, &edits, crate::records::OnConflict::Retry)).await?;
         }
         Ok(new)
