@@ -128,18 +128,22 @@ impl PrivateKey {
 
     /// EIP-191 personal-message signature: 65 bytes r ‖ s ‖ v with v = 27 + recovery id.
     pub(crate) fn sign_eth_personal(&self, message: &[u8]) -> Result<[u8; 65]> {
-        let PrivateKey::Secp256k1(key) = self else {
-            return Err(Error::InvalidInput(
+        Ok(self.sign_hash(&eth_personal_hash(message))?.to_bytes())
+    }
+
+    /// The secp256k1 key, for Ethereum signing.
+    pub(crate) fn secp256k1(&self) -> Result<&SigningKey> {
+        match self {
+            PrivateKey::Secp256k1(key) => Ok(key),
+            PrivateKey::Ed25519(_) => Err(Error::InvalidInput(
                 "Ethereum signing needs a secp256k1 key pair".into(),
-            ));
-        };
-        let (signature, recovery) = key
-            .sign_prehash_recoverable(&eth_personal_hash(message))
-            .map_err(|_| Error::InvalidInput("signing failed".into()))?;
-        let mut out = [0u8; 65];
-        out[..64].copy_from_slice(&signature.to_bytes());
-        out[64] = 27 + recovery.to_byte();
-        Ok(out)
+            )),
+        }
+    }
+
+    /// A recoverable signature over a 32-byte hash (secp256k1 only).
+    pub(crate) fn sign_hash(&self, hash: &[u8; 32]) -> Result<crate::eth::EthSignature> {
+        crate::eth::sign_prehash(self.secp256k1()?, hash)
     }
 }
 
@@ -205,7 +209,7 @@ pub fn eth_address(public_key: &[u8]) -> Result<[u8; 20]> {
     Ok(address_of(&key))
 }
 
-fn address_of(key: &VerifyingKey) -> [u8; 20] {
+pub(crate) fn address_of(key: &VerifyingKey) -> [u8; 20] {
     let point = key.to_encoded_point(false);
     let hash = Keccak256::digest(&point.as_bytes()[1..]);
     let mut address = [0u8; 20];

@@ -12,6 +12,7 @@ mod blind;
 mod cipher;
 mod crypto;
 mod error;
+pub mod eth;
 mod format;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

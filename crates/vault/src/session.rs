@@ -14,6 +14,7 @@ use std::time::Duration;
 use kvstore::KVStore;
 use web_time::Instant;
 
+use crate::eth::{EthSignature, Transaction, TypedDataEncoding};
 use crate::keys::PrivateKey;
 use crate::stream::{StreamDecryptor, StreamEncryptor};
 use crate::{Error, KeyInfo, KeyType, Result, UnlockedKeyspace, Vault};
@@ -422,6 +423,60 @@ impl<S: KVStore> Session<S> {
     /// is selected or it is an Ed25519 one.
     pub async fn sign_eth_personal(&mut self, message: &[u8]) -> Result<[u8; 65]> {
         self.current()?.sign_eth_personal(message)
+    }
+
+    /// Recoverable signature over a 32-byte hash with the selected key pair (see
+    /// [`Vault::sign_hash`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; [`Error::InvalidInput`] when no key pair
+    /// is selected or it is an Ed25519 one.
+    pub async fn sign_hash(&mut self, hash: &[u8; 32]) -> Result<EthSignature> {
+        self.current()?.sign_hash(hash)
+    }
+
+    /// EIP-712 signature with the selected key pair (see [`Vault::sign_typed_data`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`sign_hash`](Self::sign_hash) and [`crate::eth::typed_data_hash`].
+    pub async fn sign_typed_data(
+        &mut self,
+        json: &str,
+        encoding: TypedDataEncoding,
+    ) -> Result<EthSignature> {
+        let hash = crate::eth::typed_data_hash(json, encoding)?;
+        self.current()?.sign_hash(&hash)
+    }
+
+    /// Signs a transaction with the selected key pair (see [`Vault::sign_transaction`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`sign_hash`](Self::sign_hash); [`Error::InvalidInput`] for a `from` that is not
+    /// the key's address.
+    pub async fn sign_transaction(&mut self, transaction: &Transaction) -> Result<Vec<u8>> {
+        transaction.sign(self.current()?.secp256k1()?)
+    }
+
+    /// Signs an EIP-7702 authorization with the selected key pair (see
+    /// [`Vault::sign_authorization`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`sign_hash`](Self::sign_hash).
+    pub async fn sign_authorization(
+        &mut self,
+        chain_id: u64,
+        address: &[u8; 20],
+        nonce: u64,
+    ) -> Result<String> {
+        let hash = crate::eth::authorization_hash(chain_id, address, nonce);
+        let signature = self.current()?.sign_hash(&hash)?;
+        Ok(crate::eth::signed_authorization_json(
+            chain_id, address, nonce, signature,
+        ))
     }
 
     /// See [`Vault::set_secret`].
