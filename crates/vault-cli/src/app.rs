@@ -152,6 +152,9 @@ async fn dispatch(cli: Cli) -> Result<()> {
     if let Command::Verify(args) = &cli.command {
         return commands::sign::verify(&cli, args);
     }
+    if let Command::Eth(EthCommand::DecodeTx { raw }) = &cli.command {
+        return commands::eth::decode(&cli, raw);
+    }
     let inputs = Inputs::read(&cli)?;
     let path = match &cli.store {
         Some(path) => path.clone(),
@@ -192,6 +195,8 @@ async fn run<S: KVStore>(cli: &Cli, mut inputs: Inputs, vault: Vault<S>) -> Resu
     match &cli.command {
         Command::Keyspace(cmd) => commands::keyspace::run(cli, &inputs, &vault, cmd).await,
         Command::Key(cmd) => commands::key::run(cli, &mut inputs, &vault, cmd).await,
+        Command::Seed(cmd) => commands::seed::run(cli, &mut inputs, &vault, cmd).await,
+        Command::Eth(cmd) => commands::eth::run(cli, &mut inputs, &vault, cmd).await,
         Command::Sign(args) => commands::sign::sign(cli, inputs, &vault, args).await,
         Command::Verify(args) => commands::sign::verify(cli, args),
         Command::Secret(cmd) => commands::secret::run(cli, &mut inputs, &vault, cmd).await,

@@ -81,6 +81,14 @@ pub enum Command {
     /// Key pairs: generate, import, list, show, rename, delete, export.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// HD wallet seeds: generate or import a BIP39 mnemonic, list, delete, export the words.
+    /// Keys are derived from a seed with `vault key derive`.
+    #[command(subcommand)]
+    Seed(SeedCommand),
+    /// Ethereum: sign transactions, EIP-712 typed data, hashes and EIP-7702 authorizations
+    /// with a secp256k1 key pair; decode a signed transaction (no store needed).
+    #[command(subcommand)]
+    Eth(EthCommand),
     /// Sign a message (argument, --file, or standard input) with a key pair.
     Sign(SignArgs),
     /// Verify a signature with a public key (or an Ethereum address); needs no password.
@@ -213,6 +221,162 @@ pub enum KeyCommand {
         /// Confirms that the private key may be printed.
         #[arg(long)]
         reveal_private_key: bool,
+    },
+    /// Derive a key pair from a seed (`vault seed`), by preset or by path; the key records
+    /// its seed and path.
+    Derive {
+        keyspace: String,
+        name: String,
+        /// The seed to derive from.
+        #[arg(long)]
+        seed: String,
+        /// A named path: ethereum (m/44'/60'/0'/0/i), ethereum-ledger-live
+        /// (m/44'/60'/i'/0/0), solana (m/44'/501'/i'/0'), solana-bip44 (m/44'/501'/i'),
+        /// cosmos (m/44'/118'/0'/0/i).
+        #[arg(long, conflicts_with = "path", required_unless_present = "path")]
+        preset: Option<String>,
+        /// The account index of --preset.
+        #[arg(long, default_value_t = 0, requires = "preset")]
+        index: u32,
+        /// A free path, e.g. "m/44'/60'/0'/0/7" (Ed25519 paths are hardened throughout).
+        #[arg(long)]
+        path: Option<String>,
+        /// The key type of --path.
+        #[arg(long = "type", value_enum, default_value_t = KeyTypeArg::Secp256k1)]
+        key_type: KeyTypeArg,
+    },
+    /// Import the key of a keystore v3 (Web3 Secret Storage) file. The file's password comes
+    /// from --keystore-password-file, VAULT_KEYSTORE_PASSWORD or a prompt.
+    ImportKeystore {
+        keyspace: String,
+        name: String,
+        /// The keystore file.
+        file: PathBuf,
+        /// Read the keystore's password from the first line of this file.
+        #[arg(long, value_name = "FILE")]
+        keystore_password_file: Option<PathBuf>,
+    },
+    /// Write a secp256k1 key pair as a keystore v3 file, encrypted under a new keystore
+    /// password (--keystore-password-file, VAULT_KEYSTORE_PASSWORD or a prompt).
+    ExportKeystore {
+        keyspace: String,
+        name: String,
+        /// The keystore file (mode 0600, written atomically; default standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The key derivation: standard (scrypt n = 2^18, what geth and ethers write), light
+        /// (scrypt n = 2^12) or pbkdf2 (262,144 iterations).
+        #[arg(long, value_enum, default_value_t = KeystoreKdfArg::Standard)]
+        kdf: KeystoreKdfArg,
+        /// Read the keystore's password from the first line of this file.
+        #[arg(long, value_name = "FILE")]
+        keystore_password_file: Option<PathBuf>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeystoreKdfArg {
+    /// scrypt n = 2^18, r = 8, p = 1
+    Standard,
+    /// scrypt n = 2^12, r = 8, p = 6
+    Light,
+    /// PBKDF2-HMAC-SHA256, 262,144 iterations
+    Pbkdf2,
+}
+
+impl From<KeystoreKdfArg> for vault::keystore::KeystoreKdf {
+    fn from(k: KeystoreKdfArg) -> Self {
+        match k {
+            KeystoreKdfArg::Standard => Self::STANDARD,
+            KeystoreKdfArg::Light => Self::LIGHT,
+            KeystoreKdfArg::Pbkdf2 => Self::Pbkdf2 {
+                iterations: 262_144,
+            },
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SeedCommand {
+    /// Generate a BIP39 mnemonic and store its seed; prints the words once, to write down.
+    Generate {
+        keyspace: String,
+        name: String,
+        /// 12 or 24 words.
+        #[arg(long, default_value_t = 24)]
+        words: u8,
+        /// Read a BIP39 passphrase (the "25th word") from the first line of this file.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Import a BIP39 mnemonic (English), read from standard input or a no-echo prompt.
+    Import {
+        keyspace: String,
+        name: String,
+        /// Read a BIP39 passphrase (the "25th word") from the first line of this file.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// List seeds.
+    List { keyspace: String },
+    /// Delete a seed (keys derived from it stay).
+    Delete { keyspace: String, name: String },
+    /// Print a seed's words. Needs --reveal-mnemonic.
+    Export {
+        keyspace: String,
+        name: String,
+        /// Confirms that the words may be printed.
+        #[arg(long)]
+        reveal_mnemonic: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EthCommand {
+    /// Sign a transaction given as JSON (file or standard input): prints the raw signed
+    /// transaction as 0x hex, for eth_sendRawTransaction.
+    SignTx {
+        keyspace: String,
+        key: String,
+        /// The transaction JSON file (default: standard input).
+        file: Option<PathBuf>,
+    },
+    /// Sign EIP-712 typed data (the JSON of eth_signTypedData_v4, file or standard input).
+    SignTypedData {
+        keyspace: String,
+        key: String,
+        /// The typed-data JSON file (default: standard input).
+        file: Option<PathBuf>,
+        /// Hash arrays of structs as the EIP's text reads, not as MetaMask's V4 (the default,
+        /// which ethers, viem and geth share).
+        #[arg(long)]
+        spec: bool,
+    },
+    /// Sign a 32-byte hash (0x hex) recoverably: r ‖ s ‖ v.
+    SignHash {
+        keyspace: String,
+        key: String,
+        /// The hash, 64 hex digits.
+        hash: String,
+    },
+    /// Sign an EIP-7702 authorization; prints its JSON for a transaction's authorizationList.
+    Authorize {
+        keyspace: String,
+        key: String,
+        /// The chain (0: every chain).
+        #[arg(long)]
+        chain_id: u64,
+        /// The contract to delegate to.
+        #[arg(long)]
+        address: String,
+        /// The account's nonce at the time the authorization is processed.
+        #[arg(long)]
+        nonce: u64,
+    },
+    /// Decode a raw signed transaction (0x hex): its type, hash, signer and chain.
+    DecodeTx {
+        /// The raw transaction, 0x hex.
+        raw: String,
     },
 }
 

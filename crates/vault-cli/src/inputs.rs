@@ -21,8 +21,11 @@ use crate::cli::*;
 pub(crate) struct Inputs {
     password: Option<Zeroizing<String>>,
     pub(crate) new_password: Option<Zeroizing<String>>,
-    /// A secret's value, a private key, a message to sign or a backup file.
+    /// A secret's value, a private key, a message to sign, a backup file, a mnemonic, a
+    /// keystore file, a transaction or typed data.
     data: Option<Zeroizing<Vec<u8>>>,
+    /// A second secret: a BIP39 passphrase or a keystore's password.
+    pub(crate) extra: Option<Zeroizing<String>>,
     /// The input of `encrypt`/`decrypt`, opened (not read): it streams after the store closed.
     pub(crate) stream: Option<(Box<dyn Read>, Option<u64>)>,
 }
@@ -73,7 +76,71 @@ impl Inputs {
                     "exporting prints the private key: add --reveal-private-key to confirm",
                 ))
             }
+            Command::Key(KeyCommand::ImportKeystore {
+                file,
+                keystore_password_file,
+                ..
+            }) => {
+                inputs.data = Some(Zeroizing::new(std::fs::read(file).with_context(|| {
+                    format!("cannot read {}", file.display())
+                })?));
+                with_password(&mut inputs)?;
+                inputs.extra = Some(keystore_password(keystore_password_file, false)?);
+            }
+            Command::Key(KeyCommand::ExportKeystore {
+                keystore_password_file,
+                ..
+            }) => {
+                with_password(&mut inputs)?;
+                inputs.extra = Some(keystore_password(keystore_password_file, true)?);
+            }
             Command::Key(_) => with_password(&mut inputs)?,
+            Command::Seed(SeedCommand::Generate {
+                passphrase_file,
+                words,
+                ..
+            }) => {
+                if !matches!(words, 12 | 24) {
+                    return Err(usage("--words is 12 or 24"));
+                }
+                inputs.extra = Some(optional_line(passphrase_file, "the passphrase file")?);
+                with_password(&mut inputs)?;
+            }
+            Command::Seed(SeedCommand::Import {
+                passphrase_file, ..
+            }) => {
+                inputs.extra = Some(optional_line(passphrase_file, "the passphrase file")?);
+                let words = if std::io::stdin().is_terminal() && !cli.password.password_stdin {
+                    Zeroizing::new(
+                        rpassword::prompt_password("Mnemonic words: ")
+                            .context("cannot read the words")?,
+                    )
+                } else {
+                    first_line(
+                        data_stdin(cli, "the mnemonic")?.lock(),
+                        "the mnemonic on standard input",
+                    )?
+                };
+                inputs.data = Some(Zeroizing::new(words.as_bytes().to_vec()));
+                with_password(&mut inputs)?;
+            }
+            Command::Seed(SeedCommand::Export {
+                reveal_mnemonic: false,
+                ..
+            }) => {
+                return Err(usage(
+                    "exporting prints the mnemonic, which gives every key derived from it: add --reveal-mnemonic to confirm",
+                ))
+            }
+            Command::Seed(_) => with_password(&mut inputs)?,
+            Command::Eth(EthCommand::DecodeTx { .. }) => {}
+            Command::Eth(
+                EthCommand::SignTx { file, .. } | EthCommand::SignTypedData { file, .. },
+            ) => {
+                inputs.data = Some(Zeroizing::new(message_bytes(cli, &None, file)?));
+                with_password(&mut inputs)?;
+            }
+            Command::Eth(_) => with_password(&mut inputs)?,
             Command::Sign(args) => {
                 inputs.data = Some(Zeroizing::new(message_bytes(
                     cli,
@@ -195,6 +262,30 @@ fn first_line(reader: impl BufRead, what: &str) -> Result<Zeroizing<String>> {
         return Err(usage(format!("{what} is empty")));
     }
     Ok(trimmed)
+}
+
+/// The first line of `file`, or empty without one (a BIP39 passphrase is optional).
+fn optional_line(file: &Option<PathBuf>, what: &str) -> Result<Zeroizing<String>> {
+    match file {
+        Some(file) => {
+            let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+            first_line(std::io::BufReader::new(f), what)
+        }
+        None => Ok(Zeroizing::new(String::new())),
+    }
+}
+
+/// A keystore file's password: from `file`, VAULT_KEYSTORE_PASSWORD or a prompt (twice for
+/// a new one).
+fn keystore_password(file: &Option<PathBuf>, confirm: bool) -> Result<Zeroizing<String>> {
+    if let Some(file) = file {
+        let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        return first_line(std::io::BufReader::new(f), "the keystore password file");
+    }
+    if let Ok(value) = std::env::var("VAULT_KEYSTORE_PASSWORD") {
+        return Ok(Zeroizing::new(value));
+    }
+    prompt("Keystore password: ", confirm)
 }
 
 /// The keyspace password, from --password-file, --password-stdin, VAULT_PASSWORD or a prompt.

@@ -50,6 +50,8 @@ pub(crate) fn key_json(info: &KeyInfo) -> serde_json::Value {
         "type": info.key_type.as_str(),
         "public_key": hex::encode(&info.public_key),
         "eth_address": info.eth_address().map(|a| vault::eth_checksum_address(&a)),
+        "seed": info.derivation.as_ref().map(|d| &d.seed),
+        "path": info.derivation.as_ref().map(|d| &d.path),
     })
 }
 
@@ -62,6 +64,9 @@ pub(crate) fn key_line(info: &KeyInfo) -> String {
     );
     if let Some(address) = info.eth_address() {
         line += &format!("\t{}", vault::eth_checksum_address(&address));
+    }
+    if let Some(derivation) = &info.derivation {
+        line += &format!("\t{}", printable(&derivation.path));
     }
     line
 }

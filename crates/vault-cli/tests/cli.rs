@@ -1072,3 +1072,160 @@ fn acknowledged_secrets_survive_sigkill_of_the_writer() {
     }
     assert!(!acknowledged.is_empty());
 }
+
+/// HD seeds, derived keys, keystore v3 and Ethereum signing, as a wallet developer scripts
+/// them: the well-known first account of "abandon … about", words shown only on request,
+/// transactions and typed data that recover to the key's address.
+#[test]
+fn seeds_keystores_and_ethereum_signing() {
+    let env = Env::new();
+    env.ok(&["keyspace", "create", "w"]);
+    let words = format!("{}about\n", "abandon ".repeat(11));
+    let out = env.run_with(&["seed", "import", "w", "main"], words.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.ok(&["seed", "list", "w"]).trim(), "main");
+    let key = env.ok(&[
+        "--json", "key", "derive", "w", "acct0", "--seed", "main", "--preset", "ethereum",
+    ]);
+    let key: serde_json::Value = serde_json::from_str(&key).unwrap();
+    assert_eq!(
+        key["eth_address"],
+        "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
+    );
+    assert_eq!(key["path"], "m/44'/60'/0'/0/0");
+    let shown = env.ok(&["key", "show", "w", "acct0"]);
+    assert!(shown.contains("seed main at m/44'/60'/0'/0/0"), "{shown}");
+    env.ok(&[
+        "key", "derive", "w", "sol1", "--seed", "main", "--preset", "solana", "--index", "1",
+    ]);
+    env.ok(&[
+        "key",
+        "derive",
+        "w",
+        "free",
+        "--seed",
+        "main",
+        "--path",
+        "m/0/1",
+        "--type",
+        "secp256k1",
+    ]);
+    // The words only with the explicit flag.
+    env.fails(&["seed", "export", "w", "main"], 2);
+    assert_eq!(
+        env.ok(&["seed", "export", "w", "main", "--reveal-mnemonic"]),
+        words
+    );
+    // A generated seed prints its words once; a bad mnemonic is refused.
+    let generated = env.ok(&["seed", "generate", "w", "fresh", "--words", "12"]);
+    assert_eq!(generated.split_whitespace().count(), 12);
+    env.fails_with(&["seed", "import", "w", "bad"], b"abandon abandon\n", 2);
+    env.fails(&["seed", "generate", "w", "odd", "--words", "13"], 2);
+
+    // A transaction signed from a JSON file decodes to the key's address.
+    std::fs::write(
+        env.path("tx.json"),
+        r#"{"chainId":1,"nonce":0,"gasLimit":21000,"maxFeePerGas":"30000000000","maxPriorityFeePerGas":"1000000000","to":"0x3535353535353535353535353535353535353535","value":"1000000000000000000"}"#,
+    )
+    .unwrap();
+    let tx = env.ok(&[
+        "eth",
+        "sign-tx",
+        "w",
+        "acct0",
+        env.path("tx.json").to_str().unwrap(),
+    ]);
+    let decoded = env.ok(&["--json", "eth", "decode-tx", tx.trim()]);
+    let decoded: serde_json::Value = serde_json::from_str(&decoded).unwrap();
+    assert_eq!(decoded["from"], key["eth_address"]);
+    assert_eq!(decoded["type"], 2);
+    // Typed data from standard input; a hash; an authorization.
+    let typed = r#"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"M":[{"name":"x","type":"uint256"}]},"primaryType":"M","domain":{"name":"d"},"message":{"x":1}}"#;
+    let out = env.run_with(&["eth", "sign-typed-data", "w", "acct0"], typed.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim().len(), 132);
+    env.ok(&["eth", "sign-hash", "w", "acct0", &"ab".repeat(32)]);
+    env.fails(&["eth", "sign-hash", "w", "acct0", "abcd"], 2);
+    env.fails(&["eth", "sign-hash", "w", "sol1", &"ab".repeat(32)], 2);
+    let auth = env.ok(&[
+        "eth",
+        "authorize",
+        "w",
+        "acct0",
+        "--chain-id",
+        "1",
+        "--address",
+        "0x1234567890123456789012345678901234567890",
+        "--nonce",
+        "0",
+    ]);
+    assert!(auth.contains("\"yParity\""), "{auth}");
+
+    // Keystore v3: go-ethereum's PBKDF2 vector imports to its key; an export re-imports.
+    let vectors: serde_json::Value = serde_json::from_str(include_str!(
+        "../../vault/tests/fixtures/eth/keystore-v3_test_vector.json"
+    ))
+    .unwrap();
+    let vector = &vectors["wikipage_test_vector_pbkdf2"];
+    std::fs::write(env.path("geth.json"), vector["json"].to_string()).unwrap();
+    std::fs::write(env.path("ks-pw"), "testpassword\n").unwrap();
+    let ks_pw = env.path("ks-pw");
+    let imported = env.ok(&[
+        "--json",
+        "key",
+        "import-keystore",
+        "w",
+        "geth",
+        env.path("geth.json").to_str().unwrap(),
+        "--keystore-password-file",
+        ks_pw.to_str().unwrap(),
+    ]);
+    let exported = env.ok(&["key", "export", "w", "geth", "--reveal-private-key"]);
+    assert_eq!(exported.trim(), vector["priv"].as_str().unwrap());
+    env.ok(&[
+        "key",
+        "export-keystore",
+        "w",
+        "acct0",
+        "--kdf",
+        "light",
+        "-o",
+        env.path("out.json").to_str().unwrap(),
+        "--keystore-password-file",
+        ks_pw.to_str().unwrap(),
+    ]);
+    let again = env.ok(&[
+        "--json",
+        "key",
+        "import-keystore",
+        "w",
+        "again",
+        env.path("out.json").to_str().unwrap(),
+        "--keystore-password-file",
+        ks_pw.to_str().unwrap(),
+    ]);
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(again["eth_address"], key["eth_address"]);
+    assert!(imported.contains("\"path\":null"), "{imported}");
+    std::fs::write(env.path("wrong-pw"), "nope\n").unwrap();
+    env.fails(
+        &[
+            "key",
+            "import-keystore",
+            "w",
+            "x",
+            env.path("out.json").to_str().unwrap(),
+            "--keystore-password-file",
+            env.path("wrong-pw").to_str().unwrap(),
+        ],
+        7,
+    );
+}

@@ -120,6 +120,10 @@ impl<'a> Reader<'a> {
         std::mem::take(&mut self.bytes)
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
     pub(crate) fn finish(&self) -> Result<()> {
         if self.bytes.is_empty() {
             Ok(())
@@ -525,19 +529,46 @@ pub(crate) fn decode_seed(payload: &[u8]) -> Result<(Zeroizing<Vec<u8>>, crate::
     ))
 }
 
-/// A key-pair payload: key id (1 byte) ‖ 32-byte private key.
+/// A key-pair payload: key id (1 byte) ‖ 32-byte private key, then for a derived key its
+/// origin: seed name (u16 length ‖ UTF-8) ‖ path (u16 length ‖ ASCII).
 pub(crate) fn decode_key_pair(payload: &[u8]) -> Result<PrivateKey> {
+    Ok(decode_key_pair_with_origin(payload)?.0)
+}
+
+pub(crate) fn decode_key_pair_with_origin(
+    payload: &[u8],
+) -> Result<(PrivateKey, Option<crate::Derivation>)> {
     let mut r = Reader::new(payload, "key pair record");
     let key_type = KeyType::from_id(r.u8()?)?;
     let bytes = Zeroizing::new(r.array::<32>()?);
+    let derivation = if r.is_empty() {
+        None
+    } else {
+        let mut text = |what: &str| -> Result<String> {
+            String::from_utf8(r.bytes16()?.to_vec())
+                .map_err(|_| Error::Corrupted(format!("a key pair's {what} is not UTF-8")))
+        };
+        Some(crate::Derivation {
+            seed: text("seed name")?,
+            path: text("derivation path")?,
+        })
+    };
     r.finish()?;
-    PrivateKey::from_bytes(key_type, &bytes)
-        .map_err(|_| Error::Corrupted("stored private key is invalid".into()))
+    let key = PrivateKey::from_bytes(key_type, &bytes)
+        .map_err(|_| Error::Corrupted("stored private key is invalid".into()))?;
+    Ok((key, derivation))
 }
 
-pub(crate) fn encode_key_pair(key: &PrivateKey) -> SecretBytes {
+pub(crate) fn encode_key_pair(
+    key: &PrivateKey,
+    derivation: Option<&crate::Derivation>,
+) -> Result<SecretBytes> {
     let mut out = SecretBytes::with_capacity(33);
     out.vec_mut().push(key.key_type().id());
     out.vec_mut().extend_from_slice(key.to_bytes().as_ref());
-    out
+    if let Some(derivation) = derivation {
+        put_bytes16(out.vec_mut(), derivation.seed.as_bytes(), "seed name")?;
+        put_bytes16(out.vec_mut(), derivation.path.as_bytes(), "derivation path")?;
+    }
+    Ok(out)
 }

@@ -21,6 +21,7 @@ pub mod hd;
 pub mod io;
 mod keys;
 mod keyspace;
+pub mod keystore;
 mod manifest;
 mod records;
 // Unicode NFC of passwords: the browser's own `String.prototype.normalize` in a browser (its
@@ -52,5 +53,5 @@ pub use secret::SecretBytes;
 pub use session::{Session, SessionOptions};
 pub use stream::{StreamDecryptor, StreamEncryptor, CHUNK_SIZE, STREAM_MAGIC};
 pub use sync::{sync_auth_key, sync_keys, HistoryEntry, SyncKeys, SyncReport};
-pub use vault::{Access, KeyInfo, Vault, VaultBuilder};
+pub use vault::{Access, Derivation, KeyInfo, Vault, VaultBuilder};
 pub use zeroize::Zeroizing;

@@ -300,8 +300,7 @@ impl<S: KVStore> Session<S> {
     /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::key_info`].
     pub async fn select_key(&mut self, name: &str) -> Result<KeyInfo> {
         let (vault, ks) = self.access()?;
-        let key = vault.private_key(ks, name).await?;
-        let info = crate::vault::key_info(name, &key);
+        let (key, info) = vault.key_pair(ks, name).await?;
         self.current_key = Some((name.to_owned(), key));
         Ok(info)
     }

@@ -9,8 +9,9 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{self, KdfParams};
 use crate::format::{
-    self, check_record, claim_key, decode_key_pair, encode_key_pair, record_key, record_prefix,
-    seal_record_with_nonce, CheckedRecord, Header, Kind, CLAIM_PREFIX, HEADER_PREFIX, ID_LEN,
+    self, check_record, claim_key, decode_key_pair, decode_key_pair_with_origin, encode_key_pair,
+    record_key, record_prefix, seal_record_with_nonce, CheckedRecord, Header, Kind, CLAIM_PREFIX,
+    HEADER_PREFIX, ID_LEN,
 };
 use crate::keys::{self, KeyType, PrivateKey};
 use crate::keyspace::{
@@ -102,6 +103,7 @@ impl<S: KVStore> VaultBuilder<S> {
 
 /// A key pair's public description.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KeyInfo {
     /// Its name in the keyspace.
     pub name: String,
@@ -109,6 +111,20 @@ pub struct KeyInfo {
     pub key_type: KeyType,
     /// Its public key (33-byte compressed SEC1 for secp256k1, 32 bytes for Ed25519).
     pub public_key: Vec<u8>,
+    /// Where it was derived from, for a key made by [`Vault::derive_key`] (`None` for a
+    /// generated or imported one).
+    pub derivation: Option<Derivation>,
+}
+
+/// The origin of a derived key pair: its seed and path, recorded with the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Derivation {
+    /// The name of the seed it was derived from (the seed may since have been deleted or
+    /// renamed).
+    pub seed: String,
+    /// Its derivation path, as given (`m/44'/60'/0'/0/0`).
+    pub path: String,
 }
 
 impl KeyInfo {
@@ -629,6 +645,18 @@ impl<S: KVStore> Vault<S> {
         decode_key_pair(&self.read_checked(ks, Kind::KeyPair, name).await?)
     }
 
+    /// Loads key pair `name` with its description.
+    pub(crate) async fn key_pair(
+        &self,
+        ks: &UnlockedKeyspace,
+        name: &str,
+    ) -> Result<(PrivateKey, KeyInfo)> {
+        let (key, derivation) =
+            decode_key_pair_with_origin(&self.read_checked(ks, Kind::KeyPair, name).await?)?;
+        let info = key_info(name, &key, derivation);
+        Ok((key, info))
+    }
+
     // ------------------------------------------------------------------ key pairs
 
     /// Generates a key pair of `key_type` named `name`.
@@ -649,7 +677,7 @@ impl<S: KVStore> Vault<S> {
             // A random 256-bit value is a valid secp256k1 scalar with overwhelming probability;
             // retry on the rare one that is not.
             if let Ok(key) = PrivateKey::from_bytes(key_type, &bytes) {
-                return self.store_key(access.into(), name, key).await;
+                return self.store_key(access.into(), name, key, None).await;
             }
         }
     }
@@ -672,7 +700,7 @@ impl<S: KVStore> Vault<S> {
             .try_into()
             .map_err(|_| Error::InvalidInput("a private key has exactly 32 bytes".into()))?;
         let key = PrivateKey::from_bytes(key_type, &Zeroizing::new(bytes))?;
-        self.store_key(access.into(), name, key).await
+        self.store_key(access.into(), name, key, None).await
     }
 
     pub(crate) async fn store_key(
@@ -680,10 +708,11 @@ impl<S: KVStore> Vault<S> {
         access: Access<'_>,
         name: &str,
         key: PrivateKey,
+        derivation: Option<Derivation>,
     ) -> Result<KeyInfo> {
         validate_name("key pair", name, MAX_ITEM_NAME_LEN)?;
         let ks = self.resolve(access).await?;
-        let payload = encode_key_pair(&key);
+        let payload = encode_key_pair(&key, derivation.as_ref())?;
         let edit = Edit::Put {
             kind: Kind::KeyPair,
             name,
@@ -691,7 +720,7 @@ impl<S: KVStore> Vault<S> {
             create: true,
         };
         self.commit(&ks, &[edit], OnConflict::Retry).await?;
-        Ok(key_info(name, &key))
+        Ok(key_info(name, &key, derivation))
     }
 
     /// All key pairs (name, type, public key), sorted by name. Decrypts key-pair records only.
@@ -705,7 +734,10 @@ impl<S: KVStore> Vault<S> {
         self.list_records(&ks, Kind::KeyPair)
             .await?
             .into_iter()
-            .map(|(name, payload)| Ok(key_info(&name, &decode_key_pair(&payload)?)))
+            .map(|(name, payload)| {
+                let (key, derivation) = decode_key_pair_with_origin(&payload)?;
+                Ok(key_info(&name, &key, derivation))
+            })
             .collect()
     }
 
@@ -717,7 +749,7 @@ impl<S: KVStore> Vault<S> {
     /// [`Access::Password`], what [`unlock`](Self::unlock) fails with; storage failures.
     pub async fn key_info<'a>(&self, access: impl Into<Access<'a>>, name: &str) -> Result<KeyInfo> {
         let ks = self.resolve(access.into()).await?;
-        Ok(key_info(name, &self.private_key(&ks, name).await?))
+        Ok(self.key_pair(&ks, name).await?.1)
     }
 
     /// Renames key pair `from` to `to`, atomically.
@@ -1011,11 +1043,12 @@ pub(crate) fn id_in_use(id: &[u8; ID_LEN]) -> Error {
     }
 }
 
-pub(crate) fn key_info(name: &str, key: &PrivateKey) -> KeyInfo {
+pub(crate) fn key_info(name: &str, key: &PrivateKey, derivation: Option<Derivation>) -> KeyInfo {
     KeyInfo {
         name: name.to_owned(),
         key_type: key.key_type(),
         public_key: key.public_key(),
+        derivation,
     }
 }
 

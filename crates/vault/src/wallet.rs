@@ -11,7 +11,7 @@ use crate::keys::PrivateKey;
 use crate::keyspace::{validate_name, MAX_ITEM_NAME_LEN};
 use crate::records::{Edit, OnConflict};
 use crate::vault::Access;
-use crate::{Error, KeyInfo, KeyType, Result, Vault};
+use crate::{Derivation, Error, KeyInfo, KeyType, Result, Vault};
 
 impl<S: KVStore> Vault<S> {
     /// Generates a BIP39 mnemonic, stores its seed (with `passphrase`, empty for none) as seed
@@ -129,6 +129,7 @@ impl<S: KVStore> Vault<S> {
     ) -> Result<KeyInfo> {
         let access = access.into();
         let ks = self.resolve(access).await?;
+        let seed_name = seed;
         let (_, seed) = decode_seed(&self.read_checked(&ks, Kind::Seed, seed).await?)?;
         let bytes = match key_type {
             KeyType::Ed25519 => hd::derive_ed25519(&seed, path)?,
@@ -140,6 +141,11 @@ impl<S: KVStore> Vault<S> {
                 .map_err(|_| Error::Corrupted("a derived key of the wrong length".into()))?,
         );
         let key = PrivateKey::from_bytes(key_type, &bytes)?;
-        self.store_key(Access::Unlocked(&ks), key_name, key).await
+        let derivation = Derivation {
+            seed: seed_name.to_owned(),
+            path: path.to_owned(),
+        };
+        self.store_key(Access::Unlocked(&ks), key_name, key, Some(derivation))
+            .await
     }
 }

@@ -7,9 +7,10 @@ use kvstore::KVStore;
 use serde_json::json;
 use vault::{Vault, Zeroizing};
 
+use crate::app::usage;
 use crate::cli::*;
-use crate::inputs::{unlock, Inputs};
-use crate::output::{key_json, key_line, printable, raw_stdout, say};
+use crate::inputs::{unlock, with_spinner, Inputs};
+use crate::output::{key_json, key_line, printable, raw_stdout, say, write_output};
 
 pub(crate) async fn run<S: KVStore>(
     cli: &Cli,
@@ -66,6 +67,13 @@ pub(crate) async fn run<S: KVStore>(
                             vault::eth_checksum_address(&address)
                         );
                     }
+                    if let Some(derivation) = &info.derivation {
+                        text += &format!(
+                            "\nderived from: seed {} at {}",
+                            printable(&derivation.seed),
+                            printable(&derivation.path)
+                        );
+                    }
                     text
                 },
                 key_json(&info),
@@ -88,6 +96,65 @@ pub(crate) async fn run<S: KVStore>(
                 || format!("deleted key pair {}", printable(name)),
                 json!({ "deleted": name }),
             );
+        }
+        KeyCommand::Derive {
+            keyspace,
+            name,
+            seed,
+            preset,
+            index,
+            path,
+            key_type,
+        } => {
+            let (key_type, path) = match (preset, path) {
+                (Some(preset), _) => {
+                    let preset = vault::hd::preset(preset)?;
+                    (preset.key_type, preset.path(*index))
+                }
+                (None, Some(path)) => ((*key_type).into(), path.clone()),
+                (None, None) => return Err(usage("give --preset or --path")),
+            };
+            let ks = unlock(inputs, vault, keyspace).await?;
+            let info = vault.derive_key(&ks, seed, name, key_type, &path).await?;
+            say(cli, || key_line(&info), key_json(&info));
+        }
+        KeyCommand::ImportKeystore { keyspace, name, .. } => {
+            let file = inputs.take_data()?;
+            let file = std::str::from_utf8(&file).context("the keystore is not UTF-8")?;
+            let password = inputs.extra.take().unwrap_or_default();
+            let ks = unlock(inputs, vault, keyspace).await?;
+            let info = with_spinner(
+                "decrypting the keystore (scrypt)…",
+                vault.import_keystore(&ks, name, file, password.as_bytes()),
+            )
+            .await?;
+            say(cli, || key_line(&info), key_json(&info));
+        }
+        KeyCommand::ExportKeystore {
+            keyspace,
+            name,
+            output,
+            kdf,
+            ..
+        } => {
+            let password = inputs.extra.take().unwrap_or_default();
+            let ks = unlock(inputs, vault, keyspace).await?;
+            let file = with_spinner(
+                "encrypting the keystore…",
+                vault.export_keystore(&ks, name, password.as_bytes(), (*kdf).into()),
+            )
+            .await?;
+            match output {
+                Some(_) => {
+                    write_output(output, file.as_bytes())?;
+                    say(
+                        cli,
+                        || format!("wrote the keystore of {}", printable(name)),
+                        json!({ "exported": name }),
+                    );
+                }
+                None => println!("{file}"),
+            }
         }
         KeyCommand::Export { keyspace, name, .. } => {
             let ks = unlock(inputs, vault, keyspace).await?;

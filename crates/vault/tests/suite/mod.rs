@@ -766,7 +766,7 @@ macro_rules! vault_suite {
             a_rolled_back_keyspace_is_caught_against_what_was_seen,
             two_devices_converge_through_a_remote, a_sync_conflict_keeps_the_losing_value_as_history,
             a_password_change_reaches_the_other_device, a_rekey_reaches_the_other_devices,
-            hd_seeds_derive_keys_into_the_keyspace,
+            hd_seeds_derive_keys_into_the_keyspace, ethereum_signing_and_keystores_through_the_vault,
             a_lying_remote_is_caught);
     };
     (@each blocking, $open:expr, $($case:ident),*) => {
