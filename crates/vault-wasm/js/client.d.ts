@@ -1,5 +1,5 @@
-import type { HistoryEntry, KeyInfo, LockReason, Password, SyncReport, UnlockOptions, VaultErrorCode } from './vault_wasm.js';
-export type { HistoryEntry, KeyInfo, LockReason, Password, SyncReport, UnlockOptions, VaultErrorCode } from './vault_wasm.js';
+import type { DecodedTransaction, DeriveSpec, HistoryEntry, KeyInfo, KeystoreKdf, LockReason, Password, SignedAuthorization, SyncReport, TransactionRequest, TypedDataEncoding, UnlockOptions, VaultErrorCode } from './vault_wasm.js';
+export type { DecodedTransaction, DeriveSpec, HistoryEntry, KeyInfo, KeystoreKdf, LockReason, Password, SignedAuthorization, SyncReport, TransactionRequest, TypedDataEncoding, UnlockOptions, VaultErrorCode } from './vault_wasm.js';
 
 export type KeyType = 'secp256k1' | 'ed25519';
 
@@ -35,6 +35,28 @@ export declare class WorkerSession {
   sign(message: Uint8Array): Promise<Uint8Array>;
   signWith(name: string, message: Uint8Array): Promise<Uint8Array>;
   signEthPersonal(message: Uint8Array): Promise<Uint8Array>;
+  /** Recoverable signature (65 bytes r ‖ s ‖ v) of a 32-byte hash with the selected key pair. */
+  signHash(hash: Uint8Array): Promise<Uint8Array>;
+  /** EIP-712 signature (65 bytes) of `eth_signTypedData_v4` JSON; encoding "v4" (default) or "spec". */
+  signTypedData(typedData: string | object, encoding?: TypedDataEncoding): Promise<Uint8Array>;
+  /** Signs a transaction: the raw bytes for eth_sendRawTransaction. */
+  signTransaction(transaction: TransactionRequest | string): Promise<Uint8Array>;
+  /** Signs an EIP-7702 authorization for a type 4 transaction's authorizationList. */
+  signAuthorization(chainId: number, address: string, nonce: number): Promise<SignedAuthorization>;
+  /** Generates a BIP39 mnemonic (12 or 24 words, default 24), stores its seed; returns the words to show once. */
+  generateSeed(name: string, words?: 12 | 24, passphrase?: string): Promise<string>;
+  /** Stores the seed of a BIP39 mnemonic, with an optional passphrase. */
+  importMnemonic(name: string, mnemonic: string, passphrase?: string): Promise<void>;
+  /** A seed's words: only on the user's explicit request. */
+  exportMnemonic(name: string): Promise<string>;
+  listSeeds(): Promise<string[]>;
+  deleteSeed(name: string): Promise<void>;
+  /** Derives key pair `name` from seed `seed` by preset and index, or by path. */
+  deriveKey(seed: string, name: string, spec: DeriveSpec): Promise<KeyInfo>;
+  /** Imports a keystore v3 file's key (scrypt runs in the worker: the page never freezes). */
+  importKeystore(name: string, keystore: string | object, password: Password): Promise<KeyInfo>;
+  /** Exports a secp256k1 key pair as keystore v3 JSON. */
+  exportKeystore(name: string, password: Password, kdf?: KeystoreKdf): Promise<string>;
   setSecret(name: string, value: Uint8Array): Promise<void>;
   setSecrets(entries: Array<[string, Uint8Array]>): Promise<void>;
   getSecret(name: string): Promise<Uint8Array>;
@@ -110,6 +132,8 @@ export declare class WorkerVault {
   verify(keyType: KeyType, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
   verifyEthPersonal(address: string, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
   ethAddress(publicKey: Uint8Array): Promise<string>;
+  /** Decodes a raw signed transaction: type, hash, signer, chain id. */
+  decodeTransaction(raw: Uint8Array): Promise<DecodedTransaction>;
   /** Fetches keyspace `name` from the vault server (a new device), checking everything. */
   cloneKeyspace(server: string, token: string, name: string, password: Password): Promise<void>;
   /** Registers a sync account (the password proves it through Argon2id; the server never sees it). */

@@ -52,6 +52,8 @@ class Connection {
 export const SESSION_METHODS = [
   'lock', 'isLocked', 'unlock', 'rekey', 'keyspaceName', 'keyspaceRevision', 'anchorRevision', 'generateKey', 'importKey', 'listKeys', 'keyInfo',
   'selectKey', 'renameKey', 'deleteKey', 'exportPrivateKey', 'sign', 'signWith', 'signEthPersonal',
+  'signHash', 'signTypedData', 'signTransaction', 'signAuthorization', 'generateSeed', 'importMnemonic',
+  'exportMnemonic', 'listSeeds', 'deleteSeed', 'deriveKey', 'importKeystore', 'exportKeystore',
   'setSecret', 'setSecrets', 'getSecret', 'listSecrets', 'deleteSecret', 'encrypt', 'decrypt',
   'streamEncryptor', 'streamDecryptor', 'exportBackup', 'sync', 'listHistory', 'restoreHistory', 'adoptRekeyed',
 ];
@@ -171,7 +173,7 @@ for (const method of VAULT_METHODS) {
   };
 }
 /** The static `Vault` functions, called on the worker's module (they need no open vault). */
-export const STATIC_METHODS = ['verify', 'verifyEthPersonal', 'ethAddress', 'syncRegister', 'syncLogin'];
+export const STATIC_METHODS = ['verify', 'verifyEthPersonal', 'ethAddress', 'decodeTransaction', 'syncRegister', 'syncLogin'];
 for (const method of STATIC_METHODS) {
   WorkerVault.prototype[method] = function (...args) {
     return this.connection.call(0, method, args);

@@ -6,6 +6,7 @@ use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use kvstore::Durability;
 
 use crate::store::{BrowserStore, Choice};
+use vault::eth::TypedDataEncoding;
 use vault::{KeyType, SecretBytes, Zeroizing};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -136,7 +137,96 @@ fn key_info(info: &vault::KeyInfo) -> JsValue {
     if let Some(address) = info.eth_address() {
         set("ethAddress", vault::eth_checksum_address(&address).into());
     }
+    if let Some(derivation) = &info.derivation {
+        let origin = Object::new();
+        let _ = Reflect::set(&origin, &"seed".into(), &derivation.seed.as_str().into());
+        let _ = Reflect::set(&origin, &"path".into(), &derivation.path.as_str().into());
+        set("derivation", origin.into());
+    }
     object.into()
+}
+
+/// JSON given as a string, or as an object (serialized with `JSON.stringify`).
+fn json_text(value: &JsValue, what: &str) -> Result<String, vault::Error> {
+    if let Some(text) = value.as_string() {
+        return Ok(text);
+    }
+    if value.is_object() {
+        if let Ok(text) = js_sys::JSON::stringify(value) {
+            if let Some(text) = text.as_string() {
+                return Ok(text);
+            }
+        }
+    }
+    Err(vault::Error::InvalidInput(format!(
+        "{what} must be JSON text or an object JSON.stringify accepts (quantities as strings or numbers, not BigInt)"
+    )))
+}
+
+fn typed_data_encoding(name: Option<String>) -> Result<TypedDataEncoding, vault::Error> {
+    match name.as_deref() {
+        None | Some("v4") => Ok(TypedDataEncoding::MetaMaskV4),
+        Some("spec") => Ok(TypedDataEncoding::Spec),
+        Some(other) => Err(vault::Error::InvalidInput(format!(
+            "unknown typed-data encoding {other:?}: \"v4\" (MetaMask, the default) or \"spec\""
+        ))),
+    }
+}
+
+fn keystore_kdf(name: Option<String>) -> Result<vault::keystore::KeystoreKdf, vault::Error> {
+    use vault::keystore::KeystoreKdf;
+    match name.as_deref() {
+        None | Some("standard") => Ok(KeystoreKdf::STANDARD),
+        Some("light") => Ok(KeystoreKdf::LIGHT),
+        Some("pbkdf2") => Ok(KeystoreKdf::Pbkdf2 {
+            iterations: 262_144,
+        }),
+        Some(other) => Err(vault::Error::InvalidInput(format!(
+            "unknown keystore KDF {other:?}: \"standard\", \"light\" or \"pbkdf2\""
+        ))),
+    }
+}
+
+fn eth_signature(signature: vault::eth::EthSignature) -> JsValue {
+    bytes(signature.to_bytes())
+}
+
+/// `{ preset, index }` or `{ path, keyType }` of `deriveKey`: the key type and the path.
+fn derive_spec(spec: &JsValue) -> Result<(KeyType, String), vault::Error> {
+    let get = |key: &str| {
+        Reflect::get(spec, &key.into())
+            .ok()
+            .filter(|v| !v.is_undefined())
+    };
+    let bad = || {
+        vault::Error::InvalidInput("deriveKey takes { preset, index } or { path, keyType }".into())
+    };
+    match (get("preset"), get("path")) {
+        (Some(preset), None) => {
+            let preset = vault::hd::preset(&preset.as_string().ok_or_else(bad)?)?;
+            let index = match get("index") {
+                None => 0,
+                Some(index) => {
+                    let index = index.as_f64().ok_or_else(bad)?;
+                    if !(0.0..=u32::MAX as f64).contains(&index) || index.fract() != 0.0 {
+                        return Err(vault::Error::InvalidInput(
+                            "index is an integer from 0 to 2^32 - 1".into(),
+                        ));
+                    }
+                    index as u32
+                }
+            };
+            Ok((preset.key_type, preset.path(index)))
+        }
+        (None, Some(path)) => {
+            let key_type = match get("keyType") {
+                None => KeyType::Secp256k1,
+                Some(kt) => key_type(&kt.as_string().ok_or_else(bad)?)?,
+            };
+            Ok((key_type, path.as_string().ok_or_else(bad)?))
+        }
+        _ => Err(bad()),
+    }
 }
 
 /// Runs `future` on [`crate::executor`] (first poll now, later polls as soon as woken) and
@@ -482,6 +572,33 @@ impl Vault {
             &vault::eth_address(&public_key).map_err(to_js)?,
         ))
     }
+
+    /// Decodes a raw signed transaction: `{ type, hash, from, chainId }` (`chainId` null for a
+    /// legacy transaction without EIP-155).
+    ///
+    /// # Errors
+    ///
+    /// Throws `INVALID_INPUT` for bytes that are not one canonical signed transaction.
+    #[wasm_bindgen(js_name = decodeTransaction, unchecked_return_type = "DecodedTransaction")]
+    pub fn decode_transaction(raw: Vec<u8>) -> Result<JsValue, JsValue> {
+        let info = vault::eth::decode_signed_transaction(&raw).map_err(to_js)?;
+        let object = Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&object, &k.into(), &v);
+        };
+        set("type", f64::from(info.tx_type).into());
+        set("hash", format!("0x{}", hex_string(&info.hash)).into());
+        set("from", vault::eth_checksum_address(&info.from).into());
+        set(
+            "chainId",
+            info.chain_id.map_or(JsValue::NULL, |c| (c as f64).into()),
+        );
+        Ok(object.into())
+    }
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A stream's cipher: what the `TransformStream`s of `encryptStream` and `decryptStream` run,
@@ -934,6 +1051,210 @@ impl Session {
     #[wasm_bindgen(js_name = signEthPersonal, unchecked_return_type = "Promise<Uint8Array>")]
     pub fn sign_eth_personal(&self, message: Vec<u8>) -> Promise {
         session_call!(self, |s| Ok(bytes(s.sign_eth_personal(&message).await?)))
+    }
+
+    /// Recoverable signature (65 bytes r ‖ s ‖ v, v = 27 or 28) of a 32-byte hash with the
+    /// selected secp256k1 key pair. Sign only hashes whose preimage you know.
+    #[wasm_bindgen(js_name = signHash, unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn sign_hash(&self, hash: Vec<u8>) -> Promise {
+        session_call!(self, |s| {
+            let hash: [u8; 32] = hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| vault::Error::InvalidInput("a hash to sign has 32 bytes".into()))?;
+            Ok(eth_signature(s.sign_hash(&hash).await?))
+        })
+    }
+
+    /// EIP-712 signature (65 bytes) of typed data (the JSON of `eth_signTypedData_v4`, as text
+    /// or an object) with the selected key pair. `encoding`: `"v4"` (MetaMask's, the default)
+    /// or `"spec"`; they differ only for arrays of structs.
+    #[wasm_bindgen(js_name = signTypedData, unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn sign_typed_data(
+        &self,
+        #[wasm_bindgen(js_name = typedData, unchecked_param_type = "string | object")]
+        typed_data: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "TypedDataEncoding")] encoding: Option<String>,
+    ) -> Promise {
+        let json = json_text(&typed_data, "typed data");
+        session_call!(self, |s| {
+            let encoding = typed_data_encoding(encoding)?;
+            Ok(eth_signature(s.sign_typed_data(&json?, encoding).await?))
+        })
+    }
+
+    /// Signs a transaction (the JSON object of `eth_signTransaction`, as text or an object)
+    /// with the selected key pair: the raw bytes for `eth_sendRawTransaction`.
+    #[wasm_bindgen(js_name = signTransaction, unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn sign_transaction(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TransactionRequest | string")] transaction: JsValue,
+    ) -> Promise {
+        let json = json_text(&transaction, "the transaction");
+        session_call!(self, |s| {
+            let tx = vault::eth::Transaction::from_json(&json?)?;
+            Ok(bytes(s.sign_transaction(&tx).await?))
+        })
+    }
+
+    /// Signs an EIP-7702 authorization with the selected key pair: the object a type 4
+    /// transaction's `authorizationList` takes. `chainId` 0 authorizes on every chain.
+    #[wasm_bindgen(
+        js_name = signAuthorization,
+        unchecked_return_type = "Promise<SignedAuthorization>"
+    )]
+    pub fn sign_authorization(
+        &self,
+        #[wasm_bindgen(js_name = chainId)] chain_id: f64,
+        address: String,
+        nonce: f64,
+    ) -> Promise {
+        session_call!(self, |s| {
+            let integer = |v: f64, what: &str| {
+                if (0.0..=9_007_199_254_740_991.0).contains(&v) && v.fract() == 0.0 {
+                    Ok(v as u64)
+                } else {
+                    Err(vault::Error::InvalidInput(format!(
+                        "{what} is a non-negative safe integer"
+                    )))
+                }
+            };
+            let address = vault::parse_eth_address(&address)?;
+            let json = s
+                .sign_authorization(
+                    integer(chain_id, "chainId")?,
+                    &address,
+                    integer(nonce, "nonce")?,
+                )
+                .await?;
+            js_sys::JSON::parse(&json)
+                .map_err(|_| vault::Error::InvalidInput("authorization JSON".into()))
+        })
+    }
+
+    /// Generates a BIP39 mnemonic of 12 or 24 `words` (default 24), stores its seed (with an
+    /// optional BIP39 `passphrase`) as seed `name`, and returns the words to show once.
+    #[wasm_bindgen(js_name = generateSeed, unchecked_return_type = "Promise<string>")]
+    pub fn generate_seed(
+        &self,
+        name: String,
+        words: Option<u32>,
+        passphrase: Option<String>,
+    ) -> Promise {
+        let passphrase = Zeroizing::new(passphrase.unwrap_or_default());
+        session_call!(self, |s| {
+            let length = match words {
+                None | Some(24) => vault::hd::MnemonicLength::Words24,
+                Some(12) => vault::hd::MnemonicLength::Words12,
+                Some(_) => {
+                    return Err(vault::Error::InvalidInput(
+                        "a mnemonic has 12 or 24 words".into(),
+                    ))
+                }
+            };
+            let words = s.generate_seed(&name, length, &passphrase).await?;
+            Ok(JsValue::from(words.as_str()))
+        })
+    }
+
+    /// Stores the seed of a BIP39 mnemonic (English; checksum checked) with an optional
+    /// passphrase as seed `name`. The words are not stored in clear, the passphrase not at all.
+    #[wasm_bindgen(js_name = importMnemonic, unchecked_return_type = "Promise<void>")]
+    pub fn import_mnemonic(
+        &self,
+        name: String,
+        mnemonic: String,
+        passphrase: Option<String>,
+    ) -> Promise {
+        let mnemonic = Zeroizing::new(mnemonic);
+        let passphrase = Zeroizing::new(passphrase.unwrap_or_default());
+        session_call!(self, |s| {
+            s.import_mnemonic(&name, &mnemonic, &passphrase).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The words of seed `name`: call only on the user's explicit request.
+    #[wasm_bindgen(js_name = exportMnemonic, unchecked_return_type = "Promise<string>")]
+    pub fn export_mnemonic(&self, name: String) -> Promise {
+        session_call!(self, |s| Ok(JsValue::from(
+            s.export_mnemonic(&name).await?.as_str()
+        )))
+    }
+
+    /// The names of the keyspace's seeds, sorted.
+    #[wasm_bindgen(js_name = listSeeds, unchecked_return_type = "Promise<string[]>")]
+    pub fn list_seeds(&self) -> Promise {
+        session_call!(self, |s| Ok(s
+            .list_seeds()
+            .await?
+            .into_iter()
+            .map(JsValue::from)
+            .collect::<Array>()))
+    }
+
+    /// Deletes seed `name` (keys derived from it stay).
+    #[wasm_bindgen(js_name = deleteSeed, unchecked_return_type = "Promise<void>")]
+    pub fn delete_seed(&self, name: String) -> Promise {
+        session_call!(self, |s| {
+            s.delete_seed(&name).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Derives key pair `name` from seed `seed`: `{ preset, index }` (`"ethereum"`,
+    /// `"ethereum-ledger-live"`, `"solana"`, `"solana-bip44"`, `"cosmos"`) or
+    /// `{ path, keyType }` (keyType default `"secp256k1"`).
+    #[wasm_bindgen(js_name = deriveKey, unchecked_return_type = "Promise<KeyInfo>")]
+    pub fn derive_key(
+        &self,
+        seed: String,
+        name: String,
+        #[wasm_bindgen(unchecked_param_type = "DeriveSpec")] spec: JsValue,
+    ) -> Promise {
+        let spec = derive_spec(&spec);
+        session_call!(self, |s| {
+            let (key_type, path) = spec?;
+            Ok(key_info(
+                &s.derive_key(&seed, &name, key_type, &path).await?,
+            ))
+        })
+    }
+
+    /// Imports the key of a keystore v3 file (text or object) decrypted with its password.
+    /// Standard scrypt takes seconds: on a page, call it through the worker client.
+    #[wasm_bindgen(js_name = importKeystore, unchecked_return_type = "Promise<KeyInfo>")]
+    pub fn import_keystore(
+        &self,
+        name: String,
+        #[wasm_bindgen(unchecked_param_type = "string | object")] keystore: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+    ) -> Promise {
+        let json = json_text(&keystore, "the keystore");
+        let password = secret_bytes(&password, "the keystore password");
+        session_call!(self, |s| {
+            Ok(key_info(
+                &s.import_keystore(&name, &json?, &password?).await?,
+            ))
+        })
+    }
+
+    /// Exports secp256k1 key pair `name` as keystore v3 JSON text under `password`; `kdf`:
+    /// `"standard"` (scrypt n = 2^18, the default), `"light"` (n = 2^12) or `"pbkdf2"`.
+    #[wasm_bindgen(js_name = exportKeystore, unchecked_return_type = "Promise<string>")]
+    pub fn export_keystore(
+        &self,
+        name: String,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "KeystoreKdf")] kdf: Option<String>,
+    ) -> Promise {
+        let password = secret_bytes(&password, "the keystore password");
+        session_call!(self, |s| {
+            let kdf = keystore_kdf(kdf)?;
+            Ok(JsValue::from(
+                s.export_keystore(&name, &password?, kdf).await?,
+            ))
+        })
     }
 
     /// Stores a secret (bytes; encode strings with `TextEncoder`).

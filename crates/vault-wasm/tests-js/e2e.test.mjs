@@ -7,7 +7,12 @@ import { chromium } from 'playwright-core';
 import { secp256k1 } from '@noble/curves/secp256k1';
 import { ed25519 } from '@noble/curves/ed25519';
 import { sha256 } from '@noble/hashes/sha256';
-import { computeAddress, verifyMessage } from 'ethers';
+import {
+  computeAddress, verifyMessage, HDNodeWallet, Mnemonic, Transaction, TypedDataEncoder,
+  verifyTypedData, recoverAddress, decryptKeystoreJsonSync, encryptKeystoreJsonSync, Wallet, Signature,
+} from 'ethers';
+import { hmac } from '@noble/hashes/hmac';
+import { sha512 } from '@noble/hashes/sha512';
 import { serve } from '../../../scripts/serve.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -162,6 +167,105 @@ test('interop: browser signatures verify with @noble/curves, addresses and perso
   assert.equal(computeAddress(`0x${m.secpPublicKey}`), m.ethAddress);
   assert.equal(verifyMessage(message, `0x${m.ethSignature}`), m.ethAddress);
   await context.close();
+});
+
+// SLIP-0010 Ed25519 (hardened only), written out from the spec for the check: @noble has the
+// curve and HMAC but no SLIP-0010.
+function slip10Ed25519(seed, path) {
+  let I = hmac(sha512, new TextEncoder().encode('ed25519 seed'), seed);
+  for (const part of path.split('/').slice(1)) {
+    const index = (parseInt(part, 10) | 0x80000000) >>> 0;
+    const data = new Uint8Array(37);
+    data.set(I.slice(0, 32), 1);
+    new DataView(data.buffer).setUint32(33, index);
+    I = hmac(sha512, I.slice(32), data);
+  }
+  return I.slice(0, 32);
+}
+
+test('interop: HD keys, typed data, transactions, authorizations and keystores agree with ethers and @noble', async () => {
+  const words = 'legal winner thank year wave sausage worth useful legal winner thank yellow';
+  const root = (i) => HDNodeWallet.fromPhrase(words, undefined, `m/44'/60'/0'/0/${i}`);
+  const typedData = {
+    types: {
+      EIP712Domain: [{ name: 'name', type: 'string' }, { name: 'chainId', type: 'uint256' },
+        { name: 'verifyingContract', type: 'address' }],
+      Person: [{ name: 'name', type: 'string' }, { name: 'wallets', type: 'address[]' }],
+      Mail: [{ name: 'from', type: 'Person' }, { name: 'to', type: 'Person[]' }, { name: 'contents', type: 'string' }],
+    },
+    primaryType: 'Mail',
+    domain: { name: 'Ether Mail', chainId: 1, verifyingContract: '0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC' },
+    message: {
+      from: { name: 'Cow', wallets: ['0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826'] },
+      to: [{ name: 'Bob', wallets: ['0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB'] },
+        { name: 'Alice', wallets: [] }],
+      contents: 'Hello, Bob!',
+    },
+  };
+  const to = '0x3535353535353535353535353535353535353535';
+  const transactions = [
+    { type: 0, chainId: 1, nonce: 9, gasPrice: '20000000000', gasLimit: 21000, to, value: '1000000000000000000', data: '0x' },
+    { type: 1, chainId: 5, nonce: 1, gasPrice: 7, gasLimit: 50000, to, value: '0x10', data: '0xdeadbeef',
+      accessList: [{ address: to, storageKeys: ['0x' + '00'.repeat(31) + '01'] }] },
+    { type: 2, chainId: 1, nonce: 2, maxFeePerGas: '30000000000', maxPriorityFeePerGas: '1000000000', gasLimit: 60000, to, value: '0', data: '0x' },
+    { type: 4, chainId: 1, nonce: 3, maxFeePerGas: '30000000000', maxPriorityFeePerGas: '1000000000', gasLimit: 90000, to, value: '0', data: '0x' },
+  ];
+  const foreignWallet = Wallet.createRandom();
+  const foreign = encryptKeystoreJsonSync({ address: foreignWallet.address, privateKey: foreignWallet.privateKey },
+    'foreign pw', { scrypt: { N: 1 << 12 } });
+
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/test-pages/interop.html`);
+  const w = await page.evaluate((input) => window.wallet(input),
+    { words, typedData, transactions, foreign, foreignPassword: 'foreign pw' });
+  await context.close();
+
+  const wallet = new Wallet(root(0).privateKey);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(w.eth[i].address, root(i).address, `account ${i}`);
+    assert.deepEqual(w.eth[i].derivation, { seed: 'seed', path: `m/44'/60'/0'/0/${i}` });
+  }
+  const seed = Mnemonic.fromPhrase(words).computeSeed();
+  const solKey = slip10Ed25519(Buffer.from(seed.slice(2), 'hex'), "m/44'/501'/0'/0'");
+  assert.equal(w.solPublicKey, Buffer.from(ed25519.getPublicKey(solKey)).toString('hex'), 'Solana m/44\'/501\'/0\'/0\'');
+  assert.equal(w.mnemonic, words);
+
+  // EIP-712: the V4 signature is ethers' (arrays of structs included); the spec's differs.
+  const { EIP712Domain, ...types } = typedData.types;
+  assert.equal(`0x${w.typedV4}`, await wallet.signTypedData(typedData.domain, types, typedData.message));
+  assert.equal(verifyTypedData(typedData.domain, types, typedData.message, `0x${w.typedV4}`), wallet.address);
+  assert.notEqual(w.typedSpec, w.typedV4);
+
+  // A hash: recovers to the address with ethers and with @noble.
+  const hash = '0x' + '07'.repeat(32);
+  assert.equal(recoverAddress(hash, `0x${w.hashSignature}`), wallet.address);
+  const sig = Buffer.from(w.hashSignature, 'hex');
+  const point = secp256k1.Signature.fromCompact(sig.subarray(0, 64)).addRecoveryBit(sig[64] - 27)
+    .recoverPublicKey(hash.slice(2));
+  assert.equal(computeAddress(`0x${point.toHex(true)}`), wallet.address);
+
+  // EIP-7702: ethers signs the same authorization to the same signature.
+  const auth = await wallet.authorize({ address: '0x1234567890123456789012345678901234567890', nonce: 5, chainId: 1 });
+  assert.equal(BigInt(w.authorization.r), BigInt(auth.signature.r));
+  assert.equal(BigInt(w.authorization.s), BigInt(auth.signature.s));
+  assert.equal(Number(w.authorization.yParity), auth.signature.yParity);
+
+  // Transactions: byte for byte what ethers signs (RFC 6979 on both sides).
+  for (const [i, request] of transactions.entries()) {
+    const ethersRequest = request.type === 4 ? { ...request, authorizationList: [auth] } : request;
+    assert.equal(`0x${w.raw[i]}`, await wallet.signTransaction(ethersRequest), `type ${request.type}`);
+    const parsed = Transaction.from(`0x${w.raw[i]}`);
+    assert.equal(parsed.from, wallet.address);
+    assert.equal(parsed.type, request.type);
+  }
+  assert.deepEqual(w.decoded, { type: 0, hash: Transaction.from(`0x${w.raw[0]}`).hash, from: wallet.address, chainId: 1 });
+
+  // Keystores both ways; a wrong password is DECRYPTION_FAILED.
+  assert.equal(decryptKeystoreJsonSync(w.keystore, 'keystore pw').address, wallet.address);
+  assert.equal(w.imported, foreignWallet.address);
+  assert.equal(w.refused, 'DECRYPTION_FAILED');
+  assert.ok(Signature.from(`0x${w.typedV4}`).yParity !== undefined);
 });
 
 test('a backup exported by the CLI imports in the browser with its keys and secrets', async () => {

@@ -10,6 +10,7 @@
 
 use crate::SecretBytes;
 use std::time::Duration;
+use zeroize::Zeroizing;
 
 use kvstore::KVStore;
 use web_time::Instant;
@@ -381,6 +382,116 @@ impl<S: KVStore> Session<S> {
             self.current_key = None;
         }
         Ok(())
+    }
+
+    /// See [`Vault::generate_seed`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::generate_seed`].
+    pub async fn generate_seed(
+        &mut self,
+        name: &str,
+        length: crate::hd::MnemonicLength,
+        passphrase: &str,
+    ) -> Result<Zeroizing<String>> {
+        let (vault, ks) = self.access()?;
+        vault.generate_seed(ks, name, length, passphrase).await
+    }
+
+    /// See [`Vault::import_mnemonic`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::import_mnemonic`].
+    pub async fn import_mnemonic(
+        &mut self,
+        name: &str,
+        mnemonic: &str,
+        passphrase: &str,
+    ) -> Result<()> {
+        let (vault, ks) = self.access()?;
+        vault.import_mnemonic(ks, name, mnemonic, passphrase).await
+    }
+
+    /// See [`Vault::export_mnemonic`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::export_mnemonic`].
+    pub async fn export_mnemonic(&mut self, name: &str) -> Result<Zeroizing<String>> {
+        let (vault, ks) = self.access()?;
+        vault.export_mnemonic(ks, name).await
+    }
+
+    /// See [`Vault::list_seeds`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::list_seeds`].
+    pub async fn list_seeds(&mut self) -> Result<Vec<String>> {
+        let (vault, ks) = self.access()?;
+        vault.list_seeds(ks).await
+    }
+
+    /// See [`Vault::delete_seed`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::delete_seed`].
+    pub async fn delete_seed(&mut self, name: &str) -> Result<()> {
+        let (vault, ks) = self.access()?;
+        vault.delete_seed(ks, name).await
+    }
+
+    /// See [`Vault::derive_key`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::derive_key`].
+    pub async fn derive_key(
+        &mut self,
+        seed: &str,
+        key_name: &str,
+        key_type: KeyType,
+        path: &str,
+    ) -> Result<KeyInfo> {
+        let (vault, ks) = self.access()?;
+        vault.derive_key(ks, seed, key_name, key_type, path).await
+    }
+
+    /// See [`Vault::import_keystore`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::import_keystore`].
+    pub async fn import_keystore(
+        &mut self,
+        name: &str,
+        json: &str,
+        keystore_password: &[u8],
+    ) -> Result<KeyInfo> {
+        let (vault, ks) = self.access()?;
+        vault
+            .import_keystore(ks, name, json, keystore_password)
+            .await
+    }
+
+    /// See [`Vault::export_keystore`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when the session is locked; otherwise as [`Vault::export_keystore`].
+    pub async fn export_keystore(
+        &mut self,
+        name: &str,
+        keystore_password: &[u8],
+        kdf: crate::keystore::KeystoreKdf,
+    ) -> Result<String> {
+        let (vault, ks) = self.access()?;
+        vault
+            .export_keystore(ks, name, keystore_password, kdf)
+            .await
     }
 
     /// See [`Vault::export_private_key`].
