@@ -6,6 +6,7 @@
 #                               OPFS beside IndexedDB in a dedicated worker)
 #   scripts/bench.sh vault      the vault's native rows and its browser unlock
 #   scripts/bench.sh npm        the JS package in headless Chromium beside idb-keyval etc.
+#   scripts/bench.sh hd         1,000 Ethereum addresses from one seed beside bip32 used directly
 #   scripts/bench.sh writes     secrets written and read on sled and redb; kvstore batches of
 #                               1,000 with and without a precondition on every key
 #   scripts/bench.sh server     vault-server under load (16 clients, loopback) beside the same
@@ -76,6 +77,9 @@ PY2
         -- --include-ignored --nocapture 2>&1 | sed -n 's/^.*BENCH //p'
 fi
 
+if [ "$what" = all ] || [ "$what" = hd ]; then
+    cargo bench -q -p vault --bench hd 2>/dev/null | sed '/^$/d'
+fi
 if [ "$what" = all ] || [ "$what" = writes ]; then
     cargo bench -q -p vault --bench writes 2>/dev/null | sed '/^$/d'
 fi

@@ -41,6 +41,10 @@ try {
     const vsKeyval = r.keyval === null ? '—' : `${(r.keyval / r.opfs).toFixed(2)}x`;
     console.log(`${r.op.padEnd(30)} ${fmt(r.opfs)} ${fmt(r.idb)} ${keyval} ${(items / (r.opfs / 1000)).toFixed(0).padStart(13)} ${`${(r.idb / r.opfs).toFixed(2)}x`.padStart(7)} ${vsKeyval.padStart(9)}`);
   }
+  const ks = await page.evaluate((quick) => window.benchKeystore({ quick }), quick);
+  console.log(`\nkeystore v3 import, scrypt n = ${ks.n}, r = 8, p = 1 (median of ${quick ? 1 : 3}): ours in the worker client beside ethers' JavaScript scrypt on the page`);
+  console.log(`${'operation'.padEnd(30)} ${'ours'.padStart(10)} ${'ethers'.padStart(10)} ${'ratio'.padStart(6)}  page long tasks (ours / ethers)`);
+  console.log(`${'importKeystore'.padEnd(30)} ${fmt(ks.ours)} ${fmt(ks.ref)} ${(ks.ours / ks.ref).toFixed(2).padStart(6)}  ${ks.longTasks.ours} / ${ks.longTasks.ref} (longest ethers task ${ks.longTasks.longestRef.toFixed(0)} ms)${ks.sameAddress ? '' : '  ADDRESS MISMATCH'}`);
 } finally {
   await browser.close();
   server.close();

@@ -334,6 +334,10 @@ test('the benchmark page runs every row (quick mode: checks the harness, not the
   for (const r of opfs.rows) {
     assert.ok(r.opfs > 0 && r.idb > 0 && (r.keyval === null || r.keyval > 0), JSON.stringify(r));
   }
+  // The keystore row: the import in the worker gives ethers' address and no long task on the page.
+  const ks = await page.evaluate(() => window.benchKeystore({ quick: true }));
+  assert.ok(ks.sameAddress && ks.ours > 0 && ks.ref > 0, JSON.stringify(ks));
+  assert.equal(ks.longTasks.ours, 0, 'the worker client keeps scrypt off the page');
   assert.deepEqual(errors, []);
   await context.close();
 });

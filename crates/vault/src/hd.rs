@@ -228,6 +228,99 @@ pub fn preset(name: &str) -> Result<&'static Preset> {
     })
 }
 
+/// The public keys of `preset` at `indices` (33-byte compressed secp256k1 or 32-byte Ed25519),
+/// without storing anything: to show a wallet's addresses before the user picks one, or to scan
+/// for used accounts. When the index is the path's last, unhardened level (`ethereum`,
+/// `cosmos`), the parent is derived once and each address costs one child derivation.
+///
+/// # Errors
+///
+/// As [`derive_secp256k1`] and [`derive_ed25519`].
+pub fn public_keys(
+    seed: &Seed,
+    preset: &Preset,
+    indices: std::ops::Range<u32>,
+) -> Result<Vec<Vec<u8>>> {
+    if preset.key_type == KeyType::Secp256k1 {
+        return secp256k1_keys(seed, preset, indices, |key| {
+            key.verifying_key()
+                .to_encoded_point(true)
+                .as_bytes()
+                .to_vec()
+        });
+    }
+    indices
+        .map(|i| {
+            let secret = derive_preset(seed, preset, i)?;
+            let bytes: [u8; 32] = secret
+                .as_ref()
+                .try_into()
+                .map_err(|_| Error::Corrupted("a derived key of the wrong length".into()))?;
+            Ok(
+                crate::keys::PrivateKey::from_bytes(preset.key_type, &Zeroizing::new(bytes))?
+                    .public_key(),
+            )
+        })
+        .collect()
+}
+
+/// The Ethereum addresses of secp256k1 `preset` at `indices` (as [`public_keys`], without the
+/// detour through encoded public keys): what a wallet lists before the user picks an account.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for an Ed25519 preset; as [`derive_secp256k1`].
+pub fn eth_addresses(
+    seed: &Seed,
+    preset: &Preset,
+    indices: std::ops::Range<u32>,
+) -> Result<Vec<[u8; 20]>> {
+    if preset.key_type != KeyType::Secp256k1 {
+        return Err(Error::InvalidInput(format!(
+            "preset {} derives Ed25519 keys, which have no Ethereum address",
+            preset.name
+        )));
+    }
+    secp256k1_keys(seed, preset, indices, |key| {
+        crate::keys::address_of(key.verifying_key())
+    })
+}
+
+/// `each` of the secp256k1 keys of `preset` at `indices`: the parent derived once when the
+/// index is the last, unhardened level, otherwise each from the root.
+fn secp256k1_keys<T>(
+    seed: &Seed,
+    preset: &Preset,
+    indices: std::ops::Range<u32>,
+    each: impl Fn(&k256::ecdsa::SigningKey) -> T,
+) -> Result<Vec<T>> {
+    let failed = |e: bip32::Error| Error::InvalidInput(format!("BIP32 derivation failed: {e}"));
+    let Some(parent) = preset.template.strip_suffix("/{i}") else {
+        return indices
+            .map(|i| {
+                let path: bip32::DerivationPath = preset.path(i).parse().map_err(|_| {
+                    Error::InvalidInput(format!("not a derivation path: {:?}", preset.path(i)))
+                })?;
+                let key = bip32::XPrv::derive_from_path(seed.as_bytes(), &path).map_err(failed)?;
+                Ok(each(key.private_key()))
+            })
+            .collect();
+    };
+    let path: bip32::DerivationPath = parent
+        .parse()
+        .map_err(|_| Error::InvalidInput(format!("not a derivation path: {parent:?}")))?;
+    let parent = bip32::XPrv::derive_from_path(seed.as_bytes(), &path).map_err(failed)?;
+    indices
+        .map(|i| {
+            let child = bip32::ChildNumber::new(i, false)
+                .map_err(|_| Error::InvalidInput(format!("index {i} is not below 2^31")))?;
+            Ok(each(
+                parent.derive_child(child).map_err(failed)?.private_key(),
+            ))
+        })
+        .collect()
+}
+
 /// The private key of `preset` at `index`, on its curve.
 ///
 /// # Errors
@@ -400,5 +493,34 @@ mod tests {
             assert_eq!(*key, *direct, "{}", p.name);
             assert_ne!(*key, *derive_preset(&seed, p, 4).unwrap(), "{}", p.name);
         }
+    }
+
+    /// The batch path (parent derived once) gives the same keys as deriving each from the root.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn public_keys_match_one_by_one_derivation() {
+        let seed = mnemonic_to_seed(&format!("{}about", "abandon ".repeat(11)), "").unwrap();
+        for preset in PRESETS {
+            let batch = public_keys(&seed, preset, 3..7).unwrap();
+            assert_eq!(batch.len(), 4);
+            for (i, public) in (3..7).zip(&batch) {
+                let secret = derive_preset(&seed, preset, i).unwrap();
+                let bytes: [u8; 32] = secret.as_ref().try_into().unwrap();
+                let key =
+                    crate::keys::PrivateKey::from_bytes(preset.key_type, &Zeroizing::new(bytes))
+                        .unwrap();
+                assert_eq!(&key.public_key(), public, "{} {i}", preset.name);
+            }
+        }
+        assert!(public_keys(&seed, preset("ethereum").unwrap(), (1 << 31)..(1 << 31) + 1).is_err());
+        for name in ["ethereum", "ethereum-ledger-live"] {
+            let preset = preset(name).unwrap();
+            let addresses = eth_addresses(&seed, preset, 0..3).unwrap();
+            let keys = public_keys(&seed, preset, 0..3).unwrap();
+            for (address, key) in addresses.iter().zip(&keys) {
+                assert_eq!(*address, crate::eth_address(key).unwrap(), "{name}");
+            }
+        }
+        assert!(eth_addresses(&seed, preset("solana").unwrap(), 0..1).is_err());
     }
 }
