@@ -8,7 +8,9 @@ The sources are the repositories' own files, never retyped:
     src/sign-eip7702-authorization.test.ts (EIP-7702 authorization hash and signature)
   - ethereum/tests TransactionTests (valid type 1 and 2 transactions: raw bytes, hash, sender,
     and the filler's fields) and KeyStoreTests/basic_tests.json (copied as it is)
-  - ethereum/go-ethereum accounts/keystore/testdata/v3_test_vector.json (copied as it is)
+  - ethereum/tests BlockchainTests stEIP1559/stEIP2930 (type 1 and 2 transactions in valid blocks)
+  - ethereum/go-ethereum accounts/keystore/testdata/v3_test_vector.json (copied as it is), and
+    two raw EIP-7702 transactions of its tracer test data
 JavaScript object literals are evaluated by node (no network), not parsed by hand.
 Usage: scripts/extract-eth-vectors.py MIRROR_ROOT   (git mirrors named OWNER+NAME/repo)
 """
@@ -150,6 +152,44 @@ for path in listing.split():
                     "txbytes": test["txbytes"], "hash": result["hash"], "sender": result["sender"]})
 dump("transaction-tests.json", {"cases": txs})
 
+# ethereum/tests BlockchainTests: type 1 and 2 transactions of valid blocks (stEIP2930,
+# stEIP1559; the files the mirror holds), with their fields, signature, sender and the block's
+# RLP, in which the signed transaction must appear byte for byte.
+listing = subprocess.check_output(["git", "-C", str(tests_git), "ls-tree", "-r", "--name-only", "HEAD",
+                                   "BlockchainTests/GeneralStateTests/stEIP1559",
+                                   "BlockchainTests/GeneralStateTests/stEIP2930"], text=True)
+in_blocks, per_type = [], {"0x01": 0, "0x02": 0}
+for path in sorted(listing.split()):
+    try:
+        text, origin = source("ethereum/tests", path)
+    except subprocess.CalledProcessError:  # large files the mirror lists but does not hold
+        continue
+    if len(text) > 200_000:
+        continue
+    for name, test in json.loads(text).items():
+        for block in test.get("blocks", []):
+            if "expectException" in block or "rlp" not in block:
+                continue
+            for tx in block.get("transactions", []):
+                kind = tx.get("type")
+                if kind not in per_type or per_type[kind] >= 12:
+                    continue
+                per_type[kind] += 1
+                in_blocks.append({"name": name, "origin": origin, "transaction": tx, "block_rlp": block["rlp"]})
+dump("blockchain-transactions.json", {"cases": in_blocks})
+
+# go-ethereum's tracer test data: raw EIP-7702 (type 4) transactions from mainnet, with the
+# accounts their prestate holds (the sender is one of them).
+seven = []
+for path in ["eth/tracers/internal/tracetest/testdata/prestate_tracer/7702_delegate.json",
+             "eth/tracers/internal/tracetest/testdata/prestate_tracer_with_diff_mode/eip7702_deauth.json"]:
+    text, origin = source("ethereum/go-ethereum", path)
+    test = json.loads(text)
+    result = test["result"]
+    accounts = sorted(set(result) if "pre" not in result else set(result["pre"]) | set(result.get("post", {})))
+    seven.append({"origin": origin, "raw": test["input"], "accounts": accounts})
+dump("eip7702-transactions.json", {"cases": seven})
+
 # Keystores: copied byte for byte, with their origin beside them.
 origins = {}
 for repo, path, name in [("ethereum/tests", "KeyStoreTests/basic_tests.json", "keystore-basic_tests.json"),
@@ -159,4 +199,5 @@ for repo, path, name in [("ethereum/tests", "KeyStoreTests/basic_tests.json", "k
     (out / name).write_text(text)
     origins[name] = origin
 dump("keystore-origins.json", origins)
-print(f"wrote {len(cases)} V4 cases, {len(txs)} transactions to {out}")
+print(f"wrote {len(cases)} V4 cases, {len(txs)} transactions, {len(in_blocks)} from blocks "
+      f"({per_type}), {len(seven)} type 4 to {out}")

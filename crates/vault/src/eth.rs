@@ -7,8 +7,10 @@
 //! (`alloy-consensus`, `alloy-eips`); EIP-712 atomic values are parsed by `alloy-dyn-abi`. The
 //! signatures are the vault's own secp256k1 (k256: RFC 6979 nonces, low S).
 //!
-//! Vectors: `tests/fixtures/eth` (EIP-712's `Example.js`, eth-sig-util's V4 tests,
-//! ethereum/tests `TransactionTests`, the EIP-155 example), from `scripts/extract-eth-vectors.py`.
+//! Vectors: `tests/fixtures/eth` (EIP-712's `Example.js`, eth-sig-util's V4 and EIP-7702
+//! tests, ethereum/tests `TransactionTests` and type 1 and 2 transactions of its valid
+//! `BlockchainTests` blocks, the EIP-155 example, go-ethereum's raw EIP-7702 transactions), from
+//! `scripts/extract-eth-vectors.py`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -1194,6 +1196,73 @@ mod tests {
             decoded + OVERFLOWING.len() == cases.len() && rebuilt >= 10,
             "{decoded} {rebuilt}"
         );
+    }
+
+    /// ethereum/tests BlockchainTests: type 1 and 2 transactions of valid blocks, rebuilt from
+    /// their JSON fields with their signature: the bytes appear in the block's RLP as they are,
+    /// and recover to the block's sender.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn transactions_in_valid_blocks() {
+        let f = fixture(include_str!(
+            "../tests/fixtures/eth/blockchain-transactions.json"
+        ));
+        let mut per_type = [0; 3];
+        for case in f["cases"].as_array().unwrap() {
+            let name = case["name"].as_str().unwrap();
+            let fields = case["transaction"].as_object().unwrap();
+            let mut json = Map::new();
+            for (key, value) in fields {
+                match (key.as_str(), value.as_str()) {
+                    ("v" | "r" | "s" | "sender", _) | ("to", Some("")) => {}
+                    _ => {
+                        json.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            let tx = Transaction::from_json(&Value::Object(json).to_string())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let signature = EthSignature {
+                r: quantity(&fields["r"], "r").unwrap().to_be_bytes(),
+                s: quantity(&fields["s"], "s").unwrap().to_be_bytes(),
+                y_parity: quantity(&fields["v"], "v").unwrap() == U256::from(1),
+            };
+            let raw = tx.encode_signed(signature);
+            let block = unhex(case["block_rlp"].as_str().unwrap());
+            assert!(
+                block.windows(raw.len()).any(|w| w == raw.as_slice()),
+                "{name}: the signed transaction is not in its block"
+            );
+            let info = decode_signed_transaction(&raw).unwrap();
+            assert_eq!(
+                format!("0x{}", lower_hex(&info.from)),
+                fields["sender"].as_str().unwrap(),
+                "{name}"
+            );
+            per_type[tx.tx_type() as usize] += 1;
+        }
+        assert!(per_type[1] >= 10 && per_type[2] >= 10, "{per_type:?}");
+    }
+
+    /// go-ethereum's tracer test data: raw EIP-7702 transactions from mainnet decode as type 4,
+    /// canonically, to a sender their prestate holds.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn eip7702_transactions_from_go_ethereum() {
+        let f = fixture(include_str!(
+            "../tests/fixtures/eth/eip7702-transactions.json"
+        ));
+        let cases = f["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 2);
+        for case in cases {
+            let info = decode_signed_transaction(&unhex(case["raw"].as_str().unwrap())).unwrap();
+            assert_eq!(info.tx_type, 4);
+            let from = Value::from(format!("0x{}", lower_hex(&info.from)));
+            assert!(
+                case["accounts"].as_array().unwrap().contains(&from),
+                "{from}"
+            );
+        }
     }
 
     /// EIP-155's example: the signing hash and the signed bytes from the private key.
