@@ -126,24 +126,38 @@ fn bytes(value: impl AsRef<[u8]>) -> JsValue {
     Uint8Array::from(value.as_ref()).into()
 }
 
-fn key_info(info: &vault::KeyInfo) -> JsValue {
+/// A plain JavaScript object of `fields` (a field whose value is `None` is left out).
+fn js_object<const N: usize>(fields: [(&str, Option<JsValue>); N]) -> JsValue {
     let object = Object::new();
-    let set = |k: &str, v: JsValue| {
-        let _ = Reflect::set(&object, &k.into(), &v);
-    };
-    set("name", info.name.as_str().into());
-    set("keyType", info.key_type.as_str().into());
-    set("publicKey", bytes(&info.public_key));
-    if let Some(address) = info.eth_address() {
-        set("ethAddress", vault::eth_checksum_address(&address).into());
-    }
-    if let Some(derivation) = &info.derivation {
-        let origin = Object::new();
-        let _ = Reflect::set(&origin, &"seed".into(), &derivation.seed.as_str().into());
-        let _ = Reflect::set(&origin, &"path".into(), &derivation.path.as_str().into());
-        set("derivation", origin.into());
+    for (key, value) in fields {
+        if let Some(value) = value {
+            // Setting a property of a fresh plain object cannot fail.
+            let _ = Reflect::set(&object, &key.into(), &value);
+        }
     }
     object.into()
+}
+
+fn key_info(info: &vault::KeyInfo) -> JsValue {
+    js_object([
+        ("name", Some(info.name.as_str().into())),
+        ("keyType", Some(info.key_type.as_str().into())),
+        ("publicKey", Some(bytes(&info.public_key))),
+        (
+            "ethAddress",
+            info.eth_address()
+                .map(|address| vault::eth_checksum_address(&address).into()),
+        ),
+        (
+            "derivation",
+            info.derivation.as_ref().map(|d| {
+                js_object([
+                    ("seed", Some(d.seed.as_str().into())),
+                    ("path", Some(d.path.as_str().into())),
+                ])
+            }),
+        ),
+    ])
 }
 
 /// JSON given as a string, or as an object (serialized with `JSON.stringify`).
@@ -582,18 +596,15 @@ impl Vault {
     #[wasm_bindgen(js_name = decodeTransaction, unchecked_return_type = "DecodedTransaction")]
     pub fn decode_transaction(raw: Vec<u8>) -> Result<JsValue, JsValue> {
         let info = vault::eth::decode_signed_transaction(&raw).map_err(to_js)?;
-        let object = Object::new();
-        let set = |k: &str, v: JsValue| {
-            let _ = Reflect::set(&object, &k.into(), &v);
-        };
-        set("type", f64::from(info.tx_type).into());
-        set("hash", format!("0x{}", hex_string(&info.hash)).into());
-        set("from", vault::eth_checksum_address(&info.from).into());
-        set(
-            "chainId",
-            info.chain_id.map_or(JsValue::NULL, |c| (c as f64).into()),
-        );
-        Ok(object.into())
+        Ok(js_object([
+            ("type", Some(f64::from(info.tx_type).into())),
+            ("hash", Some(format!("0x{}", hex_string(&info.hash)).into())),
+            ("from", Some(vault::eth_checksum_address(&info.from).into())),
+            (
+                "chainId",
+                Some(info.chain_id.map_or(JsValue::NULL, |c| (c as f64).into())),
+            ),
+        ]))
     }
 }
 
@@ -872,15 +883,12 @@ impl Session {
         session_call!(self, |s| {
             let remote = vault_remote(&server, &token)?;
             let report = s.sync(&remote).await?;
-            let object = Object::new();
-            let set = |k: &str, v: f64| {
-                let _ = Reflect::set(&object, &k.into(), &v.into());
-            };
-            set("pushed", report.pushed as f64);
-            set("pulled", report.pulled as f64);
-            set("conflicts", report.conflicts as f64);
-            set("revision", report.revision as f64);
-            Ok(JsValue::from(object))
+            Ok(js_object([
+                ("pushed", Some((report.pushed as f64).into())),
+                ("pulled", Some((report.pulled as f64).into())),
+                ("conflicts", Some((report.conflicts as f64).into())),
+                ("revision", Some((report.revision as f64).into())),
+            ]))
         })
     }
 
@@ -918,16 +926,16 @@ impl Session {
             Ok(entries
                 .iter()
                 .map(|e| {
-                    let object = Object::new();
-                    let _ = Reflect::set(&object, &"id".into(), &e.id.as_str().into());
                     let item = match e.item {
                         vault::Item::KeyPair => "keyPair",
                         _ => "secret",
                     };
-                    let _ = Reflect::set(&object, &"item".into(), &item.into());
-                    let _ = Reflect::set(&object, &"name".into(), &e.name.as_str().into());
-                    let _ = Reflect::set(&object, &"revision".into(), &(e.revision as f64).into());
-                    JsValue::from(object)
+                    js_object([
+                        ("id", Some(e.id.as_str().into())),
+                        ("item", Some(item.into())),
+                        ("name", Some(e.name.as_str().into())),
+                        ("revision", Some((e.revision as f64).into())),
+                    ])
                 })
                 .collect::<Array>())
         })

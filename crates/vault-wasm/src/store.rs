@@ -30,6 +30,9 @@ fn opfs_file(name: &str) -> String {
 /// The namespace of the OPFS store that records a finished move from IndexedDB.
 const MIGRATION_NS: &str = "vault-migration";
 const MIGRATED: &[u8] = b"from-indexeddb";
+/// Set once the IndexedDB database is deleted after the move: later opens touch IndexedDB no
+/// more (and never delete a database opened there since, with `backend: "indexeddb"`).
+const CLEANED: &[u8] = b"indexeddb-deleted";
 /// Entries per batch while moving.
 const MOVE_BATCH: usize = 1_000;
 
@@ -74,12 +77,15 @@ impl BrowserStore {
 /// switch), then delete the IndexedDB database. Interrupted anywhere (the worker terminated),
 /// nothing is lost: before the switch IndexedDB is untouched and the next open starts the copy
 /// again from an emptied OPFS store; after it, the next open only deletes what is left of
-/// IndexedDB.
+/// IndexedDB, until that deletion is recorded.
 async fn migrate(name: &str, opfs: &RedbStore) -> Result<()> {
     let marker = opfs.namespace(MIGRATION_NS)?;
+    if marker.get(CLEANED).await?.is_some() {
+        return Ok(());
+    }
     if marker.get(MIGRATED).await?.is_some() {
         // Done earlier; a delete interrupted after the switch is finished now.
-        return IndexedDbStore::delete_database(name).await;
+        return delete_moved(name, &marker).await;
     }
     let idb = IndexedDbStore::open(name).await?;
     let entries = idb.scan_all(b"").await?;
@@ -103,7 +109,13 @@ async fn migrate(name: &str, opfs: &RedbStore) -> Result<()> {
         }
     }
     marker.set(MIGRATED, name.as_bytes()).await?;
-    IndexedDbStore::delete_database(name).await
+    delete_moved(name, &marker).await
+}
+
+/// Deletes the moved IndexedDB database and records that it is gone.
+async fn delete_moved(name: &str, marker: &RedbStore) -> Result<()> {
+    IndexedDbStore::delete_database(name).await?;
+    marker.set(CLEANED, name.as_bytes()).await
 }
 
 macro_rules! each {

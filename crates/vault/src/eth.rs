@@ -642,6 +642,14 @@ impl Transaction {
             .map(access_list)
             .transpose()?
             .unwrap_or_default();
+        let gas_price = || small::<u128>(required("gasPrice")?, "gasPrice");
+        // EIP-1559 fees (types 2 and 4): max fee and max priority fee.
+        let fees = || -> Result<(u128, u128)> {
+            Ok((
+                small(required("maxFeePerGas")?, "maxFeePerGas")?,
+                small(required("maxPriorityFeePerGas")?, "maxPriorityFeePerGas")?,
+            ))
+        };
         let inner = match tx_type {
             0 => {
                 forbid(&[
@@ -653,7 +661,7 @@ impl Transaction {
                 Unsigned::Legacy(TxLegacy {
                     chain_id: Some(chain_id),
                     nonce,
-                    gas_price: small(required("gasPrice")?, "gasPrice")?,
+                    gas_price: gas_price()?,
                     gas_limit,
                     to,
                     value,
@@ -665,7 +673,7 @@ impl Transaction {
                 Unsigned::Eip2930(TxEip2930 {
                     chain_id,
                     nonce,
-                    gas_price: small(required("gasPrice")?, "gasPrice")?,
+                    gas_price: gas_price()?,
                     gas_limit,
                     to,
                     value,
@@ -675,15 +683,13 @@ impl Transaction {
             }
             2 => {
                 forbid(&["gasPrice", "authorizationList"])?;
+                let (max_fee_per_gas, max_priority_fee_per_gas) = fees()?;
                 Unsigned::Eip1559(TxEip1559 {
                     chain_id,
                     nonce,
                     gas_limit,
-                    max_fee_per_gas: small(required("maxFeePerGas")?, "maxFeePerGas")?,
-                    max_priority_fee_per_gas: small(
-                        required("maxPriorityFeePerGas")?,
-                        "maxPriorityFeePerGas",
-                    )?,
+                    max_fee_per_gas,
+                    max_priority_fee_per_gas,
                     to,
                     value,
                     access_list: access,
@@ -699,15 +705,13 @@ impl Transaction {
                 if authorizations.is_empty() {
                     return Err(bad_tx("an empty authorizationList"));
                 }
+                let (max_fee_per_gas, max_priority_fee_per_gas) = fees()?;
                 Unsigned::Eip7702(TxEip7702 {
                     chain_id,
                     nonce,
                     gas_limit,
-                    max_fee_per_gas: small(required("maxFeePerGas")?, "maxFeePerGas")?,
-                    max_priority_fee_per_gas: small(
-                        required("maxPriorityFeePerGas")?,
-                        "maxPriorityFeePerGas",
-                    )?,
+                    max_fee_per_gas,
+                    max_priority_fee_per_gas,
                     to,
                     value,
                     access_list: access,
