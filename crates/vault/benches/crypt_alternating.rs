@@ -12,8 +12,13 @@ use std::time::{Duration, Instant};
 use vault::{KdfParams, Vault};
 
 const ROUNDS: usize = 400;
-/// The associated data of a one-shot ciphertext (`docs/FORMAT.md`): 15 bytes.
-const OUR_AAD: &[u8] = b"vault/v1/data\x01\x01";
+/// The associated data of a one-shot ciphertext (`docs/FORMAT.md`, version 2): 15 bytes
+/// zero-padded to 64.
+fn our_aad() -> Vec<u8> {
+    let mut aad = b"vault/v2/data\x02\x01".to_vec();
+    aad.resize(64, 0);
+    aad
+}
 
 fn timed(f: impl FnOnce()) -> Duration {
     let t = Instant::now();
@@ -33,6 +38,7 @@ fn main() {
     let v = Vault::with_kdf(kvstore::MemoryStore::new(), KdfParams::INSECURE_FOR_TESTS).unwrap();
     let ks = block_on(v.create_keyspace("bench", "benchmark password")).unwrap();
     let mib = vec![0x5Au8; 1 << 20];
+    let our_aad = our_aad();
     let ours_sealed = block_on(v.encrypt(&ks, &mib)).unwrap();
     let raw = XChaCha20Poly1305::new(&[3u8; 32].into());
     let nonce = XNonce::from([1u8; 24]);
@@ -42,7 +48,7 @@ fn main() {
             &nonce,
             Payload {
                 msg: &mib,
-                aad: OUR_AAD,
+                aad: &our_aad,
             },
         )
         .unwrap();
@@ -64,7 +70,7 @@ fn main() {
         t[2].push(timed(|| {
             let payload = Payload {
                 msg: &mib,
-                aad: OUR_AAD,
+                aad: &our_aad,
             };
             drop(black_box(raw.encrypt(&fresh_nonce(), payload).unwrap()))
         }));
@@ -79,7 +85,7 @@ fn main() {
         t[5].push(timed(|| {
             let payload = Payload {
                 msg: &aad_sealed,
-                aad: OUR_AAD,
+                aad: &our_aad,
             };
             drop(black_box(raw.decrypt(&nonce, payload).unwrap()))
         }));

@@ -210,6 +210,12 @@ pub(crate) fn seal_with_nonce(
         .expect("XChaCha20-Poly1305 encrypts any length this crate produces")
 }
 
+/// Associated data of the bulk formats (one-shot ciphertexts and stream chunks, version 2) is
+/// zero-padded to this many bytes, four Poly1305 blocks: poly1305's AVX2 backend hashes four
+/// blocks at a time only while the blocks it has seen are a multiple of four, so the message
+/// after 1–3 blocks of associated data would take its one-block path (docs/PERF.md).
+pub(crate) const AAD_BLOCK: usize = 64;
+
 /// Appends ciphertext ‖ tag of `plaintext` under `nonce` to `out`, encrypting in place so the
 /// plaintext is copied once.
 pub(crate) fn seal_append(

@@ -15,8 +15,8 @@ use crate::{Error, Result};
 
 /// Magic bytes opening every stream.
 pub const STREAM_MAGIC: &[u8; 4] = b"VLTS";
-/// Version of the stream format.
-pub(crate) const STREAM_VERSION: u8 = 1;
+/// Version of the stream format written (version 1 is still read).
+pub(crate) const STREAM_VERSION: u8 = 2;
 /// Plaintext bytes per chunk written by this version (64 KiB).
 pub const CHUNK_SIZE: usize = 64 * 1024;
 const MIN_CHUNK: u32 = 1024;
@@ -26,6 +26,16 @@ const HEADER_LEN: usize = 4 + 1 + 1 + 4 + SALT_LEN;
 
 fn stream_key(data_key: &Key, salt: &[u8]) -> Key {
     crypto::hkdf(data_key.as_ref(), salt, b"vault/v1/stream")
+}
+
+/// The associated data of every chunk: the header, and from version 2 zero-padded to
+/// [`crypto::AAD_BLOCK`] bytes.
+fn chunk_aad(header: &[u8]) -> Vec<u8> {
+    let mut aad = header.to_vec();
+    if header.get(4).is_some_and(|&version| version >= 2) {
+        aad.resize(crypto::AAD_BLOCK, 0);
+    }
+    aad
 }
 
 fn nonce(index: u64, last: bool) -> [u8; NONCE_LEN] {
@@ -38,13 +48,13 @@ fn nonce(index: u64, last: bool) -> [u8; NONCE_LEN] {
 /// Seals chunk `index` of a stream, appending ciphertext ‖ tag to `out`.
 fn seal_chunk(
     key: &Key,
-    header: &[u8],
+    aad: &[u8],
     index: u64,
     plaintext: &[u8],
     last: bool,
     out: &mut Vec<u8>,
 ) {
-    crypto::seal_append(key, &nonce(index, last), header, plaintext, out);
+    crypto::seal_append(key, &nonce(index, last), aad, plaintext, out);
 }
 
 /// Encrypts a stream piece by piece: feed [`update`](Self::update) any amount at a time and
@@ -53,7 +63,8 @@ fn seal_chunk(
 pub struct StreamEncryptor {
     key: Key,
     header: Option<Vec<u8>>,
-    header_bytes: Vec<u8>,
+    /// Every chunk's associated data ([`chunk_aad`] of the header).
+    aad: Vec<u8>,
     buffer: SecretBytes,
     chunk_size: usize,
     index: u64,
@@ -87,8 +98,8 @@ impl StreamEncryptor {
         header.extend_from_slice(&salt);
         Ok(StreamEncryptor {
             key: stream_key(data_key, &salt),
-            header: Some(header.clone()),
-            header_bytes: header,
+            aad: chunk_aad(&header),
+            header: Some(header),
             // Allocated once at its full size, so it never moves (a move would leave a copy).
             buffer: SecretBytes::with_capacity(chunk_size),
             chunk_size,
@@ -112,8 +123,8 @@ impl StreamEncryptor {
             if input.is_empty() {
                 return out;
             }
-            let (key, header, index) = (&self.key, &self.header_bytes, self.index);
-            seal_chunk(key, header, index, &self.buffer, false, &mut out);
+            let (key, aad, index) = (&self.key, &self.aad, self.index);
+            seal_chunk(key, aad, index, &self.buffer, false, &mut out);
             self.index += 1;
             self.buffer.vec_mut().clear();
         }
@@ -121,7 +132,7 @@ impl StreamEncryptor {
             let (whole, rest) = input.split_at(chunk);
             seal_chunk(
                 &self.key,
-                &self.header_bytes,
+                &self.aad,
                 self.index,
                 whole,
                 false,
@@ -141,7 +152,7 @@ impl StreamEncryptor {
         let mut out = self.header.take().unwrap_or_default();
         seal_chunk(
             &self.key,
-            &self.header_bytes,
+            &self.aad,
             self.index,
             &self.buffer,
             true,
@@ -166,7 +177,7 @@ fn open_chunk(
     let opened = crypto::open_in_place(
         &state.key,
         &nonce(*index, last),
-        &state.header,
+        &state.aad,
         &mut out[at..],
     )
     .map(<[u8]>::len);
@@ -184,7 +195,8 @@ fn open_chunk(
 
 struct StreamState {
     key: Key,
-    header: Vec<u8>,
+    /// Every chunk's associated data ([`chunk_aad`] of the header).
+    aad: Vec<u8>,
     /// Bytes of a sealed chunk: chunk size + 16.
     sealed_chunk: usize,
 }
@@ -237,7 +249,7 @@ impl StreamDecryptor {
                 "stream version 0 was never written by any release",
             ));
         }
-        if version != STREAM_VERSION || algorithm != AEAD_XCHACHA20POLY1305 {
+        if !matches!(version, 1 | STREAM_VERSION) || algorithm != AEAD_XCHACHA20POLY1305 {
             return Err(Error::UnsupportedFormat(format!(
                 "stream version {version}, algorithm {algorithm}"
             )));
@@ -251,7 +263,7 @@ impl StreamDecryptor {
         let salt = r.take(SALT_LEN)?;
         self.state = Some(StreamState {
             key: stream_key(&self.data_key, salt),
-            header,
+            aad: chunk_aad(&header),
             sealed_chunk: chunk as usize + TAG_LEN,
         });
         Ok(())

@@ -251,21 +251,49 @@ impl Keyspace {
         out
     }
 
-    /// A stream of explicit chunks `(plaintext, last flag)` with a 1,024-byte chunk size.
+    /// A stream (version 2: each chunk's associated data is the header zero-padded to 64
+    /// bytes) of explicit chunks `(plaintext, last flag)` with a 1,024-byte chunk size.
     pub fn stream(&self, chunks: &[(&[u8], bool)]) -> Vec<u8> {
+        self.stream_of_version(2, chunks)
+    }
+
+    /// The same in stream version 1 (earlier releases): the header alone is the associated data.
+    pub fn stream_v1(&self, chunks: &[(&[u8], bool)]) -> Vec<u8> {
+        self.stream_of_version(1, chunks)
+    }
+
+    fn stream_of_version(&self, version: u8, chunks: &[(&[u8], bool)]) -> Vec<u8> {
         let salt = [0x77; 32];
         let mut header = b"VLTS".to_vec();
-        header.extend_from_slice(&[1, 1]);
+        header.extend_from_slice(&[version, 1]);
         header.extend_from_slice(&1024u32.to_le_bytes());
         header.extend_from_slice(&salt);
+        let mut aad = header.clone();
+        if version >= 2 {
+            aad.resize(64, 0);
+        }
         let key = hkdf32(&self.data_key(), &salt, b"vault/v1/stream");
-        let mut out = header.clone();
+        let mut out = header;
         for (index, (plain, last)) in chunks.iter().enumerate() {
             let mut nonce = [0u8; 24];
             nonce[15..23].copy_from_slice(&(index as u64).to_be_bytes());
             nonce[23] = u8::from(*last);
-            out.extend(seal(&key, &nonce, &header, plain));
+            out.extend(seal(&key, &nonce, &aad, plain));
         }
+        out
+    }
+
+    /// A one-shot ciphertext of `version` (1: earlier releases; 2: associated data padded to 64
+    /// bytes) with nonce `nonce`.
+    pub fn ciphertext(&self, version: u8, nonce: [u8; 24], plaintext: &[u8]) -> Vec<u8> {
+        let mut aad = format!("vault/v{version}/data").into_bytes();
+        aad.extend_from_slice(&[version, 1]);
+        if version >= 2 {
+            aad.resize(64, 0);
+        }
+        let mut out = vec![version, 1];
+        out.extend_from_slice(&nonce);
+        out.extend(seal(&self.data_key(), &nonce, &aad, plaintext));
         out
     }
 }

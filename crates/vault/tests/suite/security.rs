@@ -457,6 +457,52 @@ pub async fn names_from_storage_are_checked_and_new_names_refuse_invisible_chara
     assert!(matches!(v.list_keyspaces().await, Err(Error::Corrupted(_))));
 }
 
+/// Ciphertexts and streams built from docs/FORMAT.md in both versions decrypt: version 2 (what
+/// this release writes: associated data padded to 64 bytes) and version 1 (earlier releases);
+/// a version byte changed from one to the other fails authentication.
+pub async fn ciphertexts_and_streams_of_both_versions_decrypt<S: KVStore + Clone>(store: S) {
+    let v = vault(store);
+    let crafted = craft::Keyspace::new("c", [0x66; 16], [0x77; 32]);
+    plant(&v, &crafted, b"pw").await;
+    let ks = v.unlock("c", b"pw").await.unwrap();
+    for version in [1, 2] {
+        let ciphertext = crafted.ciphertext(version, [9; 24], b"both versions");
+        assert_eq!(
+            &*v.decrypt(&ks, &ciphertext).await.unwrap(),
+            b"both versions",
+            "one-shot version {version}"
+        );
+        let mut other = ciphertext.clone();
+        other[0] = 3 - version;
+        assert!(matches!(
+            v.decrypt(&ks, &other).await,
+            Err(Error::DecryptionFailed(_))
+        ));
+    }
+    // What this release writes is version 2, byte for byte the spec's layout.
+    let written = v.encrypt(&ks, b"both versions").await.unwrap();
+    let nonce: [u8; 24] = written[2..26].try_into().unwrap();
+    assert_eq!(written, crafted.ciphertext(2, nonce, b"both versions"));
+
+    let full = [5u8; 1024];
+    for (version, stream) in [
+        (1, crafted.stream_v1(&[(&full, false), (b"end", true)])),
+        (2, crafted.stream(&[(&full, false), (b"end", true)])),
+    ] {
+        let mut dec = v.decrypt_stream(&ks).await.unwrap();
+        let mut out = dec.update(&stream).unwrap().to_vec();
+        out.extend_from_slice(&dec.finish().unwrap());
+        assert_eq!(out.len(), 1027, "stream version {version}");
+        let mut other = stream.clone();
+        other[4] = 3 - version;
+        let mut dec = v.decrypt_stream(&ks).await.unwrap();
+        assert!(dec.update(&other).is_err() || dec.finish().is_err());
+    }
+    let mut enc = v.encrypt_stream(&ks).await.unwrap();
+    let header = enc.update(b"x");
+    assert_eq!(&header[..6], b"VLTS\x02\x01", "streams are written in version 2");
+}
+
 /// A stream ending with an empty chunk after a full one is refused (the encoder writes a full
 /// last chunk), and a decryptor that failed once refuses everything after.
 pub async fn streams_reject_an_empty_final_chunk_and_stay_failed<S: KVStore + Clone>(store: S) {
