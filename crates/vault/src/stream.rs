@@ -46,14 +46,7 @@ fn nonce(index: u64, last: bool) -> [u8; NONCE_LEN] {
 }
 
 /// Seals chunk `index` of a stream, appending ciphertext ‖ tag to `out`.
-fn seal_chunk(
-    key: &Key,
-    aad: &[u8],
-    index: u64,
-    plaintext: &[u8],
-    last: bool,
-    out: &mut Vec<u8>,
-) {
+fn seal_chunk(key: &Key, aad: &[u8], index: u64, plaintext: &[u8], last: bool, out: &mut Vec<u8>) {
     crypto::seal_append(key, &nonce(index, last), aad, plaintext, out);
 }
 
@@ -130,14 +123,7 @@ impl StreamEncryptor {
         }
         while input.len() > chunk {
             let (whole, rest) = input.split_at(chunk);
-            seal_chunk(
-                &self.key,
-                &self.aad,
-                self.index,
-                whole,
-                false,
-                &mut out,
-            );
+            seal_chunk(&self.key, &self.aad, self.index, whole, false, &mut out);
             self.index += 1;
             input = rest;
         }
@@ -174,13 +160,9 @@ fn open_chunk(
     let out = out.vec_mut();
     let at = out.len();
     out.extend_from_slice(sealed);
-    let opened = crypto::open_in_place(
-        &state.key,
-        &nonce(*index, last),
-        &state.aad,
-        &mut out[at..],
-    )
-    .map(<[u8]>::len);
+    let opened =
+        crypto::open_in_place(&state.key, &nonce(*index, last), &state.aad, &mut out[at..])
+            .map(<[u8]>::len);
     match opened {
         Some(plain_len) => {
             out.truncate(at + plain_len);

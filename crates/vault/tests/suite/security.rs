@@ -500,7 +500,11 @@ pub async fn ciphertexts_and_streams_of_both_versions_decrypt<S: KVStore + Clone
     }
     let mut enc = v.encrypt_stream(&ks).await.unwrap();
     let header = enc.update(b"x");
-    assert_eq!(&header[..6], b"VLTS\x02\x01", "streams are written in version 2");
+    assert_eq!(
+        &header[..6],
+        b"VLTS\x02\x01",
+        "streams are written in version 2"
+    );
 }
 
 /// A stream ending with an empty chunk after a full one is refused (the encoder writes a full
