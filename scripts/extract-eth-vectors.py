@@ -14,18 +14,17 @@ The sources are the repositories' own files, never retyped:
 JavaScript object literals are evaluated by node (no network), not parsed by hand.
 Usage: scripts/extract-eth-vectors.py MIRROR_ROOT   (git mirrors named OWNER+NAME/repo)
 """
-import json, re, subprocess, sys, pathlib
+import json, re, subprocess
 
-root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "/work/.mirror")
-out = pathlib.Path(__file__).resolve().parent.parent / "crates/vault/tests/fixtures/eth"
-out.mkdir(parents=True, exist_ok=True)
+import vector_sources
+from vector_sources import fixtures, mirror_root
+
+root = mirror_root()
+out = fixtures("eth")
 
 
 def source(repo, path):
-    git = root / repo.replace("/", "+") / "repo"
-    commit = subprocess.check_output(["git", "-C", str(git), "rev-parse", "HEAD"], text=True).strip()
-    text = subprocess.check_output(["git", "-C", str(git), "show", f"HEAD:{path}"], text=True)
-    return text, {"repository": f"https://github.com/{repo}", "commit": commit, "path": path}
+    return vector_sources.source(root, repo, path)
 
 
 def js_eval(program):

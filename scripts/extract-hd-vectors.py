@@ -7,17 +7,18 @@ The sources are the repositories' own files, never retyped:
   - satoshilabs/slips slip-0010.md (SLIP-0010 ed25519 and secp256k1 vectors)
 Usage: scripts/extract-hd-vectors.py MIRROR_ROOT   (git mirrors named OWNER+NAME/repo)
 """
-import json, re, subprocess, sys, pathlib
+import json, re
 
-root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "/work/.mirror")
-out = pathlib.Path(__file__).resolve().parent.parent / "crates/vault/tests/fixtures/hd"
-out.mkdir(parents=True, exist_ok=True)
+import vector_sources
+from vector_sources import fixtures, mirror_root
+
+root = mirror_root()
+out = fixtures("hd")
+
 
 def source(repo, path):
-    git = root / repo.replace("/", "+") / "repo"
-    commit = subprocess.check_output(["git", "-C", str(git), "rev-parse", "HEAD"], text=True).strip()
-    text = subprocess.check_output(["git", "-C", str(git), "show", f"HEAD:{path}"], text=True)
-    return text, {"repository": f"https://github.com/{repo}", "commit": commit, "path": path}
+    return vector_sources.source(root, repo, path)
+
 
 def path_of(chain):
     return chain.replace("<sub>H</sub>", "'")

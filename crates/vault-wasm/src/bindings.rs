@@ -598,7 +598,7 @@ impl Vault {
         let info = vault::eth::decode_signed_transaction(&raw).map_err(to_js)?;
         Ok(js_object([
             ("type", Some(f64::from(info.tx_type).into())),
-            ("hash", Some(format!("0x{}", hex_string(&info.hash)).into())),
+            ("hash", Some(format!("0x{}", hex::encode(info.hash)).into())),
             ("from", Some(vault::eth_checksum_address(&info.from).into())),
             (
                 "chainId",
@@ -606,10 +606,6 @@ impl Vault {
             ),
         ]))
     }
-}
-
-fn hex_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A stream's cipher: what the `TransformStream`s of `encryptStream` and `decryptStream` run,

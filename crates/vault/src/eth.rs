@@ -26,7 +26,7 @@ use sha3::{Digest, Keccak256};
 
 use kvstore::KVStore;
 
-use crate::keys::{address_of, parse_eth_address};
+use crate::keys::{address_of, parse_eth_address, PrivateKey};
 use crate::vault::Access;
 use crate::{Error, Result, Vault};
 
@@ -413,15 +413,7 @@ fn hex_bytes(text: &str) -> std::result::Result<Vec<u8>, String> {
         .strip_prefix("0x")
         .or_else(|| text.strip_prefix("0X"))
         .ok_or_else(|| format!("{text:?} is not 0x-prefixed hex"))?;
-    if digits.len() % 2 != 0 {
-        return Err(format!("{text:?} has an odd number of hex digits"));
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| format!("{text:?} is not hex"))
-        })
-        .collect()
+    hex::decode(digits).map_err(|_| format!("{text:?} is not hex"))
 }
 
 // ------------------------------------------------------------------------------ transactions
@@ -838,8 +830,21 @@ fn authorization(chain_id: u64, address: &[u8; 20], nonce: u64) -> Authorization
     }
 }
 
+/// Signs the EIP-7702 authorization of (`chain_id`, `address`, `nonce`) with `key`: its JSON.
+pub(crate) fn sign_authorization(
+    key: &PrivateKey,
+    chain_id: u64,
+    address: &[u8; 20],
+    nonce: u64,
+) -> Result<String> {
+    let signature = key.sign_hash(&authorization_hash(chain_id, address, nonce))?;
+    Ok(signed_authorization_json(
+        chain_id, address, nonce, signature,
+    ))
+}
+
 /// The JSON of a signed EIP-7702 authorization, as `authorizationList` entries take it.
-pub(crate) fn signed_authorization_json(
+fn signed_authorization_json(
     chain_id: u64,
     address: &[u8; 20],
     nonce: u64,
@@ -926,11 +931,13 @@ impl<S: KVStore> Vault<S> {
         address: &[u8; 20],
         nonce: u64,
     ) -> Result<String> {
-        let hash = authorization_hash(chain_id, address, nonce);
-        let signature = self.sign_hash(access, name, &hash).await?;
-        Ok(signed_authorization_json(
-            chain_id, address, nonce, signature,
-        ))
+        let ks = self.resolve(access.into()).await?;
+        sign_authorization(
+            &self.private_key(&ks, name).await?,
+            chain_id,
+            address,
+            nonce,
+        )
     }
 }
 
@@ -945,15 +952,11 @@ mod tests {
     }
 
     fn unhex(text: &str) -> Vec<u8> {
-        hex_bytes(&format!("0x{}", text.trim_start_matches("0x"))).expect("hex")
+        hex::decode(text.trim_start_matches("0x")).expect("hex")
     }
 
     fn key(text: &str) -> SigningKey {
         SigningKey::from_slice(&unhex(text)).expect("a secp256k1 key")
-    }
-
-    fn lower_hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     #[test]
@@ -1040,7 +1043,7 @@ mod tests {
         let s = |k: &str| f[k].as_str().unwrap().to_owned();
         assert_eq!(types.encode_type("Mail").unwrap(), s("encode_type_mail"));
         let type_hash = types.type_hash("Mail").unwrap();
-        assert_eq!(format!("0x{}", lower_hex(&type_hash)), s("type_hash_mail"));
+        assert_eq!(format!("0x{}", hex::encode(type_hash)), s("type_hash_mail"));
         for mode in [TypedDataEncoding::MetaMaskV4, TypedDataEncoding::Spec] {
             let mut encoded = type_hash.to_vec();
             encoded.extend(
@@ -1049,31 +1052,31 @@ mod tests {
                     .unwrap(),
             );
             assert_eq!(
-                format!("0x{}", lower_hex(&encoded)),
+                format!("0x{}", hex::encode(encoded)),
                 s("encode_data_message")
             );
             let hash = types
                 .hash_struct("Mail", &data["message"], mode, 0)
                 .unwrap();
-            assert_eq!(format!("0x{}", lower_hex(&hash)), s("struct_hash_message"));
+            assert_eq!(format!("0x{}", hex::encode(hash)), s("struct_hash_message"));
             let domain = types
                 .hash_struct("EIP712Domain", &data["domain"], mode, 0)
                 .unwrap();
-            assert_eq!(format!("0x{}", lower_hex(&domain)), s("domain_separator"));
+            assert_eq!(format!("0x{}", hex::encode(domain)), s("domain_separator"));
             let signing = typed_data_hash(&data.to_string(), mode).unwrap();
-            assert_eq!(format!("0x{}", lower_hex(&signing)), s("signing_hash"));
+            assert_eq!(format!("0x{}", hex::encode(signing)), s("signing_hash"));
         }
         let signing = typed_data_hash(&data.to_string(), TypedDataEncoding::Spec).unwrap();
         let cow = keccak(&[s("private_key_preimage").as_bytes()]);
         let key = SigningKey::from_slice(&cow).unwrap();
         assert_eq!(
-            format!("0x{}", lower_hex(&address_of(key.verifying_key()))),
+            format!("0x{}", hex::encode(address_of(key.verifying_key()))),
             s("address")
         );
         let signature = sign_prehash(&key, &signing).unwrap();
         assert_eq!(signature.v() as u64, f["v"].as_u64().unwrap());
-        assert_eq!(format!("0x{}", lower_hex(&signature.r)), s("r"));
-        assert_eq!(format!("0x{}", lower_hex(&signature.s)), s("s"));
+        assert_eq!(format!("0x{}", hex::encode(signature.r)), s("r"));
+        assert_eq!(format!("0x{}", hex::encode(signature.s)), s("s"));
         assert_eq!(
             signature.recover(&signing),
             Some(address_of(key.verifying_key()))
@@ -1095,7 +1098,7 @@ mod tests {
             let hash = typed_data_hash(&json, TypedDataEncoding::MetaMaskV4).unwrap();
             let signature = sign_prehash(&key, &hash).unwrap();
             assert_eq!(
-                format!("0x{}", lower_hex(&signature.to_bytes())),
+                format!("0x{}", hex::encode(signature.to_bytes())),
                 case["signature"].as_str().unwrap(),
                 "{name}"
             );
@@ -1137,12 +1140,12 @@ mod tests {
             match decode_signed_transaction(&raw) {
                 Ok(info) => {
                     assert_eq!(
-                        format!("0x{}", lower_hex(&info.hash)),
+                        format!("0x{}", hex::encode(info.hash)),
                         case["hash"].as_str().unwrap(),
                         "{name}"
                     );
                     assert_eq!(
-                        format!("0x{}", lower_hex(&info.from)),
+                        format!("0x{}", hex::encode(info.from)),
                         case["sender"].as_str().unwrap(),
                         "{name}"
                     );
@@ -1190,8 +1193,8 @@ mod tests {
                 },
             };
             assert_eq!(
-                lower_hex(&tx.encode_signed(signature)),
-                lower_hex(&raw),
+                hex::encode(tx.encode_signed(signature)),
+                hex::encode(raw),
                 "{name}"
             );
             rebuilt += 1;
@@ -1239,7 +1242,7 @@ mod tests {
             );
             let info = decode_signed_transaction(&raw).unwrap();
             assert_eq!(
-                format!("0x{}", lower_hex(&info.from)),
+                format!("0x{}", hex::encode(info.from)),
                 fields["sender"].as_str().unwrap(),
                 "{name}"
             );
@@ -1261,7 +1264,7 @@ mod tests {
         for case in cases {
             let info = decode_signed_transaction(&unhex(case["raw"].as_str().unwrap())).unwrap();
             assert_eq!(info.tx_type, 4);
-            let from = Value::from(format!("0x{}", lower_hex(&info.from)));
+            let from = Value::from(format!("0x{}", hex::encode(info.from)));
             assert!(
                 case["accounts"].as_array().unwrap().contains(&from),
                 "{from}"
@@ -1276,12 +1279,12 @@ mod tests {
         let f = fixture(include_str!("../tests/fixtures/eth/eip155-example.json"));
         let tx = Transaction::from_json(&f["transaction"].to_string()).unwrap();
         assert_eq!(
-            format!("0x{}", lower_hex(&tx.signing_hash())),
+            format!("0x{}", hex::encode(tx.signing_hash())),
             f["signing_hash"].as_str().unwrap()
         );
         let signed = tx.sign(&key(f["private_key"].as_str().unwrap())).unwrap();
         assert_eq!(
-            format!("0x{}", lower_hex(&signed)),
+            format!("0x{}", hex::encode(signed)),
             f["signed"].as_str().unwrap()
         );
     }
@@ -1299,10 +1302,10 @@ mod tests {
             &address,
             f["nonce"].as_u64().unwrap(),
         );
-        assert_eq!(lower_hex(&hash), f["hash"].as_str().unwrap());
+        assert_eq!(hex::encode(hash), f["hash"].as_str().unwrap());
         let signature = sign_prehash(&key(f["private_key"].as_str().unwrap()), &hash).unwrap();
         assert_eq!(
-            format!("0x{}", lower_hex(&signature.to_bytes())),
+            format!("0x{}", hex::encode(signature.to_bytes())),
             f["signature"].as_str().unwrap()
         );
     }

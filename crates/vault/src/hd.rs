@@ -133,12 +133,20 @@ fn parse_path(path: &str) -> Result<derivation_path::DerivationPath> {
 ///
 /// [`Error::InvalidInput`] for a malformed path or the (astronomically rare) invalid child.
 pub fn derive_secp256k1(seed: &Seed, path: &str) -> Result<SecretBytes> {
-    let path: bip32::DerivationPath = path
+    let key = bip32_derive(seed, path)?;
+    Ok(SecretBytes::from(key.to_bytes().to_vec()))
+}
+
+/// The BIP32 extended key at `path` of `seed`.
+fn bip32_derive(seed: &Seed, path: &str) -> Result<bip32::XPrv> {
+    let parsed: bip32::DerivationPath = path
         .parse()
         .map_err(|_| Error::InvalidInput(format!("not a derivation path: {path:?}")))?;
-    let key = bip32::XPrv::derive_from_path(seed.as_bytes(), &path)
-        .map_err(|e| Error::InvalidInput(format!("BIP32 derivation failed: {e}")))?;
-    Ok(SecretBytes::from(key.to_bytes().to_vec()))
+    bip32::XPrv::derive_from_path(seed.as_bytes(), &parsed).map_err(bip32_failed)
+}
+
+fn bip32_failed(e: bip32::Error) -> Error {
+    Error::InvalidInput(format!("BIP32 derivation failed: {e}"))
 }
 
 /// The Ed25519 private key (32-byte seed) at SLIP-0010 `path` of `seed`; every index must be
@@ -250,17 +258,7 @@ pub fn public_keys(
         });
     }
     indices
-        .map(|i| {
-            let secret = derive_preset(seed, preset, i)?;
-            let bytes: [u8; 32] = secret
-                .as_ref()
-                .try_into()
-                .map_err(|_| Error::Corrupted("a derived key of the wrong length".into()))?;
-            Ok(
-                crate::keys::PrivateKey::from_bytes(preset.key_type, &Zeroizing::new(bytes))?
-                    .public_key(),
-            )
-        })
+        .map(|i| Ok(derive_key(seed, preset.key_type, &preset.path(i))?.public_key()))
         .collect()
 }
 
@@ -294,28 +292,21 @@ fn secp256k1_keys<T>(
     indices: std::ops::Range<u32>,
     each: impl Fn(&k256::ecdsa::SigningKey) -> T,
 ) -> Result<Vec<T>> {
-    let failed = |e: bip32::Error| Error::InvalidInput(format!("BIP32 derivation failed: {e}"));
     let Some(parent) = preset.template.strip_suffix("/{i}") else {
         return indices
-            .map(|i| {
-                let path: bip32::DerivationPath = preset.path(i).parse().map_err(|_| {
-                    Error::InvalidInput(format!("not a derivation path: {:?}", preset.path(i)))
-                })?;
-                let key = bip32::XPrv::derive_from_path(seed.as_bytes(), &path).map_err(failed)?;
-                Ok(each(key.private_key()))
-            })
+            .map(|i| Ok(each(bip32_derive(seed, &preset.path(i))?.private_key())))
             .collect();
     };
-    let path: bip32::DerivationPath = parent
-        .parse()
-        .map_err(|_| Error::InvalidInput(format!("not a derivation path: {parent:?}")))?;
-    let parent = bip32::XPrv::derive_from_path(seed.as_bytes(), &path).map_err(failed)?;
+    let parent = bip32_derive(seed, parent)?;
     indices
         .map(|i| {
             let child = bip32::ChildNumber::new(i, false)
                 .map_err(|_| Error::InvalidInput(format!("index {i} is not below 2^31")))?;
             Ok(each(
-                parent.derive_child(child).map_err(failed)?.private_key(),
+                parent
+                    .derive_child(child)
+                    .map_err(bip32_failed)?
+                    .private_key(),
             ))
         })
         .collect()
@@ -327,11 +318,30 @@ fn secp256k1_keys<T>(
 ///
 /// As [`derive_secp256k1`] and [`derive_ed25519`].
 pub fn derive_preset(seed: &Seed, preset: &Preset, index: u32) -> Result<SecretBytes> {
-    let path = preset.path(index);
-    match preset.key_type {
-        KeyType::Ed25519 => derive_ed25519(seed, &path),
-        _ => derive_secp256k1(seed, &path),
+    derive_raw(seed, preset.key_type, &preset.path(index))
+}
+
+/// The raw private key of `key_type` at `path`: BIP32 for secp256k1, SLIP-0010 for Ed25519.
+fn derive_raw(seed: &Seed, key_type: KeyType, path: &str) -> Result<SecretBytes> {
+    match key_type {
+        KeyType::Ed25519 => derive_ed25519(seed, path),
+        _ => derive_secp256k1(seed, path),
     }
+}
+
+/// The parsed key of `key_type` at `path` (what `Vault::derive_key` stores).
+pub(crate) fn derive_key(
+    seed: &Seed,
+    key_type: KeyType,
+    path: &str,
+) -> Result<crate::keys::PrivateKey> {
+    let bytes: Zeroizing<[u8; 32]> = Zeroizing::new(
+        derive_raw(seed, key_type, path)?
+            .as_ref()
+            .try_into()
+            .map_err(|_| Error::Corrupted("a derived key of the wrong length".into()))?,
+    );
+    crate::keys::PrivateKey::from_bytes(key_type, &bytes)
 }
 
 #[cfg(test)]

@@ -89,16 +89,10 @@ fn unhex(value: &Value, field: &str, max: usize) -> Result<Vec<u8>> {
         .as_str()
         .ok_or_else(|| bad(format!("{field} is not a hex string")))?;
     let digits = text.strip_prefix("0x").unwrap_or(text);
-    if digits.len() % 2 != 0 || digits.len() > 2 * max {
+    if digits.len() > 2 * max {
         return Err(bad(format!("{field} has a bad length")));
     }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(digits.get(i..i + 2).unwrap_or("zz"), 16)
-                .map_err(|_| bad(format!("{field} is not hex")))
-        })
-        .collect()
+    hex::decode(digits).map_err(|_| bad(format!("{field} is not hex")))
 }
 
 fn number(value: Option<&Value>, field: &str) -> Result<u64> {
@@ -107,80 +101,109 @@ fn number(value: Option<&Value>, field: &str) -> Result<u64> {
         .ok_or_else(|| bad(format!("{field} is missing or not a non-negative integer")))
 }
 
-/// The derived key of a keystore's `crypto` section, after checking its parameters.
-fn derive(crypto: &Value, password: &[u8], limits: &KeystoreLimits) -> Result<Zeroizing<[u8; 32]>> {
-    let kdf = crypto
-        .get("kdf")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("no kdf"))?;
-    let params = crypto
-        .get("kdfparams")
-        .filter(|v| v.is_object())
-        .ok_or_else(|| bad("no kdfparams"))?;
-    if number(params.get("dklen"), "dklen")? != 32 {
-        return Err(Error::UnsupportedFormat(
-            "keystore: dklen other than 32".into(),
-        ));
-    }
-    let salt = unhex(params.get("salt").unwrap_or(&Value::Null), "salt", 1024)?;
-    let mut key = Zeroizing::new([0u8; 32]);
-    match kdf {
-        "scrypt" => {
-            let n = number(params.get("n"), "n")?;
-            let r = number(params.get("r"), "r")?;
-            let p = number(params.get("p"), "p")?;
-            if n < 2 || !n.is_power_of_two() || r == 0 || p == 0 {
-                return Err(bad(
-                    "scrypt n must be a power of two above 1, r and p positive",
-                ));
-            }
-            let memory = 128u64.saturating_mul(n).saturating_mul(r);
-            if memory > limits.max_scrypt_memory {
-                return Err(bad(format!(
-                    "scrypt would use {} MiB (n = {n}, r = {r}), over the limit of {} MiB",
-                    memory >> 20,
-                    limits.max_scrypt_memory >> 20
-                )));
-            }
-            if n.saturating_mul(r).saturating_mul(p) > limits.max_scrypt_work {
-                return Err(bad(format!(
-                    "scrypt work n·r·p = {} is over the limit of {}",
-                    n.saturating_mul(r).saturating_mul(p),
-                    limits.max_scrypt_work
-                )));
-            }
-            let params = scrypt::Params::new(
-                n.trailing_zeros() as u8,
-                u32::try_from(r).map_err(|_| bad("scrypt r is too large"))?,
-                u32::try_from(p).map_err(|_| bad("scrypt p is too large"))?,
-            )
-            .map_err(|e| bad(format!("scrypt parameters: {e}")))?;
-            scrypt::scrypt(password, &salt, &params, key.as_mut())
-                .map_err(|e| bad(format!("scrypt: {e}")))?;
+/// A key derivation whose parameters were checked.
+enum Kdf {
+    Scrypt(scrypt::Params),
+    Pbkdf2(u32),
+}
+
+impl Kdf {
+    /// The checked derivation of a keystore's `crypto` section, and its salt: parameters over
+    /// `limits` are refused here, before any work.
+    fn parse(crypto: &Value, limits: &KeystoreLimits) -> Result<(Kdf, Vec<u8>)> {
+        let kdf = crypto
+            .get("kdf")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("no kdf"))?;
+        let params = crypto
+            .get("kdfparams")
+            .filter(|v| v.is_object())
+            .ok_or_else(|| bad("no kdfparams"))?;
+        if number(params.get("dklen"), "dklen")? != 32 {
+            return Err(Error::UnsupportedFormat(
+                "keystore: dklen other than 32".into(),
+            ));
         }
-        "pbkdf2" => {
-            let prf = params.get("prf").and_then(Value::as_str);
-            if prf != Some("hmac-sha256") {
+        let salt = unhex(params.get("salt").unwrap_or(&Value::Null), "salt", 1024)?;
+        let kdf = match kdf {
+            "scrypt" => {
+                let n = number(params.get("n"), "n")?;
+                let r = number(params.get("r"), "r")?;
+                let p = number(params.get("p"), "p")?;
+                if n < 2 || !n.is_power_of_two() || r == 0 || p == 0 {
+                    return Err(bad(
+                        "scrypt n must be a power of two above 1, r and p positive",
+                    ));
+                }
+                let memory = 128u64.saturating_mul(n).saturating_mul(r);
+                if memory > limits.max_scrypt_memory {
+                    return Err(bad(format!(
+                        "scrypt would use {} MiB (n = {n}, r = {r}), over the limit of {} MiB",
+                        memory >> 20,
+                        limits.max_scrypt_memory >> 20
+                    )));
+                }
+                if n.saturating_mul(r).saturating_mul(p) > limits.max_scrypt_work {
+                    return Err(bad(format!(
+                        "scrypt work n·r·p = {} is over the limit of {}",
+                        n.saturating_mul(r).saturating_mul(p),
+                        limits.max_scrypt_work
+                    )));
+                }
+                Kdf::scrypt(
+                    n.trailing_zeros() as u8,
+                    u32::try_from(r).map_err(|_| bad("scrypt r is too large"))?,
+                    u32::try_from(p).map_err(|_| bad("scrypt p is too large"))?,
+                )?
+            }
+            "pbkdf2" => {
+                let prf = params.get("prf").and_then(Value::as_str);
+                if prf != Some("hmac-sha256") {
+                    return Err(Error::UnsupportedFormat(format!(
+                        "keystore: PBKDF2 with prf {prf:?} (only hmac-sha256)"
+                    )));
+                }
+                let c = number(params.get("c"), "c")?;
+                if c == 0 || c > u64::from(limits.max_pbkdf2_iterations) {
+                    return Err(bad(format!(
+                        "PBKDF2 with {c} iterations (1 to {})",
+                        limits.max_pbkdf2_iterations
+                    )));
+                }
+                Kdf::Pbkdf2(c as u32)
+            }
+            other => {
                 return Err(Error::UnsupportedFormat(format!(
-                    "keystore: PBKDF2 with prf {prf:?} (only hmac-sha256)"
-                )));
+                    "keystore: kdf {other:?} (scrypt or pbkdf2)"
+                )))
             }
-            let c = number(params.get("c"), "c")?;
-            if c == 0 || c > u64::from(limits.max_pbkdf2_iterations) {
-                return Err(bad(format!(
-                    "PBKDF2 with {c} iterations (1 to {})",
-                    limits.max_pbkdf2_iterations
-                )));
-            }
-            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, &salt, c as u32, key.as_mut());
-        }
-        other => {
-            return Err(Error::UnsupportedFormat(format!(
-                "keystore: kdf {other:?} (scrypt or pbkdf2)"
-            )))
-        }
+        };
+        Ok((kdf, salt))
     }
-    Ok(key)
+
+    fn scrypt(log_n: u8, r: u32, p: u32) -> Result<Kdf> {
+        scrypt::Params::new(log_n, r, p)
+            .map(Kdf::Scrypt)
+            .map_err(|e| bad(format!("scrypt parameters: {e}")))
+    }
+
+    /// The 32-byte derived key.
+    fn derive(&self, password: &[u8], salt: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        match self {
+            Kdf::Scrypt(params) => scrypt::scrypt(password, salt, params, key.as_mut())
+                .map_err(|e| bad(format!("scrypt: {e}")))?,
+            Kdf::Pbkdf2(c) => pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, *c, key.as_mut()),
+        }
+        Ok(key)
+    }
+}
+
+/// AES-128-CTR under the derived key's first half: encrypts and decrypts alike.
+fn aes_ctr(derived: &[u8; 32], iv: &[u8; 16], data: &mut [u8]) {
+    let mut aes_key = Zeroizing::new([0u8; 16]);
+    aes_key.copy_from_slice(&derived[..16]);
+    Aes128Ctr::new(aes_key.as_ref().into(), iv.into()).apply_keystream(data);
 }
 
 fn mac(derived: &[u8; 32], ciphertext: &[u8]) -> [u8; 32] {
@@ -203,10 +226,23 @@ pub fn decrypt_keystore(
     password: &[u8],
     limits: &KeystoreLimits,
 ) -> Result<Zeroizing<[u8; 32]>> {
+    decrypt_file(&parse_file(json)?, password, limits)
+}
+
+/// A keystore file's JSON (at most 64 KiB).
+fn parse_file(json: &str) -> Result<Value> {
     if json.len() > 64 << 10 {
         return Err(bad("larger than 64 KiB"));
     }
-    let file: Value = serde_json::from_str(json).map_err(|e| bad(format!("not JSON: {e}")))?;
+    serde_json::from_str(json).map_err(|e| bad(format!("not JSON: {e}")))
+}
+
+/// [`decrypt_keystore`] of a parsed file.
+fn decrypt_file(
+    file: &Value,
+    password: &[u8],
+    limits: &KeystoreLimits,
+) -> Result<Zeroizing<[u8; 32]>> {
     if file.get("version").and_then(Value::as_u64) != Some(3) {
         return Err(Error::UnsupportedFormat("keystore: not version 3".into()));
     }
@@ -241,23 +277,18 @@ pub fn decrypt_keystore(
         return Err(bad("ciphertext is not a secp256k1 key (16 to 32 bytes)"));
     }
     let expected = unhex(crypto.get("mac").unwrap_or(&Value::Null), "mac", 32)?;
-    let derived = derive(crypto, password, limits)?;
+    let (kdf, salt) = Kdf::parse(crypto, limits)?;
+    let derived = kdf.derive(password, &salt)?;
     if !crypto::ct_eq(&mac(&derived, &ciphertext), &expected) {
         return Err(Error::DecryptionFailed(
             "wrong keystore password, or the keystore file was altered",
         ));
     }
     let mut plain = Zeroizing::new(ciphertext);
-    let mut aes_key = Zeroizing::new([0u8; 16]);
-    aes_key.copy_from_slice(&derived[..16]);
-    Aes128Ctr::new(aes_key.as_ref().into(), &iv.into()).apply_keystream(plain.as_mut());
+    aes_ctr(&derived, &iv, plain.as_mut());
     let mut key = Zeroizing::new([0u8; 32]);
     key[32 - plain.len()..].copy_from_slice(&plain);
     Ok(key)
-}
-
-fn lower_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Encrypts a secp256k1 private key into a keystore v3 file under `password` (random salt, IV
@@ -281,41 +312,38 @@ pub fn encrypt_keystore(
     // A version 4 (random) UUID.
     id[6] = (id[6] & 0x0f) | 0x40;
     id[8] = (id[8] & 0x3f) | 0x80;
-    let kdfparams = match kdf {
-        KeystoreKdf::Scrypt { log_n, r, p } => serde_json::json!({
-            "dklen": 32, "n": 1u64 << log_n.min(63), "r": r, "p": p, "salt": lower_hex(&salt),
-        }),
-        KeystoreKdf::Pbkdf2 { iterations } => serde_json::json!({
-            "dklen": 32, "c": iterations, "prf": "hmac-sha256", "salt": lower_hex(&salt),
-        }),
+    let (derivation, kdf_name, kdfparams) = match kdf {
+        KeystoreKdf::Scrypt { log_n, r, p } => (
+            Kdf::scrypt(log_n, r, p)?,
+            "scrypt",
+            serde_json::json!({
+                "dklen": 32, "n": 1u64 << log_n.min(63), "r": r, "p": p, "salt": hex::encode(salt),
+            }),
+        ),
+        KeystoreKdf::Pbkdf2 { iterations } => (
+            Kdf::Pbkdf2(iterations),
+            "pbkdf2",
+            serde_json::json!({
+                "dklen": 32, "c": iterations, "prf": "hmac-sha256", "salt": hex::encode(salt),
+            }),
+        ),
     };
-    let kdf_name = match kdf {
-        KeystoreKdf::Scrypt { .. } => "scrypt",
-        KeystoreKdf::Pbkdf2 { .. } => "pbkdf2",
-    };
-    let mut crypto_section = serde_json::json!({
+    let derived = derivation.derive(password, &salt)?;
+    let mut ciphertext = Zeroizing::new(*private_key);
+    aes_ctr(&derived, &iv, ciphertext.as_mut());
+    let crypto_section = serde_json::json!({
         "cipher": "aes-128-ctr",
-        "cipherparams": { "iv": lower_hex(&iv) },
+        "cipherparams": { "iv": hex::encode(iv) },
+        "ciphertext": hex::encode(ciphertext.as_ref()),
         "kdf": kdf_name,
         "kdfparams": kdfparams,
+        "mac": hex::encode(mac(&derived, ciphertext.as_ref())),
     });
-    let limits = KeystoreLimits {
-        max_scrypt_memory: u64::MAX,
-        max_scrypt_work: u64::MAX,
-        max_pbkdf2_iterations: u32::MAX,
-    };
-    let derived = derive(&crypto_section, password, &limits)?;
-    let mut ciphertext = Zeroizing::new(*private_key);
-    let mut aes_key = Zeroizing::new([0u8; 16]);
-    aes_key.copy_from_slice(&derived[..16]);
-    Aes128Ctr::new(aes_key.as_ref().into(), &iv.into()).apply_keystream(ciphertext.as_mut());
-    crypto_section["ciphertext"] = lower_hex(ciphertext.as_ref()).into();
-    crypto_section["mac"] = lower_hex(&mac(&derived, ciphertext.as_ref())).into();
-    let uuid = lower_hex(&id);
+    let uuid = hex::encode(id);
     Ok(serde_json::json!({
         "version": 3,
         "id": format!("{}-{}-{}-{}-{}", &uuid[..8], &uuid[8..12], &uuid[12..16], &uuid[16..20], &uuid[20..]),
-        "address": lower_hex(address),
+        "address": hex::encode(address),
         "crypto": crypto_section,
     })
     .to_string())
@@ -341,16 +369,12 @@ impl<S: KVStore> Vault<S> {
         json: &str,
         keystore_password: &[u8],
     ) -> Result<KeyInfo> {
-        let bytes = decrypt_keystore(json, keystore_password, &KeystoreLimits::default())?;
+        let file = parse_file(json)?;
+        let bytes = decrypt_file(&file, keystore_password, &KeystoreLimits::default())?;
         let key = PrivateKey::from_bytes(KeyType::Secp256k1, &bytes)?;
         let address = eth_address(&key.public_key())?;
-        let claimed = serde_json::from_str::<Value>(json).ok().and_then(|file| {
-            file.get("address")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        });
-        if let Some(claimed) = claimed {
-            if parse_eth_address(&claimed)? != address {
+        if let Some(claimed) = file.get("address").and_then(Value::as_str) {
+            if parse_eth_address(claimed)? != address {
                 return Err(bad(format!(
                     "the file says address {claimed}, its key's is {}",
                     crate::eth_checksum_address(&address)
@@ -406,7 +430,7 @@ mod tests {
             let key = decrypt_keystore(&json, password, &KeystoreLimits::default())
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             let expected = format!("{:0>64}", test["priv"].as_str().unwrap());
-            assert_eq!(lower_hex(key.as_ref()), expected, "{name}");
+            assert_eq!(hex::encode(key.as_ref()), expected, "{name}");
             let wrong = decrypt_keystore(&json, b"not the password", &KeystoreLimits::default());
             assert!(matches!(wrong, Err(Error::DecryptionFailed(_))), "{name}");
             checked += 1;
@@ -444,7 +468,7 @@ mod tests {
             assert_eq!(*back, key);
             // Every byte of the ciphertext and MAC is covered.
             let mut file: Value = serde_json::from_str(&json).unwrap();
-            file["crypto"]["ciphertext"] = lower_hex(&[8u8; 32]).into();
+            file["crypto"]["ciphertext"] = hex::encode([8u8; 32]).into();
             assert!(matches!(
                 decrypt_keystore(&file.to_string(), b"pw", &KeystoreLimits::default()),
                 Err(Error::DecryptionFailed(_))

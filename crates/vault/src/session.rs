@@ -582,11 +582,7 @@ impl<S: KVStore> Session<S> {
         address: &[u8; 20],
         nonce: u64,
     ) -> Result<String> {
-        let hash = crate::eth::authorization_hash(chain_id, address, nonce);
-        let signature = self.current()?.sign_hash(&hash)?;
-        Ok(crate::eth::signed_authorization_json(
-            chain_id, address, nonce, signature,
-        ))
+        crate::eth::sign_authorization(self.current()?, chain_id, address, nonce)
     }
 
     /// See [`Vault::set_secret`].

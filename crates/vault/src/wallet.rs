@@ -7,11 +7,13 @@ use zeroize::Zeroizing;
 
 use crate::format::{decode_seed, encode_seed, Kind};
 use crate::hd::{self, MnemonicLength};
-use crate::keys::PrivateKey;
 use crate::keyspace::{validate_name, MAX_ITEM_NAME_LEN};
 use crate::records::{Edit, OnConflict};
 use crate::vault::Access;
-use crate::{Derivation, Error, KeyInfo, KeyType, Result, Vault};
+use crate::{Derivation, KeyInfo, KeyType, Result, Vault};
+// Named in the docs only.
+#[cfg(doc)]
+use crate::Error;
 
 impl<S: KVStore> Vault<S> {
     /// Generates a BIP39 mnemonic, stores its seed (with `passphrase`, empty for none) as seed
@@ -131,16 +133,7 @@ impl<S: KVStore> Vault<S> {
         let ks = self.resolve(access).await?;
         let seed_name = seed;
         let (_, seed) = decode_seed(&self.read_checked(&ks, Kind::Seed, seed).await?)?;
-        let bytes = match key_type {
-            KeyType::Ed25519 => hd::derive_ed25519(&seed, path)?,
-            _ => hd::derive_secp256k1(&seed, path)?,
-        };
-        let bytes: Zeroizing<[u8; 32]> = Zeroizing::new(
-            (*bytes)
-                .try_into()
-                .map_err(|_| Error::Corrupted("a derived key of the wrong length".into()))?,
-        );
-        let key = PrivateKey::from_bytes(key_type, &bytes)?;
+        let key = hd::derive_key(&seed, key_type, path)?;
         let derivation = Derivation {
             seed: seed_name.to_owned(),
             path: path.to_owned(),

@@ -327,14 +327,7 @@ fn two_renames_of_one_key_one_wins_the_other_gets_a_conflict() {
         let second = v.rename_key(Access::Unlocked(&ks), "a", "c").await;
         assert!(matches!(second, Err(Error::Conflict)), "{second:?}");
         assert_eq!(second.unwrap_err().code(), vault::ErrorCode::Conflict);
-        let names: Vec<String> = v
-            .list_keys(&ks)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|k| k.name)
-            .collect();
-        assert_eq!(names, ["b"]);
+        assert_eq!(suite::key_names(&v, &ks).await, ["b"]);
     });
 }
 

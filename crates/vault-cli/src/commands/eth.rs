@@ -73,9 +73,10 @@ pub(crate) async fn run<S: KVStore>(
             } else {
                 TypedDataEncoding::MetaMaskV4
             };
-            vault::eth::typed_data_hash(json, encoding)?;
+            // Hashed before the unlock, so bad typed data fails without the KDF.
+            let hash = vault::eth::typed_data_hash(json, encoding)?;
             let ks = unlock(inputs, vault, keyspace).await?;
-            let signature = vault.sign_typed_data(&ks, key, json, encoding).await?;
+            let signature = vault.sign_hash(&ks, key, &hash).await?;
             let text = format!("0x{}", hex::encode(signature.to_bytes()));
             say(cli, || text.clone(), json!({ "signature": text }));
         }

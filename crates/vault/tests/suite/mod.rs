@@ -21,6 +21,16 @@ pub fn vault<S: KVStore>(store: S) -> Vault<S> {
     Vault::with_kdf(store, KdfParams::INSECURE_FOR_TESTS).unwrap()
 }
 
+/// The names of the keyspace's key pairs, as `list_keys` gives them.
+pub async fn key_names<S: KVStore>(v: &Vault<S>, ks: &UnlockedKeyspace) -> Vec<String> {
+    v.list_keys(ks)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.name)
+        .collect()
+}
+
 pub async fn dump<S: KVStore>(store: &S) -> Vec<(Vec<u8>, Vec<u8>)> {
     store.scan(Scan::all()).await.unwrap()
 }
@@ -90,14 +100,7 @@ pub async fn stateless_api_end_to_end<S: KVStore + Clone>(store: S) {
             .await,
         Err(Error::InvalidInput(_))
     ));
-    let names: Vec<_> = v
-        .list_keys(&ks)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.name)
-        .collect();
-    assert_eq!(names, vec!["eth", "imported", "ssh"]);
+    assert_eq!(key_names(&v, &ks).await, ["eth", "imported", "ssh"]);
     assert_eq!(v.key_info(&ks, "ssh").await.unwrap(), ed);
 
     // Sign and verify, with only public keys.

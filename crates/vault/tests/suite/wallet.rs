@@ -6,7 +6,7 @@ use vault::hd::{self, MnemonicLength};
 use vault::keystore::KeystoreKdf;
 use vault::{Error, KeyType};
 
-use super::{dump, vault, PASSWORD};
+use super::{dump, key_names, vault, PASSWORD};
 
 /// A generated seed exports the same words, derives the keys any other wallet derives from
 /// them (checked against trezor/python-mnemonic's vectors: the master key of each), keeps the
@@ -61,14 +61,7 @@ pub async fn hd_seeds_derive_keys_into_the_keyspace<S: KVStore + Clone>(store: S
         b.public_key,
         expect(hd::derive_preset(&seed, sol, 0).unwrap(), KeyType::Ed25519).await
     );
-    let names: Vec<String> = v
-        .list_keys(&ks)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.name)
-        .collect();
-    assert_eq!(names, ["eth-0", "sol-0"]);
+    assert_eq!(key_names(&v, &ks).await, ["eth-0", "sol-0"]);
     // Each records where it came from, through listing, renaming and reloading.
     let origin = a
         .derivation
