@@ -207,7 +207,7 @@ async function follow(name, options) {
   };
   follower.call = (target, method, args) => new Promise((resolve, reject) => {
     const id = nextId++;
-    pending.set(id, { resolve, reject });
+    pending.set(id, { resolve, reject, open: target === 0 && method === 'open' });
     channel.postMessage({ kind: 'request', from, id, target, method, args });
   });
   // Take over when the leader goes (its lock is released with its worker).
@@ -224,7 +224,11 @@ async function follow(name, options) {
     owners.set(handle, toPage);
     for (const lost of was.sessions) toPage({ event: 'lock', handle: lost, reason: 'owner' });
     for (const call of pending.values()) {
-      call.reject(coded('the tab that held this vault closed: unlock again', 'LOCKED'));
+      // An `open` still waiting (the leader went before answering: a worker terminated while
+      // this one asked) gets the vault this worker now holds; any other call had its session
+      // in the old leader.
+      if (call.open) call.resolve({ handle });
+      else call.reject(coded('the tab that held this vault closed: unlock again', 'LOCKED'));
     }
     lead(name, handle);
     return new Promise(() => {});

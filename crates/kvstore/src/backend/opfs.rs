@@ -9,11 +9,15 @@
 //! worker has no sync access handles, and [`RedbStore::open_opfs`] fails at once with [`Error::Unavailable`]
 //! saying so (as it does in a browser without OPFS).
 //!
-//! **Durability.** A write resolves after redb's commit, which calls the handle's `flush()`:
-//! the browser has handed the bytes to the operating system's file. What survives:
+//! **Durability.** A store is two OPFS files: the redb database `NAME` and its write-ahead log
+//! `NAME.wal` ([`RedbBuilder::open_backend_with_log`]). A small write appends its changes to the
+//! log and resolves after the log handle's `flush()`; a large one, and one in every few hundred,
+//! is a durable redb commit resolved after the database handle's `flush()`. Either way the
+//! browser has handed the bytes to the operating system's file before the write resolves, and
+//! the next open applies the log's records again. What survives:
 //! - the worker terminated (or its tab closed, or crashed) at any moment: every write that
-//!   resolved, and each batch whole or not at all (redb's copy-on-write commit: the last
-//!   committed root is used; the file needs no repair);
+//!   resolved, and each batch whole or not at all (redb's copy-on-write commit keeps the last
+//!   durable root; a log record is applied only if it is whole, its checksum right);
 //! - the browser process crashing: the same, as far as the operating system has the flushed
 //!   file (it does unless the machine itself stops);
 //! - the machine losing power: what the disk had; browsers do not promise `fsync` semantics
@@ -21,16 +25,19 @@
 //!
 //! **One owner.** A sync access handle is exclusive: while one worker (of any tab of the
 //! origin) has the store open, opening it elsewhere fails with [`Error::Busy`]. Close it
-//! ([`RedbStore`] dropped, with every clone) to let another open it.
+//! ([`RedbStore`] dropped, with every clone) to let another open it. Copy, move or delete the
+//! two files together ([`RedbStore::delete_opfs`] deletes both).
 //!
 //! **Blocking.** redb's calls run inline: they block the worker for the file's I/O, never a
 //! page.
 //!
-//! **Speed.** One commit is one `flush()` and a few merged page writes (`scripts/bench.sh
-//! browser`, headless Chromium, on-disk profile): batches of 1,000 sets at about 100,000 items/s
-//! (about 7x raw IndexedDB calls), a durable single set in about 0.7 ms (about 2x: the flush is
-//! most of it), gets and scans 40–130x. In an off-the-record (incognito) profile Chromium keeps OPFS in memory behind
-//! IPC: each page write costs about 0.7 ms there, several times slower than on disk.
+//! **Speed.** A flush costs by the byte: 13 pages of 4 KiB + `flush()` (what a durable redb
+//! commit of one versioned set writes) take about 0.3–0.4 ms, a 300-byte log record + `flush()`
+//! about 0.2 ms (`scripts/bench.sh browser`, headless Chromium, on-disk profile). So: batches of
+//! 1,000 sets at about 120,000 items/s (about 7x raw IndexedDB calls), a durable single set in
+//! about 0.3 ms (about 3.4x), gets and scans 40–120x. In an off-the-record (incognito) profile
+//! Chromium keeps OPFS in memory behind IPC: each page write costs about 0.7 ms there, several
+//! times slower than on disk.
 //!
 //! [`FileSystemSyncAccessHandle`]: https://developer.mozilla.org/en-US/docs/Web/API/FileSystemSyncAccessHandle
 
@@ -280,6 +287,26 @@ fn check_name(name: &str) -> Result<()> {
 async fn open(name: &str, builder: RedbBuilder) -> Result<RedbStore> {
     check_name(name)?;
     let dir = root().await?;
+    let data = open_handle(&dir, name).await?;
+    let log = match open_handle(&dir, &log_name(name)).await {
+        Ok(log) => log,
+        Err(e) => {
+            let _ = redb::StorageBackend::close(&OpfsBackend::new(data));
+            return Err(e);
+        }
+    };
+    // On failure redb calls `close`, which releases the handles.
+    builder.open_backend_with_log(OpfsBackend::new(data), OpfsBackend::new(log))
+}
+
+/// The file of `name`'s write-ahead log.
+fn log_name(name: &str) -> String {
+    format!("{name}.wal")
+}
+
+/// Opens a sync access handle on file `name` of `dir` (created if needed); its id in
+/// `HANDLES`.
+async fn open_handle(dir: &FileSystemDirectoryHandle, name: &str) -> Result<u32> {
     let options = FileSystemGetFileOptions::new();
     options.set_create(true);
     let file: FileSystemFileHandle =
@@ -314,8 +341,7 @@ async fn open(name: &str, builder: RedbBuilder) -> Result<RedbStore> {
         id
     });
     HANDLES.with(|handles| handles.borrow_mut().insert(id, handle));
-    // On failure redb calls `close`, which releases the handle.
-    builder.open_backend(OpfsBackend::new(id))
+    Ok(id)
 }
 
 /// Deletes OPFS file `name` of this origin (a store that is not open), if it exists.
@@ -326,6 +352,12 @@ async fn open(name: &str, builder: RedbBuilder) -> Result<RedbStore> {
 async fn delete(name: &str) -> Result<()> {
     check_name(name)?;
     let dir = root().await?;
+    remove(&dir, name).await?;
+    remove(&dir, &log_name(name)).await
+}
+
+/// Removes file `name` of `dir`, if it exists.
+async fn remove(dir: &FileSystemDirectoryHandle, name: &str) -> Result<()> {
     let options = FileSystemRemoveOptions::new();
     options.set_recursive(false);
     match JsFuture::from(dir.remove_entry_with_options(name, &options)).await {
@@ -374,8 +406,8 @@ impl RedbStore {
         open(name, RedbBuilder::default()).await
     }
 
-    /// Deletes OPFS file `name` of this origin, if it exists (the store must be closed: every
-    /// clone dropped).
+    /// Deletes OPFS file `name` of this origin and its log `name.wal`, if they exist (the
+    /// store must be closed: every clone dropped).
     ///
     /// # Errors
     ///
