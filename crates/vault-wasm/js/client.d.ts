@@ -64,6 +64,10 @@ export declare class WorkerSession {
   deleteSecret(name: string): Promise<void>;
   encrypt(plaintext: Uint8Array): Promise<Uint8Array>;
   decrypt(ciphertext: Uint8Array): Promise<Uint8Array>;
+  /** `encrypt` into the start of `out` (at least `plaintext.length + 42` bytes, else INVALID_INPUT); resolves to the bytes written. Through the worker the result is copied into `out`: the direct API's `encryptInto` saves that copy. */
+  encryptInto(plaintext: Uint8Array, out: Uint8Array): Promise<number>;
+  /** `decrypt` into the start of `out` (at least `ciphertext.length - 42` bytes, else INVALID_INPUT); resolves to the bytes written. */
+  decryptInto(ciphertext: Uint8Array, out: Uint8Array): Promise<number>;
   /** A TransformStream in the page that encrypts its chunks (the work is done in the worker). */
   encryptStream(): Promise<TransformStream<Uint8Array, Uint8Array>>;
   /** A TransformStream that decrypts a stream of this keyspace, erroring on any tampering or truncation. */
@@ -147,6 +151,8 @@ export declare class WorkerVault {
 export declare const SESSION_METHODS: readonly string[];
 /** The `Session` methods the client builds on the forwarded ones. */
 export declare const STREAM_METHODS: readonly string[];
+/** The `Session` methods the client builds on `encrypt` and `decrypt` (copying into the page's array). */
+export declare const COPY_METHODS: readonly string[];
 /** The `Vault` methods forwarded to the vault object in the worker. */
 export declare const VAULT_METHODS: readonly string[];
 /** The static `Vault` functions the worker client offers on `WorkerVault`. */

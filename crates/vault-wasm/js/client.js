@@ -59,6 +59,8 @@ export const SESSION_METHODS = [
 ];
 /** The `Session` methods the client builds itself, on the forwarded ones. */
 export const STREAM_METHODS = ['encryptStream', 'decryptStream'];
+/** The `Session` methods the client builds on `encrypt` and `decrypt`: the result copied into the page's array. */
+export const COPY_METHODS = ['encryptInto', 'decryptInto'];
 /** The `Vault` methods forwarded to the vault object in the worker (`unlock` is its own). */
 export const VAULT_METHODS = ['createKeyspace', 'listKeyspaces', 'deleteKeyspace', 'changePassword', 'rekey', 'importBackup', 'cloneKeyspace', 'backend'];
 
@@ -138,6 +140,28 @@ WorkerSession.prototype.encryptStream = async function () {
 WorkerSession.prototype.decryptStream = async function () {
   const { handle } = await this.connection.call(this.handle, 'streamDecryptor', []);
   return cipherStream(this.connection, handle);
+};
+
+// `encryptInto` and `decryptInto` through the worker: the result crosses from the worker as a
+// new array anyway, so these only give the page the same API (the direct API saves the copy).
+function copyInto(result, out) {
+  if (out.length < result.length) {
+    result.fill(0);
+    throw new VaultError(`the output array has ${out.length} bytes; this call writes ${result.length}`, 'INVALID_INPUT');
+  }
+  out.set(result);
+  result.fill(0);
+  return result.length;
+}
+
+/** Encrypts into the start of `out`; resolves to the number of bytes written. */
+WorkerSession.prototype.encryptInto = async function (plaintext, out) {
+  return copyInto(await this.encrypt(plaintext), out);
+};
+
+/** Decrypts into the start of `out`; resolves to the number of bytes written. */
+WorkerSession.prototype.decryptInto = async function (ciphertext, out) {
+  return copyInto(await this.decrypt(ciphertext), out);
 };
 
 /** A vault held by a dedicated worker. */

@@ -122,6 +122,26 @@ fn key_type(text: &str) -> Result<KeyType, vault::Error> {
     text.parse()
 }
 
+/// What `encrypt` adds to a plaintext: version, algorithm, nonce and tag (docs/FORMAT.md).
+const CIPHERTEXT_OVERHEAD: u64 = 42;
+
+/// `INVALID_INPUT` unless `out` holds `needed` bytes.
+fn check_room(out: &Uint8Array, needed: u64) -> vault::Result<()> {
+    if u64::from(out.length()) < needed {
+        return Err(vault::Error::InvalidInput(format!(
+            "the output array has {} bytes; this call writes {needed}",
+            out.length()
+        )));
+    }
+    Ok(())
+}
+
+/// Copies `data` to the start of `out` (which holds it); its length, for JavaScript.
+fn copy_to(out: &Uint8Array, data: &[u8]) -> JsValue {
+    out.subarray(0, data.len() as u32).copy_from(data);
+    JsValue::from(data.len() as u32)
+}
+
 fn bytes(value: impl AsRef<[u8]>) -> JsValue {
     Uint8Array::from(value.as_ref()).into()
 }
@@ -1390,6 +1410,37 @@ impl Session {
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn decrypt(&self, ciphertext: Vec<u8>) -> Promise {
         session_call!(self, |s| Ok(bytes(&*s.decrypt(&ciphertext).await?)))
+    }
+
+    /// `encrypt` into the start of `out`, an array the caller reuses, instead of a new array;
+    /// resolves to the number of bytes written (`plaintext.length + 42`). For large messages
+    /// in a loop: a browser hands out fresh memory for every new array of a megabyte or more,
+    /// which costs about as much as encrypting it (docs/PERF.md). Rejects with `INVALID_INPUT`
+    /// (writing nothing) when `out` is shorter than `plaintext.length + 42`.
+    #[wasm_bindgen(js_name = encryptInto, unchecked_return_type = "Promise<number>")]
+    pub fn encrypt_into(&self, plaintext: Vec<u8>, out: Uint8Array) -> Promise {
+        let plaintext = SecretBytes::from(plaintext);
+        session_call!(self, |s| {
+            check_room(&out, plaintext.len() as u64 + CIPHERTEXT_OVERHEAD)?;
+            let sealed = s.encrypt(&plaintext).await?;
+            Ok(copy_to(&out, &sealed))
+        })
+    }
+
+    /// `decrypt` into the start of `out`, an array the caller reuses (and wipes when done),
+    /// instead of a new array; resolves to the number of bytes written
+    /// (`ciphertext.length - 42`). Rejects with `INVALID_INPUT` (writing nothing) when `out` is
+    /// shorter, with `DECRYPTION_FAILED` (writing nothing) as `decrypt` does.
+    #[wasm_bindgen(js_name = decryptInto, unchecked_return_type = "Promise<number>")]
+    pub fn decrypt_into(&self, ciphertext: Vec<u8>, out: Uint8Array) -> Promise {
+        session_call!(self, |s| {
+            check_room(
+                &out,
+                (ciphertext.len() as u64).saturating_sub(CIPHERTEXT_OVERHEAD),
+            )?;
+            let plaintext = s.decrypt(&ciphertext).await?;
+            Ok(copy_to(&out, &plaintext))
+        })
     }
 
     /// Exports the keyspace as a password-protected backup (same format as the CLI's).

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { Session, Vault } from '../pkg/vault_wasm.js';
-import { SESSION_METHODS, STATIC_METHODS, STREAM_METHODS, VAULT_METHODS, WorkerSession, WorkerVault } from '../pkg/client.js';
+import { COPY_METHODS, SESSION_METHODS, STATIC_METHODS, STREAM_METHODS, VAULT_METHODS, WorkerSession, WorkerVault } from '../pkg/client.js';
 
 const GLUE = new Set(['constructor', 'free', '__destroy_into_raw', '__wrap', 'length', 'name', 'prototype']);
 
@@ -29,9 +29,9 @@ function declared(dts, className) {
 }
 
 test('the worker client forwards every Session method of the bindings, and only those', () => {
-  assert.deepEqual([...SESSION_METHODS, ...STREAM_METHODS].sort(), methods(Session.prototype));
+  assert.deepEqual([...SESSION_METHODS, ...STREAM_METHODS, ...COPY_METHODS].sort(), methods(Session.prototype));
   assert.deepEqual(setters(Session.prototype), ['onlock'], 'onlock is the only setter');
-  for (const method of [...SESSION_METHODS, ...STREAM_METHODS]) {
+  for (const method of [...SESSION_METHODS, ...STREAM_METHODS, ...COPY_METHODS]) {
     assert.equal(typeof WorkerSession.prototype[method], 'function', method);
   }
 });
@@ -48,7 +48,7 @@ test('client.d.ts declares exactly what the worker client offers', async () => {
   const dts = await readFile(new URL('../pkg/client.d.ts', import.meta.url), 'utf8');
   assert.deepEqual(
     declared(dts, 'WorkerSession'),
-    [...SESSION_METHODS, ...STREAM_METHODS, 'close', 'startSync', 'stopSync'].sort(),
+    [...SESSION_METHODS, ...STREAM_METHODS, ...COPY_METHODS, 'close', 'startSync', 'stopSync'].sort(),
   );
   assert.deepEqual(
     declared(dts, 'WorkerVault'),

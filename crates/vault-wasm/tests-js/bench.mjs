@@ -30,7 +30,7 @@ try {
   const fmt = (ms) => (ms < 1 ? `${(ms * 1000).toFixed(1)} us` : `${ms.toFixed(2)} ms`).padStart(10);
   console.log(`${'operation'.padEnd(30)} ${'ours'.padStart(10)} ${'reference'.padStart(10)} ${'ratio'.padStart(6)}  reference / target`);
   for (const r of rows) {
-    console.log(`${r.op.padEnd(30)} ${fmt(r.ours)} ${fmt(r.ref)} ${(r.ours / r.ref).toFixed(2).padStart(6)}  ${r.refName} / ${r.target}${/crypt 1 MiB/.test(r.op) ? `; ours ${(1.048576 / r.ours).toFixed(2)} GB/s, target >= 0.35` : ''}`);
+    console.log(`${r.op.padEnd(30)} ${fmt(r.ours)} ${fmt(r.ref)} ${(r.ours / r.ref).toFixed(2).padStart(6)}  ${r.refName} / ${r.target}${/crypt(Into)? 1 MiB/.test(r.op) ? `; ours ${(1.048576 / r.ours).toFixed(2)} GB/s, target >= 0.35` : ''}`);
   }
   const opfs = await page.evaluate((quick) => window.benchOpfs({ quick }), quick);
   console.log(`\nvault on redb over OPFS beside the vault on IndexedDB and idb-keyval, in one dedicated worker (${opfs.backends.join(' / ')}; strict durability for both vaults; idb-keyval uses the browser's default)`);

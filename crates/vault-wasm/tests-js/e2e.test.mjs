@@ -318,7 +318,8 @@ test('the benchmark page runs every row (quick mode: checks the harness, not the
   assert.equal(isolated, true, 'the server makes the page cross-origin isolated (5 us timer)');
   assert.deepEqual(rows.map((r) => r.op), [
     'set, one item', 'get, one item', 'batch of 1,000 sets', 'set, one item, strict',
-    'batch of 1,000, strict', 'encrypt 1 MiB', 'decrypt 1 MiB', 'copy 1 MiB into a new array',
+    'batch of 1,000, strict', 'encrypt 1 MiB', 'decrypt 1 MiB', 'encryptInto 1 MiB',
+    'decryptInto 1 MiB', 'copy 1 MiB into a new array',
     'unlock (Argon2id 64 MiB, t=3)',
   ]);
   for (const r of rows) {
@@ -338,6 +339,66 @@ test('the benchmark page runs every row (quick mode: checks the harness, not the
   assert.ok(ks.sameAddress && ks.ours > 0 && ks.ref > 0, JSON.stringify(ks));
   assert.equal(ks.longTasks.ours, 0, 'the worker client keeps scrypt off the page');
   assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('encryptInto and decryptInto: direct and through the worker client, into reused arrays', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/test-pages/interop.html`);
+  const r = await page.evaluate(async () => {
+    const { default: init, Vault } = await import('/pkg/vault_wasm.js');
+    const { WorkerVault } = await import('/pkg/client.js');
+    await init();
+    const code = (p) => p.then((v) => `resolved ${v}`, (e) => e.code);
+    const run = async (vault) => {
+      await vault.createKeyspace('k', 'pw');
+      const s = await vault.unlock('k', 'pw');
+      const message = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 31 + 7) & 255);
+      const out = new Uint8Array(200_000).fill(0xEE);
+      const sealedLength = await s.encryptInto(message, out);
+      const sealed = out.slice(0, sealedLength);
+      const untouchedTail = out.subarray(sealedLength).every((b) => b === 0xEE);
+      // What encryptInto wrote is a ciphertext decrypt opens, and decryptInto too.
+      const opened = await s.decrypt(sealed);
+      const back = new Uint8Array(100_000);
+      const openedLength = await s.decryptInto(sealed, back);
+      const plain = await s.encrypt(message);
+      // Too small an array: INVALID_INPUT, nothing written.
+      const small = new Uint8Array(100_041).fill(7);
+      const tooSmall = await code(s.encryptInto(message, small));
+      const tooSmallForPlain = await code(s.decryptInto(sealed, new Uint8Array(99_999)));
+      // Altered: DECRYPTION_FAILED, nothing written.
+      const altered = sealed.slice();
+      altered[500] ^= 1;
+      const target = new Uint8Array(100_000).fill(9);
+      const alteredCode = await code(s.decryptInto(altered, target));
+      return {
+        sealedLength, untouchedTail, openedLength, plainLength: plain.length,
+        opened: opened.every((b, i) => b === message[i]) && opened.length === message.length,
+        back: back.every((b, i) => b === message[i]),
+        tooSmall, smallUntouched: small.every((b) => b === 7), tooSmallForPlain,
+        alteredCode, targetUntouched: target.every((b) => b === 9),
+      };
+    };
+    const direct = await run(await Vault.open(`into-${Math.random()}`));
+    const worker = await WorkerVault.open(`into-w-${Math.random()}`);
+    const viaWorker = await run(worker);
+    worker.terminate();
+    return { direct, viaWorker };
+  });
+  for (const [where, x] of Object.entries(r)) {
+    assert.equal(x.sealedLength, 100_042, where);
+    assert.equal(x.plainLength, 100_042, `${where}: the same length as encrypt`);
+    assert.ok(x.untouchedTail, `${where}: nothing written past the ciphertext`);
+    assert.ok(x.opened && x.back, `${where}: round trip`);
+    assert.equal(x.openedLength, 100_000, where);
+    assert.equal(x.tooSmall, 'INVALID_INPUT', where);
+    assert.ok(x.smallUntouched, `${where}: a short array is left alone`);
+    assert.equal(x.tooSmallForPlain, 'INVALID_INPUT', where);
+    assert.equal(x.alteredCode, 'DECRYPTION_FAILED', where);
+    assert.ok(x.targetUntouched, `${where}: nothing written on a failed decryption`);
+  }
   await context.close();
 });
 
