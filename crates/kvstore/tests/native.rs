@@ -121,6 +121,41 @@ fn new_file_stores_are_private_to_their_owner() {
     let store = kvstore::RedbStore::open(&redb_path).unwrap();
     futures::executor::block_on(kvstore::KVStore::set(&store, b"k", b"v")).unwrap();
     assert_eq!(mode(&redb_path), 0o600, "redb file");
+    assert_eq!(mode(&RedbStore::log_path(&redb_path)), 0o600, "redb's log");
+}
+
+/// A file store's write-ahead log: the writes since the last checkpoint are in it and the
+/// database file has them after a clean close; opened without the log, the store applies a
+/// log left behind and removes it.
+#[test]
+fn redb_write_ahead_log_on_files() {
+    futures::executor::block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let log = RedbStore::log_path(&path);
+        assert_eq!(log, dir.path().join("db.redb.wal"));
+        {
+            let store = RedbStore::open(&path).unwrap();
+            for i in 0..300u32 {
+                store.set(&i.to_be_bytes(), b"v").await.unwrap();
+            }
+        }
+        assert!(log.exists(), "the log stays beside the database");
+        // A clean close checkpointed: the database file alone has every write (the log's
+        // records are then stale and must not be applied again).
+        let bare = RedbStore::builder()
+            .write_ahead_log(false)
+            .open(&path)
+            .unwrap();
+        assert_eq!(bare.count(b"").await.unwrap(), 300);
+        assert_eq!(bare.last_version().await.unwrap(), 300);
+        assert!(!log.exists(), "opened without a log, the store removes it");
+        bare.set(b"one file", b"v").await.unwrap();
+        drop(bare);
+        let again = RedbStore::open(&path).unwrap();
+        assert_eq!(again.count(b"").await.unwrap(), 301);
+        assert_eq!(again.last_version().await.unwrap(), 301);
+    });
 }
 
 #[test]

@@ -3,13 +3,17 @@
 //! Each namespace is a redb table of one database file (created on its first write; reading a
 //! namespace never written reads as empty).
 //!
-//! **Durability.** Every write is one redb write transaction committed with redb's default
-//! `Durability::Immediate`: the commit `fsync`s before the future resolves. A resolved write
-//! survives a process crash, and a power loss as far as the disk honours `fsync`; a batch is one
-//! transaction, so it is all there or not at all. redb needs no recovery log: after a crash the
-//! last committed root is used. (Opened with a write-ahead log,
-//! [`RedbBuilder::open_backend_with_log`], a small write is made durable by an appended log
-//! record instead: what redb over OPFS does.)
+//! **Durability.** Every write is one redb write transaction, resolved once it is durable. A
+//! store opened on a file (`RedbStore::open`) or over OPFS keeps a write-ahead log beside the
+//! database: a small write is committed in redb without `fsync` and made durable by a record
+//! appended to the log and `fsync`ed; every 256 records, for a large write, and when the last
+//! handle is dropped, a durable redb commit (redb's `Durability::Immediate`) makes the log's
+//! records part of the database file (a checkpoint). Without a log
+//! (`RedbBuilder::write_ahead_log(false)`, [`RedbBuilder::open_backend`]) every write is a
+//! durable redb commit. Either way a resolved write survives a process crash, and a power loss
+//! as far as the disk honours `fsync`; a batch is one transaction, so it is all there or not at
+//! all: after a crash redb uses its last durable root, and the log's whole records after it
+//! (each checksummed) are applied again on open.
 //!
 //! **Blocking.** A commit waits on `fsync`, so by default writes run on the `blocking` crate's
 //! thread pool (runtime-agnostic) and the future waits for them ([`Blocking::Inline`] runs them
@@ -77,6 +81,9 @@ pub(super) fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [
 pub struct RedbBuilder {
     blocking: Blocking,
     retention: u64,
+    /// Used by `open` (files), which browsers do not have.
+    #[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
+    write_ahead_log: bool,
 }
 
 impl Default for RedbBuilder {
@@ -84,6 +91,7 @@ impl Default for RedbBuilder {
         RedbBuilder {
             blocking: Blocking::default(),
             retention: versions::DEFAULT_TOMBSTONE_RETENTION,
+            write_ahead_log: true,
         }
     }
 }
@@ -103,6 +111,15 @@ impl RedbBuilder {
         self
     }
 
+    /// Whether [`open`](Self::open) keeps a write-ahead log beside the database file (default
+    /// `true`; see [`RedbStore::open`]). With `false` every write is a durable redb commit and
+    /// the store is the one file; a log left by an earlier open is applied, then removed.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn write_ahead_log(mut self, enabled: bool) -> Self {
+        self.write_ahead_log = enabled;
+        self
+    }
+
     /// Opens (creating if needed) the database file at `path`, as [`RedbStore::open`].
     ///
     /// # Errors
@@ -110,7 +127,7 @@ impl RedbBuilder {
     /// As [`RedbStore::open`].
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore> {
-        RedbStore::open_with(path.as_ref(), self.blocking, self.retention)
+        RedbStore::open_with(path.as_ref(), self)
     }
 
     /// Opens (creating if needed) a database on any redb storage `backend` (redb's public
@@ -158,6 +175,14 @@ impl RedbStore {
     /// the handle is its [`DEFAULT_NAMESPACE`]. A new file is created private to its owner
     /// (mode 0600 on Unix).
     ///
+    /// Beside it, `PATH.wal` ([`RedbStore::log_path`]) is its write-ahead log: a small write
+    /// appends a record there and `fsync`s it instead of committing redb durably (about half
+    /// the time of a durable single set: `scripts/bench.sh writes`); a durable redb commit
+    /// follows every 256 records and when the last handle is dropped, so after a clean close
+    /// the database file alone holds everything. After a crash the log holds writes the
+    /// database file does not: keep, copy and delete the two files together.
+    /// [`RedbBuilder::write_ahead_log`]`(false)` keeps the store in one file.
+    ///
     /// # Errors
     ///
     /// [`Error::Busy`] if another process or handle has the file open, [`Error::Corrupted`]
@@ -173,10 +198,40 @@ impl RedbStore {
     }
 
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-    fn open_with(path: &Path, blocking: Blocking, retention: u64) -> Result<Self> {
+    fn open_with(path: &Path, builder: RedbBuilder) -> Result<Self> {
         super::private::create_file(path)?;
+        // The database first: its lock keeps a second opener away from the log too.
         let db = redb::Database::create(path).map_err(map_err)?;
-        Self::from_db(db, blocking, retention, None)
+        let log_path = Self::log_path(path);
+        let open_log = || -> Result<Box<dyn redb::StorageBackend>> {
+            super::private::create_file(&log_path)?;
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&log_path)?;
+            Ok(Box::new(
+                redb::backends::FileBackend::new(file).map_err(map_err)?,
+            ))
+        };
+        if builder.write_ahead_log {
+            return Self::from_db(db, builder.blocking, builder.retention, Some(open_log()?));
+        }
+        let db = Arc::new(db);
+        if log_path.exists() {
+            // Apply what an earlier open logged (a durable commit), then drop the log.
+            drop(log::Log::open(db.clone(), open_log()?)?);
+            std::fs::remove_file(&log_path)?;
+        }
+        let db = Arc::into_inner(db).expect("the log is dropped");
+        Self::from_db(db, builder.blocking, builder.retention, None)
+    }
+
+    /// The write-ahead log of the database file at `path`: `path` with `.wal` appended.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn log_path(path: &Path) -> std::path::PathBuf {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".wal");
+        name.into()
     }
 
     fn from_db(
@@ -185,12 +240,13 @@ impl RedbStore {
         retention: u64,
         log: Option<Box<dyn redb::StorageBackend>>,
     ) -> Result<Self> {
+        let db = Arc::new(db);
         let log = match log {
-            Some(file) => Some(Arc::new(log::Log::open(&db, file)?)),
+            Some(file) => Some(Arc::new(log::Log::open(db.clone(), file)?)),
             None => None,
         };
         let store = RedbStore {
-            db: Arc::new(db),
+            db,
             namespace: DEFAULT_NAMESPACE.into(),
             blocking,
             retention,

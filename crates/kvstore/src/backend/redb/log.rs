@@ -33,7 +33,7 @@
 //! that write may be there, as with any storage error whose outcome is unknown. The next record
 //! takes the same number and place.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use redb::ReadableTable;
 
@@ -56,6 +56,9 @@ const FRAME: usize = 4 + 8 + 4;
 
 /// The log file and where the next record goes.
 pub(crate) struct Log {
+    /// The database, so that the last handle's drop can checkpoint it (the stores hold the
+    /// log; the log holds the database).
+    db: Arc<redb::Database>,
     file: Box<dyn redb::StorageBackend>,
     state: Mutex<Position>,
 }
@@ -232,7 +235,10 @@ fn write_checkpoint(tx: &redb::WriteTransaction, seq: u64) -> Result<()> {
 impl Log {
     /// Opens the log on `file` for `db`: replays the records after the checkpoint in one
     /// durable commit.
-    pub(crate) fn open(db: &redb::Database, file: Box<dyn redb::StorageBackend>) -> Result<Log> {
+    pub(crate) fn open(
+        db: Arc<redb::Database>,
+        file: Box<dyn redb::StorageBackend>,
+    ) -> Result<Log> {
         let len = file.len().map_err(Error::Io)?;
         let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).min(1 << 30)];
         file.read(0, &mut bytes).map_err(Error::Io)?;
@@ -252,6 +258,7 @@ impl Log {
             file.sync_data().map_err(Error::Io)?;
         }
         Ok(Log {
+            db,
             file,
             state: Mutex::new(Position {
                 offset: 0,
@@ -301,9 +308,17 @@ impl Log {
 }
 
 impl Drop for Log {
-    /// Releases the file (an OPFS handle is exclusive until closed). Everything written to it
-    /// was flushed when written.
+    /// On the last store handle's drop: a checkpoint when records are pending, so that after a
+    /// clean close the database file alone holds everything; then releases the log file (an
+    /// OPFS handle is exclusive until closed). A failure here loses nothing: the records were
+    /// flushed when written and are applied on the next open.
     fn drop(&mut self) {
+        let pending = self.state.get_mut().map_or(0, |p| p.records);
+        if pending > 0 {
+            if let Ok(tx) = self.db.begin_write() {
+                let _ = self.commit_durable(tx);
+            }
+        }
         let _ = self.file.close();
     }
 }
