@@ -21,6 +21,16 @@ mod private;
 ))]
 pub mod redb;
 
+#[cfg(any(
+    all(feature = "sled", not(target_arch = "wasm32")),
+    all(
+        feature = "redb",
+        not(all(target_arch = "wasm32", target_os = "unknown"))
+    ),
+    all(feature = "opfs", target_arch = "wasm32", target_os = "unknown")
+))]
+mod wal;
+
 #[cfg(all(feature = "opfs", target_arch = "wasm32", target_os = "unknown"))]
 pub mod opfs;
 #[cfg(all(feature = "sled", not(target_arch = "wasm32")))]

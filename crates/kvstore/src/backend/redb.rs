@@ -300,7 +300,7 @@ impl RedbStore {
                 let (out, recorder) = {
                     let mut parts = RedbParts::open(&tx, &namespace)?;
                     if log.is_some() {
-                        parts.recorder = Some(log::Recorder::new(&namespace));
+                        parts.recorder = Some(log::recorder(&namespace));
                     }
                     // On error `tx` drops uncommitted: redb aborts it, nothing is applied.
                     let out = f(&mut parts)?;
@@ -520,7 +520,7 @@ struct RedbParts<'t> {
     log: Table<'t>,
     tombs: Table<'t>,
     /// What the commit writes, for the write-ahead log (when the store has one).
-    recorder: Option<log::Recorder>,
+    recorder: Option<crate::backend::wal::Recorder>,
 }
 
 impl<'t> RedbParts<'t> {
