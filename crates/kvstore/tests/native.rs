@@ -117,109 +117,11 @@ fn new_file_stores_are_private_to_their_owner() {
     let sled_path = dir.path().join("nested").join("store.sled");
     drop(kvstore::SledStore::open(&sled_path).unwrap());
     assert_eq!(mode(&sled_path), 0o700, "sled directory");
-    assert_eq!(mode(&sled_path.join("kvstore.wal")), 0o600, "sled's log");
     let redb_path = dir.path().join("store.redb");
     let store = kvstore::RedbStore::open(&redb_path).unwrap();
     futures::executor::block_on(kvstore::KVStore::set(&store, b"k", b"v")).unwrap();
     assert_eq!(mode(&redb_path), 0o600, "redb file");
     assert_eq!(mode(&RedbStore::log_path(&redb_path)), 0o600, "redb's log");
-}
-
-/// sled's write-ahead log: after a clean close the database has every write; opened without
-/// the log, the store applies a log left behind and removes it; a `clear` is not undone by the
-/// log's older records.
-#[test]
-fn sled_write_ahead_log() {
-    futures::executor::block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let log = path.join("kvstore.wal");
-        {
-            let store = SledStore::open(&path).unwrap();
-            let other = store.namespace("other").unwrap();
-            for i in 0..300u32 {
-                store.set(&i.to_be_bytes(), b"v").await.unwrap();
-                other.set(&i.to_be_bytes(), b"w").await.unwrap();
-            }
-            other.clear().await.unwrap();
-            other.set(b"after clear", b"x").await.unwrap();
-        }
-        assert!(log.exists());
-        let reopen = |with_log: bool| {
-            let started = std::time::Instant::now();
-            loop {
-                match SledStore::builder().write_ahead_log(with_log).open(&path) {
-                    Err(Error::Busy(_)) if started.elapsed().as_secs() < 5 => {
-                        std::thread::sleep(std::time::Duration::from_millis(20))
-                    }
-                    other => break other.unwrap(),
-                }
-            }
-        };
-        let bare = reopen(false);
-        assert_eq!(bare.count(b"").await.unwrap(), 300);
-        assert_eq!(bare.last_version().await.unwrap(), 300);
-        let other = bare.namespace("other").unwrap();
-        assert_eq!(other.count(b"").await.unwrap(), 1, "the clear holds");
-        assert!(!log.exists(), "opened without a log, the store removes it");
-        bare.set(b"one more", b"v").await.unwrap();
-        drop((bare, other));
-        let again = reopen(true);
-        assert_eq!(again.count(b"").await.unwrap(), 301);
-        assert_eq!(
-            again.namespace("other").unwrap().count(b"").await.unwrap(),
-            1
-        );
-    });
-}
-
-/// A crash after a `clear` reached sled's files but before the checkpoint that followed it
-/// did: the log still holds records older than the clear, and they are not applied to the
-/// cleared namespace again (its own checkpoint, written with the clear).
-#[test]
-fn sled_log_records_older_than_a_clear_stay_cleared() {
-    futures::executor::block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        {
-            let store = SledStore::open(&path).unwrap();
-            let other = store.namespace("other").unwrap();
-            for i in 0..100u32 {
-                store.set(&i.to_be_bytes(), b"v").await.unwrap();
-                other.set(&i.to_be_bytes(), b"w").await.unwrap();
-            }
-            other.clear().await.unwrap();
-        }
-        // The database as if the checkpoint after the clear had not landed.
-        {
-            let db = reopen_raw_sled(&path);
-            db.open_tree("~wal")
-                .unwrap()
-                .insert("checkpoint", &0u64.to_be_bytes())
-                .unwrap();
-            db.flush().unwrap();
-        }
-        let store = reopen_sled(&path);
-        assert_eq!(store.count(b"").await.unwrap(), 100, "replayed records");
-        let other = store.namespace("other").unwrap();
-        assert_eq!(other.count(b"").await.unwrap(), 0, "the clear holds");
-        assert!(
-            other.changes(0, 10).await.is_err(),
-            "the cleared feed stays expired"
-        );
-    });
-}
-
-fn reopen_raw_sled(path: &std::path::Path) -> sled::Db {
-    let started = std::time::Instant::now();
-    loop {
-        match sled::open(path) {
-            Err(_) if started.elapsed() < std::time::Duration::from_secs(5) => {
-                std::thread::sleep(std::time::Duration::from_millis(20))
-            }
-            other => break other.unwrap(),
-        }
-    }
 }
 
 /// A file store's write-ahead log: the writes since the last checkpoint are in it and the

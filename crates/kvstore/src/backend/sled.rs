@@ -3,8 +3,7 @@
 //! **Layout.** Each namespace is one sled tree, named `~v/` followed by the namespace name,
 //! holding its data and its version indexes (see the crate README) under a one-byte tag:
 //! `0x00` ‖ key → value, `0x01` ‖ key → version entry, `0x02` ‖ version → key (the feed, and
-//! the state record under `0x02` alone), `0x03` ‖ version → key (tombstones), and `0x04` alone
-//! the namespace's log checkpoint (below). One tree makes a
+//! the state record under `0x02` alone), `0x03` ‖ version → key (tombstones). One tree makes a
 //! commit one `sled::Batch`, which sled applies atomically, with no multi-tree transaction.
 //! Stores written before versions (one tree named after the namespace, holding the data only)
 //! are moved into this layout, every key getting a version, in one batch the first time the
@@ -15,17 +14,8 @@
 //! keeps other processes out), so a precondition and its writes are atomic. The flush happens
 //! after the mutex is released.
 //!
-//! **Durability.** A write resolves once it is durable. By default the store keeps a write-ahead
-//! log, `kvstore.wal` in its directory (format in the crate's `backend::wal` module): a commit
-//! writes its record (its exact writes) there, sled applies the batch in memory, and the log is
-//! `fsync`ed; concurrent commits share that `fsync`. Every 1,024 records, for a commit whose
-//! record would pass 1 MiB, for a `clear`, and when the last handle is dropped, sled's flush
-//! (its own log written and `fsync`ed) is a checkpoint: the tree `~wal` records the last record
-//! it covers, and the log starts again at offset 0. A write made outside the log (the commit
-//! that triggers a checkpoint, a `clear`) also stores, in its own batch, the last record before
-//! it (`0x04` in its namespace's tree), so records older than it are never applied to that
-//! namespace again. On open the records after the checkpoint are applied and flushed. With
-//! [`SledBuilder::write_ahead_log`]`(false)` every write is followed by sled's flush instead. So:
+//! **Durability.** Every write (`set`, `delete`, `batch`, `clear`) is followed by
+//! a flush, which writes sled's log and `fsync`s it before the future resolves. So:
 //! - after a *process crash* (panic, `SIGKILL`), every write whose future resolved is present
 //!   on reopen, and a batch is visible entirely or not at all (the crash test in
 //!   `tests/crash.rs` checks exactly this);
@@ -33,7 +23,7 @@
 //!   future had not resolved may or may not be present, never partly for a batch.
 //!
 //! **Blocking.** Reads and the in-memory part of writes run inline (sled serves them from its
-//! cache in microseconds); the `fsync` runs on the `blocking` crate's thread pool and is awaited,
+//! cache in microseconds); the flush runs on the `blocking` crate's thread pool and is awaited,
 //! so no executor thread waits on the disk and no particular runtime is required
 //! ([`Blocking::Inline`] runs it in place instead).
 //!
@@ -45,7 +35,6 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::wal::{self, Policy, Recorder, Wal};
 use super::Blocking;
 use crate::keys::check_key;
 use crate::versions::{self, decode_meta, Part, Parts, State, Write};
@@ -66,118 +55,6 @@ pub struct SledStore {
     namespace: String,
     blocking: Blocking,
     retention: u64,
-    /// The database's write-ahead log, shared by every namespace (module docs).
-    log: Option<Arc<SledLog>>,
-}
-
-/// The log of a sled database: small commits are made durable by a record here instead of
-/// sled's flush. The database is held so that the last handle's drop can checkpoint it.
-struct SledLog {
-    db: sled::Db,
-    wal: Wal<Mutex<std::fs::File>>,
-}
-
-/// Checkpoints every 1,024 records or 4 MiB of log (sled keeps every write in memory until its
-/// own flush anyway), or for a commit whose record would pass 1 MiB.
-const POLICY: Policy = Policy {
-    records: 1024,
-    bytes: 4 << 20,
-    max_record: 1 << 20,
-};
-
-/// The log's file in the database directory.
-const LOG_FILE: &str = "kvstore.wal";
-/// The tree holding the number of the last record the database has durably (`checkpoint`).
-const LOG_TREE: &str = "~wal";
-const CHECKPOINT_KEY: &[u8] = b"checkpoint";
-/// In a namespace's tree: the number of the last record before its last write made outside the
-/// log (a `clear`, a large commit); the log's records up to it are never applied to it again.
-const NAMESPACE_CHECKPOINT: &[u8] = &[0x04];
-
-impl SledLog {
-    fn checkpoint_of(tree: &sled::Tree, key: &[u8]) -> Result<u64> {
-        match tree.get(key).map_err(map_err)? {
-            None => Ok(0),
-            Some(v) => <[u8; 8]>::try_from(v.as_ref())
-                .map(u64::from_be_bytes)
-                .map_err(|_| Error::Corrupted("write-ahead log checkpoint is malformed".into())),
-        }
-    }
-
-    /// Opens the log in `dir` for `db` and applies its records after the checkpoint (each
-    /// namespace skipping those before its own checkpoint), made durable by a sled flush.
-    fn open(db: &sled::Db, dir: &Path) -> Result<SledLog> {
-        let path = dir.join(LOG_FILE);
-        super::private::create_file(&path)?;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)?;
-        let checkpoints = db.open_tree(LOG_TREE).map_err(map_err)?;
-        let checkpoint = Self::checkpoint_of(&checkpoints, CHECKPOINT_KEY)?;
-        let (wal, records) = Wal::open(Mutex::new(file), POLICY, checkpoint)?;
-        for (seq, record) in (checkpoint + 1..).zip(&records) {
-            let (namespace, writes) = wal::decode(record)?;
-            let tree = db.open_tree(format!("~v/{namespace}")).map_err(map_err)?;
-            if seq <= Self::checkpoint_of(&tree, NAMESPACE_CHECKPOINT)? {
-                continue;
-            }
-            let mut parts = SledParts {
-                tree: &tree,
-                batch: sled::Batch::default(),
-                recorder: None,
-            };
-            for write in writes {
-                parts.apply(write)?;
-            }
-            tree.apply_batch(parts.batch).map_err(map_err)?;
-        }
-        let last = checkpoint + records.len() as u64;
-        checkpoints
-            .insert(CHECKPOINT_KEY, &last.to_be_bytes())
-            .map_err(map_err)?;
-        db.flush().map_err(map_err)?;
-        Ok(SledLog {
-            db: db.clone(),
-            wal,
-        })
-    }
-
-    /// A checkpoint: sled's flush makes every record so far part of the database; the log
-    /// starts again at offset 0. Holds the position throughout, so no record is written
-    /// meanwhile.
-    fn checkpoint(&self) -> Result<()> {
-        let mut position = self.wal.position();
-        self.db
-            .open_tree(LOG_TREE)
-            .and_then(|t| t.insert(CHECKPOINT_KEY, &position.last().to_be_bytes()))
-            .map_err(map_err)?;
-        self.db.flush().map_err(map_err)?;
-        Wal::<Mutex<std::fs::File>>::restart(&mut position);
-        Ok(())
-    }
-}
-
-impl Drop for SledLog {
-    /// On the last handle's drop: a checkpoint when records are pending, so that after a clean
-    /// close sled's files alone hold everything (a failure loses nothing: the records were
-    /// flushed when written).
-    fn drop(&mut self) {
-        if self.wal.position().records > 0 {
-            let _ = self.checkpoint();
-        }
-        self.wal.close();
-    }
-}
-
-/// What a commit still needs before it is durable.
-enum Durable {
-    /// sled's flush (no log).
-    Flush,
-    /// The log's flush (its record is written).
-    Sync,
-    /// A checkpoint (it was applied outside the log).
-    Checkpoint,
 }
 
 type Registry = Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>;
@@ -222,7 +99,6 @@ fn map_err(err: sled::Error) -> Error {
 pub struct SledBuilder {
     blocking: Blocking,
     retention: u64,
-    write_ahead_log: bool,
 }
 
 impl Default for SledBuilder {
@@ -230,7 +106,6 @@ impl Default for SledBuilder {
         SledBuilder {
             blocking: Blocking::default(),
             retention: versions::DEFAULT_TOMBSTONE_RETENTION,
-            write_ahead_log: true,
         }
     }
 }
@@ -250,21 +125,13 @@ impl SledBuilder {
         self
     }
 
-    /// Whether the store keeps a write-ahead log in its directory (default `true`; see
-    /// [`SledStore::open`]). With `false` every write ends with sled's flush; a log left by
-    /// an earlier open is applied, then removed.
-    pub fn write_ahead_log(mut self, enabled: bool) -> Self {
-        self.write_ahead_log = enabled;
-        self
-    }
-
     /// Opens (creating if needed) the database in directory `path`, as [`SledStore::open`].
     ///
     /// # Errors
     ///
     /// As [`SledStore::open`].
     pub fn open(self, path: impl AsRef<Path>) -> Result<SledStore> {
-        SledStore::open_with(path.as_ref(), self)
+        SledStore::open_with(path.as_ref(), self.blocking, self.retention)
     }
 }
 
@@ -285,8 +152,7 @@ fn lock_is_held(path: &Path) -> bool {
 impl SledStore {
     /// Opens (creating if needed) the sled database in directory `path` with the default
     /// options; the handle is its [`DEFAULT_NAMESPACE`]. A new directory is created private to
-    /// its owner (mode 0700 on Unix), with the write-ahead log `kvstore.wal` in it (module
-    /// docs; about half the time of sled's flush for a small write).
+    /// its owner (mode 0700 on Unix).
     ///
     /// # Errors
     ///
@@ -301,7 +167,7 @@ impl SledStore {
         SledBuilder::default()
     }
 
-    fn open_with(path: &Path, builder: SledBuilder) -> Result<Self> {
+    fn open_with(path: &Path, blocking: Blocking, retention: u64) -> Result<Self> {
         super::private::create_dir(path)?;
         let db = sled::Config::new().path(path).open().map_err(|err| {
             // sled reports its lock failing only as the text of an I/O error; the lock itself,
@@ -314,23 +180,12 @@ impl SledStore {
             }
             map_err(err)
         })?;
-        let log = if builder.write_ahead_log {
-            Some(Arc::new(SledLog::open(&db, path)?))
-        } else {
-            if path.join(LOG_FILE).exists() {
-                // Apply what an earlier open logged (made durable by a flush), then drop it.
-                drop(SledLog::open(&db, path)?);
-                std::fs::remove_file(path.join(LOG_FILE))?;
-            }
-            None
-        };
         Self::with_db(
             db,
             Registry::default(),
             DEFAULT_NAMESPACE,
-            builder.blocking,
-            builder.retention,
-            log,
+            blocking,
+            retention,
         )
     }
 
@@ -340,7 +195,6 @@ impl SledStore {
         namespace: &str,
         blocking: Blocking,
         retention: u64,
-        log: Option<Arc<SledLog>>,
     ) -> Result<Self> {
         crate::validate_namespace(namespace)?;
         let tree = db.open_tree(format!("~v/{namespace}")).map_err(map_err)?;
@@ -358,7 +212,6 @@ impl SledStore {
             namespace: namespace.to_owned(),
             blocking,
             retention,
-            log,
         };
         store.upgrade()?;
         Ok(store)
@@ -387,18 +240,9 @@ impl SledStore {
             for (key, value) in entries {
                 batch.insert(tagged(Part::Data, &key), value);
             }
-            if let Some(log) = &self.log {
-                // Written outside the log: the log's records so far are older (none can be of
-                // this namespace, which had no versions, but the rule is one).
-                batch.insert(
-                    NAMESPACE_CHECKPOINT,
-                    &log.wal.position().last().to_be_bytes(),
-                );
-            }
             let mut parts = SledParts {
                 tree: &self.tree,
                 batch,
-                recorder: None,
             };
             versions::apply_plan(
                 &mut parts,
@@ -472,63 +316,15 @@ impl SledStore {
             .map(|v| v.to_vec()))
     }
 
-    /// Plans and applies one commit under the namespace's mutex; what makes it durable is the
-    /// caller's ([`SledStore::durable`]). With a log, the record is written before sled applies
-    /// the batch, under the log's position: records are in the order of the batches, and a
-    /// record whose batch failed is overwritten by the next.
-    fn commit(&self, ops: Vec<crate::BatchOp>) -> Result<Durable> {
+    /// Plans and applies one commit under the namespace's mutex; the flush is the caller's.
+    fn commit(&self, ops: Vec<crate::BatchOp>) -> Result<()> {
         let _commit = self.lock()?;
         let mut parts = SledParts {
             tree: &self.tree,
             batch: sled::Batch::default(),
-            recorder: self
-                .log
-                .as_ref()
-                .map(|_| Recorder::new(&self.namespace, POLICY.max_record)),
         };
         versions::commit(&mut parts, ops, self.retention)?;
-        let (Some(log), Some(recorder)) = (&self.log, parts.recorder.take()) else {
-            self.tree.apply_batch(parts.batch).map_err(map_err)?;
-            return Ok(Durable::Flush);
-        };
-        self.apply_logged(log, parts.batch, &recorder)
-    }
-
-    /// Applies `batch`, whose record is `recorder`: after writing the record, or (a record too
-    /// large, the log full, a write the log cannot describe) as a write outside the log, which
-    /// marks the namespace's checkpoint and needs a checkpoint.
-    fn apply_logged(
-        &self,
-        log: &SledLog,
-        mut batch: sled::Batch,
-        recorder: &Recorder,
-    ) -> Result<Durable> {
-        let mut position = log.wal.position();
-        if log.wal.needs_checkpoint(&position, recorder) {
-            batch.insert(NAMESPACE_CHECKPOINT, &position.last().to_be_bytes());
-            self.tree.apply_batch(batch).map_err(map_err)?;
-            return Ok(Durable::Checkpoint);
-        }
-        let mut next = *position;
-        log.wal.append(&mut next, recorder)?;
-        self.tree.apply_batch(batch).map_err(map_err)?;
-        *position = next;
-        Ok(Durable::Sync)
-    }
-
-    /// Makes a commit durable, where [`Blocking`] says.
-    async fn durable(&self, durable: Durable) -> Result<()> {
-        match (durable, &self.log) {
-            (Durable::Sync, Some(log)) => {
-                let log = log.clone();
-                self.blocking.run(move || log.wal.sync()).await
-            }
-            (Durable::Checkpoint, Some(log)) => {
-                let log = log.clone();
-                self.blocking.run(move || log.checkpoint()).await
-            }
-            _ => self.flush().await,
-        }
+        self.tree.apply_batch(parts.batch).map_err(map_err)
     }
 }
 
@@ -544,8 +340,6 @@ fn poisoned() -> Error {
 struct SledParts<'t> {
     tree: &'t sled::Tree,
     batch: sled::Batch,
-    /// What the commit writes, for the write-ahead log (when the store has one).
-    recorder: Option<Recorder>,
 }
 
 impl Parts for SledParts<'_> {
@@ -558,9 +352,6 @@ impl Parts for SledParts<'_> {
     }
 
     fn apply(&mut self, write: Write) -> Result<()> {
-        if let Some(recorder) = &mut self.recorder {
-            recorder.record(&write);
-        }
         match write {
             Write::Put(part, key, value) => self.batch.insert(tagged(part, &key), value),
             Write::Delete(part, key) => self.batch.remove(tagged(part, &key)),
@@ -696,12 +487,12 @@ impl KVStore for SledStore {
 
     async fn batch(&self, batch: Batch) -> Result<()> {
         batch.validate()?;
-        let durable = self.commit(batch.into_ops())?;
-        self.durable(durable).await
+        self.commit(batch.into_ops())?;
+        self.flush().await
     }
 
     async fn clear(&self) -> Result<()> {
-        let durable = {
+        {
             let _commit = self.lock()?;
             let mut state = self.state()?.unwrap_or_default();
             let mut batch = sled::Batch::default();
@@ -714,16 +505,9 @@ impl KVStore for SledStore {
                 tagged(Part::Log, versions::STATE_KEY),
                 state.encode().to_vec(),
             );
-            match &self.log {
-                // Outside the log: a checkpoint.
-                Some(log) => self.apply_logged(log, batch, &Recorder::checkpoint())?,
-                None => {
-                    self.tree.apply_batch(batch).map_err(map_err)?;
-                    Durable::Flush
-                }
-            }
-        };
-        self.durable(durable).await
+            self.tree.apply_batch(batch).map_err(map_err)?;
+        }
+        self.flush().await
     }
 
     fn namespace_name(&self) -> &str {
@@ -737,7 +521,6 @@ impl KVStore for SledStore {
             name,
             self.blocking,
             self.retention,
-            self.log.clone(),
         )
     }
 }

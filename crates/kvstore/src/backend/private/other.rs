@@ -10,7 +10,7 @@ pub(crate) fn create_dir(_path: &Path) -> std::io::Result<()> {
 }
 
 /// Nothing to do here: the engine creates the file.
-#[cfg(any(feature = "redb", all(feature = "sled", not(target_arch = "wasm32"))))]
+#[cfg(feature = "redb")]
 pub(crate) fn create_file(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
