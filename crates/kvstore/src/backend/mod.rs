@@ -22,7 +22,6 @@ mod private;
 pub mod redb;
 
 #[cfg(any(
-    all(feature = "sled", not(target_arch = "wasm32")),
     all(
         feature = "redb",
         not(all(target_arch = "wasm32", target_os = "unknown"))

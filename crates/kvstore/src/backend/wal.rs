@@ -1,9 +1,8 @@
-//! The write-ahead log shared by the redb and sled backends: its file, its frames and records,
-//! and where the next record goes. Each engine decides how its commits use it
-//! (`backend::redb`'s `log` module, `backend::sled`).
+//! The write-ahead log of the redb backend (files and OPFS): its file, its frames and records,
+//! and where the next record goes; `backend::redb`'s `log` module decides how commits use it.
 //!
 //! **Why.** A durable commit of an engine writes every page or node it touched and flushes;
-//! where a flush costs by the byte (OPFS in a browser, sled's log, small `fsync`s natively), a
+//! where a flush costs by the byte (OPFS in a browser, small `fsync`s natively), a
 //! small commit is cheaper as one appended record and one flush of the log. The engine applies
 //! the commit without durability, the record makes it durable, and every so often a durable
 //! commit of the engine (a *checkpoint*, which stores the number of the last record it covers
@@ -71,35 +70,6 @@ impl LogFile for Box<dyn redb::StorageBackend> {
     }
     fn close(&self) -> std::io::Result<()> {
         redb::StorageBackend::close(&**self)
-    }
-}
-
-/// A plain file (sled's log).
-#[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
-impl LogFile for Mutex<std::fs::File> {
-    fn len(&self) -> std::io::Result<u64> {
-        Ok(lock(self).metadata()?.len())
-    }
-    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
-        use std::io::{Read, Seek, SeekFrom};
-        let mut file = lock(self);
-        file.seek(SeekFrom::Start(offset))?;
-        file.read_exact(out)
-    }
-    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        use std::io::{Seek, SeekFrom, Write as _};
-        let mut file = lock(self);
-        file.seek(SeekFrom::Start(offset))?;
-        file.write_all(data)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        lock(self).sync_data()
-    }
-    fn set_len(&self, len: u64) -> std::io::Result<()> {
-        lock(self).set_len(len)
-    }
-    fn close(&self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

@@ -2,7 +2,6 @@
 //! left as it is (its owner chose its permissions).
 
 use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 /// Creates directory `path` with mode 0700 unless it exists (its parents as usual).
@@ -11,6 +10,7 @@ pub(crate) fn create_dir(path: &Path) -> std::io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
+    use std::os::unix::fs::DirBuilderExt;
     match std::fs::DirBuilder::new().mode(0o700).create(path) {
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
         other => other,
@@ -20,6 +20,7 @@ pub(crate) fn create_dir(path: &Path) -> std::io::Result<()> {
 /// Creates an empty file `path` with mode 0600 unless it exists.
 #[cfg(feature = "redb")]
 pub(crate) fn create_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
