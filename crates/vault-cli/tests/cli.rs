@@ -897,12 +897,13 @@ fn keyspace_revision_counts_changes_and_catches_a_store_put_back() {
     assert!(err.contains(r#""code":"TAMPERED""#), "{err}");
 }
 
-/// A vault-server on the private PostgreSQL (`KVSTORE_POSTGRES_URL`, set by scripts/test.sh),
-/// in a thread of its own; its base URL.
+/// `v` as the `&str` arguments the runners take.
 fn args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
+/// A vault-server on the private PostgreSQL (`KVSTORE_POSTGRES_URL`, set by scripts/test.sh),
+/// in a thread of its own; its base URL.
 fn start_server() -> String {
     let url = std::env::var("KVSTORE_POSTGRES_URL").expect(
         "KVSTORE_POSTGRES_URL is not set: run scripts/test.sh (it starts a private PostgreSQL)",

@@ -95,7 +95,33 @@ pub fn mnemonic_from_entropy(entropy: &[u8]) -> Result<Zeroizing<String>> {
 /// [`Error::InvalidInput`] for an unknown word, a wrong word count or a bad checksum (the
 /// message names which, never the words).
 pub fn mnemonic_to_seed(mnemonic: &str, passphrase: &str) -> Result<Seed> {
-    let parsed = bip39::Mnemonic::parse(mnemonic).map_err(|e| {
+    seed_of(&parse_mnemonic(mnemonic)?, passphrase)
+}
+
+/// The entropy of an English `mnemonic` (checksum checked), as [`mnemonic_to_seed`] reads it.
+///
+/// # Errors
+///
+/// As [`mnemonic_to_seed`].
+pub fn mnemonic_entropy(mnemonic: &str) -> Result<Zeroizing<Vec<u8>>> {
+    Ok(Zeroizing::new(parse_mnemonic(mnemonic)?.to_entropy()))
+}
+
+/// [`mnemonic_to_seed`] and [`mnemonic_entropy`] of one parse.
+pub(crate) fn mnemonic_seed_and_entropy(
+    mnemonic: &str,
+    passphrase: &str,
+) -> Result<(Seed, Zeroizing<Vec<u8>>)> {
+    let parsed = parse_mnemonic(mnemonic)?;
+    Ok((
+        seed_of(&parsed, passphrase)?,
+        Zeroizing::new(parsed.to_entropy()),
+    ))
+}
+
+/// Parses an English mnemonic; the error names what is wrong, never the words.
+fn parse_mnemonic(mnemonic: &str) -> Result<bip39::Mnemonic> {
+    bip39::Mnemonic::parse(mnemonic).map_err(|e| {
         Error::InvalidInput(match e {
             bip39::Error::BadWordCount(n) => {
                 format!("a mnemonic has 12, 15, 18, 21 or 24 words, not {n}")
@@ -106,20 +132,12 @@ pub fn mnemonic_to_seed(mnemonic: &str, passphrase: &str) -> Result<Seed> {
             bip39::Error::InvalidChecksum => "the mnemonic's checksum does not match".into(),
             _ => "not a valid mnemonic".into(),
         })
-    })?;
-    let seed = Zeroizing::new(parsed.to_seed(passphrase));
-    Seed::from_bytes(seed.as_ref())
+    })
 }
 
-/// The entropy of an English `mnemonic` (checksum checked), as [`mnemonic_to_seed`] reads it.
-///
-/// # Errors
-///
-/// As [`mnemonic_to_seed`].
-pub fn mnemonic_entropy(mnemonic: &str) -> Result<Zeroizing<Vec<u8>>> {
-    let parsed = bip39::Mnemonic::parse(mnemonic)
-        .map_err(|_| Error::InvalidInput("not a valid mnemonic".into()))?;
-    Ok(Zeroizing::new(parsed.to_entropy()))
+fn seed_of(parsed: &bip39::Mnemonic, passphrase: &str) -> Result<Seed> {
+    let seed = Zeroizing::new(parsed.to_seed(passphrase));
+    Seed::from_bytes(seed.as_ref())
 }
 
 fn parse_path(path: &str) -> Result<derivation_path::DerivationPath> {

@@ -54,8 +54,7 @@ impl<S: KVStore> Vault<S> {
         passphrase: &str,
     ) -> Result<()> {
         validate_name("seed", name, MAX_ITEM_NAME_LEN)?;
-        let seed = hd::mnemonic_to_seed(mnemonic, passphrase)?;
-        let entropy = hd::mnemonic_entropy(mnemonic)?;
+        let (seed, entropy) = hd::mnemonic_seed_and_entropy(mnemonic, passphrase)?;
         let payload = encode_seed(&entropy, &seed);
         let ks = self.resolve(access.into()).await?;
         let edit = Edit::Put {
