@@ -377,6 +377,40 @@ mod tests {
         ::hex::decode(v.as_str().expect("a hex string")).expect("hex")
     }
 
+    /// A bad mnemonic says what is wrong, in the same words for the seed, the entropy and the
+    /// import, and never repeats the words.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn bad_mnemonics_are_named_without_their_words() {
+        let good = "abandon abandon abandon abandon abandon abandon abandon abandon abandon \
+                    abandon abandon about";
+        let cases = [
+            (good.replace(" about", " abandon"), "checksum"),
+            (good.replace(" about", " zzzzqq"), "word 12 of the mnemonic"),
+            (good.replace(" abandon about", " about"), "not 11"),
+        ];
+        for (words, expected) in &cases {
+            let messages = [
+                mnemonic_to_seed(words, "").err(),
+                mnemonic_entropy(words).err(),
+                mnemonic_seed_and_entropy(words, "").err(),
+            ];
+            for message in messages {
+                let Some(Error::InvalidInput(message)) = message else {
+                    panic!("{words:?}: expected InvalidInput, got {message:?}");
+                };
+                assert!(message.contains(expected), "{message}");
+                assert!(!message.contains("abandon") && !message.contains("zzzzqq"));
+            }
+        }
+        let (seed, entropy) = mnemonic_seed_and_entropy(good, "TREZOR").unwrap();
+        assert_eq!(
+            seed.as_bytes(),
+            mnemonic_to_seed(good, "TREZOR").unwrap().as_bytes()
+        );
+        assert_eq!(*entropy, vec![0u8; 16]);
+    }
+
     /// trezor/python-mnemonic: entropy → mnemonic → seed (passphrase "TREZOR") → master xprv.
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
