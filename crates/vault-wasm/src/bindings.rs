@@ -122,9 +122,6 @@ fn key_type(text: &str) -> Result<KeyType, vault::Error> {
     text.parse()
 }
 
-/// What `encrypt` adds to a plaintext: version, algorithm, nonce and tag (docs/FORMAT.md).
-const CIPHERTEXT_OVERHEAD: u64 = 42;
-
 /// `INVALID_INPUT` unless `out` holds `needed` bytes.
 fn check_room(out: &Uint8Array, needed: u64) -> vault::Result<()> {
     if u64::from(out.length()) < needed {
@@ -1421,7 +1418,7 @@ impl Session {
     pub fn encrypt_into(&self, plaintext: Vec<u8>, out: Uint8Array) -> Promise {
         let plaintext = SecretBytes::from(plaintext);
         session_call!(self, |s| {
-            check_room(&out, plaintext.len() as u64 + CIPHERTEXT_OVERHEAD)?;
+            check_room(&out, (plaintext.len() + vault::CIPHERTEXT_OVERHEAD) as u64)?;
             let sealed = s.encrypt(&plaintext).await?;
             Ok(copy_to(&out, &sealed))
         })
@@ -1436,7 +1433,7 @@ impl Session {
         session_call!(self, |s| {
             check_room(
                 &out,
-                (ciphertext.len() as u64).saturating_sub(CIPHERTEXT_OVERHEAD),
+                ciphertext.len().saturating_sub(vault::CIPHERTEXT_OVERHEAD) as u64,
             )?;
             let plaintext = s.decrypt(&ciphertext).await?;
             Ok(copy_to(&out, &plaintext))

@@ -20,10 +20,15 @@ fn aad(version: u8) -> Vec<u8> {
     aad
 }
 
+/// What [`Vault::encrypt`](crate::Vault::encrypt) adds to a plaintext: version, algorithm,
+/// nonce and tag (docs/FORMAT.md), 42 bytes; a ciphertext is `plaintext.len() +
+/// CIPHERTEXT_OVERHEAD` bytes.
+pub const CIPHERTEXT_OVERHEAD: usize = 2 + crypto::NONCE_LEN + crypto::TAG_LEN;
+
 /// version ‖ algorithm ‖ nonce ‖ ciphertext ‖ tag.
 pub(crate) fn encrypt(key: &Key, plaintext: &[u8]) -> Result<Vec<u8>> {
     // One allocation of the final size: growing a small vector to megabytes costs a copy.
-    let mut out = Vec::with_capacity(2 + crypto::NONCE_LEN + plaintext.len() + crypto::TAG_LEN);
+    let mut out = Vec::with_capacity(plaintext.len() + CIPHERTEXT_OVERHEAD);
     out.extend_from_slice(&[DATA_VERSION, AEAD_XCHACHA20POLY1305]);
     crypto::seal_into(key, &aad(DATA_VERSION), plaintext, &mut out)?;
     Ok(out)

@@ -42,6 +42,7 @@ mod wallet;
 
 pub use backup::BACKUP_MAGIC;
 pub use blind::BlindNames;
+pub use cipher::CIPHERTEXT_OVERHEAD;
 pub use crypto::KdfParams;
 pub use error::{Error, ErrorCode, Item, Result, Tampering};
 pub use keys::{

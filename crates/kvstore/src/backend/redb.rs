@@ -32,6 +32,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 
 mod log;
 
+use super::wal::LogFile;
 use super::Blocking;
 use crate::keys::check_key;
 use crate::versions::{self, decode_meta, Part, Parts, State, Write};
@@ -203,7 +204,7 @@ impl RedbStore {
         // The database first: its lock keeps a second opener away from the log too.
         let db = redb::Database::create(path).map_err(map_err)?;
         let log_path = Self::log_path(path);
-        let open_log = || -> Result<Box<dyn redb::StorageBackend>> {
+        let open_log = || -> Result<LogFile> {
             super::private::create_file(&log_path)?;
             let file = std::fs::OpenOptions::new()
                 .read(true)
@@ -238,7 +239,7 @@ impl RedbStore {
         db: redb::Database,
         blocking: Blocking,
         retention: u64,
-        log: Option<Box<dyn redb::StorageBackend>>,
+        log: Option<LogFile>,
     ) -> Result<Self> {
         let db = Arc::new(db);
         let log = match log {

@@ -34,44 +34,9 @@ use crate::{Error, Result};
 /// Frame overhead: length, sequence number, CRC.
 pub(crate) const FRAME: usize = 4 + 8 + 4;
 
-/// The storage a log lives on.
-pub(crate) trait LogFile: Send + Sync {
-    fn len(&self) -> std::io::Result<u64>;
-    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()>;
-    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()>;
-    /// Makes what was written durable (`fdatasync`, a handle's `flush()`).
-    fn sync(&self) -> std::io::Result<()>;
-    fn set_len(&self, len: u64) -> std::io::Result<()>;
-    fn close(&self) -> std::io::Result<()>;
-}
-
-#[cfg(any(
-    all(
-        feature = "redb",
-        not(all(target_arch = "wasm32", target_os = "unknown"))
-    ),
-    all(feature = "opfs", target_arch = "wasm32", target_os = "unknown")
-))]
-impl LogFile for Box<dyn redb::StorageBackend> {
-    fn len(&self) -> std::io::Result<u64> {
-        redb::StorageBackend::len(&**self)
-    }
-    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
-        redb::StorageBackend::read(&**self, offset, out)
-    }
-    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        redb::StorageBackend::write(&**self, offset, data)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        redb::StorageBackend::sync_data(&**self)
-    }
-    fn set_len(&self, len: u64) -> std::io::Result<()> {
-        redb::StorageBackend::set_len(&**self, len)
-    }
-    fn close(&self) -> std::io::Result<()> {
-        redb::StorageBackend::close(&**self)
-    }
-}
+/// The storage a log lives on: a redb storage backend (a file natively, an OPFS sync access
+/// handle in a browser), used here as a plain file.
+pub(crate) type LogFile = Box<dyn redb::StorageBackend>;
 
 /// How much log there is between checkpoints.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +65,12 @@ impl Position {
     pub(crate) fn last(&self) -> u64 {
         self.next - 1
     }
+
+    /// After a checkpoint covering every record so far: the log starts again at offset 0.
+    pub(crate) fn restart(&mut self) {
+        self.offset = 0;
+        self.records = 0;
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -107,13 +78,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A log: its file, its policy, and the position of the next record.
-pub(crate) struct Wal<F: LogFile> {
-    file: F,
+pub(crate) struct Wal {
+    file: LogFile,
     policy: Policy,
     position: Mutex<Position>,
 }
 
-impl<F: LogFile> std::fmt::Debug for Wal<F> {
+impl std::fmt::Debug for Wal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wal")
             .field("policy", &self.policy)
@@ -121,10 +92,14 @@ impl<F: LogFile> std::fmt::Debug for Wal<F> {
     }
 }
 
-impl<F: LogFile> Wal<F> {
+impl Wal {
     /// Reads `file`'s records numbered after `checkpoint` (each payload) and sizes the file;
     /// the log starts again at offset 0 after the last of them.
-    pub(crate) fn open(file: F, policy: Policy, checkpoint: u64) -> Result<(Self, Vec<Vec<u8>>)> {
+    pub(crate) fn open(
+        file: LogFile,
+        policy: Policy,
+        checkpoint: u64,
+    ) -> Result<(Self, Vec<Vec<u8>>)> {
         let len = file.len().map_err(Error::Io)?;
         let mut bytes = vec![0u8; usize::try_from(len.min(policy.bytes)).unwrap_or(0)];
         file.read(0, &mut bytes).map_err(Error::Io)?;
@@ -136,7 +111,7 @@ impl<F: LogFile> Wal<F> {
             // Sized once: appending then never changes the file's length, which would make
             // every flush also write the file's metadata.
             file.set_len(policy.bytes).map_err(Error::Io)?;
-            file.sync().map_err(Error::Io)?;
+            file.sync_data().map_err(Error::Io)?;
         }
         let wal = Wal {
             file,
@@ -179,13 +154,7 @@ impl<F: LogFile> Wal<F> {
 
     /// Makes every record written so far durable.
     pub(crate) fn sync(&self) -> Result<()> {
-        self.file.sync().map_err(Error::Io)
-    }
-
-    /// After a checkpoint covering every record so far: the log starts again at offset 0.
-    pub(crate) fn restart(position: &mut Position) {
-        position.offset = 0;
-        position.records = 0;
+        self.file.sync_data().map_err(Error::Io)
     }
 
     /// Releases the file.

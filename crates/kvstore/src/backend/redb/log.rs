@@ -15,7 +15,7 @@ use std::sync::Arc;
 use redb::ReadableTable;
 
 use super::{map_err, table, RedbParts};
-use crate::backend::wal::{self, Policy, Recorder, Wal};
+use crate::backend::wal::{self, LogFile, Policy, Recorder, Wal};
 use crate::versions::Parts;
 use crate::{Error, Result};
 
@@ -36,7 +36,7 @@ pub(crate) struct Log {
     /// The database, so that the last handle's drop can checkpoint it (the stores hold the
     /// log; the log holds the database).
     db: Arc<redb::Database>,
-    wal: Wal<Box<dyn redb::StorageBackend>>,
+    wal: Wal,
 }
 
 impl std::fmt::Debug for Log {
@@ -71,22 +71,22 @@ fn write_checkpoint(tx: &redb::WriteTransaction, seq: u64) -> Result<()> {
 impl Log {
     /// Opens the log on `file` for `db`: applies the records after the checkpoint in one
     /// durable commit.
-    pub(crate) fn open(
-        db: Arc<redb::Database>,
-        file: Box<dyn redb::StorageBackend>,
-    ) -> Result<Log> {
+    pub(crate) fn open(db: Arc<redb::Database>, file: LogFile) -> Result<Log> {
         let tx = db.begin_write().map_err(map_err)?;
         let checkpoint = read_checkpoint(&tx)?;
         let (wal, records) = Wal::open(file, POLICY, checkpoint)?;
-        for record in &records {
-            let (namespace, writes) = wal::decode(record)?;
-            let mut parts = RedbParts::open(&tx, &namespace)?;
-            for write in writes {
-                parts.apply(write)?;
+        if !records.is_empty() {
+            for record in &records {
+                let (namespace, writes) = wal::decode(record)?;
+                let mut parts = RedbParts::open(&tx, &namespace)?;
+                for write in writes {
+                    parts.apply(write)?;
+                }
             }
+            write_checkpoint(&tx, checkpoint + records.len() as u64)?;
+            tx.commit().map_err(map_err)?;
         }
-        write_checkpoint(&tx, checkpoint + records.len() as u64)?;
-        tx.commit().map_err(map_err)?;
+        // With nothing to apply, `tx` drops uncommitted: an open costs no durable commit.
         Ok(Log { db, wal })
     }
 
@@ -98,7 +98,7 @@ impl Log {
             // Every record so far is covered by this durable commit.
             write_checkpoint(&tx, position.last())?;
             tx.commit().map_err(map_err)?;
-            Wal::<Box<dyn redb::StorageBackend>>::restart(&mut position);
+            position.restart();
             return Ok(());
         }
         let mut next = *position;
