@@ -214,7 +214,11 @@ pub async fn stateless_api_end_to_end<S: KVStore + Clone>(store: S) {
     // Encryption.
     let ciphertext = v.encrypt(&ks, b"attack at dawn").await.unwrap();
     assert_eq!(ciphertext.len(), 14 + vault::CIPHERTEXT_OVERHEAD);
-    assert_eq!(vault::CIPHERTEXT_OVERHEAD, 42, "docs/FORMAT.md: 2 + 24 + 16");
+    assert_eq!(
+        vault::CIPHERTEXT_OVERHEAD,
+        42,
+        "docs/FORMAT.md: 2 + 24 + 16"
+    );
     assert_eq!(
         &ciphertext[..2],
         &[2, 1],
