@@ -16,6 +16,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 what=${1:-all}
+# Temporary files (browser profiles that drivers leave behind among them) go under one directory,
+# removed on exit.
+SCRATCH=$(mktemp -d)
+export TMPDIR=$SCRATCH
+PG_TEST_DIR=
+cleanup() {
+    if [ -n "$PG_TEST_DIR" ]; then scripts/postgres.sh stop "$PG_TEST_DIR"; fi
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
 
 if [ "$what" = all ] || [ "$what" = native ]; then
     cargo bench -p kvstore --bench native -- --noplot >/dev/null
@@ -86,10 +96,9 @@ fi
 
 if [ "$what" = all ] || [ "$what" = server ]; then
     eval "$(scripts/postgres.sh start)"
-    trap 'scripts/postgres.sh stop "$PG_TEST_DIR"' EXIT
     cargo bench -q -p vault-server --bench load 2>/dev/null | sed '/^$/d'
     scripts/postgres.sh stop "$PG_TEST_DIR"
-    trap - EXIT
+    PG_TEST_DIR=
 fi
 
 if [ "$what" = all ] || [ "$what" = npm ]; then
