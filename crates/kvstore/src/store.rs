@@ -201,6 +201,23 @@ pub trait KVStore: MaybeSend + MaybeSync {
         Ok(out)
     }
 
+    /// The values of every key of `keys`, in their order, read together as
+    /// [`get_many_versioned`](Self::get_many_versioned) reads them (one consistent snapshot
+    /// where the backend has one), without their versions. On redb, sled and memory that
+    /// skips each key's version entry: use it where no version is needed.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get), for any of the keys.
+    async fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        Ok(self
+            .get_many_versioned(keys)
+            .await?
+            .into_iter()
+            .map(|found| found.map(|(value, _)| value))
+            .collect())
+    }
+
     /// The change feed: every key changed after version `since`, at most `limit` of them, in
     /// commit order, each with the version of its latest change and its value now or a
     /// tombstone. A key changed several times appears once, at its latest version; nothing

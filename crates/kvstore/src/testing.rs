@@ -719,6 +719,14 @@ async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
                     expected,
                     "get_many_versioned at {at}"
                 );
+                assert_eq!(
+                    store.get_many(&keys).await.unwrap(),
+                    expected
+                        .iter()
+                        .map(|found| found.as_ref().map(|(v, _)| v.clone()))
+                        .collect::<Vec<_>>(),
+                    "get_many at {at}"
+                );
             }
             45..=54 => {
                 let since = match rng.u8(0..3) {
@@ -934,6 +942,14 @@ pub async fn versions_and_preconditions<S: KVStore>(store: S, _: &Config) {
         store.get_many_versioned(&[b"k", &too_long]).await,
         Err(Error::InvalidInput(_))
     ));
+    assert_eq!(
+        store.get_many(&[]).await.unwrap(),
+        Vec::<Option<Vec<u8>>>::new()
+    );
+    assert!(matches!(
+        store.get_many(&[b"k", &too_long]).await,
+        Err(Error::InvalidInput(_))
+    ));
     store.set(b"k", b"1").await.unwrap();
     let (value, v1) = store.get_versioned(b"k").await.unwrap().unwrap();
     assert_eq!((value.as_slice(), v1), (&b"1"[..], 1));
@@ -941,6 +957,10 @@ pub async fn versions_and_preconditions<S: KVStore>(store: S, _: &Config) {
     let v2 = store.get_versioned(b"k").await.unwrap().unwrap().1;
     assert!(v2 > v1);
     assert_eq!(store.last_version().await.unwrap(), v2);
+    assert_eq!(
+        store.get_many(&[b"k", b"absent", b"k"]).await.unwrap(),
+        vec![Some(b"2".to_vec()), None, Some(b"2".to_vec())]
+    );
 
     // Compare-and-swap: succeeds at the current version, fails at an old one.
     let mut cas = Batch::new();

@@ -138,6 +138,10 @@ impl KVStore for BrowserStore {
     async fn get_many_versioned(&self, keys: &[&[u8]]) -> Result<Vec<Option<(Vec<u8>, u64)>>> {
         each!(self, s => s.get_many_versioned(keys).await)
     }
+
+    async fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        each!(self, s => s.get_many(keys).await)
+    }
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
         each!(self, s => s.changes(since, limit).await)
     }

@@ -108,6 +108,12 @@ impl<R: KVStore> KVStore for BlindNames<R> {
         self.inner.get_many_versioned(&refs).await
     }
 
+    async fn get_many(&self, keys: &[&[u8]]) -> kvstore::Result<Vec<Option<Vec<u8>>>> {
+        let keys: Vec<Vec<u8>> = keys.iter().map(|k| self.key_of(k)).collect();
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        self.inner.get_many(&refs).await
+    }
+
     async fn changes(&self, since: u64, limit: usize) -> kvstore::Result<Vec<Change>> {
         self.inner.changes(since, limit).await
     }

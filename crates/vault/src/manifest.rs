@@ -171,6 +171,28 @@ impl Bucket {
         Ok(bucket)
     }
 
+    /// The revision bucket `index` (stored as `bytes`, checked against `manifest` as
+    /// [`load`](Self::load) checks it) lists for record `rid`, without copying a bucket this
+    /// keyspace value already checked.
+    pub(crate) fn revision_in(
+        ks: &UnlockedKeyspace,
+        manifest: &Manifest,
+        index: u8,
+        bytes: Option<&[u8]>,
+        rid: &RecordId,
+    ) -> Result<Option<u64>> {
+        let digest = manifest.digests[usize::from(index)];
+        if let Some(bytes) = bytes {
+            if let Some(found) = ks
+                .verified(|v| v.bucket_revision(index, &digest, bytes, rid))
+                .flatten()
+            {
+                return Ok(found);
+            }
+        }
+        Ok(Self::load(ks, manifest, index, bytes)?.get(rid))
+    }
+
     fn check(
         ks: &UnlockedKeyspace,
         manifest: &Manifest,
@@ -306,6 +328,18 @@ impl Verified {
     fn bucket(&self, index: u8, digest: &[u8; DIGEST_LEN], bytes: &[u8]) -> Option<Bucket> {
         let (known, known_digest, bucket) = self.buckets.get(&index)?;
         (known_digest == digest && known.as_slice() == bytes).then(|| bucket.clone())
+    }
+
+    /// `Some(revision of rid)` if bucket `index` is known as `bytes` with `digest`.
+    fn bucket_revision(
+        &self,
+        index: u8,
+        digest: &[u8; DIGEST_LEN],
+        bytes: &[u8],
+        rid: &RecordId,
+    ) -> Option<Option<u64>> {
+        let (known, known_digest, bucket) = self.buckets.get(&index)?;
+        (known_digest == digest && known.as_slice() == bytes).then(|| bucket.get(rid))
     }
 
     fn remember_bucket(&mut self, index: u8, digest: [u8; DIGEST_LEN], bytes: Vec<u8>, b: Bucket) {

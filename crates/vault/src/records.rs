@@ -48,18 +48,18 @@ fn is_tampered(result: &Result<impl Sized>) -> bool {
     matches!(result, Err(Error::Tampered { .. }))
 }
 
-/// Checks record `rid` (`name`, of `kind`) read as `value` against its bucket.
+/// Checks record `rid` (`name`, of `kind`) read as `value` against the revision its bucket
+/// lists (`expected`; `None`: not listed).
 fn check_named(
     ks: &UnlockedKeyspace,
     manifest: &Manifest,
-    bucket: &Bucket,
+    expected: Option<u64>,
     rid: &RecordId,
     kind: Kind,
     name: &str,
     value: Option<&[u8]>,
 ) -> Result<SecretBytes> {
     let item = kind.item();
-    let expected = bucket.get(rid);
     let Some(value) = value else {
         return match expected {
             None => Err(Error::not_found(item, name)),
@@ -124,9 +124,17 @@ impl<S: KVStore> Vault<S> {
         let Some((bytes, version)) = stored else {
             return Err(self.missing_manifest(ks).await?);
         };
-        let manifest = Manifest::decode(ks, &bytes)?;
+        Ok((self.manifest_of(ks, Some(&bytes)).await?, version))
+    }
+
+    /// The manifest stored as `bytes`, authenticated and checked against the revision seen.
+    async fn manifest_of(&self, ks: &UnlockedKeyspace, bytes: Option<&[u8]>) -> Result<Manifest> {
+        let Some(bytes) = bytes else {
+            return Err(self.missing_manifest(ks).await?);
+        };
+        let manifest = Manifest::decode(ks, bytes)?;
         ks.observe(manifest.revision)?;
-        Ok((manifest, version))
+        Ok(manifest)
     }
 
     /// The error for a keyspace whose manifest is missing: `NotFound` when the keyspace was
@@ -182,24 +190,28 @@ impl<S: KVStore> Vault<S> {
         let bkey = bucket_key(&ks.id, index);
         let mut attempt = 0;
         loop {
-            // One snapshot (one transaction, one round trip in a browser) for all three.
+            // One snapshot (one transaction, one round trip in a browser) for all three, without
+            // versions: the manifest's bytes tell whether it moved (every commit raises its
+            // revision).
             let mut got = self
                 .store()
-                .get_many_versioned(&[&mkey, &bkey, &key])
+                .get_many(&[&mkey, &bkey, &key])
                 .await?
                 .into_iter();
             let (stored_manifest, bucket, value) = (
                 got.next().flatten(),
-                got.next().flatten().map(|(v, _)| v),
-                got.next().flatten().map(|(v, _)| v),
+                got.next().flatten(),
+                got.next().flatten(),
             );
-            let (manifest, version) = self.manifest_from(ks, stored_manifest).await?;
-            let result = Bucket::load(ks, &manifest, index, bucket.as_deref())
-                .and_then(|b| check_named(ks, &manifest, &b, &rid, kind, name, value.as_deref()));
+            let manifest = self.manifest_of(ks, stored_manifest.as_deref()).await?;
+            let result = Bucket::revision_in(ks, &manifest, index, bucket.as_deref(), &rid)
+                .and_then(|expected| {
+                    check_named(ks, &manifest, expected, &rid, kind, name, value.as_deref())
+                });
             attempt += 1;
             if is_tampered(&result)
                 && attempt < ATTEMPTS
-                && self.manifest_moved(ks, version).await?
+                && self.store().get(&mkey).await? != stored_manifest
             {
                 continue;
             }

@@ -114,6 +114,9 @@ struct InterceptingStore {
     inner: MemoryStore,
     writes_left: std::sync::Arc<std::sync::atomic::AtomicI64>,
     race: std::sync::Arc<std::sync::Mutex<Option<Hook>>>,
+    /// A hook run after the given number of further single-key reads (this store reads
+    /// several keys one by one, so a commit can land between two of them).
+    read_race: std::sync::Arc<std::sync::Mutex<Option<(usize, Hook)>>>,
 }
 
 impl InterceptingStore {
@@ -122,6 +125,29 @@ impl InterceptingStore {
             inner: MemoryStore::new(),
             writes_left: std::sync::Arc::new(i64::MAX.into()),
             race: Default::default(),
+            read_race: Default::default(),
+        }
+    }
+
+    fn after_reads(&self, reads: usize, hook: impl FnOnce() + Send + 'static) {
+        *self.read_race.lock().unwrap() = Some((reads, Box::new(hook)));
+    }
+
+    /// Runs after every single-key read: the pending read hook once its count is reached.
+    fn after_read(&self) {
+        let mut pending = self.read_race.lock().unwrap();
+        let due = match pending.as_mut() {
+            Some((left, _)) if *left <= 1 => true,
+            Some((left, _)) => {
+                *left -= 1;
+                false
+            }
+            None => false,
+        };
+        if due {
+            let (_, hook) = pending.take().unwrap();
+            drop(pending);
+            std::thread::spawn(hook).join().unwrap();
         }
     }
 
@@ -153,7 +179,9 @@ impl InterceptingStore {
 #[kvstore::async_trait]
 impl kvstore::KVStore for InterceptingStore {
     async fn get(&self, key: &[u8]) -> kvstore::Result<Option<Vec<u8>>> {
-        self.inner.get(key).await
+        let got = self.inner.get(key).await;
+        self.after_read();
+        got
     }
     async fn set(&self, key: &[u8], value: &[u8]) -> kvstore::Result<()> {
         self.before_write()?;
@@ -167,7 +195,9 @@ impl kvstore::KVStore for InterceptingStore {
         self.inner.contains(key).await
     }
     async fn get_versioned(&self, key: &[u8]) -> kvstore::Result<Option<(Vec<u8>, u64)>> {
-        self.inner.get_versioned(key).await
+        let got = self.inner.get_versioned(key).await;
+        self.after_read();
+        got
     }
     async fn changes(&self, since: u64, limit: usize) -> kvstore::Result<Vec<kvstore::Change>> {
         self.inner.changes(since, limit).await
@@ -200,6 +230,7 @@ impl kvstore::KVStore for InterceptingStore {
             inner: self.inner.namespace(name)?,
             writes_left: self.writes_left.clone(),
             race: self.race.clone(),
+            read_race: self.read_race.clone(),
         })
     }
 }
@@ -303,6 +334,29 @@ fn a_kdf_upgrade_racing_a_password_change_never_brings_back_the_old_password() {
             Err(Error::WrongPassword { .. })
         ));
         weak.unlock("k", b"new password").await.unwrap();
+    });
+}
+
+/// A read that sees a commit land between its reads (a store without snapshots: the manifest
+/// read before the commit, the bucket and the record after) is not tampering: it reads again
+/// and returns the new value.
+#[test]
+fn a_read_racing_a_commit_reads_again_instead_of_reporting_tampering() {
+    futures::executor::block_on(async {
+        let store = InterceptingStore::new();
+        let v = suite::vault(store.clone());
+        let ks = v.create_keyspace("k", suite::PASSWORD).await.unwrap();
+        v.set_secret(&ks, "a", b"first").await.unwrap();
+        let other = suite::vault(store.inner.clone());
+        store.after_reads(1, move || {
+            futures::executor::block_on(async {
+                let ks = other.unlock("k", suite::PASSWORD).await.unwrap();
+                other.set_secret(&ks, "a", b"second").await.unwrap();
+            })
+        });
+        let read = v.get_secret(&ks, "a").await;
+        assert_eq!(read.unwrap().as_ref(), b"second");
+        assert!(store.read_race.lock().unwrap().is_none(), "the race ran");
     });
 }
 

@@ -160,6 +160,17 @@ impl KVStore for MemoryStore {
             .collect()
     }
 
+    async fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        for key in keys {
+            check_key(key)?;
+        }
+        let data = self.read()?;
+        let Some(ns) = data.get(&self.namespace) else {
+            return Ok(vec![None; keys.len()]);
+        };
+        Ok(keys.iter().map(|key| ns.data.get(*key).cloned()).collect())
+    }
+
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
         let data = self.read()?;
         let Some(ns) = data.get(&self.namespace) else {

@@ -261,7 +261,7 @@ impl RedbStore {
     /// key order), in one transaction, the first time it is opened.
     fn upgrade(&self) -> Result<()> {
         let needed = self
-            .read_parts(|p| {
+            .read_parts(true, |p| {
                 Ok(p.data.len().map_err(map_err)? > 0 && p.state()? == State::default())
             })?
             .unwrap_or(false);
@@ -328,8 +328,13 @@ impl RedbStore {
         }
     }
 
-    /// Reads the namespace's tables in one snapshot; `None` if it was never written.
-    fn read_parts<T>(&self, f: impl FnOnce(&ReadParts) -> Result<T>) -> Result<Option<T>> {
+    /// Reads the namespace's tables in one snapshot (the log table only `with_log`: reads of
+    /// values and versions do not open it); `None` if it was never written.
+    fn read_parts<T>(
+        &self,
+        with_log: bool,
+        f: impl FnOnce(&ReadParts) -> Result<T>,
+    ) -> Result<Option<T>> {
         let tx = self.db.begin_read().map_err(map_err)?;
         let open = |prefix: &str| match tx.open_table(table(&format!("{prefix}{}", self.namespace)))
         {
@@ -344,7 +349,7 @@ impl RedbStore {
         let parts = ReadParts {
             data,
             meta: open("~meta/")?,
-            log: open("~log/")?,
+            log: if with_log { open("~log/")? } else { None },
         };
         f(&parts).map(Some)
     }
@@ -387,7 +392,7 @@ impl KVStore for RedbStore {
     async fn get_versioned(&self, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
         check_key(key)?;
         Ok(self
-            .read_parts(|p| {
+            .read_parts(false, |p| {
                 let (Some(value), Some(meta)) = (p.get_data(key)?, p.get_meta(key)?) else {
                     return Ok(None);
                 };
@@ -401,7 +406,7 @@ impl KVStore for RedbStore {
             check_key(key)?;
         }
         Ok(self
-            .read_parts(|p| {
+            .read_parts(false, |p| {
                 keys.iter()
                     .map(|key| match (p.get_data(key)?, p.get_meta(key)?) {
                         (Some(value), Some(meta)) => Ok(Some((value, decode_meta(&meta)?.version))),
@@ -412,9 +417,22 @@ impl KVStore for RedbStore {
             .unwrap_or_else(|| vec![None; keys.len()]))
     }
 
+    async fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        for key in keys {
+            check_key(key)?;
+        }
+        Ok(self
+            .read(|t| {
+                keys.iter()
+                    .map(|key| Ok(t.get(*key).map_err(map_err)?.map(|v| v.value().to_vec())))
+                    .collect::<Result<Vec<_>>>()
+            })?
+            .unwrap_or_else(|| vec![None; keys.len()]))
+    }
+
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
         Ok(self
-            .read_parts(|p| {
+            .read_parts(true, |p| {
                 versions::check_since(since, p.state()?)?;
                 let (Some(log), Some(from)) = (&p.log, since.checked_add(1)) else {
                     return Ok(Vec::new());
@@ -440,7 +458,10 @@ impl KVStore for RedbStore {
     }
 
     async fn last_version(&self) -> Result<u64> {
-        Ok(self.read_parts(|p| p.state())?.unwrap_or_default().last)
+        Ok(self
+            .read_parts(true, |p| p.state())?
+            .unwrap_or_default()
+            .last)
     }
 
     async fn contains(&self, key: &[u8]) -> Result<bool> {

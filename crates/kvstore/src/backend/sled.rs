@@ -412,6 +412,17 @@ impl KVStore for SledStore {
             .collect()
     }
 
+    async fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        for key in keys {
+            check_key(key)?;
+        }
+        // Under the commit mutex, as get_many_versioned.
+        let _commit = self.lock()?;
+        keys.iter()
+            .map(|key| self.get_part(Part::Data, key))
+            .collect()
+    }
+
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
         let _commit = self.lock()?;
         versions::check_since(since, self.state()?.unwrap_or_default())?;
