@@ -7,8 +7,9 @@
 #   scripts/bench.sh vault      the vault's native rows and its browser unlock
 #   scripts/bench.sh npm        the JS package in headless Chromium beside idb-keyval etc.
 #   scripts/bench.sh hd         1,000 Ethereum addresses from one seed beside bip32 used directly
-#   scripts/bench.sh writes     secrets written and read on sled and redb; kvstore batches of
-#                               1,000 with and without a precondition on every key
+#   scripts/bench.sh writes     secrets written and read on sled and redb beside the same bench
+#                               built on the commit before versions (ratios); kvstore batches
+#                               of 1,000 with and without a precondition on every key
 #   scripts/bench.sh server     vault-server under load (16 clients, loopback) beside the same
 #                               operations issued directly; the PostgreSQL conditional batch
 #                               beside a raw unnest insert (a private PostgreSQL, started here)
@@ -91,7 +92,9 @@ if [ "$what" = all ] || [ "$what" = hd ]; then
     cargo bench -q -p vault --bench hd 2>/dev/null | sed '/^$/d'
 fi
 if [ "$what" = all ] || [ "$what" = writes ]; then
-    cargo bench -q -p vault --bench writes 2>/dev/null | sed '/^$/d'
+    # This build beside the same bench built on the commit before versions (a worktree under
+    # target/, built once), alternating; prints the versions issue's ratios.
+    python3 scripts/bench_writes.py
 fi
 
 if [ "$what" = all ] || [ "$what" = server ]; then

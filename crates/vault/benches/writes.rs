@@ -2,9 +2,9 @@
 //! 1,000 sets with and without a precondition on every key: the rows of the versions issue.
 //! Plain timing loops, medians, each row's sides in alternation where there are two. The same
 //! file builds against the code before versions once `conditional_batch` returns a plain batch
-//! (it uses only APIs that existed then otherwise; `--no-conditional` skips that row), so its figures
-//! can be compared with a build of an older commit on the same machine (`scripts/bench.sh
-//! writes` prints this build's).
+//! (it uses only APIs that existed then otherwise; `--no-conditional` skips that row):
+//! `scripts/bench.sh writes` (scripts/bench_writes.py) builds it on that commit too, runs the
+//! two builds alternately and prints the ratios.
 
 // Native stores only: on wasm32 this bench is empty.
 #[cfg(not(target_arch = "wasm32"))]
