@@ -354,6 +354,34 @@ pub trait KVStore: MaybeSend + MaybeSync {
     /// any failure of the backend. In every case nothing of the batch was applied.
     async fn batch(&self, batch: Batch) -> Result<()>;
 
+    /// [`batch`](Self::batch), returning the namespace's last version right after the commit:
+    /// the version of the batch's last write that received one (every write of the batch has
+    /// a version at or below it), or the last version before it when the batch wrote nothing.
+    /// Read it here rather than from [`last_version`](Self::last_version) afterwards, which
+    /// may already include another writer's commit.
+    ///
+    /// Every backend of this crate returns `Some`; the default implementation (for stores
+    /// outside this crate) applies the batch and returns `None`.
+    ///
+    /// # Errors
+    ///
+    /// As [`batch`](Self::batch); nothing of the batch is applied.
+    ///
+    /// ```
+    /// use kvstore::{Batch, KVStore, MemoryStore};
+    /// # futures::executor::block_on(async {
+    /// let store = MemoryStore::new();
+    /// let mut batch = Batch::new();
+    /// batch.set(b"a".to_vec(), b"1".to_vec()).set(b"b".to_vec(), b"2".to_vec());
+    /// let version = store.batch_versioned(batch).await?.unwrap();
+    /// assert_eq!(store.get_versioned(b"b").await?.unwrap().1, version);
+    /// # Ok::<(), kvstore::Error>(())
+    /// # }).unwrap();
+    /// ```
+    async fn batch_versioned(&self, batch: Batch) -> Result<Option<u64>> {
+        self.batch(batch).await.map(|()| None)
+    }
+
     /// Applies, like [`batch`](Self::batch), the operations `fill` sends to its sink: all of
     /// them or, if `fill` or the write fails, none (`fill`'s error is returned as is; a
     /// producer with its own error type returns [`Error::Aborted`](crate::Error::Aborted) and

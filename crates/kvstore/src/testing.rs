@@ -831,8 +831,20 @@ async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
                         }
                     }
                 }
-                match (store.batch(batch).await, conflict, exists) {
-                    (Ok(()), None, None) => model = next,
+                // Half the batches through `batch_versioned`, whose answer is the model's last
+                // version after the batch.
+                let applied = if rng.bool() {
+                    store.batch(batch).await.map(|()| None)
+                } else {
+                    store.batch_versioned(batch).await
+                };
+                match (applied, conflict, exists) {
+                    (Ok(committed), None, None) => {
+                        if let Some(version) = committed {
+                            assert_eq!(version, next.last, "batch_versioned at {at}");
+                        }
+                        model = next;
+                    }
                     (Err(Error::Conflict { key, current, .. }), Some(expected), _) => {
                         assert_eq!((key, current), expected, "conflict at {at}")
                     }
@@ -961,6 +973,34 @@ pub async fn versions_and_preconditions<S: KVStore>(store: S, _: &Config) {
         store.get_many(&[b"k", b"absent", b"k"]).await.unwrap(),
         vec![Some(b"2".to_vec()), None, Some(b"2".to_vec())]
     );
+    // A commit reports the namespace's last version after it: its last write's version.
+    let mut batch = Batch::new();
+    batch
+        .set(b"v1".to_vec(), b"a".to_vec())
+        .set(b"v2".to_vec(), b"b".to_vec());
+    let committed = store.batch_versioned(batch).await.unwrap().unwrap();
+    assert_eq!(committed, store.last_version().await.unwrap());
+    assert_eq!(
+        store.get_versioned(b"v2").await.unwrap().unwrap().1,
+        committed
+    );
+    assert!(store.get_versioned(b"v1").await.unwrap().unwrap().1 < committed);
+    // One that writes nothing reports the last version as it was.
+    let mut batch = Batch::new();
+    batch
+        .require_present(b"v1".to_vec())
+        .delete(b"absent".to_vec());
+    assert_eq!(store.batch_versioned(batch).await.unwrap(), Some(committed));
+    // A failed one reports the conflict and changes nothing.
+    let mut batch = Batch::new();
+    batch.require_absent(b"v1".to_vec()).delete(b"v1".to_vec());
+    assert!(matches!(
+        store.batch_versioned(batch).await,
+        Err(Error::Conflict { .. })
+    ));
+    assert_eq!(store.last_version().await.unwrap(), committed);
+    store.delete(b"v1").await.unwrap();
+    store.delete(b"v2").await.unwrap();
 
     // Compare-and-swap: succeeds at the current version, fails at an old one.
     let mut cas = Batch::new();

@@ -320,7 +320,7 @@ pub(crate) fn read_state(parts: &mut impl Parts) -> Result<State> {
 /// # Errors
 ///
 /// As [`plan`], and any failure of `parts`.
-pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) -> Result<()> {
+pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) -> Result<u64> {
     let state = read_state(parts)?;
     let candidates = parts.tombs_upto(state.prune_cutoff(retention), PRUNE_PER_COMMIT)?;
     let mut meta: HashMap<Vec<u8>, Option<Meta>> = HashMap::new();
@@ -332,7 +332,9 @@ pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) 
         }
     }
     let plan = plan(ops, state, &meta, &candidates, retention)?;
-    apply_plan(parts, plan, state)
+    let last = plan.state.last;
+    apply_plan(parts, plan, state)?;
+    Ok(last)
 }
 
 /// Applies a plan's writes and, if it changed, its state.

@@ -490,9 +490,12 @@ async fn batch(
     if added_keys > 0 {
         state.check_quota(&account, added_keys, added_bytes).await?;
     }
-    store.batch(batch).await?;
+    let committed = store.batch_versioned(batch).await?;
     state.count_usage(&account, added_keys, added_bytes, deleted);
-    let last_version = store.last_version().await?;
+    let last_version = match committed {
+        Some(version) => version,
+        None => store.last_version().await?,
+    };
     state.notify(&account, &ns).notify_waiters();
     tracing::info!(account = %account, ns = %ns, ops, last_version, "batch applied");
     Ok(Json(json!({ "last_version": last_version })))

@@ -175,6 +175,9 @@ impl KVStore for BrowserStore {
     async fn batch(&self, batch: Batch) -> Result<()> {
         each!(self, s => s.batch(batch).await)
     }
+    async fn batch_versioned(&self, batch: Batch) -> Result<Option<u64>> {
+        each!(self, s => s.batch_versioned(batch).await)
+    }
     async fn batch_with(&self, fill: &mut BatchFill<'_>) -> Result<()> {
         each!(self, s => s.batch_with(fill).await)
     }

@@ -142,6 +142,10 @@ impl<R: KVStore> KVStore for BlindNames<R> {
     }
 
     async fn batch(&self, batch: Batch) -> kvstore::Result<()> {
+        self.batch_versioned(batch).await.map(drop)
+    }
+
+    async fn batch_versioned(&self, batch: Batch) -> kvstore::Result<Option<u64>> {
         let mut out = Batch::new();
         for op in batch.into_ops() {
             match op {
@@ -162,7 +166,7 @@ impl<R: KVStore> KVStore for BlindNames<R> {
                 }
             };
         }
-        self.inner.batch(out).await
+        self.inner.batch_versioned(out).await
     }
 
     async fn clear(&self) -> kvstore::Result<()> {

@@ -103,7 +103,10 @@ impl Manifest {
             return Ok(manifest);
         }
         let manifest = Self::authenticate(ks, bytes)?;
-        ks.verified(|v| v.manifest = Some((bytes.to_vec(), manifest.clone())));
+        ks.verified(|v| {
+            v.manifest = Some((bytes.to_vec(), manifest.clone()));
+            v.manifest_version = None;
+        });
         Ok(manifest)
     }
 
@@ -316,6 +319,9 @@ pub(crate) fn item_of(rid: &RecordId) -> Item {
 #[derive(Default)]
 pub(crate) struct Verified {
     manifest: Option<(Vec<u8>, Manifest)>,
+    /// The store version of the manifest above, when known (from a versioned read of those
+    /// bytes, or from this value's own commit of them).
+    manifest_version: Option<u64>,
     buckets: BTreeMap<u8, (Vec<u8>, [u8; DIGEST_LEN], Bucket)>,
 }
 
@@ -346,15 +352,57 @@ impl Verified {
         self.buckets.insert(index, (bytes, digest, b));
     }
 
-    /// Records what a commit wrote: its manifest and buckets are known without a check.
+    /// Notes that the manifest stored as `bytes` is at store version `version` (if these are
+    /// the bytes already authenticated).
+    pub(crate) fn manifest_read_at(&mut self, bytes: &[u8], version: u64) {
+        if self
+            .manifest
+            .as_ref()
+            .is_some_and(|(known, _)| known.as_slice() == bytes)
+        {
+            self.manifest_version = Some(version);
+        }
+    }
+
+    /// The state a commit touching buckets `touched` can start from without reading the store:
+    /// the manifest, its store version and those buckets, if all are known (a bucket the
+    /// manifest lists as empty needs nothing). The commit is conditional on that version, so a
+    /// stale state only costs a retry.
+    pub(crate) fn commit_base(
+        &self,
+        touched: &std::collections::BTreeSet<u8>,
+    ) -> Option<(Manifest, u64, BTreeMap<u8, Bucket>)> {
+        let (_, manifest) = self.manifest.as_ref()?;
+        let version = self.manifest_version?;
+        let mut buckets = BTreeMap::new();
+        for &index in touched {
+            let digest = &manifest.digests[usize::from(index)];
+            let bucket = if *digest == [0; DIGEST_LEN] {
+                Bucket::default()
+            } else {
+                let (_, known, bucket) = self.buckets.get(&index)?;
+                if known != digest {
+                    return None;
+                }
+                bucket.clone()
+            };
+            buckets.insert(index, bucket);
+        }
+        Some((manifest.clone(), version, buckets))
+    }
+
+    /// Records what a commit wrote: its manifest (at store `version`, if the store told) and
+    /// buckets are known without a check.
     pub(crate) fn committed(
         &mut self,
         manifest_bytes: &[u8],
         manifest: &Manifest,
+        version: Option<u64>,
         buckets: &BTreeMap<u8, Bucket>,
         written: &[(Vec<u8>, Option<Vec<u8>>)],
     ) {
         self.manifest = Some((manifest_bytes.to_vec(), manifest.clone()));
+        self.manifest_version = version;
         for ((&index, bucket), (_, bytes)) in buckets.iter().zip(written) {
             match bytes {
                 Some(bytes) => {

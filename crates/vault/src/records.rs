@@ -124,7 +124,9 @@ impl<S: KVStore> Vault<S> {
         let Some((bytes, version)) = stored else {
             return Err(self.missing_manifest(ks).await?);
         };
-        Ok((self.manifest_of(ks, Some(&bytes)).await?, version))
+        let manifest = self.manifest_of(ks, Some(&bytes)).await?;
+        ks.verified(|v| v.manifest_read_at(&bytes, version));
+        Ok((manifest, version))
     }
 
     /// The manifest stored as `bytes`, authenticated and checked against the revision seen.
@@ -298,21 +300,39 @@ impl<S: KVStore> Vault<S> {
             .filter(|e| matches!(e, Edit::Put { .. }))
             .count();
         let mut attempt = 0;
+        // First from what this keyspace value already knows (its last commit or read), without
+        // reading the store: the batch is conditional on that manifest version, so a stale
+        // base fails with a conflict, and every failure of that attempt (a conflict, an edit
+        // meeting a record the stale base lists or misses) starts again from the store.
+        let mut from_cache = true;
         loop {
             attempt += 1;
-            let (mut manifest, version, loaded) = self.load_touched(ks, &touched).await?;
-            let mut buckets = match loaded {
-                Err(Error::Tampered { .. })
-                    if attempt < ATTEMPTS && self.manifest_moved(ks, version).await? =>
-                {
-                    continue
+            let cached = if from_cache {
+                ks.verified(|v| v.commit_base(&touched)).flatten()
+            } else {
+                None
+            };
+            let fast = cached.is_some();
+            from_cache = false;
+            let (mut manifest, version, mut buckets) = match cached {
+                Some(base) => base,
+                None => {
+                    let (manifest, version, loaded) = self.load_touched(ks, &touched).await?;
+                    match loaded {
+                        Err(Error::Tampered { .. })
+                            if attempt < ATTEMPTS && self.manifest_moved(ks, version).await? =>
+                        {
+                            continue
+                        }
+                        other => (manifest, version, other?),
+                    }
                 }
-                other => other?,
             };
             let revision = manifest
                 .revision
                 .checked_add(1)
                 .ok_or_else(|| Error::Corrupted("the keyspace revision overflowed".into()))?;
+            let mut invalid = None;
             for (edit, rid) in edits.iter().zip(&rids) {
                 let bucket = buckets.entry(bucket_of(rid)).or_default();
                 match *edit {
@@ -320,19 +340,26 @@ impl<S: KVStore> Vault<S> {
                         kind, name, create, ..
                     } => {
                         if create && bucket.get(rid).is_some() {
-                            return Err(Error::AlreadyExists {
+                            invalid = Some(Error::AlreadyExists {
                                 item: kind.item(),
                                 name: name.to_owned(),
                             });
+                            break;
                         }
                         bucket.set(*rid, revision);
                     }
                     Edit::Delete { kind, name } => {
                         if !bucket.remove(rid) {
-                            return Err(Error::not_found(kind.item(), name));
+                            invalid = Some(Error::not_found(kind.item(), name));
+                            break;
                         }
                     }
                 }
+            }
+            match invalid {
+                Some(_) if fast => continue,
+                Some(err) => return Err(err),
+                None => {}
             }
             let mut bucket_writes = Vec::with_capacity(buckets.len());
             for (&index, bucket) in &buckets {
@@ -345,56 +372,55 @@ impl<S: KVStore> Vault<S> {
             let manifest_bytes = manifest.encode(ks);
             let mkey = manifest_key(&ks.id);
             // One call to the random source for every nonce (a call costs about a microsecond
-            // in a browser), and each record is sealed as the store takes it: the IndexedDB
-            // backend hands records to the browser in chunks while later ones are sealed.
-            let nonces = crypto::random_nonces(puts)?;
-            let mut sealing_error = None;
-            let result = self
-                .store()
-                .batch_with(&mut |sink| {
-                    sink.require(&mkey, Expect::Version(version))?;
-                    let mut nonces = nonces.iter();
-                    for (edit, rid) in edits.iter().zip(&rids) {
-                        let key = record_key_of(&ks.id, rid);
-                        match *edit {
-                            Edit::Put { name, payload, .. } => {
-                                let nonce = nonces.next().ok_or_else(|| {
-                                    kvstore::Error::Aborted("a nonce is missing".into())
-                                })?;
-                                let sealed = seal_record_with_nonce(
-                                    ks, &key, name, payload, revision, nonce,
-                                )
-                                .map_err(|e| {
-                                    let message = e.to_string();
-                                    sealing_error = Some(e);
-                                    kvstore::Error::Aborted(message)
-                                })?;
-                                sink.set(&key, &sealed)?;
-                            }
-                            Edit::Delete { .. } => sink.delete(&key)?,
-                        }
+            // in a browser).
+            let mut nonces = crypto::random_nonces(puts)?.into_iter();
+            let mut batch = kvstore::Batch::new();
+            batch.require(mkey.clone(), Expect::Version(version));
+            for (edit, rid) in edits.iter().zip(&rids) {
+                let key = record_key_of(&ks.id, rid);
+                match *edit {
+                    Edit::Put { name, payload, .. } => {
+                        let nonce = nonces
+                            .next()
+                            .ok_or_else(|| Error::Corrupted("a nonce is missing".into()))?;
+                        let sealed =
+                            seal_record_with_nonce(ks, &key, name, payload, revision, &nonce)?;
+                        batch.set(key, sealed);
                     }
-                    for (key, bytes) in &bucket_writes {
-                        match bytes {
-                            Some(bytes) => sink.set(key, bytes)?,
-                            None => sink.delete(key)?,
-                        }
+                    Edit::Delete { .. } => {
+                        batch.delete(key);
                     }
-                    sink.set(&mkey, &manifest_bytes)
-                })
-                .await;
-            match result {
-                Ok(()) => {
+                }
+            }
+            for (key, bytes) in &bucket_writes {
+                match bytes {
+                    Some(bytes) => batch.set(key.clone(), bytes.clone()),
+                    None => batch.delete(key.clone()),
+                };
+            }
+            // The manifest last: the version the store reports for the commit is its version.
+            batch.set(mkey, manifest_bytes.clone());
+            match self.store().batch_versioned(batch).await {
+                Ok(committed) => {
                     ks.verified(|v| {
-                        v.committed(&manifest_bytes, &manifest, &buckets, &bucket_writes)
+                        v.committed(
+                            &manifest_bytes,
+                            &manifest,
+                            committed,
+                            &buckets,
+                            &bucket_writes,
+                        )
                     });
                     ks.observe(revision)?;
                     return Ok(revision);
                 }
+                // A base from the cache that lost the race: start again from the store, but a
+                // read-modify-write reports it (the base was the manifest its read saw: a read
+                // that met other bytes would have replaced the cached manifest and its version).
                 Err(kvstore::Error::Conflict { .. })
-                    if on_conflict == OnConflict::Retry && attempt < ATTEMPTS => {}
+                    if on_conflict == OnConflict::Retry && (fast || attempt < ATTEMPTS) => {}
                 Err(kvstore::Error::Conflict { .. }) => return Err(Error::Conflict),
-                Err(other) => return Err(sealing_error.unwrap_or_else(|| other.into())),
+                Err(other) => return Err(other.into()),
             }
         }
     }

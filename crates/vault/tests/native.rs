@@ -218,6 +218,10 @@ impl kvstore::KVStore for InterceptingStore {
         self.before_write()?;
         self.inner.batch(batch).await
     }
+    async fn batch_versioned(&self, batch: kvstore::Batch) -> kvstore::Result<Option<u64>> {
+        self.before_write()?;
+        self.inner.batch_versioned(batch).await
+    }
     async fn clear(&self) -> kvstore::Result<()> {
         self.before_write()?;
         self.inner.clear().await
@@ -357,6 +361,45 @@ fn a_read_racing_a_commit_reads_again_instead_of_reporting_tampering() {
         let read = v.get_secret(&ks, "a").await;
         assert_eq!(read.unwrap().as_ref(), b"second");
         assert!(store.read_race.lock().unwrap().is_none(), "the race ran");
+    });
+}
+
+/// Two vault values writing one keyspace in turn: each writes from what it knows of the
+/// keyspace (its last commit), so every write after the other's starts from a stale base. The
+/// conditional commit catches it and the write goes through from the store: nothing is lost,
+/// a create meets the other's key, a delete misses the other's deletion.
+#[test]
+fn writers_taking_turns_lose_nothing_though_each_writes_from_a_stale_base() {
+    use vault::{Error, KeyType};
+    futures::executor::block_on(async {
+        let store = MemoryStore::new();
+        let (one, two) = (suite::vault(store.clone()), suite::vault(store.clone()));
+        let ks1 = one.create_keyspace("k", suite::PASSWORD).await.unwrap();
+        let ks2 = two.unlock("k", suite::PASSWORD).await.unwrap();
+        for i in 0..10 {
+            one.set_secret(&ks1, &format!("one-{i}"), b"1")
+                .await
+                .unwrap();
+            two.set_secret(&ks2, &format!("two-{i}"), b"2")
+                .await
+                .unwrap();
+        }
+        for ks in [&ks1, &ks2] {
+            assert_eq!(one.list_secrets(ks).await.unwrap().len(), 20);
+            assert_eq!(two.list_secrets(ks).await.unwrap().len(), 20);
+        }
+        two.generate_key(&ks2, "key", KeyType::Ed25519)
+            .await
+            .unwrap();
+        let again = one.generate_key(&ks1, "key", KeyType::Ed25519).await;
+        assert!(
+            matches!(again, Err(Error::AlreadyExists { .. })),
+            "{again:?}"
+        );
+        two.delete_secret(&ks2, "one-0").await.unwrap();
+        let gone = one.delete_secret(&ks1, "one-0").await;
+        assert!(matches!(gone, Err(Error::NotFound { .. })), "{gone:?}");
+        assert_eq!(one.get_secret(&ks1, "two-9").await.unwrap().as_ref(), b"2");
     });
 }
 

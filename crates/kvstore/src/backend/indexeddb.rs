@@ -1023,15 +1023,16 @@ impl IndexedDbStore {
     }
 
     /// Commits `ops` in one `readwrite` transaction.
-    async fn commit(&self, ops: Vec<BatchOp>) -> Result<()> {
+    /// Plans and applies `ops` in one transaction; returns the namespace's last version after.
+    async fn commit(&self, ops: Vec<BatchOp>) -> Result<u64> {
         let tx = self.begin(true)?;
         match self.commit_in(&tx, ops).await {
-            Ok(()) => tx.finish().await,
+            Ok(last) => tx.finish().await.map(|()| last),
             Err(err) => Err(tx.abandon(err)),
         }
     }
 
-    async fn commit_in(&self, tx: &Tx<'_>, ops: Vec<BatchOp>) -> Result<()> {
+    async fn commit_in(&self, tx: &Tx<'_>, ops: Vec<BatchOp>) -> Result<u64> {
         // Reads: the state, the records preconditions, creates and deletes need, and the oldest
         // tombstones (which also tell, when fewer than a page, every key that has one).
         let mut read: Vec<&[u8]> = ops
@@ -1170,9 +1171,10 @@ impl IndexedDbStore {
             writes.push(Op::Raw(self.state_key(), state.encode().to_vec()));
         }
         if writes.is_empty() {
-            return Ok(());
+            return Ok(state.last);
         }
-        self.apply(tx, writes)
+        self.apply(tx, writes)?;
+        Ok(state.last)
     }
 }
 
@@ -1351,8 +1353,12 @@ impl KVStore for IndexedDbStore {
     }
 
     async fn batch(&self, batch: Batch) -> Result<()> {
+        self.batch_versioned(batch).await.map(drop)
+    }
+
+    async fn batch_versioned(&self, batch: Batch) -> Result<Option<u64>> {
         batch.validate()?;
-        self.commit(batch.into_ops()).await
+        self.commit(batch.into_ops()).await.map(Some)
     }
 
     async fn batch_with(&self, fill: &mut BatchFill<'_>) -> Result<()> {
@@ -1361,7 +1367,7 @@ impl KVStore for IndexedDbStore {
         if sink.0.is_empty() {
             return Ok(());
         }
-        self.commit(sink.0.into_ops()).await
+        self.commit(sink.0.into_ops()).await.map(drop)
     }
 
     async fn clear(&self) -> Result<()> {

@@ -230,12 +230,16 @@ impl KVStore for MemoryStore {
     }
 
     async fn batch(&self, batch: Batch) -> Result<()> {
+        self.batch_versioned(batch).await.map(drop)
+    }
+
+    async fn batch_versioned(&self, batch: Batch) -> Result<Option<u64>> {
         batch.validate()?;
         let mut data = self.write()?;
         let ns = data.entry(self.namespace.clone()).or_default();
         // Plan first (every check against the state it will meet), then write: a failed plan
         // writes nothing, and nothing in between can fail.
-        versions::commit(ns, batch.into_ops(), self.retention)
+        versions::commit(ns, batch.into_ops(), self.retention).map(Some)
     }
 
     async fn clear(&self) -> Result<()> {

@@ -363,8 +363,8 @@ impl PostgresStore {
         })
     }
 
-    /// Plans and applies `ops` in one transaction.
-    async fn commit(&self, ops: Vec<crate::BatchOp>) -> Result<()> {
+    /// Plans and applies `ops` in one transaction; returns the namespace's last version after.
+    async fn commit(&self, ops: Vec<crate::BatchOp>) -> Result<u64> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         let state = self.lock_state(&mut tx).await?;
         let cutoff = state.prune_cutoff(self.retention);
@@ -486,7 +486,8 @@ impl PostgresStore {
         if plan.state != state {
             self.write_state(&mut tx, plan.state).await?;
         }
-        tx.commit().await.map_err(map_err)
+        tx.commit().await.map_err(map_err)?;
+        Ok(plan.state.last)
     }
 
     async fn write_state(
@@ -646,9 +647,13 @@ impl KVStore for PostgresStore {
     }
 
     async fn batch(&self, batch: Batch) -> Result<()> {
+        self.batch_versioned(batch).await.map(drop)
+    }
+
+    async fn batch_versioned(&self, batch: Batch) -> Result<Option<u64>> {
         batch.validate()?;
         if batch.is_empty() {
-            return Ok(());
+            return self.last_version().await.map(Some);
         }
         let ops = batch.into_ops();
         let mut attempt = 1;
@@ -660,7 +665,7 @@ impl KVStore for PostgresStore {
                     async_io::Timer::after(Duration::from_millis(wait)).await;
                     attempt += 1;
                 }
-                other => return other,
+                other => return other.map(Some),
             }
         }
     }

@@ -487,10 +487,15 @@ impl KVStore for RedbStore {
     }
 
     async fn batch(&self, batch: Batch) -> Result<()> {
+        self.batch_versioned(batch).await.map(drop)
+    }
+
+    async fn batch_versioned(&self, batch: Batch) -> Result<Option<u64>> {
         batch.validate()?;
         let retention = self.retention;
         self.write(move |parts| versions::commit(parts, batch.into_ops(), retention))
             .await
+            .map(Some)
     }
 
     async fn clear(&self) -> Result<()> {

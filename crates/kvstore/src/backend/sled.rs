@@ -317,14 +317,16 @@ impl SledStore {
     }
 
     /// Plans and applies one commit under the namespace's mutex; the flush is the caller's.
-    fn commit(&self, ops: Vec<crate::BatchOp>) -> Result<()> {
+    /// Returns the namespace's last version after it.
+    fn commit(&self, ops: Vec<crate::BatchOp>) -> Result<u64> {
         let _commit = self.lock()?;
         let mut parts = SledParts {
             tree: &self.tree,
             batch: sled::Batch::default(),
         };
-        versions::commit(&mut parts, ops, self.retention)?;
-        self.tree.apply_batch(parts.batch).map_err(map_err)
+        let last = versions::commit(&mut parts, ops, self.retention)?;
+        self.tree.apply_batch(parts.batch).map_err(map_err)?;
+        Ok(last)
     }
 }
 
@@ -497,9 +499,14 @@ impl KVStore for SledStore {
     }
 
     async fn batch(&self, batch: Batch) -> Result<()> {
+        self.batch_versioned(batch).await.map(drop)
+    }
+
+    async fn batch_versioned(&self, batch: Batch) -> Result<Option<u64>> {
         batch.validate()?;
-        self.commit(batch.into_ops())?;
-        self.flush().await
+        let last = self.commit(batch.into_ops())?;
+        self.flush().await?;
+        Ok(Some(last))
     }
 
     async fn clear(&self) -> Result<()> {
