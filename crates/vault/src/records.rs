@@ -304,16 +304,14 @@ impl<S: KVStore> Vault<S> {
         // reading the store: the batch is conditional on that manifest version, so a stale
         // base fails with a conflict, and every failure of that attempt (a conflict, an edit
         // meeting a record the stale base lists or misses) starts again from the store.
-        let mut from_cache = true;
         loop {
             attempt += 1;
-            let cached = if from_cache {
+            let cached = if attempt == 1 {
                 ks.verified(|v| v.commit_base(&touched)).flatten()
             } else {
                 None
             };
             let fast = cached.is_some();
-            from_cache = false;
             let (mut manifest, version, mut buckets) = match cached {
                 Some(base) => base,
                 None => {
