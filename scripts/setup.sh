@@ -53,5 +53,5 @@ command -v cargo-deny >/dev/null || cargo install --locked cargo-deny
 
 echo "tools: rust $(rustc --version | cut -d' ' -f2) and $rust_version (rust-version)," \
     "wasm-bindgen $WB_VERSION, $(chromium --version), $(firefox-esr --version 2>/dev/null)," \
-    "$(geckodriver --version | head -1), $(cargo deny --version)," \
+    "$(geckodriver --version 2>/dev/null | sed -n 1p), $(cargo deny --version)," \
     "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"

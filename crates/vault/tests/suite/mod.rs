@@ -1419,7 +1419,8 @@ pub async fn streams_as_io_writers_and_readers<S: KVStore + Clone>(store: S) {
 
     for bad in [
         sealed[..sealed.len() - 1].to_vec(),
-        [&sealed[..60], &[0xff][..], &sealed[61..]].concat(),
+        // One bit flipped (replacing the byte with a constant is a no-op one time in 256).
+        [&sealed[..60], &[sealed[60] ^ 0x01][..], &sealed[61..]].concat(),
     ] {
         let mut reader = v.decrypt_stream(&ks).await.unwrap().reader(&bad[..]);
         let err = vault::io::copy(&mut reader, &mut Vec::new()).unwrap_err();
