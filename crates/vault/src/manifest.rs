@@ -175,8 +175,8 @@ impl Bucket {
     }
 
     /// The revision bucket `index` (stored as `bytes`, checked against `manifest` as
-    /// [`load`](Self::load) checks it) lists for record `rid`, without copying a bucket this
-    /// keyspace value already checked.
+    /// [`load`](Self::load) checks it) lists for record `rid`, without copying or hashing a
+    /// bucket this keyspace value already knows.
     pub(crate) fn revision_in(
         ks: &UnlockedKeyspace,
         manifest: &Manifest,
@@ -184,16 +184,23 @@ impl Bucket {
         bytes: Option<&[u8]>,
         rid: &RecordId,
     ) -> Result<Option<u64>> {
-        let digest = manifest.digests[usize::from(index)];
-        if let Some(bytes) = bytes {
-            if let Some(found) = ks
-                .verified(|v| v.bucket_revision(index, &digest, bytes, rid))
-                .flatten()
-            {
-                return Ok(found);
-            }
+        if let Some(found) = Self::known_revision(ks, manifest, index, rid) {
+            return Ok(found);
         }
         Ok(Self::load(ks, manifest, index, bytes)?.get(rid))
+    }
+
+    /// The revision bucket `index` of `manifest` lists for record `rid`, if this keyspace value
+    /// knows that bucket without reading it (see [`Verified::knows_bucket`]).
+    pub(crate) fn known_revision(
+        ks: &UnlockedKeyspace,
+        manifest: &Manifest,
+        index: u8,
+        rid: &RecordId,
+    ) -> Option<Option<u64>> {
+        let digest = &manifest.digests[usize::from(index)];
+        ks.verified(|v| v.known_revision(index, digest, rid))
+            .flatten()
     }
 
     fn check(
@@ -314,8 +321,10 @@ pub(crate) fn item_of(rid: &RecordId) -> Item {
 }
 
 /// What a keyspace value has already authenticated: the last manifest and each bucket's last
-/// stored form with the digest it matched. Only bytes equal to these skip the MAC or the hash;
-/// they are public (stored in the clear), so keeping them costs no secrecy.
+/// stored form with the digest it matched. Only manifest bytes equal to these skip the MAC; a
+/// bucket whose digest an authenticated manifest lists is known without reading it (the digest
+/// binds its contents). All of it is public (stored in the clear), so keeping it costs no
+/// secrecy.
 #[derive(Default)]
 pub(crate) struct Verified {
     manifest: Option<(Vec<u8>, Manifest)>,
@@ -336,16 +345,33 @@ impl Verified {
         (known_digest == digest && known.as_slice() == bytes).then(|| bucket.clone())
     }
 
-    /// `Some(revision of rid)` if bucket `index` is known as `bytes` with `digest`.
-    fn bucket_revision(
+    /// `Some(revision of rid)` if bucket `index` is known with `digest` (the digest an
+    /// authenticated manifest lists for it): the bucket this value checked against that digest
+    /// earlier, or the empty bucket for the empty digest. The stored bytes are not needed.
+    fn known_revision(
         &self,
         index: u8,
         digest: &[u8; DIGEST_LEN],
-        bytes: &[u8],
         rid: &RecordId,
     ) -> Option<Option<u64>> {
-        let (known, known_digest, bucket) = self.buckets.get(&index)?;
-        (known_digest == digest && known.as_slice() == bytes).then(|| bucket.get(rid))
+        if *digest == [0; DIGEST_LEN] {
+            return Some(None);
+        }
+        let (_, known_digest, bucket) = self.buckets.get(&index)?;
+        (known_digest == digest).then(|| bucket.get(rid))
+    }
+
+    /// Whether bucket `index` of the last authenticated manifest is known, so that a read
+    /// whose manifest still lists it needs only the manifest and the record.
+    pub(crate) fn knows_bucket(&self, index: u8) -> bool {
+        self.manifest.as_ref().is_some_and(|(_, manifest)| {
+            let digest = &manifest.digests[usize::from(index)];
+            *digest == [0; DIGEST_LEN]
+                || self
+                    .buckets
+                    .get(&index)
+                    .is_some_and(|(_, known, _)| known == digest)
+        })
     }
 
     fn remember_bucket(&mut self, index: u8, digest: [u8; DIGEST_LEN], bytes: Vec<u8>, b: Bucket) {

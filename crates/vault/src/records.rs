@@ -191,25 +191,37 @@ impl<S: KVStore> Vault<S> {
         let mkey = manifest_key(&ks.id);
         let bkey = bucket_key(&ks.id, index);
         let mut attempt = 0;
+        let mut with_bucket = false;
         loop {
-            // One snapshot (one transaction, one round trip in a browser) for all three, without
-            // versions: the manifest's bytes tell whether it moved (every commit raises its
-            // revision).
-            let mut got = self
-                .store()
-                .get_many(&[&mkey, &bkey, &key])
-                .await?
-                .into_iter();
-            let (stored_manifest, bucket, value) = (
+            // One snapshot (one transaction, one round trip in a browser) for all of them,
+            // without versions: the manifest's bytes tell whether it moved (every commit raises
+            // its revision). The record's bucket is read only when this keyspace value does not
+            // know the one the manifest lists (its digest binds it; most reads after the first).
+            with_bucket |= !ks.verified(|v| v.knows_bucket(index)).unwrap_or(false);
+            let keys: &[&[u8]] = if with_bucket {
+                &[&mkey, &key, &bkey]
+            } else {
+                &[&mkey, &key]
+            };
+            let mut got = self.store().get_many(keys).await?.into_iter();
+            let (stored_manifest, value, bucket) = (
                 got.next().flatten(),
                 got.next().flatten(),
                 got.next().flatten(),
             );
             let manifest = self.manifest_of(ks, stored_manifest.as_deref()).await?;
-            let result = Bucket::revision_in(ks, &manifest, index, bucket.as_deref(), &rid)
-                .and_then(|expected| {
-                    check_named(ks, &manifest, expected, &rid, kind, name, value.as_deref())
-                });
+            let expected = if with_bucket {
+                Bucket::revision_in(ks, &manifest, index, bucket.as_deref(), &rid)
+            } else if let Some(known) = Bucket::known_revision(ks, &manifest, index, &rid) {
+                Ok(known)
+            } else {
+                // The manifest moved to a bucket this value has not seen: read it too.
+                with_bucket = true;
+                continue;
+            };
+            let result = expected.and_then(|expected| {
+                check_named(ks, &manifest, expected, &rid, kind, name, value.as_deref())
+            });
             attempt += 1;
             if is_tampered(&result)
                 && attempt < ATTEMPTS
