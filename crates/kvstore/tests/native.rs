@@ -159,6 +159,18 @@ fn redb_write_ahead_log_on_files() {
 }
 
 #[test]
+fn commits_report_their_version_on_every_native_backend() {
+    use kvstore::testing::commits_report_their_version as case;
+    futures::executor::block_on(async {
+        case(kvstore::MemoryStore::new()).await;
+        let (sled, _dir) = sled().await;
+        case(sled).await;
+        let (redb, _dir) = redb().await;
+        case(redb).await;
+    });
+}
+
+#[test]
 fn tombstones_are_pruned_past_the_retention_on_every_native_backend() {
     use kvstore::testing::tombstones_are_pruned_past_the_retention as case;
     futures::executor::block_on(async {

@@ -38,6 +38,14 @@ mod postgres_tokio {
 }
 
 #[test]
+fn commits_report_their_version() {
+    futures::executor::block_on(async {
+        let (store, _guard) = postgres().await;
+        kvstore::testing::commits_report_their_version(store).await;
+    });
+}
+
+#[test]
 fn tombstones_are_pruned_past_the_retention() {
     futures::executor::block_on(async {
         let store = PostgresStore::builder()

@@ -53,6 +53,12 @@ mod opfs {
     }
 
     #[wasm_bindgen_test]
+    async fn commits_report_their_version() {
+        let (store, _guard) = opfs().await;
+        kvstore::testing::commits_report_their_version(store).await;
+    }
+
+    #[wasm_bindgen_test]
     async fn names_are_checked_and_stores_are_independent() {
         for bad in ["", "a/b", "a\\b"] {
             assert!(matches!(

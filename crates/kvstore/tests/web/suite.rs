@@ -166,6 +166,12 @@ async fn an_indexeddb_database_written_before_versions_is_upgraded() {
 }
 
 #[wasm_bindgen_test]
+async fn indexeddb_commits_report_their_version() {
+    let (store, _guard) = kvstore::testing::stores::indexeddb().await;
+    kvstore::testing::commits_report_their_version(store).await;
+}
+
+#[wasm_bindgen_test]
 async fn indexeddb_prunes_tombstones_past_the_retention() {
     let name = unique_name("retention");
     let store = IndexedDbStore::builder(&name)
