@@ -418,27 +418,28 @@ impl Verified {
     }
 
     /// Records what a commit wrote: its manifest (at store `version`, if the store told) and
-    /// buckets (each with its stored form, `None` when deleted) are known without a check.
+    /// buckets are known without a check.
     pub(crate) fn committed(
         &mut self,
-        manifest_bytes: Vec<u8>,
-        manifest: Manifest,
+        manifest_bytes: &[u8],
+        manifest: &Manifest,
         version: Option<u64>,
-        buckets: BTreeMap<u8, Bucket>,
-        written: Vec<Option<Vec<u8>>>,
+        buckets: &BTreeMap<u8, Bucket>,
+        written: &[(Vec<u8>, Option<Vec<u8>>)],
     ) {
-        for ((index, bucket), bytes) in buckets.into_iter().zip(written) {
+        self.manifest = Some((manifest_bytes.to_vec(), manifest.clone()));
+        self.manifest_version = version;
+        for ((&index, bucket), (_, bytes)) in buckets.iter().zip(written) {
             match bytes {
                 Some(bytes) => {
                     let digest = manifest.digests[usize::from(index)];
-                    self.buckets.insert(index, (bytes, digest, bucket));
+                    self.buckets
+                        .insert(index, (bytes.clone(), digest, bucket.clone()));
                 }
                 None => {
                     self.buckets.remove(&index);
                 }
             }
         }
-        self.manifest = Some((manifest_bytes, manifest));
-        self.manifest_version = version;
     }
 }

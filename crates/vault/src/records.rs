@@ -402,20 +402,24 @@ impl<S: KVStore> Vault<S> {
                     }
                 }
             }
-            let mut stored_buckets = Vec::with_capacity(bucket_writes.len());
-            for (key, bytes) in bucket_writes {
-                match &bytes {
-                    Some(bytes) => batch.set(key, bytes.clone()),
-                    None => batch.delete(key),
+            for (key, bytes) in &bucket_writes {
+                match bytes {
+                    Some(bytes) => batch.set(key.clone(), bytes.clone()),
+                    None => batch.delete(key.clone()),
                 };
-                stored_buckets.push(bytes);
             }
             // The manifest last: the version the store reports for the commit is its version.
             batch.set(mkey, manifest_bytes.clone());
             match self.store().batch_versioned(batch).await {
                 Ok(committed) => {
                     ks.verified(|v| {
-                        v.committed(manifest_bytes, manifest, committed, buckets, stored_buckets)
+                        v.committed(
+                            &manifest_bytes,
+                            &manifest,
+                            committed,
+                            &buckets,
+                            &bucket_writes,
+                        )
                     });
                     ks.observe(revision)?;
                     return Ok(revision);
