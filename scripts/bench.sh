@@ -9,7 +9,8 @@
 #   scripts/bench.sh hd         1,000 Ethereum addresses from one seed beside bip32 used directly
 #   scripts/bench.sh writes     secrets written and read on sled and redb beside the same bench
 #                               built on the commit before versions (ratios); kvstore batches
-#                               of 1,000 with and without a precondition on every key
+#                               of 1,000 with and without a precondition on every key; a
+#                               random-key batch on raw redb in three layouts (what versions cost)
 #   scripts/bench.sh server     vault-server under load (16 clients, loopback) beside the same
 #                               operations issued directly; the PostgreSQL conditional batch
 #                               beside a raw unnest insert (a private PostgreSQL, started here)
@@ -95,6 +96,8 @@ if [ "$what" = all ] || [ "$what" = writes ]; then
     # This build beside the same bench built on the commit before versions (a worktree under
     # target/, built once), alternating; prints the versions issue's ratios.
     python3 scripts/bench_writes.py
+    # Why the batch row misses: the same random-key batch on raw redb in three layouts.
+    cargo bench -q -p kvstore --bench random_batches 2>/dev/null | sed '/^$/d'
 fi
 
 if [ "$what" = all ] || [ "$what" = server ]; then
