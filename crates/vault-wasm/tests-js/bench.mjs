@@ -6,21 +6,20 @@ import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve } from '../../../scripts/serve.mjs';
+import { ARGS, CHROMIUM, startPages } from './browser.mjs';
 
-const server = await serve(0);
+const { server, base } = await startPages();
 // A persistent profile on disk, as a user's: Playwright's default contexts are off the record,
 // where Chromium keeps OPFS in memory behind IPC (writes ~10x slower than on disk, flush free),
 // which would misrepresent both engines.
 const profile = mkdtempSync(join(tmpdir(), 'vault-bench-profile-'));
 const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  executablePath: CHROMIUM,
+  args: ARGS,
 });
 try {
   const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${server.address().port}/test-pages/bench.html`);
+  await page.goto(`${base}/test-pages/bench.html`);
   await page.waitForFunction(() => window.benchReady === true);
   const quick = process.argv.includes('--quick');
   const { rows, isolated } = await page.evaluate((quick) => window.bench({ quick }), quick);

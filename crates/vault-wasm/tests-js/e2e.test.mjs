@@ -13,25 +13,20 @@ import {
 } from 'ethers';
 import { hmac } from '@noble/hashes/hmac';
 import { sha512 } from '@noble/hashes/sha512';
-import { serve } from '../../../scripts/serve.mjs';
+import { ARGS, CHROMIUM, startBrowser } from './browser.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
-  '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-let server;
+let chromiumAndPages;
 let browser;
 let base;
 
 before(async () => {
-  server = await serve(0);
-  base = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  chromiumAndPages = await startBrowser();
+  ({ browser, base } = chromiumAndPages);
 });
 
 after(async () => {
-  await browser?.close();
-  await new Promise((resolve) => server?.close(resolve));
+  await chromiumAndPages?.stop();
 });
 
 async function demoPage(context) {

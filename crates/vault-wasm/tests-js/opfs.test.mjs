@@ -4,28 +4,22 @@
 // workers terminated at random moments during acknowledged writes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { serve } from '../../../scripts/serve.mjs';
+import { startBrowser } from './browser.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
-  '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** Worker terminations in the crash test (the issue asks for at least 100). */
 const TERMINATIONS = Number(process.env.OPFS_TERMINATIONS ?? 100);
 
-let server;
+let chromiumAndPages;
 let browser;
 let base;
 
 before(async () => {
-  server = await serve(0);
-  base = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  chromiumAndPages = await startBrowser();
+  ({ browser, base } = chromiumAndPages);
 });
 
 after(async () => {
-  await browser?.close();
-  await new Promise((resolve) => server?.close(resolve));
+  await chromiumAndPages?.stop();
 });
 
 async function blankPage(context) {

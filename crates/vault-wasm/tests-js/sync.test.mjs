@@ -10,15 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { serve } from '../../../scripts/serve.mjs';
+import { ARGS, CHROMIUM, startPages } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TARGET = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
 const VAULT = join(TARGET, 'debug', 'vault');
 const VAULT_SERVER = join(TARGET, 'debug', 'vault-server');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
-  '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let pages;
 let base;
@@ -34,8 +31,7 @@ delete CLI_ENV.VAULT_STORE;
 before(async () => {
   const database = process.env.KVSTORE_POSTGRES_URL;
   assert.ok(database, 'KVSTORE_POSTGRES_URL is not set: run scripts/test.sh (it starts a private PostgreSQL)');
-  pages = await serve(0);
-  base = `http://127.0.0.1:${pages.address().port}`;
+  ({ server: pages, base } = await startPages());
   vaultServer = spawn(VAULT_SERVER, ['--database-url', database, '--listen', '127.0.0.1:0',
     '--allow-origin', base], { stdio: ['ignore', 'pipe', 'inherit'] });
   serverUrl = await new Promise((resolve, reject) => {
