@@ -17,6 +17,8 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use vault_server::{app, AppState, Config, HashCost};
 
+mod common;
+
 fn url() -> String {
     std::env::var("KVSTORE_POSTGRES_URL").expect(
         "KVSTORE_POSTGRES_URL is not set: run scripts/test.sh (it starts a private PostgreSQL)",
@@ -514,22 +516,8 @@ async fn browsers_of_allowed_origins_may_call() {
 
 #[test]
 fn the_binary_serves_and_stops_on_sigterm() {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vault-server"))
-        .args(["--database-url", &url(), "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("the address line")
-        .to_owned();
+    use std::io::{Read, Write};
+    let (mut child, addr) = common::spawn_server(&url(), "warn");
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     stream
         .write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

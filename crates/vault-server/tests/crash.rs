@@ -3,15 +3,16 @@
 //! what is stored, in order. Runs the real binary over HTTP, through `vault_sync::RemoteStore`.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kvstore::KVStore;
 use vault_sync::RemoteStore;
+
+mod common;
 
 /// Keys per batch: batch `n` writes `n` (4 bytes) ‖ `j` for every `j` below this.
 const PER_BATCH: u8 = 40;
@@ -30,21 +31,7 @@ impl Drop for Server {
 }
 
 fn start_server(database: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vault-server"))
-        .args(["--database-url", database, "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("the address line")
-        .to_owned();
+    let (child, addr) = common::spawn_server(database, "error");
     Server {
         child,
         url: format!("http://{addr}"),
