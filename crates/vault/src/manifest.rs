@@ -340,9 +340,17 @@ impl Verified {
         (known.as_slice() == bytes).then(|| manifest.clone())
     }
 
+    /// Bucket `index` as this value checked it against `digest`, with its stored form.
+    fn known(&self, index: u8, digest: &[u8; DIGEST_LEN]) -> Option<(&[u8], &Bucket)> {
+        let (bytes, known_digest, bucket) = self.buckets.get(&index)?;
+        (known_digest == digest).then_some((bytes.as_slice(), bucket))
+    }
+
+    /// Bucket `index`, known with `digest`, if it is stored as `bytes`.
     fn bucket(&self, index: u8, digest: &[u8; DIGEST_LEN], bytes: &[u8]) -> Option<Bucket> {
-        let (known, known_digest, bucket) = self.buckets.get(&index)?;
-        (known_digest == digest && known.as_slice() == bytes).then(|| bucket.clone())
+        self.known(index, digest)
+            .filter(|(known, _)| *known == bytes)
+            .map(|(_, bucket)| bucket.clone())
     }
 
     /// `Some(revision of rid)` if bucket `index` is known with `digest` (the digest an
@@ -357,8 +365,7 @@ impl Verified {
         if *digest == [0; DIGEST_LEN] {
             return Some(None);
         }
-        let (_, known_digest, bucket) = self.buckets.get(&index)?;
-        (known_digest == digest).then(|| bucket.get(rid))
+        self.known(index, digest).map(|(_, bucket)| bucket.get(rid))
     }
 
     /// Whether bucket `index` of the last authenticated manifest is known, so that a read
@@ -366,11 +373,7 @@ impl Verified {
     pub(crate) fn knows_bucket(&self, index: u8) -> bool {
         self.manifest.as_ref().is_some_and(|(_, manifest)| {
             let digest = &manifest.digests[usize::from(index)];
-            *digest == [0; DIGEST_LEN]
-                || self
-                    .buckets
-                    .get(&index)
-                    .is_some_and(|(_, known, _)| known == digest)
+            *digest == [0; DIGEST_LEN] || self.known(index, digest).is_some()
         })
     }
 
@@ -406,11 +409,7 @@ impl Verified {
             let bucket = if *digest == [0; DIGEST_LEN] {
                 Bucket::default()
             } else {
-                let (_, known, bucket) = self.buckets.get(&index)?;
-                if known != digest {
-                    return None;
-                }
-                bucket.clone()
+                self.known(index, digest)?.1.clone()
             };
             buckets.insert(index, bucket);
         }
