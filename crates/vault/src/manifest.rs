@@ -377,6 +377,23 @@ impl Verified {
         })
     }
 
+    /// For a manifest stored as `bytes`, if they are the bytes this value authenticated last
+    /// and it knows bucket `index` of that manifest: the manifest's revision and the revision
+    /// the bucket lists for `rid`, without copying the manifest.
+    pub(crate) fn known_read(
+        &self,
+        bytes: &[u8],
+        index: u8,
+        rid: &RecordId,
+    ) -> Option<(u64, Option<u64>)> {
+        let (known, manifest) = self.manifest.as_ref()?;
+        if known.as_slice() != bytes {
+            return None;
+        }
+        let digest = &manifest.digests[usize::from(index)];
+        Some((manifest.revision, self.known_revision(index, digest, rid)?))
+    }
+
     fn remember_bucket(&mut self, index: u8, digest: [u8; DIGEST_LEN], bytes: Vec<u8>, b: Bucket) {
         self.buckets.insert(index, (bytes, digest, b));
     }

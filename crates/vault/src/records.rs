@@ -52,7 +52,7 @@ fn is_tampered(result: &Result<impl Sized>) -> bool {
 /// lists (`expected`; `None`: not listed).
 fn check_named(
     ks: &UnlockedKeyspace,
-    manifest: &Manifest,
+    manifest_revision: u64,
     expected: Option<u64>,
     rid: &RecordId,
     kind: Kind,
@@ -80,14 +80,15 @@ fn check_named(
             "a record holds another name than its key".into(),
         ));
     }
-    check_revision(ks, manifest, expected, revision, item, name)?;
+    check_revision(ks, manifest_revision, expected, revision, item, name)?;
     Ok(payload)
 }
 
-/// Compares a record's authenticated revision with the one its bucket lists.
+/// Compares a record's authenticated revision with the one its bucket lists (in the manifest
+/// at `manifest_revision`).
 fn check_revision(
     ks: &UnlockedKeyspace,
-    manifest: &Manifest,
+    manifest_revision: u64,
     expected: Option<u64>,
     found: Option<u64>,
     item: Item,
@@ -100,7 +101,7 @@ fn check_revision(
         (Some(expected), Some(found)) if found > expected => {
             Err(ks.tampered(Tampering::RolledBack {
                 seen: found,
-                found: manifest.revision,
+                found: manifest_revision,
             }))
         }
         (Some(_), _) => Err(ks.tampered(Tampering::Replayed { item, name })),
@@ -209,18 +210,30 @@ impl<S: KVStore> Vault<S> {
                 got.next().flatten(),
                 got.next().flatten(),
             );
-            let manifest = self.manifest_of(ks, stored_manifest.as_deref()).await?;
-            let expected = if with_bucket {
-                Bucket::revision_in(ks, &manifest, index, bucket.as_deref(), &rid)
-            } else if let Some(known) = Bucket::known_revision(ks, &manifest, index, &rid) {
-                Ok(known)
+            // Most reads meet the manifest this value authenticated last, and a bucket it
+            // knows: nothing to decode or copy then.
+            let known = match (with_bucket, stored_manifest.as_deref()) {
+                (false, Some(bytes)) => ks.verified(|v| v.known_read(bytes, index, &rid)).flatten(),
+                _ => None,
+            };
+            let (revision, expected) = if let Some((revision, expected)) = known {
+                ks.observe(revision)?;
+                (revision, Ok(expected))
             } else {
-                // The manifest moved to a bucket this value has not seen: read it too.
-                with_bucket = true;
-                continue;
+                let manifest = self.manifest_of(ks, stored_manifest.as_deref()).await?;
+                let expected = if with_bucket {
+                    Bucket::revision_in(ks, &manifest, index, bucket.as_deref(), &rid)
+                } else if let Some(known) = Bucket::known_revision(ks, &manifest, index, &rid) {
+                    Ok(known)
+                } else {
+                    // The manifest moved to a bucket this value has not seen: read it too.
+                    with_bucket = true;
+                    continue;
+                };
+                (manifest.revision, expected)
             };
             let result = expected.and_then(|expected| {
-                check_named(ks, &manifest, expected, &rid, kind, name, value.as_deref())
+                check_named(ks, revision, expected, &rid, kind, name, value.as_deref())
             });
             attempt += 1;
             if is_tampered(&result)
@@ -262,7 +275,7 @@ impl<S: KVStore> Vault<S> {
                     let record = check_record(ks, &key, &value)?;
                     check_revision(
                         ks,
-                        &manifest,
+                        manifest.revision,
                         expected.remove(&record.rid),
                         record.revision,
                         record.kind.item(),
