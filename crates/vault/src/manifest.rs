@@ -174,22 +174,6 @@ impl Bucket {
         Ok(bucket)
     }
 
-    /// The revision bucket `index` (stored as `bytes`, checked against `manifest` as
-    /// [`load`](Self::load) checks it) lists for record `rid`, without copying or hashing a
-    /// bucket this keyspace value already knows.
-    pub(crate) fn revision_in(
-        ks: &UnlockedKeyspace,
-        manifest: &Manifest,
-        index: u8,
-        bytes: Option<&[u8]>,
-        rid: &RecordId,
-    ) -> Result<Option<u64>> {
-        if let Some(found) = Self::known_revision(ks, manifest, index, rid) {
-            return Ok(found);
-        }
-        Ok(Self::load(ks, manifest, index, bytes)?.get(rid))
-    }
-
     /// The revision bucket `index` of `manifest` lists for record `rid`, if this keyspace value
     /// knows that bucket without reading it (see [`Verified::knows_bucket`]).
     pub(crate) fn known_revision(

@@ -221,14 +221,15 @@ impl<S: KVStore> Vault<S> {
                 (revision, Ok(expected))
             } else {
                 let manifest = self.manifest_of(ks, stored_manifest.as_deref()).await?;
-                let expected = if with_bucket {
-                    Bucket::revision_in(ks, &manifest, index, bucket.as_deref(), &rid)
-                } else if let Some(known) = Bucket::known_revision(ks, &manifest, index, &rid) {
-                    Ok(known)
-                } else {
-                    // The manifest moved to a bucket this value has not seen: read it too.
-                    with_bucket = true;
-                    continue;
+                let expected = match Bucket::known_revision(ks, &manifest, index, &rid) {
+                    Some(known) => Ok(known),
+                    None if with_bucket => Bucket::load(ks, &manifest, index, bucket.as_deref())
+                        .map(|bucket| bucket.get(&rid)),
+                    None => {
+                        // The manifest moved to a bucket this value has not seen: read it too.
+                        with_bucket = true;
+                        continue;
+                    }
                 };
                 (manifest.revision, expected)
             };
