@@ -167,6 +167,42 @@ export function pack(keys, values, skip) {
     return [bytes, ends];
 }
 
+// A commit in one round trip (`commitChecked` in Rust): the `get`s of the state and of the
+// records `expect` names (0 absent, 1 present, 2 at `expectVersions[i]`), then the writes as in
+// `applyOps`. The last get's `success` handler runs before the transaction can commit (the writes
+// come after it) and aborts it, setting `stale`, if the state is not `state` or a record is not
+// as expected.
+export function commitChecked(tx, store, keys, keyEnds, expect, expectVersions, state, n, bytes, ends, kinds, versions) {
+    // Views of wasm memory are valid during this call only: copy what the handler reads later.
+    state = state.slice();
+    expect = expect.slice();
+    expectVersions = expectVersions.slice();
+    const requests = getMany(store, keys, keyEnds);
+    const outcome = { stale: false };
+    requests[requests.length - 1].onsuccess = () => {
+        let ok = sameBytes(requests[0].result, state);
+        for (let i = 1; ok && i < requests.length; i++) {
+            const r = requests[i].result, e = expect[i - 1];
+            ok = e === 0 ? r === undefined
+                : e === 1 ? r !== undefined
+                : r !== undefined && r !== null && r.v === expectVersions[i - 1];
+        }
+        if (!ok) {
+            outcome.stale = true;
+            tx.abort();
+        }
+    };
+    applyOps(store, n, bytes, ends, kinds, versions);
+    return outcome;
+}
+
+function sameBytes(value, expected) {
+    if (value instanceof ArrayBuffer) value = new Uint8Array(value);
+    if (!(value instanceof Uint8Array) || value.length !== expected.length) return false;
+    for (let i = 0; i < expected.length; i++) if (value[i] !== expected[i]) return false;
+    return true;
+}
+
 // A `get` for each key of `bytes` (`ends`: the end offset of each key): the requests.
 export function getMany(store, bytes, ends) {
     const requests = new Array(ends.length);
@@ -293,6 +329,24 @@ extern "C" {
         ends: &[u32],
     ) -> std::result::Result<Array, JsValue>;
 
+    /// The outcome object `{stale}` (see the JS above).
+    #[wasm_bindgen(catch, js_name = commitChecked)]
+    #[allow(clippy::too_many_arguments)]
+    fn commit_checked(
+        tx: &IdbTransaction,
+        store: &IdbObjectStore,
+        keys: &[u8],
+        key_ends: &[u32],
+        expect: &[u8],
+        expect_versions: &[f64],
+        state: &[u8],
+        namespace: &str,
+        bytes: &[u8],
+        ends: &[u32],
+        kinds: &[u8],
+        versions: &[f64],
+    ) -> std::result::Result<JsValue, JsValue>;
+
     /// `[bytes, ends, versions, present]` or `null` (see the JS above).
     #[wasm_bindgen(catch, js_name = readRecords)]
     fn read_records(requests: &Array) -> std::result::Result<JsValue, JsValue>;
@@ -406,8 +460,10 @@ pub struct IndexedDbStore {
     connection: Rc<Connection>,
     namespace: Rc<str>,
     retention: u64,
-    /// The last version this handle saw committed: when to read tombstones to prune them.
-    last_seen: Rc<std::cell::Cell<u64>>,
+    /// The namespace's state as this handle (and its clones) last saw it, after its own last
+    /// commit or read of the state: what a commit in one round trip starts from, and when to
+    /// read tombstones to prune them.
+    base: Rc<std::cell::Cell<Option<State>>>,
     /// Length byte and name: the start of every IndexedDB key of this namespace.
     key_prefix: Rc<[u8]>,
 }
@@ -744,7 +800,7 @@ impl IndexedDbStore {
             connection,
             namespace: namespace.into(),
             retention,
-            last_seen: Rc::default(),
+            base: Rc::default(),
             key_prefix: key_prefix.into(),
         })
     }
@@ -875,12 +931,65 @@ type Versioned = (Vec<u8>, u64);
 /// What a commit knows of a key before its writes: `Some(version)` when live.
 type Known = std::collections::HashMap<Vec<u8>, Option<u64>>;
 
-/// One write of a commit, in IndexedDB terms.
-enum Op {
+/// One write of a commit, in IndexedDB terms (a record's value borrowed from the batch).
+enum Op<'v> {
     Delete(Vec<u8>),
-    Record(Vec<u8>, Vec<u8>, u64),
+    Record(Vec<u8>, &'v [u8], u64),
     Tomb(Vec<u8>, u64),
     Raw(Vec<u8>, Vec<u8>),
+}
+
+/// A commit's writes as `applyOps` takes them (see the JS above).
+struct EncodedOps {
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+    kinds: Vec<u8>,
+    versions: Vec<f64>,
+}
+
+/// Encodes `ops` for `applyOps`.
+fn encode_ops(ops: &[Op<'_>]) -> Result<EncodedOps> {
+    let mut out = EncodedOps {
+        bytes: Vec::new(),
+        ends: Vec::with_capacity(ops.len() * 2),
+        kinds: Vec::with_capacity(ops.len()),
+        versions: Vec::with_capacity(ops.len()),
+    };
+    let end = |bytes: &Vec<u8>| {
+        u32::try_from(bytes.len())
+            .map_err(|_| Error::InvalidInput("batch larger than 4 GiB".into()))
+    };
+    for op in ops {
+        let (kind, key, value, version): (u8, &[u8], Option<&[u8]>, u64) = match op {
+            Op::Delete(key) => (0, key, None, 0),
+            Op::Record(key, value, v) => (1, key, Some(value), *v),
+            Op::Tomb(key, v) => (2, key, None, *v),
+            Op::Raw(key, value) => (3, key, Some(value), 0),
+        };
+        out.bytes.extend_from_slice(key);
+        out.ends.push(end(&out.bytes)?);
+        if let Some(value) = value {
+            out.bytes.extend_from_slice(value);
+            out.ends.push(end(&out.bytes)?);
+        }
+        out.kinds.push(kind);
+        out.versions.push(version as f64);
+    }
+    Ok(out)
+}
+
+/// Full IndexedDB keys packed for `getMany`: the bytes and the end offset of each.
+fn pack_keys(keys: &[Vec<u8>]) -> Result<(Vec<u8>, Vec<u32>)> {
+    let mut bytes = Vec::with_capacity(keys.iter().map(Vec::len).sum());
+    let mut ends = Vec::with_capacity(keys.len());
+    for key in keys {
+        bytes.extend_from_slice(key);
+        ends.push(
+            u32::try_from(bytes.len())
+                .map_err(|_| Error::InvalidInput("batch too large".into()))?,
+        );
+    }
+    Ok((bytes, ends))
 }
 
 /// Versions, preconditions and the feed (see the crate README) in schema version 2: a record is
@@ -937,15 +1046,7 @@ impl IndexedDbStore {
 
     /// Issues a `get` for each full IndexedDB key, in one call into JavaScript.
     fn issue_gets(&self, tx: &Tx<'_>, keys: &[Vec<u8>]) -> Result<Array> {
-        let mut bytes = Vec::with_capacity(keys.iter().map(Vec::len).sum());
-        let mut ends = Vec::with_capacity(keys.len());
-        for key in keys {
-            bytes.extend_from_slice(key);
-            ends.push(
-                u32::try_from(bytes.len())
-                    .map_err(|_| Error::InvalidInput("batch too large".into()))?,
-            );
-        }
+        let (bytes, ends) = pack_keys(keys)?;
         get_many(&tx.store, &bytes, &ends).map_err(from_js)
     }
 
@@ -994,47 +1095,146 @@ impl IndexedDbStore {
     }
 
     /// Issues `ops` in order, in one call into JavaScript.
-    fn apply(&self, tx: &Tx<'_>, ops: Vec<Op>) -> Result<()> {
-        let mut bytes = Vec::new();
-        let mut ends = Vec::with_capacity(ops.len() * 2);
-        let mut kinds = Vec::with_capacity(ops.len());
-        let mut versions = Vec::with_capacity(ops.len());
-        let end = |bytes: &Vec<u8>| {
-            u32::try_from(bytes.len())
-                .map_err(|_| Error::InvalidInput("batch larger than 4 GiB".into()))
-        };
-        for op in ops {
-            let (kind, key, value, version) = match op {
-                Op::Delete(key) => (0u8, key, None, 0),
-                Op::Record(key, value, v) => (1, key, Some(value), v),
-                Op::Tomb(key, v) => (2, key, None, v),
-                Op::Raw(key, value) => (3, key, Some(value), 0),
-            };
-            bytes.extend_from_slice(&key);
-            ends.push(end(&bytes)?);
-            if let Some(value) = value {
-                bytes.extend_from_slice(&value);
-                ends.push(end(&bytes)?);
-            }
-            kinds.push(kind);
-            versions.push(version as f64);
-        }
-        apply_ops(&tx.store, &self.namespace, &bytes, &ends, &kinds, &versions).map_err(from_js)
+    fn apply(&self, tx: &Tx<'_>, ops: Vec<Op<'_>>) -> Result<()> {
+        let e = encode_ops(&ops)?;
+        apply_ops(
+            &tx.store,
+            &self.namespace,
+            &e.bytes,
+            &e.ends,
+            &e.kinds,
+            &e.versions,
+        )
+        .map_err(from_js)
     }
 
-    /// Commits `ops` in one `readwrite` transaction.
-    /// Plans and applies `ops` in one transaction; returns the namespace's last version after.
+    /// Commits `ops` in one `readwrite` transaction: in one round trip from the state this
+    /// handle saw last when that applies ([`Self::commit_checked`]), otherwise reading first.
+    /// Returns the namespace's last version after it.
     async fn commit(&self, ops: Vec<BatchOp>) -> Result<u64> {
+        if let Some(last) = self.commit_checked(&ops).await? {
+            return Ok(last);
+        }
         let tx = self.begin(true)?;
-        match self.commit_in(&tx, ops).await {
+        match self.commit_in(&tx, &ops).await {
             Ok(last) => tx.finish().await.map(|()| last),
             Err(err) => Err(tx.abandon(err)),
         }
     }
 
-    async fn commit_in(&self, tx: &Tx<'_>, ops: Vec<BatchOp>) -> Result<u64> {
-        // Reads: the state, the records preconditions, creates and deletes need, and the oldest
-        // tombstones (which also tell, when fewer than a page, every key that has one).
+    /// Whether a commit of `ops` from version `last` reads the oldest tombstones: commits with
+    /// a delete (the only source of tombstones), larger ones (where knowing which keys have one
+    /// saves a `delete` per set) and, every 16 versions, any commit, to prune them. A small
+    /// commit of sets instead deletes each key's possible tombstone blindly.
+    fn reads_tombs(ops: &[BatchOp], last: u64) -> bool {
+        ops.len() >= 16
+            || ops.iter().any(|op| matches!(op, BatchOp::Delete { .. }))
+            || last / 16 != (last + ops.len() as u64) / 16
+    }
+
+    /// A commit in one round trip, for commits that read no tombstones ([`Self::reads_tombs`]):
+    /// planned from the state this handle saw after its last commit, with every precondition
+    /// (and every create's key being absent) taken as holding; the reads that check all that
+    /// are issued together with the writes, and the last read's `success` handler (which runs
+    /// before the transaction can commit, the writes being issued after it) aborts the
+    /// transaction if the state or a checked record differs. `None` when this does not apply,
+    /// or the check aborted it (another handle, tab or worker committed meanwhile, or a
+    /// precondition fails): the caller then commits by reading first, which also reports the
+    /// conflict.
+    async fn commit_checked(&self, ops: &[BatchOp]) -> Result<Option<u64>> {
+        let Some(base) = self.base.get() else {
+            return Ok(None);
+        };
+        if base.last == 0 || Self::reads_tombs(ops, base.last) {
+            return Ok(None);
+        }
+        // What is assumed of each key a precondition or a create names.
+        let mut assumed: Vec<(&[u8], Expect)> = Vec::new();
+        for op in ops {
+            let (key, expect) = match op {
+                BatchOp::Require { key, expect } => (key, *expect),
+                BatchOp::Create { key, .. } => (key, Expect::Absent),
+                _ => continue,
+            };
+            match assumed.iter().find(|(k, _)| *k == key.as_slice()) {
+                Some((_, e)) if *e != expect => return Ok(None),
+                Some(_) => {}
+                None => assumed.push((key, expect)),
+            }
+        }
+        let known: Known = assumed
+            .iter()
+            .map(|(k, e)| {
+                let version = match e {
+                    Expect::Absent => None,
+                    // Liveness is all the plan uses of a key it does not write over.
+                    Expect::Present => Some(0),
+                    Expect::Version(v) => Some(*v),
+                };
+                (k.to_vec(), version)
+            })
+            .collect();
+        let Ok((writes, state)) = self.plan(ops, base, known, &[], false) else {
+            return Ok(None); // an error planned from assumptions: let the reading path decide
+        };
+        if state == base {
+            return Ok(None); // nothing to write: the reading path checks the preconditions
+        }
+        let mut keys = Vec::with_capacity(assumed.len() + 1);
+        keys.push(self.state_key());
+        keys.extend(assumed.iter().map(|(k, _)| self.full_key(k, 0)));
+        let (mut expect, mut versions) = (Vec::new(), Vec::new());
+        for (_, e) in &assumed {
+            let (kind, version) = match e {
+                Expect::Absent => (0u8, 0),
+                Expect::Present => (1, 0),
+                Expect::Version(v) => (2, *v),
+            };
+            expect.push(kind);
+            versions.push(version as f64);
+        }
+        let tx = self.begin(true)?;
+        let (gets, get_ends) = match pack_keys(&keys) {
+            Ok(packed) => packed,
+            Err(err) => return Err(tx.abandon(err)),
+        };
+        let encoded = match encode_ops(&writes) {
+            Ok(encoded) => encoded,
+            Err(err) => return Err(tx.abandon(err)),
+        };
+        let outcome = match commit_checked(
+            &tx.raw,
+            &tx.store,
+            &gets,
+            &get_ends,
+            &expect,
+            &versions,
+            &base.encode(),
+            &self.namespace,
+            &encoded.bytes,
+            &encoded.ends,
+            &encoded.kinds,
+            &encoded.versions,
+        ) {
+            Ok(outcome) => outcome,
+            Err(err) => return Err(tx.abandon(from_js(err))),
+        };
+        match tx.finish().await {
+            Ok(()) => {
+                self.base.set(Some(state));
+                Ok(Some(state.last))
+            }
+            Err(_) if Reflect::get(&outcome, &"stale".into()).ok() == Some(JsValue::TRUE) => {
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Plans and applies `ops` in `tx`, reading first: the state, the records preconditions,
+    /// creates and deletes need, and the oldest tombstones when due. Returns the namespace's
+    /// last version after it.
+    async fn commit_in(&self, tx: &Tx<'_>, ops: &[BatchOp]) -> Result<u64> {
         let mut read: Vec<&[u8]> = ops
             .iter()
             .filter(|op| !matches!(op, BatchOp::Set { .. }))
@@ -1046,13 +1246,8 @@ impl IndexedDbStore {
         keys.push(self.state_key());
         keys.extend(read.iter().map(|k| self.full_key(k, 0)));
         let requests = self.issue_gets(tx, &keys)?;
-        // The oldest tombstones: read by commits with a delete (the only source of tombstones),
-        // and by larger ones, where knowing which keys have one saves a `delete` per set; a
-        // small commit of sets instead deletes each key's possible tombstone blindly.
-        // Every 16 versions a commit reads them anyway, to prune.
-        let reads_tombs = ops.len() >= 16
-            || ops.iter().any(|op| matches!(op, BatchOp::Delete { .. }))
-            || self.last_seen.get() / 16 != (self.last_seen.get() + ops.len() as u64) / 16;
+        let seen = self.base.get().map_or(0, |s| s.last);
+        let reads_tombs = Self::reads_tombs(ops, seen);
         let (tomb_keys, tomb_values) = if reads_tombs {
             let page = versions::PRUNE_PER_COMMIT as u32;
             let index = self.index(tx, "tombs")?;
@@ -1072,8 +1267,10 @@ impl IndexedDbStore {
         };
 
         let before = Self::state_of(&requests.get(0).unchecked_into())?;
+        // The state as it is now, whatever this commit's fate (a failed check aborts it).
+        self.base.set(Some(before));
         let rest = requests.slice(1, requests.length());
-        let mut known: Known = read
+        let known: Known = read
             .iter()
             .zip(Self::records(&rest)?)
             .map(|(k, r)| (k.to_vec(), r.map(|(_, v)| v)))
@@ -1089,10 +1286,8 @@ impl IndexedDbStore {
             tombs.push((t as u64, k.get(tomb_prefix..).unwrap_or_default().to_vec()));
         }
         let all_tombs_known = reads_tombs && tombs.len() < versions::PRUNE_PER_COMMIT;
-        let tombed: std::collections::HashSet<&[u8]> =
-            tombs.iter().map(|(_, k)| k.as_slice()).collect();
 
-        for op in &ops {
+        for op in ops {
             if let BatchOp::Require { key, expect } = op {
                 let current = known.get(key).copied().flatten();
                 let holds = match expect {
@@ -1109,24 +1304,51 @@ impl IndexedDbStore {
                 }
             }
         }
+        let (writes, state) = self.plan(ops, before, known, &tombs, all_tombs_known)?;
+        self.base.set(Some(state));
+        if writes.is_empty() {
+            return Ok(state.last);
+        }
+        self.apply(tx, writes)?;
+        Ok(state.last)
+    }
 
+    /// The writes of `ops` (preconditions already checked) and the state after them, from the
+    /// state `before`, what is `known` of the keys a create or delete names (`Some(version)`
+    /// when live), and the oldest tombstones `tombs` (`all_tombs_known`: every tombstone of the
+    /// namespace is among them; otherwise each set deletes its key's possible tombstone).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyExists`] for a create meeting a live key (seeing the batch's earlier
+    /// operations).
+    fn plan<'o>(
+        &self,
+        ops: &'o [BatchOp],
+        before: State,
+        mut known: Known,
+        tombs: &[(u64, Vec<u8>)],
+        all_tombs_known: bool,
+    ) -> Result<(Vec<Op<'o>>, State)> {
+        let tombed: std::collections::HashSet<&[u8]> =
+            tombs.iter().map(|(_, k)| k.as_slice()).collect();
         let mut state = before;
         let mut writes = Vec::with_capacity(ops.len() + 2);
         // Keys this commit wrote: `true` if it left a tombstone under them.
-        let mut written: std::collections::HashMap<Vec<u8>, bool> = Default::default();
+        let mut written: std::collections::HashMap<&[u8], bool> = Default::default();
         for op in ops {
             let (key, value) = match op {
                 BatchOp::Require { .. } => continue,
                 BatchOp::Create { key, value } => {
-                    if known.get(&key).copied().flatten().is_some() {
-                        return Err(Error::KeyExists { key });
+                    if known.get(key).copied().flatten().is_some() {
+                        return Err(Error::KeyExists { key: key.clone() });
                     }
                     (key, Some(value))
                 }
                 BatchOp::Set { key, value } => (key, Some(value)),
                 BatchOp::Delete { key } => (key, None),
             };
-            let live = known.get(&key).copied().flatten().is_some();
+            let live = known.get(key).copied().flatten().is_some();
             if value.is_none() && !live {
                 continue; // deleting what is absent changes nothing
             }
@@ -1134,47 +1356,42 @@ impl IndexedDbStore {
                 .last
                 .checked_add(1)
                 .ok_or_else(|| Error::Corrupted("version counter overflow".into()))?;
-            let has_tomb = match written.get(&key) {
+            let has_tomb = match written.get(key.as_slice()) {
                 Some(tomb) => *tomb,
                 None => !all_tombs_known || tombed.contains(key.as_slice()),
             };
             match value {
                 Some(value) => {
                     if has_tomb {
-                        writes.push(Op::Delete(self.tomb_key(&key)));
+                        writes.push(Op::Delete(self.tomb_key(key)));
                     }
-                    writes.push(Op::Record(self.full_key(&key, 0), value, state.last));
+                    writes.push(Op::Record(self.full_key(key, 0), value, state.last));
                     known.insert(key.clone(), Some(state.last));
                     written.insert(key, false);
                 }
                 None => {
-                    writes.push(Op::Delete(self.full_key(&key, 0)));
-                    writes.push(Op::Tomb(self.tomb_key(&key), state.last));
+                    writes.push(Op::Delete(self.full_key(key, 0)));
+                    writes.push(Op::Tomb(self.tomb_key(key), state.last));
                     known.insert(key.clone(), None);
                     written.insert(key, true);
                 }
             }
         }
         let cutoff = state.prune_cutoff(self.retention);
-        for (t, key) in &tombs {
+        for (t, key) in tombs {
             if *t > cutoff {
                 break;
             }
-            if written.contains_key(key) {
+            if written.contains_key(key.as_slice()) {
                 continue; // rewritten by this commit
             }
             writes.push(Op::Delete(self.tomb_key(key)));
             state.horizon = state.horizon.max(*t);
         }
-        self.last_seen.set(state.last);
         if state != before {
             writes.push(Op::Raw(self.state_key(), state.encode().to_vec()));
         }
-        if writes.is_empty() {
-            return Ok(state.last);
-        }
-        self.apply(tx, writes)?;
-        Ok(state.last)
+        Ok((writes, state))
     }
 }
 
@@ -1384,6 +1601,7 @@ impl KVStore for IndexedDbStore {
             let mut state = Self::state_of(&request)?;
             // Versions go on; every feed from before the clear must resync.
             state.horizon = state.last;
+            self.base.set(Some(state));
             tx.store
                 .delete(&self.range(&Scan::all())?)
                 .map_err(from_js)?;

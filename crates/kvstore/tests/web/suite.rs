@@ -225,3 +225,67 @@ async fn two_connections_to_one_database_lose_no_update() {
     drop((a, b));
     IndexedDbStore::delete_database(&name).await.unwrap();
 }
+
+/// A commit starts, in one round trip, from the state its connection saw last. When another
+/// connection committed meanwhile that start is stale: the commit must still take the next
+/// version, check its preconditions and creates against the store, and leave the feed without a
+/// gap or a repeated version.
+#[wasm_bindgen_test]
+async fn a_commit_from_a_stale_start_is_checked_against_the_store() {
+    use kvstore::{Batch, Error};
+    let name = unique_name("stale-start");
+    let a = IndexedDbStore::open(&name).await.unwrap();
+    let b = IndexedDbStore::open(&name).await.unwrap();
+    a.set(b"x", b"1").await.unwrap(); // 1
+    a.set(b"x", b"2").await.unwrap(); // 2, from what a saw after 1
+    b.set(b"y", b"1").await.unwrap(); // 3: a's start is stale now
+    a.set(b"z", b"1").await.unwrap(); // must be 4, not a second 3
+    assert_eq!(a.get_versioned(b"z").await.unwrap().unwrap().1, 4);
+
+    b.set(b"x", b"3").await.unwrap(); // 5
+    let mut batch = Batch::new();
+    batch.require_version(b"x", 2).set(b"w", b"1");
+    match a.batch(batch).await {
+        Err(Error::Conflict {
+            key,
+            current: Some(5),
+            ..
+        }) => assert_eq!(key, b"x"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(a.get(b"w").await.unwrap(), None, "nothing of it applied");
+
+    let mut batch = Batch::new();
+    batch.require_version(b"x", 5).set(b"w", b"1");
+    assert_eq!(a.batch_versioned(batch).await.unwrap(), Some(6));
+    b.delete(b"y").await.unwrap(); // 7
+    let mut batch = Batch::new();
+    batch.require_present(b"y").set(b"v", b"1");
+    assert!(matches!(
+        a.batch(batch).await,
+        Err(Error::Conflict { current: None, .. })
+    ));
+    let mut batch = Batch::new();
+    batch.create(b"w", b"again");
+    assert!(matches!(a.batch(batch).await, Err(Error::KeyExists { .. })));
+    b.set(b"y", b"back").await.unwrap(); // 8
+    let mut batch = Batch::new();
+    batch.require_present(b"y").create(b"v", b"1");
+    assert_eq!(a.batch_versioned(batch).await.unwrap(), Some(9));
+
+    let versions: Vec<u64> = a
+        .changes(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.version)
+        .collect();
+    assert_eq!(
+        versions,
+        [4, 5, 6, 8, 9],
+        "the last change of each key, in order"
+    );
+    assert_eq!(b.last_version().await.unwrap(), 9);
+    drop((a, b));
+    IndexedDbStore::delete_database(&name).await.unwrap();
+}
