@@ -25,7 +25,15 @@
 //! active: the `success` event wakes this code in a microtask, before the browser may commit,
 //! and nothing but IndexedDB requests is awaited inside a transaction. IndexedDB serialises
 //! `readwrite` transactions on one store, across tabs and workers too, so a check and its
-//! writes are atomic. A failed check aborts the transaction before any write is issued. A scan
+//! writes are atomic. A failed check aborts the transaction before any write is issued.
+//! A small commit that reads no tombstones (sets, creates and preconditions, fewer than 16
+//! operations, no prune due) takes one round trip instead: it is planned from the state this
+//! handle saw after its last commit, with its preconditions taken as holding, and its reads and
+//! writes are issued in one call; the last read's `success` handler, which runs before the
+//! transaction can commit, compares the state and the checked records with what the plan
+//! assumed and aborts the transaction if any differs (another tab or handle committed, or a
+//! precondition fails). The commit is then made again by the reading path above, which
+//! applies it or reports the conflict. A scan
 //! is one ranged `getAll` (plus one `getAllKeys` over the same range for the keys), never a
 //! request per entry.
 //!
