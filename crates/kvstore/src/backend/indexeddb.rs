@@ -26,10 +26,11 @@
 //! and nothing but IndexedDB requests is awaited inside a transaction. IndexedDB serialises
 //! `readwrite` transactions on one store, across tabs and workers too, so a check and its
 //! writes are atomic. A failed check aborts the transaction before any write is issued.
-//! A small commit that reads no tombstones (sets, creates and preconditions, fewer than 16
-//! operations, no prune due) takes one round trip instead: it is planned from the state this
-//! handle saw after its last commit, with its preconditions taken as holding, and its reads and
-//! writes are issued in one call; the last read's `success` handler, which runs before the
+//! A commit without a delete takes one round trip instead when this handle knows the namespace
+//! holds no tombstone (it read them and found none, and nobody committed since), or when it is
+//! small (under 16 operations, no prune due, each set then deleting its key's possible
+//! tombstone blindly): it is planned from the state this handle saw after its last commit,
+//! with its preconditions taken as holding, and its reads and writes are issued in one call; the last read's `success` handler, which runs before the
 //! transaction can commit, compares the state and the checked records with what the plan
 //! assumed and aborts the transaction if any differs (another tab or handle committed, or a
 //! precondition fails). The commit is then made again by the reading path above, which
@@ -468,10 +469,10 @@ pub struct IndexedDbStore {
     connection: Rc<Connection>,
     namespace: Rc<str>,
     retention: u64,
-    /// The namespace's state as this handle (and its clones) last saw it, after its own last
-    /// commit or read of the state: what a commit in one round trip starts from, and when to
-    /// read tombstones to prune them.
-    base: Rc<std::cell::Cell<Option<State>>>,
+    /// The namespace as this handle (and its clones) last saw it, after its own last commit
+    /// or read of the state: what a commit in one round trip starts from, and when to read
+    /// tombstones to prune them.
+    base: Rc<std::cell::Cell<Option<Base>>>,
     /// Length byte and name: the start of every IndexedDB key of this namespace.
     key_prefix: Rc<[u8]>,
 }
@@ -936,6 +937,16 @@ const TOMB_TAG: u8 = 0x82;
 /// A record's value and version.
 type Versioned = (Vec<u8>, u64);
 
+/// What a handle knows of its namespace at a state it saw.
+#[derive(Debug, Clone, Copy)]
+struct Base {
+    state: State,
+    /// The namespace held no tombstone at `state` (known from a read of the tombstones, or a
+    /// clear, and kept through this handle's own commits that deleted nothing): sets need not
+    /// delete a possible tombstone, and there is nothing to prune.
+    tombless: bool,
+}
+
 /// What a commit knows of a key before its writes: `Some(version)` when live.
 type Known = std::collections::HashMap<Vec<u8>, Option<u64>>;
 
@@ -1140,8 +1151,10 @@ impl IndexedDbStore {
             || last / 16 != (last + ops.len() as u64) / 16
     }
 
-    /// A commit in one round trip, for commits that read no tombstones ([`Self::reads_tombs`]):
-    /// planned from the state this handle saw after its last commit, with every precondition
+    /// A commit in one round trip, for commits without a delete that read no tombstones: any
+    /// such commit when the handle knows the namespace holds none ([`Base::tombless`]), else
+    /// a small one ([`Self::reads_tombs`]). Planned from the state this handle saw after its
+    /// last commit, with every precondition
     /// (and every create's key being absent) taken as holding; the reads that check all that
     /// are issued together with the writes, and the last read's `success` handler (which runs
     /// before the transaction can commit, the writes being issued after it) aborts the
@@ -1150,10 +1163,17 @@ impl IndexedDbStore {
     /// precondition fails): the caller then commits by reading first, which also reports the
     /// conflict.
     async fn commit_checked(&self, ops: &[BatchOp]) -> Result<Option<u64>> {
-        let Some(base) = self.base.get() else {
+        let Some(Base {
+            state: base,
+            tombless,
+        }) = self.base.get()
+        else {
             return Ok(None);
         };
-        if base.last == 0 || Self::reads_tombs(ops, base.last) {
+        if base.last == 0
+            || ops.iter().any(|op| matches!(op, BatchOp::Delete { .. }))
+            || (!tombless && Self::reads_tombs(ops, base.last))
+        {
             return Ok(None);
         }
         // What is assumed of each key a precondition or a create names.
@@ -1182,7 +1202,7 @@ impl IndexedDbStore {
                 (k.to_vec(), version)
             })
             .collect();
-        let Ok((writes, state)) = self.plan(ops, base, known, &[], false) else {
+        let Ok((writes, state)) = self.plan(ops, base, known, &[], tombless) else {
             return Ok(None); // an error planned from assumptions: let the reading path decide
         };
         if state == base {
@@ -1229,7 +1249,8 @@ impl IndexedDbStore {
         };
         match tx.finish().await {
             Ok(()) => {
-                self.base.set(Some(state));
+                // No delete: still no tombstone if there was none.
+                self.base.set(Some(Base { state, tombless }));
                 Ok(Some(state.last))
             }
             Err(_) if Reflect::get(&outcome, &"stale".into()).ok() == Some(JsValue::TRUE) => {
@@ -1254,7 +1275,8 @@ impl IndexedDbStore {
         keys.push(self.state_key());
         keys.extend(read.iter().map(|k| self.full_key(k, 0)));
         let requests = self.issue_gets(tx, &keys)?;
-        let seen = self.base.get().map_or(0, |s| s.last);
+        let prior = self.base.get();
+        let seen = prior.map_or(0, |b| b.state.last);
         let reads_tombs = Self::reads_tombs(ops, seen);
         let (tomb_keys, tomb_values) = if reads_tombs {
             let page = versions::PRUNE_PER_COMMIT as u32;
@@ -1275,8 +1297,6 @@ impl IndexedDbStore {
         };
 
         let before = Self::state_of(&requests.get(0).unchecked_into())?;
-        // The state as it is now, whatever this commit's fate (a failed check aborts it).
-        self.base.set(Some(before));
         let rest = requests.slice(1, requests.length());
         let known: Known = read
             .iter()
@@ -1293,7 +1313,17 @@ impl IndexedDbStore {
                 .ok_or_else(|| Error::Corrupted("a tombstone without its version".into()))?;
             tombs.push((t as u64, k.get(tomb_prefix..).unwrap_or_default().to_vec()));
         }
-        let all_tombs_known = reads_tombs && tombs.len() < versions::PRUNE_PER_COMMIT;
+        let mut all_tombs_known = reads_tombs && tombs.len() < versions::PRUNE_PER_COMMIT;
+        // No tombstone now if the read found none, or if there was none at the state this
+        // handle saw last and nobody committed since.
+        let tombless = (all_tombs_known && tombs.is_empty())
+            || prior.is_some_and(|b| b.tombless && b.state == before);
+        all_tombs_known |= tombless;
+        // The namespace as it is now, whatever this commit's fate (a failed check aborts it).
+        self.base.set(Some(Base {
+            state: before,
+            tombless,
+        }));
 
         for op in ops {
             if let BatchOp::Require { key, expect } = op {
@@ -1313,7 +1343,11 @@ impl IndexedDbStore {
             }
         }
         let (writes, state) = self.plan(ops, before, known, &tombs, all_tombs_known)?;
-        self.base.set(Some(state));
+        let deleted = writes.iter().any(|w| matches!(w, Op::Tomb(..)));
+        self.base.set(Some(Base {
+            state,
+            tombless: tombless && !deleted,
+        }));
         if writes.is_empty() {
             return Ok(state.last);
         }
@@ -1609,7 +1643,10 @@ impl KVStore for IndexedDbStore {
             let mut state = Self::state_of(&request)?;
             // Versions go on; every feed from before the clear must resync.
             state.horizon = state.last;
-            self.base.set(Some(state));
+            self.base.set(Some(Base {
+                state,
+                tombless: true,
+            }));
             tx.store
                 .delete(&self.range(&Scan::all())?)
                 .map_err(from_js)?;

@@ -289,3 +289,37 @@ async fn a_commit_from_a_stale_start_is_checked_against_the_store() {
     drop((a, b));
     IndexedDbStore::delete_database(&name).await.unwrap();
 }
+
+/// A handle that read its namespace's tombstones and found none writes sets without deleting a
+/// possible tombstone. After another connection deleted a key it must stop assuming so: a set
+/// of that key replaces its tombstone, and the feed shows the key once.
+#[wasm_bindgen_test]
+async fn a_tombstone_made_by_another_connection_is_not_missed() {
+    let name = unique_name("tombless");
+    let a = IndexedDbStore::open(&name).await.unwrap();
+    let b = IndexedDbStore::open(&name).await.unwrap();
+    // Versions 1 to 20; crossing version 16, a's commit reads the tombstones (none).
+    for i in 0..20u8 {
+        a.set(&[b'k', i], &[i]).await.unwrap();
+    }
+    b.delete(&[b'k', 3]).await.unwrap(); // 21: a tombstone
+    a.set(&[b'k', 3], b"back").await.unwrap(); // 22
+    let changes = a.changes(0, 100).await.unwrap();
+    assert_eq!(changes.len(), 20, "{changes:?}");
+    let k3: Vec<_> = changes.iter().filter(|c| c.key == [b'k', 3]).collect();
+    assert_eq!(k3.len(), 1, "{k3:?}");
+    assert_eq!(
+        (k3[0].version, k3[0].value.as_deref()),
+        (22, Some(&b"back"[..]))
+    );
+
+    // a's own delete, then a set of the same key: one change, the set.
+    a.delete(&[b'k', 4]).await.unwrap(); // 23
+    a.set(&[b'k', 4], b"again").await.unwrap(); // 24
+    let changes = a.changes(22, 100).await.unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].version, 24);
+    assert_eq!(b.changes(0, 100).await.unwrap().len(), 20);
+    drop((a, b));
+    IndexedDbStore::delete_database(&name).await.unwrap();
+}
