@@ -1277,7 +1277,8 @@ impl IndexedDbStore {
         let requests = self.issue_gets(tx, &keys)?;
         let prior = self.base.get();
         let seen = prior.map_or(0, |b| b.state.last);
-        let reads_tombs = Self::reads_tombs(ops, seen);
+        // A handle's first commit reads them too, to learn whether there are any.
+        let reads_tombs = prior.is_none() || Self::reads_tombs(ops, seen);
         let (tomb_keys, tomb_values) = if reads_tombs {
             let page = versions::PRUNE_PER_COMMIT as u32;
             let index = self.index(tx, "tombs")?;

@@ -298,7 +298,7 @@ async fn a_tombstone_made_by_another_connection_is_not_missed() {
     let name = unique_name("tombless");
     let a = IndexedDbStore::open(&name).await.unwrap();
     let b = IndexedDbStore::open(&name).await.unwrap();
-    // Versions 1 to 20; crossing version 16, a's commit reads the tombstones (none).
+    // Versions 1 to 20; a's first commit reads the tombstones (none), so a knows there are none.
     for i in 0..20u8 {
         a.set(&[b'k', i], &[i]).await.unwrap();
     }
