@@ -26,17 +26,20 @@
 //! and nothing but IndexedDB requests is awaited inside a transaction. IndexedDB serialises
 //! `readwrite` transactions on one store, across tabs and workers too, so a check and its
 //! writes are atomic. A failed check aborts the transaction before any write is issued.
+//!
 //! A commit without a delete takes one round trip instead when this handle knows the namespace
-//! holds no tombstone (it read them and found none, and nobody committed since), or when it is
-//! small (under 16 operations, no prune due, each set then deleting its key's possible
-//! tombstone blindly): it is planned from the state this handle saw after its last commit,
-//! with its preconditions taken as holding, and its reads and writes are issued in one call; the last read's `success` handler, which runs before the
-//! transaction can commit, compares the state and the checked records with what the plan
-//! assumed and aborts the transaction if any differs (another tab or handle committed, or a
-//! precondition fails). The commit is then made again by the reading path above, which
-//! applies it or reports the conflict. A scan
-//! is one ranged `getAll` (plus one `getAllKeys` over the same range for the keys), never a
-//! request per entry.
+//! holds no tombstone (its first commit reads them; it knows while nobody else commits), or
+//! when it is small (under 16 operations, no prune due; each set then deletes its key's
+//! possible tombstone blindly): it is planned from the state this handle saw after its last
+//! commit, with its preconditions taken as holding, and its reads and writes are issued in one
+//! call. The last read's `success` handler, which runs before the transaction can commit,
+//! compares the state and the checked records with what the plan assumed and aborts the
+//! transaction if any differs (another tab or handle committed, or a precondition fails); the
+//! commit is then made again by the reading path above, which applies it or reports the
+//! conflict.
+//!
+//! A scan is one ranged `getAll` (plus one `getAllKeys` over the same range for the keys),
+//! never a request per entry.
 //!
 //! **Cost per call.** Every crossing between WebAssembly and JavaScript costs, and in a real
 //! workload (code and caches cold after each IndexedDB round trip) more than a micro-benchmark
@@ -1151,17 +1154,16 @@ impl IndexedDbStore {
             || last / 16 != (last + ops.len() as u64) / 16
     }
 
-    /// A commit in one round trip, for commits without a delete that read no tombstones: any
-    /// such commit when the handle knows the namespace holds none ([`Base::tombless`]), else
-    /// a small one ([`Self::reads_tombs`]). Planned from the state this handle saw after its
-    /// last commit, with every precondition
-    /// (and every create's key being absent) taken as holding; the reads that check all that
-    /// are issued together with the writes, and the last read's `success` handler (which runs
-    /// before the transaction can commit, the writes being issued after it) aborts the
-    /// transaction if the state or a checked record differs. `None` when this does not apply,
-    /// or the check aborted it (another handle, tab or worker committed meanwhile, or a
-    /// precondition fails): the caller then commits by reading first, which also reports the
-    /// conflict.
+    /// A commit in one round trip, for a commit without a delete that needs no tombstones
+    /// read: any such commit when the handle knows the namespace holds none
+    /// ([`Base::tombless`]), else a small one ([`Self::reads_tombs`]). It is planned from the
+    /// state this handle saw after its last commit, with every precondition (and every
+    /// create's key being absent) taken as holding; the reads that check all that are issued
+    /// together with the writes, and the last read's `success` handler (which runs before the
+    /// transaction can commit, the writes being issued after it) aborts the transaction if the
+    /// state or a checked record differs. `None` when this does not apply, or the check
+    /// aborted it (another handle, tab or worker committed meanwhile, or a precondition
+    /// fails): the caller then commits by reading first, which also reports the conflict.
     async fn commit_checked(&self, ops: &[BatchOp]) -> Result<Option<u64>> {
         let Some(Base {
             state: base,
