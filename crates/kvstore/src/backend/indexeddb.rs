@@ -940,7 +940,10 @@ const TOMB_TAG: u8 = 0x82;
 /// A record's value and version.
 type Versioned = (Vec<u8>, u64);
 
-/// What a handle knows of its namespace at a state it saw.
+/// What a handle knows of its namespace at a state it saw committed: read inside a transaction,
+/// or reached by its own commit once that completed (never an aborted commit's plan, which
+/// another writer's commit could match). Versions only grow and every change moves the state,
+/// so finding the state unchanged means nobody committed since.
 #[derive(Debug, Clone, Copy)]
 struct Base {
     state: State,
@@ -1139,7 +1142,11 @@ impl IndexedDbStore {
         }
         let tx = self.begin(true)?;
         match self.commit_in(&tx, &ops).await {
-            Ok(last) => tx.finish().await.map(|()| last),
+            Ok(after) => {
+                tx.finish().await?;
+                self.base.set(Some(after));
+                Ok(after.state.last)
+            }
             Err(err) => Err(tx.abandon(err)),
         }
     }
@@ -1263,9 +1270,10 @@ impl IndexedDbStore {
     }
 
     /// Plans and applies `ops` in `tx`, reading first: the state, the records preconditions,
-    /// creates and deletes need, and the oldest tombstones when due. Returns the namespace's
-    /// last version after it.
-    async fn commit_in(&self, tx: &Tx<'_>, ops: &[BatchOp]) -> Result<u64> {
+    /// creates and deletes need, and the oldest tombstones when due. Returns what the namespace
+    /// will be once `tx` commits (the handle's [`Base`] is only ever what it saw committed: an
+    /// aborted commit's plan must not pass for the state another writer may reach).
+    async fn commit_in(&self, tx: &Tx<'_>, ops: &[BatchOp]) -> Result<Base> {
         let mut read: Vec<&[u8]> = ops
             .iter()
             .filter(|op| !matches!(op, BatchOp::Set { .. }))
@@ -1347,15 +1355,14 @@ impl IndexedDbStore {
         }
         let (writes, state) = self.plan(ops, before, known, &tombs, all_tombs_known)?;
         let deleted = writes.iter().any(|w| matches!(w, Op::Tomb(..)));
-        self.base.set(Some(Base {
+        let after = Base {
             state,
             tombless: tombless && !deleted,
-        }));
-        if writes.is_empty() {
-            return Ok(state.last);
+        };
+        if !writes.is_empty() {
+            self.apply(tx, writes)?;
         }
-        self.apply(tx, writes)?;
-        Ok(state.last)
+        Ok(after)
     }
 
     /// The writes of `ops` (preconditions already checked) and the state after them, from the
@@ -1646,10 +1653,6 @@ impl KVStore for IndexedDbStore {
             let mut state = Self::state_of(&request)?;
             // Versions go on; every feed from before the clear must resync.
             state.horizon = state.last;
-            self.base.set(Some(Base {
-                state,
-                tombless: true,
-            }));
             tx.store
                 .delete(&self.range(&Scan::all())?)
                 .map_err(from_js)?;
@@ -1657,10 +1660,18 @@ impl KVStore for IndexedDbStore {
             self.apply(
                 &tx,
                 vec![Op::Raw(self.state_key(), state.encode().to_vec())],
-            )
+            )?;
+            Ok(state)
         })();
         match cleared {
-            Ok(()) => tx.finish().await,
+            Ok(state) => {
+                tx.finish().await?;
+                self.base.set(Some(Base {
+                    state,
+                    tombless: true,
+                }));
+                Ok(())
+            }
             Err(err) => Err(tx.abandon(err)),
         }
     }
