@@ -1,20 +1,28 @@
 //! Versions, preconditions and the change feed: the rules every backend applies, written once.
 //!
-//! Each namespace keeps, beside its data, three indexes and one state record:
+//! Each namespace keeps its data, three indexes and one state record:
 //!
-//! - **meta**: caller's key → its version (8 bytes, big-endian) and a liveness byte (1 live,
-//!   0 deleted: a tombstone);
-//! - **log**: version (8 bytes, big-endian) → caller's key, exactly one entry per key in meta,
-//!   so a range over the log from `since` is the change feed;
+//! - **data**: caller's key → the key's version (8 bytes, big-endian) followed by its value
+//!   ([`encode_value`]): a live key is one entry, its version read with its value;
+//! - **meta**: caller's key → its version (8 bytes, big-endian) and a liveness byte, for
+//!   deleted keys only (tombstones, liveness byte 0);
+//! - **log**: version (8 bytes, big-endian) → caller's key, exactly one entry per live key and
+//!   per tombstone, so a range over the log from `since` is the change feed;
 //! - **tombs**: version → caller's key, only for tombstones, so the oldest can be pruned
 //!   without walking live entries;
 //! - **state**: the last version assigned and the horizon (the highest version of a pruned
-//!   tombstone), 16 bytes.
+//!   tombstone), 16 bytes, in the log part under [`STATE_KEY`].
 //!
-//! A backend reads, inside its write transaction, the state, the meta of every key a batch
-//! touches and a few prune candidates; [`plan`] turns that into the writes to apply (and the
-//! typed error when a precondition or a create fails); the backend applies them in the same
-//! transaction. Reads of the feed go through [`check_since`] and [`decode_meta`].
+//! A backend reads, inside its write transaction, the state, the version of every key a batch
+//! touches (from its data entry, or its tombstone) and a few prune candidates; [`plan`] turns
+//! that into the writes to apply (and the typed error when a precondition or a create fails);
+//! the backend applies them in the same transaction. Reads of values go through [`value_of`]
+//! and [`versioned_of`], reads of the feed through [`check_since`].
+//!
+//! **Earlier layouts.** The first versioned layout (kvstore before 2026-11-28) kept
+//! a meta entry for every key, live or not, the values bare, and the state under
+//! [`V1_STATE_KEY`]; [`upgrade_from_v1`] moves a namespace from it in one transaction. Stores
+//! written before versions hold bare values and no state; [`upgrade_plan`] gives them versions.
 
 use std::collections::HashMap;
 
@@ -26,7 +34,7 @@ pub(crate) const PRUNE_PER_COMMIT: usize = 256;
 /// Tombstones kept by default: those of the last million versions.
 pub const DEFAULT_TOMBSTONE_RETENTION: u64 = 1_000_000;
 
-/// A key's entry in the meta index.
+/// A key's version and liveness, as [`plan`] sees it; encoded, a tombstone's meta entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Meta {
     pub(crate) version: u64,
@@ -54,6 +62,35 @@ pub(crate) fn decode_meta(bytes: &[u8]) -> Result<Meta> {
             bytes.len()
         ))),
     }
+}
+
+/// A data entry: the key's version, big-endian, then its value.
+pub(crate) fn encode_value(version: u64, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + value.len());
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+/// Splits a data entry into its version and its value.
+pub(crate) fn split_value(entry: &[u8]) -> Result<(u64, &[u8])> {
+    match entry.split_first_chunk::<8>() {
+        Some((version, value)) => Ok((u64::from_be_bytes(*version), value)),
+        None => Err(Error::Corrupted(format!(
+            "data entry of {} bytes, shorter than its version",
+            entry.len()
+        ))),
+    }
+}
+
+/// The value of a data entry.
+pub(crate) fn value_of(entry: &[u8]) -> Result<Vec<u8>> {
+    split_value(entry).map(|(_, value)| value.to_vec())
+}
+
+/// The value and version of a data entry.
+pub(crate) fn versioned_of(entry: &[u8]) -> Result<(Vec<u8>, u64)> {
+    split_value(entry).map(|(version, value)| (value.to_vec(), version))
 }
 
 /// A log or tombs key: the version, big-endian, so the order of keys is the order of versions.
@@ -130,8 +167,8 @@ pub(crate) struct Plan {
 
 /// Plans a batch.
 ///
-/// `meta` holds the current meta entry (or `None`) of every key `ops` names and of every prune
-/// candidate's key; `candidates` are tombstones `(version, key)` at or below the prune cutoff,
+/// `meta` holds the current version and liveness (or `None`: never written, or its tombstone
+/// pruned) of every key `ops` names and of every prune candidate's key; `candidates` are tombstones `(version, key)` at or below the prune cutoff,
 /// oldest first, as read in the same transaction.
 ///
 /// # Errors
@@ -201,11 +238,19 @@ pub(crate) fn plan(
                     Part::Tombs,
                     version_key(old.version).to_vec(),
                 ));
+                if value.is_some() {
+                    writes.push(Write::Delete(Part::Meta, key.clone()));
+                }
             }
         }
         let live = value.is_some();
+        let entry = Meta { version, live };
         match value {
-            Some(value) => writes.push(Write::Put(Part::Data, key.clone(), value)),
+            Some(value) => writes.push(Write::Put(
+                Part::Data,
+                key.clone(),
+                encode_value(version, &value),
+            )),
             None => {
                 writes.push(Write::Delete(Part::Data, key.clone()));
                 writes.push(Write::Put(
@@ -213,10 +258,9 @@ pub(crate) fn plan(
                     version_key(version).to_vec(),
                     key.clone(),
                 ));
+                writes.push(Write::Put(Part::Meta, key.clone(), entry.encode().to_vec()));
             }
         }
-        let entry = Meta { version, live };
-        writes.push(Write::Put(Part::Meta, key.clone(), entry.encode().to_vec()));
         writes.push(Write::Put(
             Part::Log,
             version_key(version).to_vec(),
@@ -268,8 +312,8 @@ pub(crate) fn check_since(since: u64, state: State) -> Result<()> {
     Ok(())
 }
 
-/// Meta entries for an existing namespace written before versions: every key gets a version,
-/// in key order, starting at 1.
+/// The writes that give a namespace written before versions (bare values, no state) its
+/// versions: every key, in key order, starting at 1.
 #[cfg_attr(
     any(
         all(target_arch = "wasm32", target_os = "unknown"),
@@ -277,19 +321,67 @@ pub(crate) fn check_since(since: u64, state: State) -> Result<()> {
     ),
     allow(dead_code)
 )]
-pub(crate) fn upgrade_plan(keys: impl IntoIterator<Item = Vec<u8>>) -> Plan {
+pub(crate) fn upgrade_plan(entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>) -> Plan {
     let mut writes = Vec::new();
     let mut state = State::default();
-    for key in keys {
+    for (key, value) in entries {
         state.last += 1;
-        let meta = Meta {
-            version: state.last,
-            live: true,
-        };
-        writes.push(Write::Put(Part::Meta, key.clone(), meta.encode().to_vec()));
+        writes.push(Write::Put(
+            Part::Data,
+            key.clone(),
+            encode_value(state.last, &value),
+        ));
         writes.push(Write::Put(Part::Log, version_key(state.last).to_vec(), key));
     }
     Plan { writes, state }
+}
+
+/// Moves a namespace from the first versioned layout to this one, through `parts` (one
+/// transaction): each of `entries` (every data entry, bare, in the first layout) gets its
+/// version from its meta entry, which goes; tombstones stay as they were; the state moves to
+/// [`STATE_KEY`].
+///
+/// # Errors
+///
+/// [`Error::Corrupted`] if a value has no live meta entry, or the state does not decode.
+#[cfg_attr(
+    any(
+        all(target_arch = "wasm32", target_os = "unknown"),
+        not(any(feature = "sled", feature = "redb"))
+    ),
+    allow(dead_code)
+)]
+pub(crate) fn upgrade_from_v1(
+    parts: &mut impl Parts,
+    entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+) -> Result<()> {
+    let state = parts
+        .get(Part::Log, V1_STATE_KEY)?
+        .map_or(Ok(State::default()), |bytes| State::decode(&bytes))?;
+    for (key, value) in entries {
+        let meta = parts
+            .get(Part::Meta, &key)?
+            .as_deref()
+            .map(decode_meta)
+            .transpose()?;
+        let Some(Meta {
+            version,
+            live: true,
+        }) = meta
+        else {
+            return Err(Error::Corrupted(
+                "a value without a live version entry in the first versioned layout".into(),
+            ));
+        };
+        parts.apply(Write::Delete(Part::Meta, key.clone()))?;
+        parts.apply(Write::Put(Part::Data, key, encode_value(version, &value)))?;
+    }
+    parts.apply(Write::Delete(Part::Log, V1_STATE_KEY.to_vec()))?;
+    parts.apply(Write::Put(
+        Part::Log,
+        STATE_KEY.to_vec(),
+        state.encode().to_vec(),
+    ))
 }
 
 /// A namespace's parts inside one write transaction of a synchronous engine (memory, sled,
@@ -297,6 +389,8 @@ pub(crate) fn upgrade_plan(keys: impl IntoIterator<Item = Vec<u8>>) -> Plan {
 pub(crate) trait Parts {
     /// The value of `key` in `part`.
     fn get(&mut self, part: Part, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// The version of `key`'s data entry, if it has one (without copying its value).
+    fn data_version(&mut self, key: &[u8]) -> Result<Option<u64>>;
     /// Applies one write.
     fn apply(&mut self, write: Write) -> Result<()>;
     /// Up to `limit` tombstones `(version, key)` at or below `cutoff`, oldest first (engines
@@ -305,8 +399,34 @@ pub(crate) trait Parts {
     fn tombs_upto(&mut self, cutoff: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>>;
 }
 
-/// The key, in the log part, of the state record (log keys are otherwise 8 bytes).
-pub(crate) const STATE_KEY: &[u8] = b"";
+/// The key, in the log part, of the state record (log keys are otherwise 8 bytes; this one
+/// sorts before them all).
+pub(crate) const STATE_KEY: &[u8] = &[0];
+
+/// Where the first versioned layout kept the state record; its presence, without one under
+/// [`STATE_KEY`], marks a namespace still in that layout.
+pub(crate) const V1_STATE_KEY: &[u8] = b"";
+
+/// A key's version and liveness inside a commit: its data entry's version, else its tombstone.
+///
+/// # Errors
+///
+/// [`Error::Corrupted`] for an entry that does not decode, or a live entry in the tombstones'
+/// meta part.
+pub(crate) fn read_meta(parts: &mut impl Parts, key: &[u8]) -> Result<Option<Meta>> {
+    if let Some(version) = parts.data_version(key)? {
+        return Ok(Some(Meta {
+            version,
+            live: true,
+        }));
+    }
+    match parts.get(Part::Meta, key)?.as_deref().map(decode_meta) {
+        Some(Ok(Meta { live: true, .. })) => Err(Error::Corrupted(
+            "a live version entry without a value".into(),
+        )),
+        other => other.transpose(),
+    }
+}
 
 /// Reads the state record through `parts`.
 pub(crate) fn read_state(parts: &mut impl Parts) -> Result<State> {
@@ -327,8 +447,8 @@ pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) 
     let keys = keys_of(&ops).chain(candidates.iter().map(|(_, k)| k.as_slice()));
     for key in keys {
         if !meta.contains_key(key) {
-            let found = parts.get(Part::Meta, key)?;
-            meta.insert(key.to_vec(), found.as_deref().map(decode_meta).transpose()?);
+            let found = read_meta(parts, key)?;
+            meta.insert(key.to_vec(), found);
         }
     }
     let plan = plan(ops, state, &meta, &candidates, retention)?;
@@ -379,6 +499,10 @@ mod tests {
         assert_eq!(State::decode(&s.encode()).unwrap(), s);
         assert!(State::decode(&[0; 15]).is_err());
         assert_eq!(decode_version_key(&version_key(77)).unwrap(), 77);
+        let entry = encode_value(0x0a0b, b"value");
+        assert_eq!(versioned_of(&entry).unwrap(), (b"value".to_vec(), 0x0a0b));
+        assert_eq!(value_of(&encode_value(3, b"")).unwrap(), b"");
+        assert!(matches!(value_of(&[0; 7]), Err(Error::Corrupted(_))));
         assert!(decode_version_key(&[1, 2]).is_err());
     }
 

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::keys::check_key;
-use crate::versions::{self, decode_meta, Part, Parts, State, Write};
+use crate::versions::{self, Part, Parts, State, Write};
 use crate::{Batch, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 
-/// One namespace: its data and the version indexes of [`versions`].
+/// One namespace: its data (values behind their versions) and the indexes of [`versions`].
 #[derive(Debug, Default)]
 struct Namespace {
     data: Map,
@@ -35,6 +35,13 @@ impl Namespace {
 impl Parts for Namespace {
     fn get(&mut self, part: Part, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.part(part).get(key).cloned())
+    }
+
+    fn data_version(&mut self, key: &[u8]) -> Result<Option<u64>> {
+        self.data
+            .get(key)
+            .map(|entry| versions::split_value(entry).map(|(version, _)| version))
+            .transpose()
     }
 
     fn apply(&mut self, write: Write) -> Result<()> {
@@ -104,7 +111,11 @@ impl MemoryStore {
             .map_err(|_| Error::backend("memory", "lock poisoned by a panicking thread"))
     }
 
-    fn collect<T>(&self, scan: Scan<'_>, f: impl Fn(&Vec<u8>, &Vec<u8>) -> T) -> Result<Vec<T>> {
+    fn collect<T>(
+        &self,
+        scan: Scan<'_>,
+        f: impl Fn(&Vec<u8>, &Vec<u8>) -> Result<T>,
+    ) -> Result<Vec<T>> {
         if scan.is_empty() {
             return Ok(Vec::new());
         }
@@ -117,7 +128,7 @@ impl MemoryStore {
             .range(scan.bounds())
             .take(scan.limit.unwrap_or(usize::MAX))
             .map(|(k, v)| f(k, v))
-            .collect())
+            .collect::<Result<_>>()?)
     }
 }
 
@@ -126,22 +137,20 @@ impl MemoryStore {
 impl KVStore for MemoryStore {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
-        Ok(self
-            .read()?
+        self.read()?
             .get(&self.namespace)
-            .and_then(|ns| ns.data.get(key).cloned()))
+            .and_then(|ns| ns.data.get(key))
+            .map(|entry| versions::value_of(entry))
+            .transpose()
     }
 
     async fn get_versioned(&self, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
         check_key(key)?;
-        let data = self.read()?;
-        let Some(ns) = data.get(&self.namespace) else {
-            return Ok(None);
-        };
-        let (Some(value), Some(meta)) = (ns.data.get(key), ns.meta.get(key)) else {
-            return Ok(None);
-        };
-        Ok(Some((value.clone(), decode_meta(meta)?.version)))
+        self.read()?
+            .get(&self.namespace)
+            .and_then(|ns| ns.data.get(key))
+            .map(|entry| versions::versioned_of(entry))
+            .transpose()
     }
 
     async fn get_many_versioned(&self, keys: &[&[u8]]) -> Result<Vec<Option<(Vec<u8>, u64)>>> {
@@ -153,9 +162,11 @@ impl KVStore for MemoryStore {
             return Ok(vec![None; keys.len()]);
         };
         keys.iter()
-            .map(|key| match (ns.data.get(*key), ns.meta.get(*key)) {
-                (Some(value), Some(meta)) => Ok(Some((value.clone(), decode_meta(meta)?.version))),
-                _ => Ok(None),
+            .map(|key| {
+                ns.data
+                    .get(*key)
+                    .map(|entry| versions::versioned_of(entry))
+                    .transpose()
             })
             .collect()
     }
@@ -168,7 +179,14 @@ impl KVStore for MemoryStore {
         let Some(ns) = data.get(&self.namespace) else {
             return Ok(vec![None; keys.len()]);
         };
-        Ok(keys.iter().map(|key| ns.data.get(*key).cloned()).collect())
+        keys.iter()
+            .map(|key| {
+                ns.data
+                    .get(*key)
+                    .map(|entry| versions::value_of(entry))
+                    .transpose()
+            })
+            .collect()
     }
 
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
@@ -191,7 +209,11 @@ impl KVStore for MemoryStore {
                 Ok(Change {
                     key: key.clone(),
                     version: versions::decode_version_key(v)?,
-                    value: ns.data.get(key).cloned(),
+                    value: ns
+                        .data
+                        .get(key)
+                        .map(|entry| versions::value_of(entry))
+                        .transpose()?,
                 })
             })
             .collect()
@@ -218,15 +240,15 @@ impl KVStore for MemoryStore {
     }
 
     async fn scan(&self, scan: Scan<'_>) -> Result<Vec<Entry>> {
-        self.collect(scan, |k, v| (k.clone(), v.clone()))
+        self.collect(scan, |k, v| Ok((k.clone(), versions::value_of(v)?)))
     }
 
     async fn scan_keys(&self, scan: Scan<'_>) -> Result<Vec<Vec<u8>>> {
-        self.collect(scan, |k, _| k.clone())
+        self.collect(scan, |k, _| Ok(k.clone()))
     }
 
     async fn count(&self, prefix: &[u8]) -> Result<u64> {
-        Ok(self.collect(Scan::prefix(prefix), |_, _| ())?.len() as u64)
+        Ok(self.collect(Scan::prefix(prefix), |_, _| Ok(()))?.len() as u64)
     }
 
     async fn batch(&self, batch: Batch) -> Result<()> {

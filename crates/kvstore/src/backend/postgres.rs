@@ -32,7 +32,7 @@
 //! Reads are single statements (one snapshot each); the change feed reads the horizon and the
 //! rows in one `REPEATABLE READ` transaction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::time::Duration;
 
@@ -417,25 +417,34 @@ impl PostgresStore {
 
         // The plan's writes, folded into rows: each key's final version and value (or
         // tombstone), and the keys whose tombstone was pruned.
-        let mut values: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
+        let mut values: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
         let mut rows: HashMap<Vec<u8>, Meta> = HashMap::new();
-        let mut pruned: Vec<Vec<u8>> = Vec::new();
+        let mut pruned: HashSet<Vec<u8>> = HashSet::new();
         for write in plan.writes {
             match write {
-                Write::Put(Part::Data, key, value) => {
-                    values.insert(key, Some(value));
-                }
-                Write::Delete(Part::Data, key) => {
-                    values.insert(key, None);
+                Write::Put(Part::Data, key, entry) => {
+                    let (version, value) = versions::split_value(&entry)?;
+                    rows.insert(
+                        key.clone(),
+                        Meta {
+                            version,
+                            live: true,
+                        },
+                    );
+                    values.insert(key.clone(), value.to_vec());
+                    pruned.remove(&key);
                 }
                 Write::Put(Part::Meta, key, entry) => {
-                    rows.insert(key, versions::decode_meta(&entry)?);
+                    rows.insert(key.clone(), versions::decode_meta(&entry)?);
+                    pruned.remove(&key);
                 }
+                // A tombstone's removal: pruned, or replaced by a value (written after it).
                 Write::Delete(Part::Meta, key) => {
                     rows.remove(&key);
-                    pruned.push(key);
+                    pruned.insert(key);
                 }
-                // The feed and the tombstones are the rows' `version` and `NULL` value.
+                // The feed and the tombstones are the rows' `version` and `NULL` value; a
+                // deleted value is its row's tombstone (a meta write).
                 Write::Put(..) | Write::Delete(..) => {}
             }
         }
@@ -444,7 +453,7 @@ impl PostgresStore {
         let mut row_values: Vec<Option<Vec<u8>>> = Vec::with_capacity(rows.len());
         for (key, entry) in rows {
             let value = if entry.live {
-                values.remove(&key).flatten()
+                values.remove(&key)
             } else {
                 None
             };
@@ -472,6 +481,7 @@ impl PostgresStore {
             .map_err(map_err)?;
         }
         if !pruned.is_empty() {
+            let pruned: Vec<Vec<u8>> = pruned.into_iter().collect();
             sqlx::query(
                 "DELETE FROM kvstore_entries WHERE tenant = $1 AND ns = $2 AND key = ANY($3) \
                  AND value IS NULL",

@@ -1,7 +1,12 @@
 //! redb, the second native backend: a pure-Rust, copy-on-write B-tree with ACID transactions.
 //!
-//! Each namespace is a redb table of one database file (created on its first write; reading a
-//! namespace never written reads as empty).
+//! Each namespace is four redb tables of one database file (created on its first write; reading
+//! a namespace never written reads as empty): its data, named after it (key → version ‖ value),
+//! and `~meta/` (tombstones), `~log/` (the feed and the state) and `~tombs/` followed by its
+//! name (`crate::versions`). Namespaces in an earlier layout (the first versioned one, with a
+//! version entry per key in `~meta/`; or written before versions, the data table alone) are
+//! moved into this one in one durable transaction the first time they are opened, after the
+//! write-ahead log's records are applied.
 //!
 //! **Durability.** Every write is one redb write transaction, resolved once it is durable. A
 //! store opened on a file (`RedbStore::open`) or over OPFS keeps a write-ahead log beside the
@@ -35,7 +40,7 @@ mod log;
 use super::wal::LogFile;
 use super::Blocking;
 use crate::keys::check_key;
-use crate::versions::{self, decode_meta, Part, Parts, State, Write};
+use crate::versions::{self, Part, Parts, State, Write};
 use crate::{Batch, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
 
 const BACKEND: &str = "redb";
@@ -257,12 +262,12 @@ impl RedbStore {
         Ok(store)
     }
 
-    /// Gives every key of a namespace written before versions existed a version (1, 2, ... in
-    /// key order), in one transaction, the first time it is opened.
+    /// Moves a namespace from an earlier layout (module docs) into this one, in one durable
+    /// transaction, the first time it is opened.
     fn upgrade(&self) -> Result<()> {
         let needed = self
             .read_parts(true, |p| {
-                Ok(p.data.len().map_err(map_err)? > 0 && p.state()? == State::default())
+                Ok(p.state()?.is_none() && (p.v1_state()? || p.data.len().map_err(map_err)? > 0))
             })?
             .unwrap_or(false);
         if !needed {
@@ -271,14 +276,31 @@ impl RedbStore {
         let tx = self.db.begin_write().map_err(map_err)?;
         {
             let mut parts = RedbParts::open(&tx, &self.namespace)?;
-            if versions::read_state(&mut parts)? == State::default() {
-                let keys = parts
+            let entries = || -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+                parts
                     .data
                     .iter()
                     .map_err(map_err)?
-                    .map(|r| r.map(|(k, _)| k.value().to_vec()).map_err(map_err))
-                    .collect::<Result<Vec<_>>>()?;
-                versions::apply_plan(&mut parts, versions::upgrade_plan(keys), State::default())?;
+                    .map(|r| {
+                        r.map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
+                            .map_err(map_err)
+                    })
+                    .collect()
+            };
+            let entries = entries()?;
+            if parts.get(Part::Log, versions::STATE_KEY)?.is_some() {
+                // Another handle moved it meanwhile.
+            } else if parts.get(Part::Log, versions::V1_STATE_KEY)?.is_some() {
+                versions::upgrade_from_v1(&mut parts, entries)?;
+            } else {
+                versions::apply_plan(
+                    &mut parts,
+                    versions::upgrade_plan(entries),
+                    State {
+                        last: u64::MAX,
+                        horizon: 0,
+                    },
+                )?;
             }
         }
         match &self.log {
@@ -348,13 +370,16 @@ impl RedbStore {
         // A namespace written before versions has only its data table.
         let parts = ReadParts {
             data,
-            meta: open("~meta/")?,
             log: if with_log { open("~log/")? } else { None },
         };
         f(&parts).map(Some)
     }
 
-    fn range_collect<T>(&self, scan: Scan<'_>, f: impl Fn(&[u8], &[u8]) -> T) -> Result<Vec<T>> {
+    fn range_collect<T>(
+        &self,
+        scan: Scan<'_>,
+        f: impl Fn(&[u8], &[u8]) -> Result<T>,
+    ) -> Result<Vec<T>> {
         if scan.is_empty() {
             return Ok(Vec::new());
         }
@@ -372,7 +397,10 @@ impl RedbStore {
                 t.range::<&[u8]>((lower, upper))
                     .map_err(map_err)?
                     .take(limit)
-                    .map(|r| r.map(|(k, v)| f(k.value(), v.value())).map_err(map_err))
+                    .map(|r| {
+                        let (k, v) = r.map_err(map_err)?;
+                        f(k.value(), v.value())
+                    })
                     .collect()
             })?
             .unwrap_or_default())
@@ -385,19 +413,14 @@ impl KVStore for RedbStore {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
         Ok(self
-            .read(|t| Ok(t.get(key).map_err(map_err)?.map(|v| v.value().to_vec())))?
+            .read(|t| get_with(t, key, versions::value_of))?
             .flatten())
     }
 
     async fn get_versioned(&self, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
         check_key(key)?;
         Ok(self
-            .read_parts(false, |p| {
-                let (Some(value), Some(meta)) = (p.get_data(key)?, p.get_meta(key)?) else {
-                    return Ok(None);
-                };
-                Ok(Some((value, decode_meta(&meta)?.version)))
-            })?
+            .read(|t| get_with(t, key, versions::versioned_of))?
             .flatten())
     }
 
@@ -406,12 +429,9 @@ impl KVStore for RedbStore {
             check_key(key)?;
         }
         Ok(self
-            .read_parts(false, |p| {
+            .read(|t| {
                 keys.iter()
-                    .map(|key| match (p.get_data(key)?, p.get_meta(key)?) {
-                        (Some(value), Some(meta)) => Ok(Some((value, decode_meta(&meta)?.version))),
-                        _ => Ok(None),
-                    })
+                    .map(|key| get_with(t, key, versions::versioned_of))
                     .collect::<Result<Vec<_>>>()
             })?
             .unwrap_or_else(|| vec![None; keys.len()]))
@@ -424,7 +444,7 @@ impl KVStore for RedbStore {
         Ok(self
             .read(|t| {
                 keys.iter()
-                    .map(|key| Ok(t.get(*key).map_err(map_err)?.map(|v| v.value().to_vec())))
+                    .map(|key| get_with(t, key, versions::value_of))
                     .collect::<Result<Vec<_>>>()
             })?
             .unwrap_or_else(|| vec![None; keys.len()]))
@@ -433,7 +453,7 @@ impl KVStore for RedbStore {
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
         Ok(self
             .read_parts(true, |p| {
-                versions::check_since(since, p.state()?)?;
+                versions::check_since(since, p.state()?.unwrap_or_default())?;
                 let (Some(log), Some(from)) = (&p.log, since.checked_add(1)) else {
                     return Ok(Vec::new());
                 };
@@ -448,7 +468,8 @@ impl KVStore for RedbStore {
                     let key = key.value().to_vec();
                     out.push(Change {
                         version: versions::decode_version_key(v.value())?,
-                        value: p.get_data(&key)?,
+                        // A live key has a data entry; a tombstone has none.
+                        value: get_with(&p.data, &key, versions::value_of)?,
                         key,
                     });
                 }
@@ -460,6 +481,7 @@ impl KVStore for RedbStore {
     async fn last_version(&self) -> Result<u64> {
         Ok(self
             .read_parts(true, |p| p.state())?
+            .flatten()
             .unwrap_or_default()
             .last)
     }
@@ -472,18 +494,20 @@ impl KVStore for RedbStore {
     }
 
     async fn scan(&self, scan: Scan<'_>) -> Result<Vec<Entry>> {
-        self.range_collect(scan, |k, v| (k.to_vec(), v.to_vec()))
+        self.range_collect(scan, |k, v| Ok((k.to_vec(), versions::value_of(v)?)))
     }
 
     async fn scan_keys(&self, scan: Scan<'_>) -> Result<Vec<Vec<u8>>> {
-        self.range_collect(scan, |k, _| k.to_vec())
+        self.range_collect(scan, |k, _| Ok(k.to_vec()))
     }
 
     async fn count(&self, prefix: &[u8]) -> Result<u64> {
         if prefix.is_empty() {
             return Ok(self.read(|t| t.len().map_err(map_err))?.unwrap_or(0));
         }
-        Ok(self.range_collect(Scan::prefix(prefix), |_, _| ())?.len() as u64)
+        Ok(self
+            .range_collect(Scan::prefix(prefix), |_, _| Ok(()))?
+            .len() as u64)
     }
 
     async fn batch(&self, batch: Batch) -> Result<()> {
@@ -536,6 +560,19 @@ impl KVStore for RedbStore {
     }
 }
 
+/// Reads `key`'s data entry in `table` and decodes it with `decode`.
+fn get_with<T>(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    key: &[u8],
+    decode: impl FnOnce(&[u8]) -> Result<T>,
+) -> Result<Option<T>> {
+    table
+        .get(key)
+        .map_err(map_err)?
+        .map(|entry| decode(entry.value()))
+        .transpose()
+}
+
 type Table<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
 type ReadTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
 
@@ -584,6 +621,12 @@ impl Parts for RedbParts<'_> {
             .map(|v| v.value().to_vec()))
     }
 
+    fn data_version(&mut self, key: &[u8]) -> Result<Option<u64>> {
+        get_with(&self.data, key, |entry| {
+            versions::split_value(entry).map(|(version, _)| version)
+        })
+    }
+
     fn apply(&mut self, write: Write) -> Result<()> {
         if let Some(recorder) = &mut self.recorder {
             recorder.record(&write);
@@ -615,36 +658,30 @@ impl Parts for RedbParts<'_> {
     }
 }
 
-/// A namespace's tables in one read snapshot (meta and log are absent in a namespace written
-/// before versions, until it is upgraded).
+/// A namespace's tables in one read snapshot (the log is absent in a namespace written before
+/// versions, until it is upgraded, and when not asked for).
 struct ReadParts {
     data: ReadTable,
-    meta: Option<ReadTable>,
     log: Option<ReadTable>,
 }
 
 impl ReadParts {
-    fn get_data(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .data
-            .get(key)
-            .map_err(map_err)?
-            .map(|v| v.value().to_vec()))
-    }
-
-    fn get_meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let Some(meta) = &self.meta else {
-            return Ok(None);
-        };
-        Ok(meta.get(key).map_err(map_err)?.map(|v| v.value().to_vec()))
-    }
-
-    fn state(&self) -> Result<State> {
+    /// The state record, if the namespace is in this layout.
+    fn state(&self) -> Result<Option<State>> {
         let Some(log) = &self.log else {
-            return Ok(State::default());
+            return Ok(None);
         };
         log.get(versions::STATE_KEY)
             .map_err(map_err)?
-            .map_or(Ok(State::default()), |v| State::decode(v.value()))
+            .map(|v| State::decode(v.value()))
+            .transpose()
+    }
+
+    /// Whether the namespace is in the first versioned layout.
+    fn v1_state(&self) -> Result<bool> {
+        let Some(log) = &self.log else {
+            return Ok(false);
+        };
+        Ok(log.get(versions::V1_STATE_KEY).map_err(map_err)?.is_some())
     }
 }

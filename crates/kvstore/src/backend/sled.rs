@@ -1,13 +1,17 @@
 //! sled 0.34, the native default.
 //!
 //! **Layout.** Each namespace is one sled tree, named `~v/` followed by the namespace name,
-//! holding its data and its version indexes (see the crate README) under a one-byte tag:
-//! `0x00` ‖ key → value, `0x01` ‖ key → version entry, `0x02` ‖ version → key (the feed, and
-//! the state record under `0x02` alone), `0x03` ‖ version → key (tombstones). One tree makes a
-//! commit one `sled::Batch`, which sled applies atomically, with no multi-tree transaction.
-//! Stores written before versions (one tree named after the namespace, holding the data only)
-//! are moved into this layout, every key getting a version, in one batch the first time the
-//! namespace is opened; the old tree is dropped afterwards.
+//! holding its data and its version indexes (`crate::versions`, and the crate README) under a
+//! one-byte tag: `0x00` ‖ key → version ‖ value, `0x01` ‖ key → tombstone, `0x02` ‖ version →
+//! key (the feed, and the state record under `0x02 0x00`), `0x03` ‖ version → key
+//! (tombstones). One tree makes a commit one `sled::Batch`, which sled applies atomically, with
+//! no multi-tree transaction.
+//!
+//! **Earlier layouts**, moved into this one in one batch the first time a namespace is opened:
+//! the first versioned layout (the same tree, a version entry under `0x01` for every key, bare
+//! values, the state under `0x02` alone), and stores written before versions (one tree named
+//! after the namespace, holding the data only; every key gets a version, and the old tree is
+//! dropped afterwards).
 //!
 //! **Commits.** A commit reads the state and the version entries it needs, plans, and applies
 //! one batch, under a mutex per namespace shared by every handle of the database (sled's lock
@@ -37,7 +41,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Blocking;
 use crate::keys::check_key;
-use crate::versions::{self, decode_meta, Part, Parts, State, Write};
+use crate::versions::{self, Part, Parts, State, Write};
 use crate::{Batch, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
 
 const BACKEND: &str = "sled";
@@ -217,49 +221,62 @@ impl SledStore {
         Ok(store)
     }
 
-    /// Moves a namespace written before versions (a tree named after it, data only) into this
-    /// layout: one batch writes every key with a version (1, 2, ... in key order) and the state;
-    /// then the old tree is dropped (a crash before that leaves it to be dropped next time).
+    /// Moves a namespace from an earlier layout (module docs) into this one: one batch; then
+    /// the tree of a namespace written before versions is dropped (a crash before that leaves
+    /// it to be dropped next time).
     fn upgrade(&self) -> Result<()> {
-        let names = self.db.tree_names();
-        if !names
-            .iter()
-            .any(|n| n.as_ref() == self.namespace.as_bytes())
-        {
-            return Ok(());
-        }
-        let old = self.db.open_tree(&self.namespace).map_err(map_err)?;
         let _commit = self.lock()?;
+        let before_versions = self
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == self.namespace.as_bytes());
         if self.state()?.is_none() {
-            let entries = old
-                .iter()
-                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(map_err))
-                .collect::<Result<Vec<_>>>()?;
-            let plan = versions::upgrade_plan(entries.iter().map(|(k, _)| k.clone()));
-            let mut batch = sled::Batch::default();
-            for (key, value) in entries {
-                batch.insert(tagged(Part::Data, &key), value);
-            }
             let mut parts = SledParts {
                 tree: &self.tree,
-                batch,
+                batch: sled::Batch::default(),
             };
-            versions::apply_plan(
-                &mut parts,
-                plan,
-                State {
-                    last: u64::MAX,
-                    horizon: 0,
-                },
-            )?;
+            if self
+                .tree
+                .contains_key(tagged(Part::Log, versions::V1_STATE_KEY))
+                .map_err(map_err)?
+            {
+                let entries = self
+                    .tree
+                    .scan_prefix([tag(Part::Data)])
+                    .map(|r| {
+                        r.map(|(k, v)| (k[1..].to_vec(), v.to_vec()))
+                            .map_err(map_err)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                versions::upgrade_from_v1(&mut parts, entries)?;
+            } else if before_versions {
+                let old = self.db.open_tree(&self.namespace).map_err(map_err)?;
+                let entries = old
+                    .iter()
+                    .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(map_err))
+                    .collect::<Result<Vec<_>>>()?;
+                // The state is written even for an empty tree: it marks the move as done.
+                versions::apply_plan(
+                    &mut parts,
+                    versions::upgrade_plan(entries),
+                    State {
+                        last: u64::MAX,
+                        horizon: 0,
+                    },
+                )?;
+            } else {
+                return Ok(());
+            }
             self.tree.apply_batch(parts.batch).map_err(map_err)?;
             self.tree.flush().map_err(map_err)?;
         }
-        drop(old);
-        self.db
-            .drop_tree(self.namespace.as_bytes())
-            .map_err(map_err)?;
-        self.db.flush().map_err(map_err)?;
+        if before_versions {
+            self.db
+                .drop_tree(self.namespace.as_bytes())
+                .map_err(map_err)?;
+            self.db.flush().map_err(map_err)?;
+        }
         Ok(())
     }
 
@@ -308,12 +325,22 @@ impl SledStore {
             .transpose()
     }
 
-    fn get_part(&self, part: Part, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .tree
-            .get(tagged(part, key))
+    /// The value of `key` (its data entry without the version).
+    fn get_value(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.tree
+            .get(tagged(Part::Data, key))
             .map_err(map_err)?
-            .map(|v| v.to_vec()))
+            .map(|entry| versions::value_of(&entry))
+            .transpose()
+    }
+
+    /// The value and version of `key`.
+    fn get_versioned_value(&self, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
+        self.tree
+            .get(tagged(Part::Data, key))
+            .map_err(map_err)?
+            .map(|entry| versions::versioned_of(&entry))
+            .transpose()
     }
 
     /// Plans and applies one commit under the namespace's mutex; the flush is the caller's.
@@ -353,6 +380,14 @@ impl Parts for SledParts<'_> {
             .map(|v| v.to_vec()))
     }
 
+    fn data_version(&mut self, key: &[u8]) -> Result<Option<u64>> {
+        self.tree
+            .get(tagged(Part::Data, key))
+            .map_err(map_err)?
+            .map(|entry| versions::split_value(&entry).map(|(version, _)| version))
+            .transpose()
+    }
+
     fn apply(&mut self, write: Write) -> Result<()> {
         match write {
             Write::Put(part, key, value) => self.batch.insert(tagged(part, &key), value),
@@ -379,20 +414,13 @@ impl Parts for SledParts<'_> {
 impl KVStore for SledStore {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
-        self.get_part(Part::Data, key)
+        self.get_value(key)
     }
 
     async fn get_versioned(&self, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
         check_key(key)?;
-        // Under the commit mutex: the value and its version from the same commit.
-        let _commit = self.lock()?;
-        match (
-            self.get_part(Part::Data, key)?,
-            self.get_part(Part::Meta, key)?,
-        ) {
-            (Some(value), Some(meta)) => Ok(Some((value, decode_meta(&meta)?.version))),
-            _ => Ok(None),
-        }
+        // One entry holds both: no lock needed.
+        self.get_versioned_value(key)
     }
 
     async fn get_many_versioned(&self, keys: &[&[u8]]) -> Result<Vec<Option<(Vec<u8>, u64)>>> {
@@ -402,15 +430,7 @@ impl KVStore for SledStore {
         // Under the commit mutex: no commit of this namespace between two reads.
         let _commit = self.lock()?;
         keys.iter()
-            .map(|key| {
-                match (
-                    self.get_part(Part::Data, key)?,
-                    self.get_part(Part::Meta, key)?,
-                ) {
-                    (Some(value), Some(meta)) => Ok(Some((value, decode_meta(&meta)?.version))),
-                    _ => Ok(None),
-                }
-            })
+            .map(|key| self.get_versioned_value(key))
             .collect()
     }
 
@@ -420,9 +440,7 @@ impl KVStore for SledStore {
         }
         // Under the commit mutex, as get_many_versioned.
         let _commit = self.lock()?;
-        keys.iter()
-            .map(|key| self.get_part(Part::Data, key))
-            .collect()
+        keys.iter().map(|key| self.get_value(key)).collect()
     }
 
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
@@ -437,18 +455,11 @@ impl KVStore for SledStore {
         for entry in self.tree.range(start..end).take(limit) {
             let (k, key) = entry.map_err(map_err)?;
             let version = versions::decode_version_key(&k[1..])?;
-            let meta = self
-                .get_part(Part::Meta, &key)?
-                .map(|m| decode_meta(&m))
-                .transpose()?;
-            let value = match meta {
-                Some(m) if m.live => self.get_part(Part::Data, &key)?,
-                _ => None,
-            };
+            // A live key has a data entry; a tombstone has none.
             out.push(Change {
+                value: self.get_value(&key)?,
                 key: key.to_vec(),
                 version,
-                value,
             });
         }
         Ok(out)
@@ -472,8 +483,8 @@ impl KVStore for SledStore {
         self.range(&scan)
             .take(scan.limit.unwrap_or(usize::MAX))
             .map(|r| {
-                r.map(|(k, v)| (k[1..].to_vec(), v.to_vec()))
-                    .map_err(map_err)
+                let (k, v) = r.map_err(map_err)?;
+                Ok((k[1..].to_vec(), versions::value_of(&v)?))
             })
             .collect()
     }
