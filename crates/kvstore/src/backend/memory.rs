@@ -123,12 +123,11 @@ impl MemoryStore {
         let Some(ns) = data.get(&self.namespace) else {
             return Ok(Vec::new());
         };
-        Ok(ns
-            .data
+        ns.data
             .range(scan.bounds())
             .take(scan.limit.unwrap_or(usize::MAX))
             .map(|(k, v)| f(k, v))
-            .collect::<Result<_>>()?)
+            .collect()
     }
 }
 
