@@ -1,8 +1,8 @@
 //! What a batch of 1,000 writes under random keys (the vault's record keys are HMAC tags) costs
 //! on redb as the table grows, by layout: raw redb with one table (what the store wrote before
-//! versions), raw redb with the versions layout of this crate (data, a meta index keyed by the
-//! caller's key, a log keyed by version), raw redb with the version kept inline in the value
-//! (data and log only), and `RedbStore` itself. Each layout has its own file; the layouts take
+//! versions), raw redb with the first versioned layout of this crate (data, a meta index keyed
+//! by the caller's key, a log keyed by version), raw redb with the version kept inline in the
+//! value (data and log only: the layout `RedbStore` uses now), and `RedbStore` itself. Each layout has its own file; the layouts take
 //! turns within every round, so each round compares them at the same size. Run by
 //! `scripts/bench.sh writes`; it prints each layout's median and its median ratio to raw redb.
 
@@ -109,13 +109,13 @@ mod native {
         );
         let labels = [
             "raw redb, one table (before versions)",
-            "raw redb, versions layout (data+meta+log)",
+            "raw redb, first versioned layout (data+meta+log)",
             "raw redb, version inline (data+log)",
-            "RedbStore batch (versions layout)",
+            "RedbStore batch (version inline)",
         ];
         for (i, label) in labels.iter().enumerate() {
             println!(
-                "{label:44} {:>8.2} ms  ratio {:.2}",
+                "{label:50} {:>8.2} ms  ratio {:.2}",
                 median(times[i].clone()),
                 median(ratios[i].clone())
             );

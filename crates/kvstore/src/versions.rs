@@ -167,8 +167,8 @@ pub(crate) struct Plan {
 
 /// Plans a batch.
 ///
-/// `meta` holds the current version and liveness (or `None`: never written, or its tombstone
-/// pruned) of every key `ops` names and of every prune candidate's key; `candidates` are tombstones `(version, key)` at or below the prune cutoff,
+/// `current` gives the current version and liveness (or `None`: never written, or its
+/// tombstone pruned) of every key `ops` names and of every prune candidate's key; `candidates` are tombstones `(version, key)` at or below the prune cutoff,
 /// oldest first, as read in the same transaction.
 ///
 /// # Errors
@@ -177,14 +177,13 @@ pub(crate) struct Plan {
 /// batch, in the batch's order), [`Error::KeyExists`] for a create meeting a live key (checked
 /// in order, seeing the batch's earlier operations). Nothing is planned then.
 pub(crate) fn plan(
-    ops: Vec<BatchOp>,
+    ops: &[BatchOp],
     state: State,
-    meta: &HashMap<Vec<u8>, Option<Meta>>,
+    current: impl Fn(&[u8]) -> Option<Meta>,
     candidates: &[(u64, Vec<u8>)],
     retention: u64,
 ) -> Result<Plan> {
-    let current = |key: &[u8]| meta.get(key).copied().flatten();
-    for op in &ops {
+    for op in ops {
         if let BatchOp::Require { key, expect } = op {
             let found = current(key);
             let ok = match expect {
@@ -202,10 +201,11 @@ pub(crate) fn plan(
         }
     }
 
-    let mut staged: HashMap<Vec<u8>, Option<Meta>> = HashMap::new();
-    let mut writes = Vec::with_capacity(ops.len() * 4);
+    // What the batch's earlier operations made of a key, borrowed from the operations.
+    let mut staged: HashMap<&[u8], Option<Meta>> = HashMap::with_capacity(ops.len());
+    let mut writes = Vec::with_capacity(ops.len() * 2);
     let mut state = state;
-    let staged_meta = |staged: &HashMap<Vec<u8>, Option<Meta>>, key: &[u8]| match staged.get(key) {
+    let staged_meta = |staged: &HashMap<&[u8], Option<Meta>>, key: &[u8]| match staged.get(key) {
         Some(m) => *m,
         None => current(key),
     };
@@ -213,15 +213,15 @@ pub(crate) fn plan(
         let (key, value) = match op {
             BatchOp::Require { .. } => continue,
             BatchOp::Create { key, value } => {
-                if staged_meta(&staged, &key).is_some_and(|m| m.live) {
-                    return Err(Error::KeyExists { key });
+                if staged_meta(&staged, key).is_some_and(|m| m.live) {
+                    return Err(Error::KeyExists { key: key.clone() });
                 }
-                (key, Some(value))
+                (key.as_slice(), Some(value.as_slice()))
             }
-            BatchOp::Set { key, value } => (key, Some(value)),
-            BatchOp::Delete { key } => (key, None),
+            BatchOp::Set { key, value } => (key.as_slice(), Some(value.as_slice())),
+            BatchOp::Delete { key } => (key.as_slice(), None),
         };
-        let old = staged_meta(&staged, &key);
+        let old = staged_meta(&staged, key);
         if value.is_none() && !old.is_some_and(|m| m.live) {
             // Deleting what is absent changes nothing, and gets no version.
             continue;
@@ -239,7 +239,7 @@ pub(crate) fn plan(
                     version_key(old.version).to_vec(),
                 ));
                 if value.is_some() {
-                    writes.push(Write::Delete(Part::Meta, key.clone()));
+                    writes.push(Write::Delete(Part::Meta, key.to_vec()));
                 }
             }
         }
@@ -248,23 +248,27 @@ pub(crate) fn plan(
         match value {
             Some(value) => writes.push(Write::Put(
                 Part::Data,
-                key.clone(),
-                encode_value(version, &value),
+                key.to_vec(),
+                encode_value(version, value),
             )),
             None => {
-                writes.push(Write::Delete(Part::Data, key.clone()));
+                writes.push(Write::Delete(Part::Data, key.to_vec()));
                 writes.push(Write::Put(
                     Part::Tombs,
                     version_key(version).to_vec(),
-                    key.clone(),
+                    key.to_vec(),
                 ));
-                writes.push(Write::Put(Part::Meta, key.clone(), entry.encode().to_vec()));
+                writes.push(Write::Put(
+                    Part::Meta,
+                    key.to_vec(),
+                    entry.encode().to_vec(),
+                ));
             }
         }
         writes.push(Write::Put(
             Part::Log,
             version_key(version).to_vec(),
-            key.clone(),
+            key.to_vec(),
         ));
         staged.insert(key, Some(entry));
     }
@@ -286,7 +290,7 @@ pub(crate) fn plan(
         writes.push(Write::Delete(Part::Tombs, version_key(*version).to_vec()));
         writes.push(Write::Delete(Part::Log, version_key(*version).to_vec()));
         writes.push(Write::Delete(Part::Meta, key.clone()));
-        staged.insert(key.clone(), None);
+        staged.insert(key.as_slice(), None);
         state.horizon = state.horizon.max(*version);
     }
     Ok(Plan { writes, state })
@@ -443,15 +447,20 @@ pub(crate) fn read_state(parts: &mut impl Parts) -> Result<State> {
 pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) -> Result<u64> {
     let state = read_state(parts)?;
     let candidates = parts.tombs_upto(state.prune_cutoff(retention), PRUNE_PER_COMMIT)?;
-    let mut meta: HashMap<Vec<u8>, Option<Meta>> = HashMap::new();
+    let mut meta: HashMap<&[u8], Option<Meta>> = HashMap::with_capacity(ops.len());
     let keys = keys_of(&ops).chain(candidates.iter().map(|(_, k)| k.as_slice()));
     for key in keys {
-        if !meta.contains_key(key) {
-            let found = read_meta(parts, key)?;
-            meta.insert(key.to_vec(), found);
+        if let std::collections::hash_map::Entry::Vacant(slot) = meta.entry(key) {
+            slot.insert(read_meta(parts, key)?);
         }
     }
-    let plan = plan(ops, state, &meta, &candidates, retention)?;
+    let plan = plan(
+        &ops,
+        state,
+        |key| meta.get(key).copied().flatten(),
+        &candidates,
+        retention,
+    )?;
     let last = plan.state.last;
     apply_plan(parts, plan, state)?;
     Ok(last)
@@ -523,7 +532,13 @@ mod tests {
                 expect: Expect::Version(3),
             },
         ];
-        match plan(ops, State::default(), &meta, &[], 10) {
+        match plan(
+            &ops,
+            State::default(),
+            |k| meta.get(k).copied().flatten(),
+            &[],
+            10,
+        ) {
             Err(Error::Conflict {
                 key,
                 current: Some(4),
@@ -535,9 +550,9 @@ mod tests {
 
     #[test]
     fn versions_increase_per_written_key_and_prune_old_tombstones() {
-        let meta = HashMap::new();
+        let meta: HashMap<Vec<u8>, Option<Meta>> = HashMap::new();
         let p = plan(
-            vec![
+            &[
                 set(b"a", b"1"),
                 set(b"b", b"2"),
                 BatchOp::Delete {
@@ -548,7 +563,7 @@ mod tests {
                 last: 5,
                 horizon: 0,
             },
-            &meta,
+            |k| meta.get(k).copied().flatten(),
             &[],
             10,
         )
@@ -571,12 +586,12 @@ mod tests {
             }),
         );
         let p = plan(
-            vec![set(b"u", b"back")],
+            &[set(b"u", b"back")],
             State {
                 last: 20,
                 horizon: 0,
             },
-            &meta,
+            |k| meta.get(k).copied().flatten(),
             &[(2, b"t".to_vec()), (3, b"u".to_vec())],
             10,
         )

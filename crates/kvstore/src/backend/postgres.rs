@@ -413,7 +413,13 @@ impl PostgresStore {
             meta.insert(key, Some(Meta { version, live }));
         }
         // A failed precondition or create returns here: the transaction rolls back on drop.
-        let plan = versions::plan(ops, state, &meta, &candidates, self.retention)?;
+        let plan = versions::plan(
+            &ops,
+            state,
+            |key| meta.get(key).copied().flatten(),
+            &candidates,
+            self.retention,
+        )?;
 
         // The plan's writes, folded into rows: each key's final version and value (or
         // tombstone), and the keys whose tombstone was pruned.
