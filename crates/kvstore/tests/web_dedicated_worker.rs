@@ -7,6 +7,9 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_dedicated_worker);
 #[path = "web/suite.rs"]
 mod suite;
 
+#[path = "layout_v1/mod.rs"]
+mod layout_v1;
+
 mod opfs {
     use kvstore::testing::stores::{opfs, unique_name};
     use kvstore::{Error, KVStore, RedbStore};
@@ -50,6 +53,69 @@ mod opfs {
         assert_eq!(fresh.get(b"k").await.unwrap(), None, "deleted");
         drop(fresh);
         RedbStore::delete_opfs(&name).await.unwrap();
+    }
+
+    /// Writes `bytes` as OPFS file `name` of this origin (replacing it).
+    async fn write_opfs_file(name: &str, bytes: &[u8]) {
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen_futures::JsFuture;
+        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let dir: web_sys::FileSystemDirectoryHandle =
+            JsFuture::from(scope.navigator().storage().get_directory())
+                .await
+                .unwrap()
+                .unchecked_into();
+        let options = web_sys::FileSystemGetFileOptions::new();
+        options.set_create(true);
+        let file: web_sys::FileSystemFileHandle =
+            JsFuture::from(dir.get_file_handle_with_options(name, &options))
+                .await
+                .unwrap()
+                .unchecked_into();
+        let handle: web_sys::FileSystemSyncAccessHandle =
+            JsFuture::from(file.create_sync_access_handle())
+                .await
+                .unwrap()
+                .unchecked_into();
+        handle.truncate_with_u32(0).unwrap();
+        let at = web_sys::FileSystemReadWriteOptions::new();
+        at.set_at(0.0);
+        let written = handle.write_with_u8_array_and_options(bytes, &at).unwrap();
+        assert_eq!(written as usize, bytes.len());
+        handle.flush().unwrap();
+        handle.close();
+    }
+
+    /// The redb files of `tests/fixtures/layout-v1`, written natively by the first versioned
+    /// layout's code, put into OPFS as they are: opened over OPFS they are upgraded in place
+    /// (for the logged one, after its write-ahead log's records are applied), as natively.
+    #[wasm_bindgen_test]
+    async fn a_store_in_the_first_versioned_layout_is_upgraded_in_place() {
+        use crate::layout_v1::{check_first_layout, check_first_layout_reopened};
+        let fixtures: [(&str, &[u8], Option<&[u8]>); 2] = [
+            (
+                "plain",
+                include_bytes!("fixtures/layout-v1/redb-v1.redb"),
+                None,
+            ),
+            (
+                "logged",
+                include_bytes!("fixtures/layout-v1/redb-v1-logged.redb"),
+                Some(include_bytes!("fixtures/layout-v1/redb-v1-logged.redb.wal")),
+            ),
+        ];
+        for (what, db, log) in fixtures {
+            let name = unique_name(&format!("opfs-layout-v1-{what}"));
+            write_opfs_file(&name, db).await;
+            if let Some(log) = log {
+                write_opfs_file(&format!("{name}.wal"), log).await;
+            }
+            let store = RedbStore::open_opfs(&name).await.unwrap();
+            check_first_layout(&store).await;
+            drop(store);
+            check_first_layout_reopened(&RedbStore::open_opfs(&name).await.unwrap()).await;
+            RedbStore::delete_opfs(&name).await.unwrap();
+        }
     }
 
     #[wasm_bindgen_test]
