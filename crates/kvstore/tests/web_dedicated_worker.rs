@@ -92,7 +92,9 @@ mod opfs {
     #[wasm_bindgen_test]
     async fn a_store_in_the_first_versioned_layout_is_upgraded_in_place() {
         use crate::layout_v1::{check_first_layout, check_first_layout_reopened};
-        let fixtures: [(&str, &[u8], Option<&[u8]>); 2] = [
+        /// A fixture: its name here, the database file, its write-ahead log if it has one.
+        type Fixture = (&'static str, &'static [u8], Option<&'static [u8]>);
+        let fixtures: [Fixture; 2] = [
             (
                 "plain",
                 include_bytes!("fixtures/layout-v1/redb-v1.redb"),
