@@ -203,8 +203,9 @@ pub trait KVStore: MaybeSend + MaybeSync {
 
     /// The values of every key of `keys`, in their order, read together as
     /// [`get_many_versioned`](Self::get_many_versioned) reads them (one consistent snapshot
-    /// where the backend has one), without their versions. On redb, sled and memory that
-    /// skips each key's version entry: use it where no version is needed.
+    /// where the backend has one), without their versions: use it where no version is needed
+    /// (on the backends of this crate a version is stored with its value, so the two cost the
+    /// same; a store keeping versions apart can skip them here).
     ///
     /// # Errors
     ///
