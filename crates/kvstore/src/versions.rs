@@ -158,18 +158,37 @@ pub(crate) enum Write {
     Delete(Part, Vec<u8>),
 }
 
-/// What a batch does to a namespace: the writes in order, and the new state.
+/// What a batch does to a namespace: the writes in order, the values written without reading
+/// their keys first, and the new state.
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub(crate) writes: Vec<Write>,
+    /// Data entries `(key, version ‖ value)` of keys the batch only sets, once, without a
+    /// precondition ([`Current::Unread`]): written after `writes` by [`apply_plan`], which then
+    /// removes the feed entry (and tombstone) their previous entry left.
+    pub(crate) blind: Vec<(Vec<u8>, Vec<u8>)>,
     pub(crate) state: State,
+}
+
+/// A key's version and liveness as a commit knows it before planning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Current {
+    /// Read in the commit's transaction: its version and liveness, or `None` (never written,
+    /// or its tombstone pruned).
+    Known(Option<Meta>),
+    /// Not read: a key the batch only sets, once, without a precondition, and not a prune
+    /// candidate. Nothing in the plan depends on its previous entry, which is dealt with when
+    /// the new value is written (a B-tree lookup per key saved on redb, whose insert returns
+    /// the value it replaces).
+    Unread,
 }
 
 /// Plans a batch.
 ///
-/// `current` gives the current version and liveness (or `None`: never written, or its
-/// tombstone pruned) of every key `ops` names and of every prune candidate's key; `candidates` are tombstones `(version, key)` at or below the prune cutoff,
-/// oldest first, as read in the same transaction.
+/// `lookup` gives what the commit knows of every key `ops` names and of every prune candidate's
+/// key ([`Current::Unread`] only for a key set once by `ops`, with no other operation on it,
+/// and not a candidate); `candidates` are tombstones `(version, key)` at or below the prune
+/// cutoff, oldest first, as read in the same transaction.
 ///
 /// # Errors
 ///
@@ -179,13 +198,20 @@ pub(crate) struct Plan {
 pub(crate) fn plan(
     ops: &[BatchOp],
     state: State,
-    current: impl Fn(&[u8]) -> Option<Meta>,
+    lookup: impl Fn(&[u8]) -> Current,
     candidates: &[(u64, Vec<u8>)],
     retention: u64,
 ) -> Result<Plan> {
+    let current = |key: &[u8]| match lookup(key) {
+        Current::Known(meta) => Ok(meta),
+        Current::Unread => Err(Error::backend(
+            "kvstore",
+            "a commit was planned without reading a key it depends on",
+        )),
+    };
     for op in ops {
         if let BatchOp::Require { key, expect } = op {
-            let found = current(key);
+            let found = current(key)?;
             let ok = match expect {
                 Expect::Absent => !found.is_some_and(|m| m.live),
                 Expect::Present => found.is_some_and(|m| m.live),
@@ -204,16 +230,17 @@ pub(crate) fn plan(
     // What the batch's earlier operations made of a key, borrowed from the operations.
     let mut staged: HashMap<&[u8], Option<Meta>> = HashMap::with_capacity(ops.len());
     let mut writes = Vec::with_capacity(ops.len() * 2);
+    let mut blind = Vec::new();
     let mut state = state;
     let staged_meta = |staged: &HashMap<&[u8], Option<Meta>>, key: &[u8]| match staged.get(key) {
-        Some(m) => *m,
+        Some(m) => Ok(*m),
         None => current(key),
     };
     for op in ops {
         let (key, value) = match op {
             BatchOp::Require { .. } => continue,
             BatchOp::Create { key, value } => {
-                if staged_meta(&staged, key).is_some_and(|m| m.live) {
+                if staged_meta(&staged, key)?.is_some_and(|m| m.live) {
                     return Err(Error::KeyExists { key: key.clone() });
                 }
                 (key.as_slice(), Some(value.as_slice()))
@@ -221,7 +248,30 @@ pub(crate) fn plan(
             BatchOp::Set { key, value } => (key.as_slice(), Some(value.as_slice())),
             BatchOp::Delete { key } => (key.as_slice(), None),
         };
-        let old = staged_meta(&staged, key);
+        if let (Some(value), Current::Unread) = (value, lookup(key)) {
+            if !staged.contains_key(key) {
+                state.last = state
+                    .last
+                    .checked_add(1)
+                    .ok_or_else(|| Error::Corrupted("version counter overflow".into()))?;
+                let version = state.last;
+                blind.push((key.to_vec(), encode_value(version, value)));
+                writes.push(Write::Put(
+                    Part::Log,
+                    version_key(version).to_vec(),
+                    key.to_vec(),
+                ));
+                staged.insert(
+                    key,
+                    Some(Meta {
+                        version,
+                        live: true,
+                    }),
+                );
+                continue;
+            }
+        }
+        let old = staged_meta(&staged, key)?;
         if value.is_none() && !old.is_some_and(|m| m.live) {
             // Deleting what is absent changes nothing, and gets no version.
             continue;
@@ -279,7 +329,7 @@ pub(crate) fn plan(
             break;
         }
         // Still this tombstone (the batch may have written the key again)?
-        if staged_meta(&staged, key)
+        if staged_meta(&staged, key)?
             != Some(Meta {
                 version: *version,
                 live: false,
@@ -293,12 +343,11 @@ pub(crate) fn plan(
         staged.insert(key.as_slice(), None);
         state.horizon = state.horizon.max(*version);
     }
-    Ok(Plan { writes, state })
-}
-
-/// The keys whose meta [`plan`] needs for `ops`.
-pub(crate) fn keys_of(ops: &[BatchOp]) -> impl Iterator<Item = &[u8]> {
-    ops.iter().map(BatchOp::key)
+    Ok(Plan {
+        writes,
+        blind,
+        state,
+    })
 }
 
 /// Refuses a feed request older than the horizon.
@@ -337,7 +386,11 @@ pub(crate) fn upgrade_plan(entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>
         ));
         writes.push(Write::Put(Part::Log, version_key(state.last).to_vec(), key));
     }
-    Plan { writes, state }
+    Plan {
+        writes,
+        blind: Vec::new(),
+        state,
+    }
 }
 
 /// Moves a namespace from the first versioned layout to this one, through `parts` (one
@@ -397,6 +450,12 @@ pub(crate) trait Parts {
     fn data_version(&mut self, key: &[u8]) -> Result<Option<u64>>;
     /// Applies one write.
     fn apply(&mut self, write: Write) -> Result<()>;
+    /// Writes `key`'s data entry and returns the version of the entry it replaced, if any.
+    fn put_data(&mut self, key: Vec<u8>, entry: Vec<u8>) -> Result<Option<u64>> {
+        let old = self.data_version(&key)?;
+        self.apply(Write::Put(Part::Data, key, entry))?;
+        Ok(old)
+    }
     /// Up to `limit` tombstones `(version, key)` at or below `cutoff`, oldest first (engines
     /// that cannot range inside a transaction read them just before it; [`plan`] checks each
     /// against the meta read inside).
@@ -447,17 +506,32 @@ pub(crate) fn read_state(parts: &mut impl Parts) -> Result<State> {
 pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) -> Result<u64> {
     let state = read_state(parts)?;
     let candidates = parts.tombs_upto(state.prune_cutoff(retention), PRUNE_PER_COMMIT)?;
-    let mut meta: HashMap<&[u8], Option<Meta>> = HashMap::with_capacity(ops.len());
-    let keys = keys_of(&ops).chain(candidates.iter().map(|(_, k)| k.as_slice()));
-    for key in keys {
-        if let std::collections::hash_map::Entry::Vacant(slot) = meta.entry(key) {
-            slot.insert(read_meta(parts, key)?);
-        }
+    // Which keys to read: all but those only set, once (`Current::Unread`).
+    let mut blind: HashMap<&[u8], bool> = HashMap::with_capacity(ops.len());
+    for op in &ops {
+        let set = matches!(op, BatchOp::Set { .. });
+        blind
+            .entry(op.key())
+            .and_modify(|b| *b = false)
+            .or_insert(set);
+    }
+    for (_, key) in &candidates {
+        blind.insert(key, false);
+    }
+    let mut meta: HashMap<&[u8], Current> = HashMap::with_capacity(blind.len());
+    for (key, blind) in blind {
+        let known = if blind {
+            Current::Unread
+        } else {
+            Current::Known(read_meta(parts, key)?)
+        };
+        meta.insert(key, known);
     }
     let plan = plan(
         &ops,
         state,
-        |key| meta.get(key).copied().flatten(),
+        // Every key of `ops` and `candidates` is in `meta`.
+        |key| meta.get(key).copied().unwrap_or(Current::Unread),
         &candidates,
         retention,
     )?;
@@ -466,10 +540,27 @@ pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) 
     Ok(last)
 }
 
-/// Applies a plan's writes and, if it changed, its state.
+/// Applies a plan's writes, its blind data entries (each followed by the removal of the feed
+/// entry, and tombstone, of the entry it replaced) and, if it changed, its state.
 pub(crate) fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State) -> Result<()> {
     for write in plan.writes {
         parts.apply(write)?;
+    }
+    for (key, entry) in plan.blind {
+        if let Some(old) = parts.put_data(key.clone(), entry)? {
+            parts.apply(Write::Delete(Part::Log, version_key(old).to_vec()))?;
+        } else if let Some(tomb) = parts.get(Part::Meta, &key)?.as_deref().map(decode_meta) {
+            let tomb = tomb?;
+            if tomb.live {
+                return Err(Error::Corrupted(
+                    "a live version entry without a value".into(),
+                ));
+            }
+            let tomb = version_key(tomb.version).to_vec();
+            parts.apply(Write::Delete(Part::Tombs, tomb.clone()))?;
+            parts.apply(Write::Delete(Part::Log, tomb))?;
+            parts.apply(Write::Delete(Part::Meta, key))?;
+        }
     }
     if plan.state != before {
         parts.apply(Write::Put(
@@ -535,7 +626,7 @@ mod tests {
         match plan(
             &ops,
             State::default(),
-            |k| meta.get(k).copied().flatten(),
+            |k| Current::Known(meta.get(k).copied().flatten()),
             &[],
             10,
         ) {
@@ -563,7 +654,7 @@ mod tests {
                 last: 5,
                 horizon: 0,
             },
-            |k| meta.get(k).copied().flatten(),
+            |k| Current::Known(meta.get(k).copied().flatten()),
             &[],
             10,
         )
@@ -591,7 +682,7 @@ mod tests {
                 last: 20,
                 horizon: 0,
             },
-            |k| meta.get(k).copied().flatten(),
+            |k| Current::Known(meta.get(k).copied().flatten()),
             &[(2, b"t".to_vec()), (3, b"u".to_vec())],
             10,
         )

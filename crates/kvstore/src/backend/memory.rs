@@ -56,6 +56,13 @@ impl Parts for Namespace {
         Ok(())
     }
 
+    fn put_data(&mut self, key: Vec<u8>, entry: Vec<u8>) -> Result<Option<u64>> {
+        self.data
+            .insert(key, entry)
+            .map(|old| versions::split_value(&old).map(|(version, _)| version))
+            .transpose()
+    }
+
     fn tombs_upto(&mut self, cutoff: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
         self.tombs
             .range(..=versions::version_key(cutoff).to_vec())

@@ -387,7 +387,7 @@ impl PostgresStore {
             ))
         })
         .collect::<Result<_>>()?;
-        let mut named: Vec<Vec<u8>> = versions::keys_of(&ops).map(<[u8]>::to_vec).collect();
+        let mut named: Vec<Vec<u8>> = ops.iter().map(|op| op.key().to_vec()).collect();
         named.extend(candidates.iter().map(|(_, k)| k.clone()));
         named.sort();
         named.dedup();
@@ -416,7 +416,7 @@ impl PostgresStore {
         let plan = versions::plan(
             &ops,
             state,
-            |key| meta.get(key).copied().flatten(),
+            |key| versions::Current::Known(meta.get(key).copied().flatten()),
             &candidates,
             self.retention,
         )?;
@@ -426,7 +426,13 @@ impl PostgresStore {
         let mut values: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
         let mut rows: HashMap<Vec<u8>, Meta> = HashMap::new();
         let mut pruned: HashSet<Vec<u8>> = HashSet::new();
-        for write in plan.writes {
+        // Every key was read, so nothing is blind; were it, a row's upsert replaces whatever
+        // the key held.
+        let blind = plan
+            .blind
+            .into_iter()
+            .map(|(k, e)| Write::Put(Part::Data, k, e));
+        for write in plan.writes.into_iter().chain(blind) {
             match write {
                 Write::Put(Part::Data, key, entry) => {
                     let (version, value) = versions::split_value(&entry)?;

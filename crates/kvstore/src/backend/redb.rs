@@ -644,6 +644,20 @@ impl Parts for RedbParts<'_> {
         Ok(())
     }
 
+    fn put_data(&mut self, key: Vec<u8>, entry: Vec<u8>) -> Result<Option<u64>> {
+        // redb's insert returns the entry it replaced: no lookup before it.
+        let old = self
+            .data
+            .insert(key.as_slice(), entry.as_slice())
+            .map_err(map_err)?
+            .map(|old| versions::split_value(old.value()).map(|(version, _)| version))
+            .transpose()?;
+        if let Some(recorder) = &mut self.recorder {
+            recorder.record(&Write::Put(Part::Data, key, entry));
+        }
+        Ok(old)
+    }
+
     fn tombs_upto(&mut self, cutoff: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
         let cutoff = versions::version_key(cutoff);
         self.tombs
