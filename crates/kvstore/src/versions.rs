@@ -14,9 +14,12 @@
 //!   tombstone), 16 bytes, in the log part under [`STATE_KEY`].
 //!
 //! A backend reads, inside its write transaction, the state, the version of every key a batch
-//! touches (from its data entry, or its tombstone) and a few prune candidates; [`plan`] turns
-//! that into the writes to apply (and the typed error when a precondition or a create fails);
-//! the backend applies them in the same transaction. Reads of values go through [`value_of`]
+//! checks, creates, deletes or writes more than once (from its data entry, or its tombstone)
+//! and a few prune candidates; [`plan`] turns that into the writes to apply (and the typed
+//! error when a precondition or a create fails); the backend applies them in the same
+//! transaction. A key the batch only sets, once, is not read first: its new data entry is
+//! written and the entry it replaced tells which feed entry (and tombstone) to remove
+//! ([`Current::Unread`], [`apply_plan`]). Reads of values go through [`value_of`]
 //! and [`versioned_of`], reads of the feed through [`check_since`].
 //!
 //! **Earlier layouts.** The first versioned layout (kvstore before 2026-11-28) kept
@@ -163,11 +166,32 @@ pub(crate) enum Write {
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub(crate) writes: Vec<Write>,
-    /// Data entries `(key, version ‖ value)` of keys the batch only sets, once, without a
-    /// precondition ([`Current::Unread`]): written after `writes` by [`apply_plan`], which then
-    /// removes the feed entry (and tombstone) their previous entry left.
-    pub(crate) blind: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Data entries of keys not read before planning ([`Current::Unread`],
+    /// [`Current::Deferred`]): written after `writes` by [`apply_plan`], which then checks a
+    /// deferred precondition against the entry replaced and removes the feed entry (and
+    /// tombstone) it left.
+    pub(crate) blind: Vec<Blind>,
     pub(crate) state: State,
+}
+
+/// A data entry written without reading its key first.
+#[derive(Debug)]
+pub(crate) struct Blind {
+    pub(crate) key: Vec<u8>,
+    /// Version ‖ value.
+    pub(crate) entry: Vec<u8>,
+    /// The key's precondition, checked against the entry the write replaces, and the index of
+    /// its `Require` in the batch (the first failure in the batch's order is reported).
+    pub(crate) expect: Option<(Expect, usize)>,
+}
+
+/// Whether `expect` holds for a key whose live version is `live` (`None`: absent or deleted).
+fn holds(expect: Expect, live: Option<u64>) -> bool {
+    match expect {
+        Expect::Absent => live.is_none(),
+        Expect::Present => live.is_some(),
+        Expect::Version(v) => live == Some(v),
+    }
 }
 
 /// A key's version and liveness as a commit knows it before planning.
@@ -181,6 +205,11 @@ pub(crate) enum Current {
     /// the new value is written (a B-tree lookup per key saved on redb, whose insert returns
     /// the value it replaces).
     Unread,
+    /// Not read: a key the batch sets once and checks once (this precondition), nothing else,
+    /// not a prune candidate, on a backend whose failed commit writes nothing
+    /// ([`Parts::checks_at_write`]). The precondition is checked against the entry the write
+    /// replaces; if it fails, the commit fails with the same [`Error::Conflict`].
+    Deferred(Expect),
 }
 
 /// Plans a batch.
@@ -204,20 +233,20 @@ pub(crate) fn plan(
 ) -> Result<Plan> {
     let current = |key: &[u8]| match lookup(key) {
         Current::Known(meta) => Ok(meta),
-        Current::Unread => Err(Error::backend(
+        Current::Unread | Current::Deferred(_) => Err(Error::backend(
             "kvstore",
             "a commit was planned without reading a key it depends on",
         )),
     };
-    for op in ops {
+    let mut deferred_at: HashMap<&[u8], usize> = HashMap::new();
+    for (at, op) in ops.iter().enumerate() {
         if let BatchOp::Require { key, expect } = op {
+            if let Current::Deferred(_) = lookup(key) {
+                deferred_at.insert(key, at);
+                continue;
+            }
             let found = current(key)?;
-            let ok = match expect {
-                Expect::Absent => !found.is_some_and(|m| m.live),
-                Expect::Present => found.is_some_and(|m| m.live),
-                Expect::Version(v) => found.is_some_and(|m| m.live && m.version == *v),
-            };
-            if !ok {
+            if !holds(*expect, found.filter(|m| m.live).map(|m| m.version)) {
                 return Err(Error::Conflict {
                     key: key.clone(),
                     expected: *expect,
@@ -248,14 +277,23 @@ pub(crate) fn plan(
             BatchOp::Set { key, value } => (key.as_slice(), Some(value.as_slice())),
             BatchOp::Delete { key } => (key.as_slice(), None),
         };
-        if let (Some(value), Current::Unread) = (value, lookup(key)) {
+        let expect = match lookup(key) {
+            Current::Known(_) => None,
+            Current::Unread => Some(None),
+            Current::Deferred(expect) => Some(Some((expect, deferred_at[key]))),
+        };
+        if let (Some(value), Some(expect)) = (value, expect) {
             if !staged.contains_key(key) {
                 state.last = state
                     .last
                     .checked_add(1)
                     .ok_or_else(|| Error::Corrupted("version counter overflow".into()))?;
                 let version = state.last;
-                blind.push((key.to_vec(), encode_value(version, value)));
+                blind.push(Blind {
+                    key: key.to_vec(),
+                    entry: encode_value(version, value),
+                    expect,
+                });
                 writes.push(Write::Put(
                     Part::Log,
                     version_key(version).to_vec(),
@@ -450,6 +488,12 @@ pub(crate) trait Parts {
     fn data_version(&mut self, key: &[u8]) -> Result<Option<u64>>;
     /// Applies one write.
     fn apply(&mut self, write: Write) -> Result<()>;
+    /// Whether a commit whose writes fail part way writes nothing (writes gather in a
+    /// transaction or a batch dropped on error), so that a precondition may be checked while
+    /// writing ([`Current::Deferred`]).
+    fn checks_at_write(&self) -> bool {
+        false
+    }
     /// Writes `key`'s data entry and returns the version of the entry it replaced, if any.
     fn put_data(&mut self, key: Vec<u8>, entry: Vec<u8>) -> Result<Option<u64>> {
         let old = self.data_version(&key)?;
@@ -506,48 +550,103 @@ pub(crate) fn read_state(parts: &mut impl Parts) -> Result<State> {
 pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) -> Result<u64> {
     let state = read_state(parts)?;
     let candidates = parts.tombs_upto(state.prune_cutoff(retention), PRUNE_PER_COMMIT)?;
-    // Which keys to read: all but those only set, once (`Current::Unread`).
-    let mut blind: HashMap<&[u8], bool> = HashMap::with_capacity(ops.len());
+    // Which keys to read first: all but those only set, once (`Current::Unread`), and, where
+    // the backend allows it, those set once and checked once (`Current::Deferred`).
+    #[derive(Default)]
+    struct Uses {
+        sets: usize,
+        expects: Vec<Expect>,
+        other: bool,
+    }
+    let mut uses: HashMap<&[u8], Uses> = HashMap::with_capacity(ops.len());
     for op in &ops {
-        let set = matches!(op, BatchOp::Set { .. });
-        blind
-            .entry(op.key())
-            .and_modify(|b| *b = false)
-            .or_insert(set);
+        let entry = uses.entry(op.key()).or_default();
+        match op {
+            BatchOp::Set { .. } => entry.sets += 1,
+            BatchOp::Require { expect, .. } => entry.expects.push(*expect),
+            _ => entry.other = true,
+        }
     }
     for (_, key) in &candidates {
-        blind.insert(key, false);
+        uses.entry(key).or_default().other = true;
     }
-    let mut meta: HashMap<&[u8], Current> = HashMap::with_capacity(blind.len());
-    for (key, blind) in blind {
-        let known = if blind {
-            Current::Unread
-        } else {
-            Current::Known(read_meta(parts, key)?)
+    let defer = parts.checks_at_write();
+    let mut meta: HashMap<&[u8], Current> = HashMap::with_capacity(uses.len());
+    let mut deferred = Vec::new();
+    for (key, uses) in uses {
+        let known = match (uses.sets, uses.expects.as_slice(), uses.other) {
+            (1, [], false) => Current::Unread,
+            (1, [expect], false) if defer => {
+                deferred.push(key);
+                Current::Deferred(*expect)
+            }
+            _ => Current::Known(read_meta(parts, key)?),
         };
         meta.insert(key, known);
     }
-    let plan = plan(
+    let mut planned = plan(
         &ops,
         state,
         // Every key of `ops` and `candidates` is in `meta`.
         |key| meta.get(key).copied().unwrap_or(Current::Unread),
         &candidates,
         retention,
-    )?;
+    );
+    if planned.is_err() && !deferred.is_empty() {
+        // A deferred precondition may fail before this error in the batch's order (every
+        // precondition is checked before any create): plan again with every key read
+        // (nothing is written yet).
+        for key in deferred {
+            let known = Current::Known(read_meta(parts, key)?);
+            meta.insert(key, known);
+        }
+        planned = plan(
+            &ops,
+            state,
+            |key| meta.get(key).copied().unwrap_or(Current::Unread),
+            &candidates,
+            retention,
+        );
+    }
+    let plan = planned?;
     let last = plan.state.last;
     apply_plan(parts, plan, state)?;
     Ok(last)
 }
 
-/// Applies a plan's writes, its blind data entries (each followed by the removal of the feed
-/// entry, and tombstone, of the entry it replaced) and, if it changed, its state.
+/// Applies a plan's writes, its blind data entries (each followed by the check of its deferred
+/// precondition, and the removal of the feed entry, and tombstone, of the entry it replaced)
+/// and, if it changed, its state.
+///
+/// # Errors
+///
+/// [`Error::Conflict`] for a deferred precondition that fails (only on backends whose failed
+/// commit writes nothing), and any failure of `parts`.
 pub(crate) fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State) -> Result<()> {
     for write in plan.writes {
         parts.apply(write)?;
     }
-    for (key, entry) in plan.blind {
-        if let Some(old) = parts.put_data(key.clone(), entry)? {
+    // The failed deferred precondition first in the batch's order: (its index, the error).
+    let mut failed: Option<(usize, Error)> = None;
+    for Blind { key, entry, expect } in plan.blind {
+        let old = parts.put_data(key.clone(), entry)?;
+        if let Some((expect, at)) = expect {
+            if !holds(expect, old) {
+                if failed.as_ref().is_none_or(|(first, _)| at < *first) {
+                    let error = Error::Conflict {
+                        key,
+                        expected: expect,
+                        current: old,
+                    };
+                    failed = Some((at, error));
+                }
+                continue;
+            }
+        }
+        if failed.is_some() {
+            continue; // The commit fails: no need to tidy.
+        }
+        if let Some(old) = old {
             parts.apply(Write::Delete(Part::Log, version_key(old).to_vec()))?;
         } else if let Some(tomb) = parts.get(Part::Meta, &key)?.as_deref().map(decode_meta) {
             let tomb = tomb?;
@@ -561,6 +660,9 @@ pub(crate) fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State) -> R
             parts.apply(Write::Delete(Part::Log, tomb))?;
             parts.apply(Write::Delete(Part::Meta, key))?;
         }
+    }
+    if let Some((_, error)) = failed {
+        return Err(error);
     }
     if plan.state != before {
         parts.apply(Write::Put(

@@ -431,7 +431,7 @@ impl PostgresStore {
         let blind = plan
             .blind
             .into_iter()
-            .map(|(k, e)| Write::Put(Part::Data, k, e));
+            .map(|b| Write::Put(Part::Data, b.key, b.entry));
         for write in plan.writes.into_iter().chain(blind) {
             match write {
                 Write::Put(Part::Data, key, entry) => {

@@ -644,6 +644,11 @@ impl Parts for RedbParts<'_> {
         Ok(())
     }
 
+    /// A failed commit's transaction is dropped uncommitted: redb aborts it.
+    fn checks_at_write(&self) -> bool {
+        true
+    }
+
     fn put_data(&mut self, key: Vec<u8>, entry: Vec<u8>) -> Result<Option<u64>> {
         // redb's insert returns the entry it replaced: no lookup before it.
         let old = self

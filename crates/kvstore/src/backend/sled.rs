@@ -380,6 +380,11 @@ impl Parts for SledParts<'_> {
             .map(|v| v.to_vec()))
     }
 
+    /// A failed commit's batch is never applied.
+    fn checks_at_write(&self) -> bool {
+        true
+    }
+
     fn data_version(&mut self, key: &[u8]) -> Result<Option<u64>> {
         self.tree
             .get(tagged(Part::Data, key))
