@@ -19,7 +19,9 @@
 //! error when a precondition or a create fails); the backend applies them in the same
 //! transaction. A key the batch only sets, once, is not read first: its new data entry is
 //! written and the entry it replaced tells which feed entry (and tombstone) to remove
-//! ([`Current::Unread`], [`apply_plan`]). Reads of values go through [`value_of`]
+//! ([`Current::Unread`], [`apply_plan`]); on sled and redb, whose failed commits write
+//! nothing, neither is a key set once and checked once: its precondition is checked against
+//! the entry replaced ([`Current::Deferred`]). Reads of values go through [`value_of`]
 //! and [`versioned_of`], reads of the feed through [`check_since`].
 //!
 //! **Earlier layouts.** The first versioned layout (kvstore before 2026-11-28) kept
@@ -208,8 +210,10 @@ pub(crate) enum Current {
     /// Not read: a key the batch sets once and checks once (this precondition), nothing else,
     /// not a prune candidate, on a backend whose failed commit writes nothing
     /// ([`Parts::checks_at_write`]). The precondition is checked against the entry the write
-    /// replaces; if it fails, the commit fails with the same [`Error::Conflict`].
-    Deferred(Expect),
+    /// replaces; if it fails, the commit fails with the same [`Error::Conflict`]. With the
+    /// index of the `Require` in the batch (the first failure in the batch's order is
+    /// reported).
+    Deferred(Expect, usize),
 }
 
 /// Plans a batch.
@@ -233,16 +237,14 @@ pub(crate) fn plan(
 ) -> Result<Plan> {
     let current = |key: &[u8]| match lookup(key) {
         Current::Known(meta) => Ok(meta),
-        Current::Unread | Current::Deferred(_) => Err(Error::backend(
+        Current::Unread | Current::Deferred(..) => Err(Error::backend(
             "kvstore",
             "a commit was planned without reading a key it depends on",
         )),
     };
-    let mut deferred_at: HashMap<&[u8], usize> = HashMap::new();
-    for (at, op) in ops.iter().enumerate() {
+    for op in ops {
         if let BatchOp::Require { key, expect } = op {
-            if let Current::Deferred(_) = lookup(key) {
-                deferred_at.insert(key, at);
+            if let Current::Deferred(..) = lookup(key) {
                 continue;
             }
             let found = current(key)?;
@@ -280,34 +282,28 @@ pub(crate) fn plan(
         let expect = match lookup(key) {
             Current::Known(_) => None,
             Current::Unread => Some(None),
-            Current::Deferred(expect) => Some(Some((expect, deferred_at[key]))),
+            Current::Deferred(expect, at) => Some(Some((expect, at))),
         };
+        // A key not read is set once here and named by no other write (so `staged` needs no
+        // entry for it; were it set twice, each write would still remove what the one before
+        // left).
         if let (Some(value), Some(expect)) = (value, expect) {
-            if !staged.contains_key(key) {
-                state.last = state
-                    .last
-                    .checked_add(1)
-                    .ok_or_else(|| Error::Corrupted("version counter overflow".into()))?;
-                let version = state.last;
-                blind.push(Blind {
-                    key: key.to_vec(),
-                    entry: encode_value(version, value),
-                    expect,
-                });
-                writes.push(Write::Put(
-                    Part::Log,
-                    version_key(version).to_vec(),
-                    key.to_vec(),
-                ));
-                staged.insert(
-                    key,
-                    Some(Meta {
-                        version,
-                        live: true,
-                    }),
-                );
-                continue;
-            }
+            state.last = state
+                .last
+                .checked_add(1)
+                .ok_or_else(|| Error::Corrupted("version counter overflow".into()))?;
+            let version = state.last;
+            blind.push(Blind {
+                key: key.to_vec(),
+                entry: encode_value(version, value),
+                expect,
+            });
+            writes.push(Write::Put(
+                Part::Log,
+                version_key(version).to_vec(),
+                key.to_vec(),
+            ));
+            continue;
         }
         let old = staged_meta(&staged, key)?;
         if value.is_none() && !old.is_some_and(|m| m.live) {
@@ -555,15 +551,21 @@ pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) 
     #[derive(Default)]
     struct Uses {
         sets: usize,
-        expects: Vec<Expect>,
+        requires: usize,
         other: bool,
+        /// The first `Require`: its expectation and index in the batch.
+        first: Option<(Expect, usize)>,
+        current: Option<Current>,
     }
-    let mut uses: HashMap<&[u8], Uses> = HashMap::with_capacity(ops.len());
-    for op in &ops {
+    let mut uses: HashMap<&[u8], Uses> = HashMap::with_capacity(ops.len() + candidates.len());
+    for (at, op) in ops.iter().enumerate() {
         let entry = uses.entry(op.key()).or_default();
         match op {
             BatchOp::Set { .. } => entry.sets += 1,
-            BatchOp::Require { expect, .. } => entry.expects.push(*expect),
+            BatchOp::Require { expect, .. } => {
+                entry.requires += 1;
+                entry.first.get_or_insert((*expect, at));
+            }
             _ => entry.other = true,
         }
     }
@@ -571,39 +573,43 @@ pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) 
         uses.entry(key).or_default().other = true;
     }
     let defer = parts.checks_at_write();
-    let mut meta: HashMap<&[u8], Current> = HashMap::with_capacity(uses.len());
-    let mut deferred = Vec::new();
-    for (key, uses) in uses {
-        let known = match (uses.sets, uses.expects.as_slice(), uses.other) {
-            (1, [], false) => Current::Unread,
-            (1, [expect], false) if defer => {
-                deferred.push(key);
-                Current::Deferred(*expect)
+    let mut deferred = false;
+    for (key, uses) in uses.iter_mut() {
+        uses.current = Some(match (uses.sets, uses.requires, uses.other, uses.first) {
+            (1, 0, false, _) => Current::Unread,
+            (1, 1, false, Some((expect, at))) if defer => {
+                deferred = true;
+                Current::Deferred(expect, at)
             }
             _ => Current::Known(read_meta(parts, key)?),
-        };
-        meta.insert(key, known);
+        });
     }
+    // Every key of `ops` and `candidates` is in `uses`.
+    let lookup = |uses: &HashMap<&[u8], Uses>, key: &[u8]| {
+        uses.get(key)
+            .and_then(|u| u.current)
+            .unwrap_or(Current::Unread)
+    };
     let mut planned = plan(
         &ops,
         state,
-        // Every key of `ops` and `candidates` is in `meta`.
-        |key| meta.get(key).copied().unwrap_or(Current::Unread),
+        |key| lookup(&uses, key),
         &candidates,
         retention,
     );
-    if planned.is_err() && !deferred.is_empty() {
+    if planned.is_err() && deferred {
         // A deferred precondition may fail before this error in the batch's order (every
         // precondition is checked before any create): plan again with every key read
         // (nothing is written yet).
-        for key in deferred {
-            let known = Current::Known(read_meta(parts, key)?);
-            meta.insert(key, known);
+        for (key, uses) in uses.iter_mut() {
+            if let Some(Current::Deferred(..)) = uses.current {
+                uses.current = Some(Current::Known(read_meta(parts, key)?));
+            }
         }
         planned = plan(
             &ops,
             state,
-            |key| meta.get(key).copied().unwrap_or(Current::Unread),
+            |key| lookup(&uses, key),
             &candidates,
             retention,
         );
