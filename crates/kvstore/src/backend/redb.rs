@@ -266,7 +266,7 @@ impl RedbStore {
     /// transaction, the first time it is opened.
     fn upgrade(&self) -> Result<()> {
         let needed = self
-            .read_parts(true, |p| {
+            .read_parts(|p| {
                 Ok(p.state()?.is_none() && (p.v1_state()? || p.data.len().map_err(map_err)? > 0))
             })?
             .unwrap_or(false);
@@ -350,13 +350,9 @@ impl RedbStore {
         }
     }
 
-    /// Reads the namespace's tables in one snapshot (the log table only `with_log`: reads of
-    /// values and versions do not open it); `None` if it was never written.
-    fn read_parts<T>(
-        &self,
-        with_log: bool,
-        f: impl FnOnce(&ReadParts) -> Result<T>,
-    ) -> Result<Option<T>> {
+    /// Reads the namespace's data and log tables in one snapshot (reads of values and versions
+    /// need the data table only: [`RedbStore::read`]); `None` if it was never written.
+    fn read_parts<T>(&self, f: impl FnOnce(&ReadParts) -> Result<T>) -> Result<Option<T>> {
         let tx = self.db.begin_read().map_err(map_err)?;
         let open = |prefix: &str| match tx.open_table(table(&format!("{prefix}{}", self.namespace)))
         {
@@ -370,7 +366,7 @@ impl RedbStore {
         // A namespace written before versions has only its data table.
         let parts = ReadParts {
             data,
-            log: if with_log { open("~log/")? } else { None },
+            log: open("~log/")?,
         };
         f(&parts).map(Some)
     }
@@ -452,7 +448,7 @@ impl KVStore for RedbStore {
 
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
         Ok(self
-            .read_parts(true, |p| {
+            .read_parts(|p| {
                 versions::check_since(since, p.state()?.unwrap_or_default())?;
                 let (Some(log), Some(from)) = (&p.log, since.checked_add(1)) else {
                     return Ok(Vec::new());
@@ -480,7 +476,7 @@ impl KVStore for RedbStore {
 
     async fn last_version(&self) -> Result<u64> {
         Ok(self
-            .read_parts(true, |p| p.state())?
+            .read_parts(|p| p.state())?
             .flatten()
             .unwrap_or_default()
             .last)
@@ -677,8 +673,8 @@ impl Parts for RedbParts<'_> {
     }
 }
 
-/// A namespace's tables in one read snapshot (the log is absent in a namespace written before
-/// versions, until it is upgraded, and when not asked for).
+/// A namespace's data and log tables in one read snapshot (the log is absent in a namespace
+/// written before versions, until it is upgraded).
 struct ReadParts {
     data: ReadTable,
     log: Option<ReadTable>,
