@@ -27,7 +27,8 @@
 //! **Earlier layouts.** The first versioned layout (kvstore before 2026-11-28) kept
 //! a meta entry for every key, live or not, the values bare, and the state under
 //! [`V1_STATE_KEY`]; [`upgrade_from_v1`] moves a namespace from it in one transaction. Stores
-//! written before versions hold bare values and no state; [`upgrade_plan`] gives them versions.
+//! written before versions hold bare values and no state; [`upgrade_from_unversioned`] gives them
+//! versions.
 
 use std::collections::HashMap;
 
@@ -399,8 +400,14 @@ pub(crate) fn check_since(since: u64, state: State) -> Result<()> {
     Ok(())
 }
 
-/// The writes that give a namespace written before versions (bare values, no state) its
-/// versions: every key, in key order, starting at 1.
+/// Gives a namespace written before versions (bare values, no state) its versions, through
+/// `parts` (one transaction): each of `entries` (every data entry, in key order) gets the next
+/// version from 1 and its feed entry; the state is written even when there are none (it marks
+/// the move as done).
+///
+/// # Errors
+///
+/// Any failure of `parts`.
 #[cfg_attr(
     any(
         all(target_arch = "wasm32", target_os = "unknown"),
@@ -408,23 +415,25 @@ pub(crate) fn check_since(since: u64, state: State) -> Result<()> {
     ),
     allow(dead_code)
 )]
-pub(crate) fn upgrade_plan(entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>) -> Plan {
-    let mut writes = Vec::new();
+pub(crate) fn upgrade_from_unversioned(
+    parts: &mut impl Parts,
+    entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+) -> Result<()> {
     let mut state = State::default();
     for (key, value) in entries {
         state.last += 1;
-        writes.push(Write::Put(
+        parts.apply(Write::Put(
             Part::Data,
             key.clone(),
             encode_value(state.last, &value),
-        ));
-        writes.push(Write::Put(Part::Log, version_key(state.last).to_vec(), key));
+        ))?;
+        parts.apply(Write::Put(Part::Log, version_key(state.last).to_vec(), key))?;
     }
-    Plan {
-        writes,
-        blind: Vec::new(),
-        state,
-    }
+    parts.apply(Write::Put(
+        Part::Log,
+        STATE_KEY.to_vec(),
+        state.encode().to_vec(),
+    ))
 }
 
 /// Moves a namespace from the first versioned layout to this one, through `parts` (one
@@ -628,7 +637,7 @@ pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) 
 ///
 /// [`Error::Conflict`] for a deferred precondition that fails (only on backends whose failed
 /// commit writes nothing), and any failure of `parts`.
-pub(crate) fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State) -> Result<()> {
+fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State) -> Result<()> {
     for write in plan.writes {
         parts.apply(write)?;
     }

@@ -6,10 +6,11 @@
 
 use kvstore::testing::stores::now_ms;
 use kvstore::{Batch, IndexedDbStore, KVStore, RedbStore, Scan};
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{FileSystemReadWriteOptions, FileSystemSyncAccessHandle};
+
+#[path = "web/opfs_file.rs"]
+mod opfs_file;
 
 #[path = "bench/raw_idb.rs"]
 mod raw_idb;
@@ -28,28 +29,6 @@ const SCAN: usize = 10_000;
 
 fn key(prefix: &str, i: usize) -> Vec<u8> {
     format!("{prefix}/{i:08}").into_bytes()
-}
-
-/// A sync access handle on OPFS file `name`, with no engine above it: the floor of a durable
-/// write on OPFS.
-async fn raw_handle(name: &str) -> FileSystemSyncAccessHandle {
-    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let dir: web_sys::FileSystemDirectoryHandle =
-        JsFuture::from(scope.navigator().storage().get_directory())
-            .await
-            .unwrap()
-            .unchecked_into();
-    let options = web_sys::FileSystemGetFileOptions::new();
-    options.set_create(true);
-    let file: web_sys::FileSystemFileHandle =
-        JsFuture::from(dir.get_file_handle_with_options(name, &options))
-            .await
-            .unwrap()
-            .unchecked_into();
-    JsFuture::from(file.create_sync_access_handle())
-        .await
-        .unwrap()
-        .unchecked_into()
 }
 
 /// Writes `pages` pages of 4 KiB (scattered over the first 64 pages of the file, as a commit's
@@ -167,7 +146,8 @@ async fn redb_over_opfs_beside_indexeddb() {
     // handle flushing with no write, with one 4 KiB page written, and with the 12 pages and a
     // header a versioned single set commits (redb 4.6, measured natively through a counting
     // StorageBackend), beside the same raw IndexedDB puts.
-    let handle = raw_handle(&names.3).await;
+    // The floor of a durable write on OPFS: the file with no engine above it.
+    let handle = opfs_file::sync_handle(&names.3).await;
     let mut page = vec![0x5Au8; 4096];
     let (mut f0, mut f1, mut f12, mut r) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {

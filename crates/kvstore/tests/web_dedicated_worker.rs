@@ -10,6 +10,9 @@ mod suite;
 #[path = "layout_v1/mod.rs"]
 mod layout_v1;
 
+#[path = "web/opfs_file.rs"]
+mod opfs_file;
+
 mod opfs {
     use kvstore::testing::stores::{opfs, unique_name};
     use kvstore::{Error, KVStore, RedbStore};
@@ -57,26 +60,7 @@ mod opfs {
 
     /// Writes `bytes` as OPFS file `name` of this origin (replacing it).
     async fn write_opfs_file(name: &str, bytes: &[u8]) {
-        use wasm_bindgen::JsCast;
-        use wasm_bindgen_futures::JsFuture;
-        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let dir: web_sys::FileSystemDirectoryHandle =
-            JsFuture::from(scope.navigator().storage().get_directory())
-                .await
-                .unwrap()
-                .unchecked_into();
-        let options = web_sys::FileSystemGetFileOptions::new();
-        options.set_create(true);
-        let file: web_sys::FileSystemFileHandle =
-            JsFuture::from(dir.get_file_handle_with_options(name, &options))
-                .await
-                .unwrap()
-                .unchecked_into();
-        let handle: web_sys::FileSystemSyncAccessHandle =
-            JsFuture::from(file.create_sync_access_handle())
-                .await
-                .unwrap()
-                .unchecked_into();
+        let handle = crate::opfs_file::sync_handle(name).await;
         handle.truncate_with_u32(0).unwrap();
         let at = web_sys::FileSystemReadWriteOptions::new();
         at.set_at(0.0);

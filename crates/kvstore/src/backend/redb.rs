@@ -276,10 +276,8 @@ impl RedbStore {
         let tx = self.db.begin_write().map_err(map_err)?;
         {
             let mut parts = RedbParts::open(&tx, &self.namespace)?;
-            let entries = || -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-                parts
-                    .data
-                    .iter()
+            let entries = |data: &Table<'_>| -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+                data.iter()
                     .map_err(map_err)?
                     .map(|r| {
                         r.map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
@@ -287,20 +285,14 @@ impl RedbStore {
                     })
                     .collect()
             };
-            let entries = entries()?;
             if parts.get(Part::Log, versions::STATE_KEY)?.is_some() {
                 // Another handle moved it meanwhile.
             } else if parts.get(Part::Log, versions::V1_STATE_KEY)?.is_some() {
+                let entries = entries(&parts.data)?;
                 versions::upgrade_from_v1(&mut parts, entries)?;
             } else {
-                versions::apply_plan(
-                    &mut parts,
-                    versions::upgrade_plan(entries),
-                    State {
-                        last: u64::MAX,
-                        horizon: 0,
-                    },
-                )?;
+                let entries = entries(&parts.data)?;
+                versions::upgrade_from_unversioned(&mut parts, entries)?;
             }
         }
         match &self.log {

@@ -256,15 +256,7 @@ impl SledStore {
                     .iter()
                     .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(map_err))
                     .collect::<Result<Vec<_>>>()?;
-                // The state is written even for an empty tree: it marks the move as done.
-                versions::apply_plan(
-                    &mut parts,
-                    versions::upgrade_plan(entries),
-                    State {
-                        last: u64::MAX,
-                        horizon: 0,
-                    },
-                )?;
+                versions::upgrade_from_unversioned(&mut parts, entries)?;
             } else {
                 return Ok(());
             }
