@@ -219,10 +219,11 @@ pub(crate) enum Current {
 
 /// Plans a batch.
 ///
-/// `lookup` gives what the commit knows of every key `ops` names and of every prune candidate's
-/// key ([`Current::Unread`] only for a key set once by `ops`, with no other operation on it,
-/// and not a candidate); `candidates` are tombstones `(version, key)` at or below the prune
-/// cutoff, oldest first, as read in the same transaction.
+/// `lookup(at, key)` gives what the commit knows of `key`, named by the operation at index `at`
+/// of `ops` (`Some(at)`) or by a prune candidate (`None`) ([`Current::Unread`] only for a key set
+/// once by `ops`, with no other operation on it, and not a candidate): the index lets a caller
+/// answer without hashing the key again; `candidates` are tombstones `(version, key)` at or
+/// below the prune cutoff, oldest first, as read in the same transaction.
 ///
 /// # Errors
 ///
@@ -232,23 +233,23 @@ pub(crate) enum Current {
 pub(crate) fn plan(
     ops: &[BatchOp],
     state: State,
-    lookup: impl Fn(&[u8]) -> Current,
+    lookup: impl Fn(Option<usize>, &[u8]) -> Current,
     candidates: &[(u64, Vec<u8>)],
     retention: u64,
 ) -> Result<Plan> {
-    let current = |key: &[u8]| match lookup(key) {
+    let current = |at: Option<usize>, key: &[u8]| match lookup(at, key) {
         Current::Known(meta) => Ok(meta),
         Current::Unread | Current::Deferred(..) => Err(Error::backend(
             "kvstore",
             "a commit was planned without reading a key it depends on",
         )),
     };
-    for op in ops {
+    for (at, op) in ops.iter().enumerate() {
         if let BatchOp::Require { key, expect } = op {
-            if let Current::Deferred(..) = lookup(key) {
+            if let Current::Deferred(..) = lookup(Some(at), key) {
                 continue;
             }
-            let found = current(key)?;
+            let found = current(Some(at), key)?;
             if !holds(*expect, found.filter(|m| m.live).map(|m| m.version)) {
                 return Err(Error::Conflict {
                     key: key.clone(),
@@ -264,15 +265,17 @@ pub(crate) fn plan(
     let mut writes = Vec::with_capacity(ops.len() * 2);
     let mut blind = Vec::new();
     let mut state = state;
-    let staged_meta = |staged: &HashMap<&[u8], Option<Meta>>, key: &[u8]| match staged.get(key) {
-        Some(m) => Ok(*m),
-        None => current(key),
+    let staged_meta = |staged: &HashMap<&[u8], Option<Meta>>, at: Option<usize>, key: &[u8]| {
+        match staged.get(key) {
+            Some(m) => Ok(*m),
+            None => current(at, key),
+        }
     };
-    for op in ops {
+    for (at, op) in ops.iter().enumerate() {
         let (key, value) = match op {
             BatchOp::Require { .. } => continue,
             BatchOp::Create { key, value } => {
-                if staged_meta(&staged, key)?.is_some_and(|m| m.live) {
+                if staged_meta(&staged, Some(at), key)?.is_some_and(|m| m.live) {
                     return Err(Error::KeyExists { key: key.clone() });
                 }
                 (key.as_slice(), Some(value.as_slice()))
@@ -280,7 +283,7 @@ pub(crate) fn plan(
             BatchOp::Set { key, value } => (key.as_slice(), Some(value.as_slice())),
             BatchOp::Delete { key } => (key.as_slice(), None),
         };
-        let expect = match lookup(key) {
+        let expect = match lookup(Some(at), key) {
             Current::Known(_) => None,
             Current::Unread => Some(None),
             Current::Deferred(expect, at) => Some(Some((expect, at))),
@@ -306,7 +309,7 @@ pub(crate) fn plan(
             ));
             continue;
         }
-        let old = staged_meta(&staged, key)?;
+        let old = staged_meta(&staged, Some(at), key)?;
         if value.is_none() && !old.is_some_and(|m| m.live) {
             // Deleting what is absent changes nothing, and gets no version.
             continue;
@@ -364,7 +367,7 @@ pub(crate) fn plan(
             break;
         }
         // Still this tombstone (the batch may have written the key again)?
-        if staged_meta(&staged, key)?
+        if staged_meta(&staged, None, key)?
             != Some(Meta {
                 version: *version,
                 live: false,
@@ -557,52 +560,83 @@ pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) 
     let candidates = parts.tombs_upto(state.prune_cutoff(retention), PRUNE_PER_COMMIT)?;
     // Which keys to read first: all but those only set, once (`Current::Unread`), and, where
     // the backend allows it, those set once and checked once (`Current::Deferred`).
-    #[derive(Default)]
-    struct Uses {
+    struct Uses<'k> {
+        key: &'k [u8],
         sets: usize,
         requires: usize,
         other: bool,
         /// The first `Require`: its expectation and index in the batch.
         first: Option<(Expect, usize)>,
-        current: Option<Current>,
+        current: Current,
     }
-    let mut uses: HashMap<&[u8], Uses> = HashMap::with_capacity(ops.len() + candidates.len());
+    // One slot per distinct key (first appearance first); `slot_of[at]` is the slot of the
+    // key of `ops[at]`, so planning finds what is known of an operation's key without hashing
+    // it again, and an operation on the key of the one before it (a `Require` and its `Set`)
+    // takes that slot without hashing it at all.
+    let mut slots: Vec<Uses<'_>> = Vec::with_capacity(ops.len() + candidates.len());
+    let mut index: HashMap<&[u8], usize> = HashMap::with_capacity(ops.len() + candidates.len());
+    fn slot_for<'k>(
+        index: &mut HashMap<&'k [u8], usize>,
+        slots: &mut Vec<Uses<'k>>,
+        key: &'k [u8],
+    ) -> usize {
+        *index.entry(key).or_insert_with(|| {
+            slots.push(Uses {
+                key,
+                sets: 0,
+                requires: 0,
+                other: false,
+                first: None,
+                current: Current::Unread,
+            });
+            slots.len() - 1
+        })
+    }
+    let mut slot_of: Vec<usize> = Vec::with_capacity(ops.len());
     for (at, op) in ops.iter().enumerate() {
-        let entry = uses.entry(op.key()).or_default();
+        let key = op.key();
+        let slot = match slot_of.last() {
+            Some(&last) if slots[last].key == key => last,
+            _ => slot_for(&mut index, &mut slots, key),
+        };
+        slot_of.push(slot);
+        let uses = &mut slots[slot];
         match op {
-            BatchOp::Set { .. } => entry.sets += 1,
+            BatchOp::Set { .. } => uses.sets += 1,
             BatchOp::Require { expect, .. } => {
-                entry.requires += 1;
-                entry.first.get_or_insert((*expect, at));
+                uses.requires += 1;
+                uses.first.get_or_insert((*expect, at));
             }
-            _ => entry.other = true,
+            _ => uses.other = true,
         }
     }
     for (_, key) in &candidates {
-        uses.entry(key).or_default().other = true;
+        let slot = slot_for(&mut index, &mut slots, key);
+        slots[slot].other = true;
     }
     let defer = parts.checks_at_write();
     let mut deferred = false;
-    for (key, uses) in uses.iter_mut() {
-        uses.current = Some(match (uses.sets, uses.requires, uses.other, uses.first) {
+    for uses in slots.iter_mut() {
+        uses.current = match (uses.sets, uses.requires, uses.other, uses.first) {
             (1, 0, false, _) => Current::Unread,
             (1, 1, false, Some((expect, at))) if defer => {
                 deferred = true;
                 Current::Deferred(expect, at)
             }
-            _ => Current::Known(read_meta(parts, key)?),
-        });
+            _ => Current::Known(read_meta(parts, uses.key)?),
+        };
     }
-    // Every key of `ops` and `candidates` is in `uses`.
-    let lookup = |uses: &HashMap<&[u8], Uses>, key: &[u8]| {
-        uses.get(key)
-            .and_then(|u| u.current)
-            .unwrap_or(Current::Unread)
+    // Every key of `ops` and `candidates` has a slot.
+    let lookup = |slots: &[Uses<'_>], at: Option<usize>, key: &[u8]| match at {
+        Some(at) => slots[slot_of[at]].current,
+        None => index
+            .get(key)
+            .map_or(Current::Unread, |&slot| slots[slot].current),
     };
     let mut planned = plan(
         &ops,
         state,
-        |key| lookup(&uses, key),
+        |at, key| lookup(&slots, at, key),
         &candidates,
         retention,
     );
@@ -610,15 +644,15 @@ pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) 
         // A deferred precondition may fail before this error in the batch's order (every
         // precondition is checked before any create): plan again with every key read
         // (nothing is written yet).
-        for (key, uses) in uses.iter_mut() {
-            if let Some(Current::Deferred(..)) = uses.current {
-                uses.current = Some(Current::Known(read_meta(parts, key)?));
+        for uses in slots.iter_mut() {
+            if let Current::Deferred(..) = uses.current {
+                uses.current = Current::Known(read_meta(parts, uses.key)?);
             }
         }
         planned = plan(
             &ops,
             state,
-            |key| lookup(&uses, key),
+            |at, key| lookup(&slots, at, key),
             &candidates,
             retention,
         );
@@ -743,7 +777,7 @@ mod tests {
         match plan(
             &ops,
             State::default(),
-            |k| Current::Known(meta.get(k).copied().flatten()),
+            |_, k| Current::Known(meta.get(k).copied().flatten()),
             &[],
             10,
         ) {
@@ -771,7 +805,7 @@ mod tests {
                 last: 5,
                 horizon: 0,
             },
-            |k| Current::Known(meta.get(k).copied().flatten()),
+            |_, k| Current::Known(meta.get(k).copied().flatten()),
             &[],
             10,
         )
@@ -799,7 +833,7 @@ mod tests {
                 last: 20,
                 horizon: 0,
             },
-            |k| Current::Known(meta.get(k).copied().flatten()),
+            |_, k| Current::Known(meta.get(k).copied().flatten()),
             &[(2, b"t".to_vec()), (3, b"u".to_vec())],
             10,
         )

@@ -416,7 +416,7 @@ impl PostgresStore {
         let plan = versions::plan(
             &ops,
             state,
-            |key| versions::Current::Known(meta.get(key).copied().flatten()),
+            |_, key| versions::Current::Known(meta.get(key).copied().flatten()),
             &candidates,
             self.retention,
         )?;
