@@ -170,9 +170,9 @@ pub(crate) enum Write {
 pub(crate) struct Plan {
     pub(crate) writes: Vec<Write>,
     /// Data entries of keys not read before planning ([`Current::Unread`],
-    /// [`Current::Deferred`]): written after `writes` by [`apply_plan`], which then checks a
-    /// deferred precondition against the entry replaced and removes the feed entry (and
-    /// tombstone) it left.
+    /// [`Current::Deferred`]), with their feed entries: written after `writes` by
+    /// [`apply_plan`], which then checks a deferred precondition against the entry replaced
+    /// and removes the feed entry (and tombstone) it left.
     pub(crate) blind: Vec<Blind>,
     pub(crate) state: State,
 }
@@ -180,12 +180,27 @@ pub(crate) struct Plan {
 /// A data entry written without reading its key first.
 #[derive(Debug)]
 pub(crate) struct Blind {
-    pub(crate) key: Vec<u8>,
-    /// Version ‖ value.
-    pub(crate) entry: Vec<u8>,
+    /// The index in the batch of the operation setting it (its key and value are that
+    /// operation's: [`Blind::written`]).
+    pub(crate) at: usize,
+    /// The version it gets.
+    pub(crate) version: u64,
     /// The key's precondition, checked against the entry the write replaces, and the index of
     /// its `Require` in the batch (the first failure in the batch's order is reported).
     pub(crate) expect: Option<(Expect, usize)>,
+}
+
+impl Blind {
+    /// The key and value the entry writes, from the batch's operations.
+    pub(crate) fn written<'o>(&self, ops: &'o [BatchOp]) -> Result<(&'o [u8], &'o [u8])> {
+        match ops.get(self.at) {
+            Some(BatchOp::Set { key, value } | BatchOp::Create { key, value }) => Ok((key, value)),
+            _ => Err(Error::backend(
+                "kvstore",
+                "a planned write does not name a set of the batch",
+            )),
+        }
+    }
 }
 
 /// Whether `expect` holds for a key whose live version is `live` (`None`: absent or deleted).
@@ -291,22 +306,16 @@ pub(crate) fn plan(
         // A key not read is set once here and named by no other write (so `staged` needs no
         // entry for it; were it set twice, each write would still remove what the one before
         // left).
-        if let (Some(value), Some(expect)) = (value, expect) {
+        if let (Some(_), Some(expect)) = (value, expect) {
             state.last = state
                 .last
                 .checked_add(1)
                 .ok_or_else(|| Error::Corrupted("version counter overflow".into()))?;
-            let version = state.last;
             blind.push(Blind {
-                key: key.to_vec(),
-                entry: encode_value(version, value),
+                at,
+                version: state.last,
                 expect,
             });
-            writes.push(Write::Put(
-                Part::Log,
-                version_key(version).to_vec(),
-                key.to_vec(),
-            ));
             continue;
         }
         let old = staged_meta(&staged, Some(at), key)?;
@@ -503,10 +512,15 @@ pub(crate) trait Parts {
         false
     }
     /// Writes `key`'s data entry and returns the version of the entry it replaced, if any.
-    fn put_data(&mut self, key: Vec<u8>, entry: Vec<u8>) -> Result<Option<u64>> {
-        let old = self.data_version(&key)?;
-        self.apply(Write::Put(Part::Data, key, entry))?;
+    fn put_data(&mut self, key: &[u8], entry: &[u8]) -> Result<Option<u64>> {
+        let old = self.data_version(key)?;
+        self.apply(Write::Put(Part::Data, key.to_vec(), entry.to_vec()))?;
         Ok(old)
+    }
+    /// Writes `value` under `key` in `part` (what [`apply`](Self::apply) does with a
+    /// [`Write::Put`], without owning its bytes).
+    fn put(&mut self, part: Part, key: &[u8], value: &[u8]) -> Result<()> {
+        self.apply(Write::Put(part, key.to_vec(), value.to_vec()))
     }
     /// Up to `limit` tombstones `(version, key)` at or below `cutoff`, oldest first (engines
     /// that cannot range inside a transaction read them just before it; [`plan`] checks each
@@ -659,7 +673,7 @@ pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) 
     }
     let plan = planned?;
     let last = plan.state.last;
-    apply_plan(parts, plan, state)?;
+    apply_plan(parts, plan, state, &ops)?;
     Ok(last)
 }
 
@@ -671,19 +685,26 @@ pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) 
 ///
 /// [`Error::Conflict`] for a deferred precondition that fails (only on backends whose failed
 /// commit writes nothing), and any failure of `parts`.
-fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State) -> Result<()> {
+fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State, ops: &[BatchOp]) -> Result<()> {
     for write in plan.writes {
         parts.apply(write)?;
     }
     // The failed deferred precondition first in the batch's order: (its index, the error).
     let mut failed: Option<(usize, Error)> = None;
-    for Blind { key, entry, expect } in plan.blind {
-        let old = parts.put_data(key.clone(), entry)?;
-        if let Some((expect, at)) = expect {
+    // Each entry encoded in one buffer, reused.
+    let mut entry = Vec::new();
+    for blind in plan.blind {
+        let (key, value) = blind.written(ops)?;
+        entry.clear();
+        entry.extend_from_slice(&blind.version.to_be_bytes());
+        entry.extend_from_slice(value);
+        let old = parts.put_data(key, &entry)?;
+        parts.put(Part::Log, &version_key(blind.version), key)?;
+        if let Some((expect, at)) = blind.expect {
             if !holds(expect, old) {
                 if failed.as_ref().is_none_or(|(first, _)| at < *first) {
                     let error = Error::Conflict {
-                        key,
+                        key: key.to_vec(),
                         expected: expect,
                         current: old,
                     };
@@ -697,7 +718,7 @@ fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State) -> Result<()> {
         }
         if let Some(old) = old {
             parts.apply(Write::Delete(Part::Log, version_key(old).to_vec()))?;
-        } else if let Some(tomb) = parts.get(Part::Meta, &key)?.as_deref().map(decode_meta) {
+        } else if let Some(tomb) = parts.get(Part::Meta, key)?.as_deref().map(decode_meta) {
             let tomb = tomb?;
             if tomb.live {
                 return Err(Error::Corrupted(
@@ -707,7 +728,7 @@ fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State) -> Result<()> {
             let tomb = version_key(tomb.version).to_vec();
             parts.apply(Write::Delete(Part::Tombs, tomb.clone()))?;
             parts.apply(Write::Delete(Part::Log, tomb))?;
-            parts.apply(Write::Delete(Part::Meta, key))?;
+            parts.apply(Write::Delete(Part::Meta, key.to_vec()))?;
         }
     }
     if let Some((_, error)) = failed {

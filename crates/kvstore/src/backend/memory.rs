@@ -56,9 +56,9 @@ impl Parts for Namespace {
         Ok(())
     }
 
-    fn put_data(&mut self, key: Vec<u8>, entry: Vec<u8>) -> Result<Option<u64>> {
+    fn put_data(&mut self, key: &[u8], entry: &[u8]) -> Result<Option<u64>> {
         self.data
-            .insert(key, entry)
+            .insert(key.to_vec(), entry.to_vec())
             .map(|old| versions::split_value(&old).map(|(version, _)| version))
             .transpose()
     }

@@ -430,8 +430,16 @@ impl PostgresStore {
         // the key held.
         let blind = plan
             .blind
-            .into_iter()
-            .map(|b| Write::Put(Part::Data, b.key, b.entry));
+            .iter()
+            .map(|b| {
+                let (key, value) = b.written(&ops)?;
+                Ok(Write::Put(
+                    Part::Data,
+                    key.to_vec(),
+                    versions::encode_value(b.version, value),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
         for write in plan.writes.into_iter().chain(blind) {
             match write {
                 Write::Put(Part::Data, key, entry) => {

@@ -637,18 +637,26 @@ impl Parts for RedbParts<'_> {
         true
     }
 
-    fn put_data(&mut self, key: Vec<u8>, entry: Vec<u8>) -> Result<Option<u64>> {
+    fn put_data(&mut self, key: &[u8], entry: &[u8]) -> Result<Option<u64>> {
         // redb's insert returns the entry it replaced: no lookup before it.
         let old = self
             .data
-            .insert(key.as_slice(), entry.as_slice())
+            .insert(key, entry)
             .map_err(map_err)?
             .map(|old| versions::split_value(old.value()).map(|(version, _)| version))
             .transpose()?;
         if let Some(recorder) = &mut self.recorder {
-            recorder.record(&Write::Put(Part::Data, key, entry));
+            recorder.record_put(Part::Data, key, entry);
         }
         Ok(old)
+    }
+
+    fn put(&mut self, part: Part, key: &[u8], value: &[u8]) -> Result<()> {
+        if let Some(recorder) = &mut self.recorder {
+            recorder.record_put(part, key, value);
+        }
+        self.table(part).insert(key, value).map_err(map_err)?;
+        Ok(())
     }
 
     fn tombs_upto(&mut self, cutoff: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {

@@ -193,13 +193,21 @@ impl Recorder {
     }
 
     pub(crate) fn record(&mut self, write: &Write) {
+        match write {
+            Write::Put(part, key, value) => self.record_raw(part_tag(*part), key, Some(value)),
+            Write::Delete(part, key) => self.record_raw(part_tag(*part) + 4, key, None),
+        }
+    }
+
+    /// Records a put, as [`record`](Self::record) records a [`Write::Put`].
+    pub(crate) fn record_put(&mut self, part: Part, key: &[u8], value: &[u8]) {
+        self.record_raw(part_tag(part), key, Some(value));
+    }
+
+    fn record_raw(&mut self, tag: u8, key: &[u8], value: Option<&[u8]>) {
         if self.unloggable || self.payload.len() > self.limit {
             return;
         }
-        let (tag, key, value) = match write {
-            Write::Put(part, key, value) => (part_tag(*part), key, Some(value)),
-            Write::Delete(part, key) => (part_tag(*part) + 4, key, None),
-        };
         self.payload.push(tag);
         self.payload
             .extend_from_slice(&(key.len() as u32).to_le_bytes());
