@@ -517,6 +517,11 @@ pub(crate) trait Parts {
         self.apply(Write::Put(Part::Data, key.to_vec(), entry.to_vec()))?;
         Ok(old)
     }
+    /// Whether the namespace holds any tombstone (`true` when unsure): without one, a key
+    /// written without a read has no tombstone to remove, and its meta entry is not looked up.
+    fn has_tombstones(&mut self) -> Result<bool> {
+        Ok(true)
+    }
     /// Writes `value` under `key` in `part` (what [`apply`](Self::apply) does with a
     /// [`Write::Put`], without owning its bytes).
     fn put(&mut self, part: Part, key: &[u8], value: &[u8]) -> Result<()> {
@@ -693,6 +698,9 @@ fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State, ops: &[BatchOp]
     let mut failed: Option<(usize, Error)> = None;
     // Each entry encoded in one buffer, reused.
     let mut entry = Vec::new();
+    // Asked once, when a key without a data entry first needs it (a key written blind is
+    // neither deleted nor pruned by this batch, so a tombstone of its own is still there).
+    let mut tombstones: Option<bool> = None;
     for blind in plan.blind {
         let (key, value) = blind.written(ops)?;
         entry.clear();
@@ -718,7 +726,16 @@ fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State, ops: &[BatchOp]
         }
         if let Some(old) = old {
             parts.apply(Write::Delete(Part::Log, version_key(old).to_vec()))?;
-        } else if let Some(tomb) = parts.get(Part::Meta, key)?.as_deref().map(decode_meta) {
+            continue;
+        }
+        let any = match tombstones {
+            Some(any) => any,
+            None => *tombstones.insert(parts.has_tombstones()?),
+        };
+        if !any {
+            continue;
+        }
+        if let Some(tomb) = parts.get(Part::Meta, key)?.as_deref().map(decode_meta) {
             let tomb = tomb?;
             if tomb.live {
                 return Err(Error::Corrupted(

@@ -63,6 +63,10 @@ impl Parts for Namespace {
             .transpose()
     }
 
+    fn has_tombstones(&mut self) -> Result<bool> {
+        Ok(!self.tombs.is_empty())
+    }
+
     fn tombs_upto(&mut self, cutoff: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
         self.tombs
             .range(..=versions::version_key(cutoff).to_vec())

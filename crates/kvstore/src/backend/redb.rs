@@ -659,6 +659,10 @@ impl Parts for RedbParts<'_> {
         Ok(())
     }
 
+    fn has_tombstones(&mut self) -> Result<bool> {
+        Ok(!self.tombs.is_empty().map_err(map_err)?)
+    }
+
     fn tombs_upto(&mut self, cutoff: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
         let cutoff = versions::version_key(cutoff);
         self.tombs

@@ -393,6 +393,16 @@ impl Parts for SledParts<'_> {
         Ok(())
     }
 
+    fn has_tombstones(&mut self) -> Result<bool> {
+        Ok(self
+            .tree
+            .scan_prefix([tag(Part::Tombs)])
+            .next()
+            .transpose()
+            .map_err(map_err)?
+            .is_some())
+    }
+
     fn tombs_upto(&mut self, cutoff: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
         let from = tagged(Part::Tombs, &[]);
         let to = tagged(Part::Tombs, &versions::version_key(cutoff));
