@@ -73,9 +73,15 @@ pub(crate) fn decode_meta(bytes: &[u8]) -> Result<Meta> {
 /// A data entry: the key's version, big-endian, then its value.
 pub(crate) fn encode_value(version: u64, value: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + value.len());
+    encode_value_into(&mut out, version, value);
+    out
+}
+
+/// [`encode_value`] into `out`, replacing what it held (a buffer reused across entries).
+pub(crate) fn encode_value_into(out: &mut Vec<u8>, version: u64, value: &[u8]) {
+    out.clear();
     out.extend_from_slice(&version.to_be_bytes());
     out.extend_from_slice(value);
-    out
 }
 
 /// Splits a data entry into its version and its value.
@@ -703,9 +709,7 @@ fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State, ops: &[BatchOp]
     let mut tombstones: Option<bool> = None;
     for blind in plan.blind {
         let (key, value) = blind.written(ops)?;
-        entry.clear();
-        entry.extend_from_slice(&blind.version.to_be_bytes());
-        entry.extend_from_slice(value);
+        encode_value_into(&mut entry, blind.version, value);
         let old = parts.put_data(key, &entry)?;
         parts.put(Part::Log, &version_key(blind.version), key)?;
         if let Some((expect, at)) = blind.expect {

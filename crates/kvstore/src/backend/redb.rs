@@ -616,20 +616,16 @@ impl Parts for RedbParts<'_> {
     }
 
     fn apply(&mut self, write: Write) -> Result<()> {
-        if let Some(recorder) = &mut self.recorder {
-            recorder.record(&write);
-        }
         match write {
-            Write::Put(part, key, value) => {
-                self.table(part)
-                    .insert(key.as_slice(), value.as_slice())
-                    .map_err(map_err)?;
-            }
+            Write::Put(part, key, value) => self.put(part, &key, &value),
             Write::Delete(part, key) => {
+                if let Some(recorder) = &mut self.recorder {
+                    recorder.record_delete(part, &key);
+                }
                 self.table(part).remove(key.as_slice()).map_err(map_err)?;
+                Ok(())
             }
         }
-        Ok(())
     }
 
     /// A failed commit's transaction is dropped uncommitted: redb aborts it.

@@ -192,16 +192,24 @@ impl Recorder {
         recorder
     }
 
+    /// Records a write (the tests' form of [`record_put`](Self::record_put) and
+    /// [`record_delete`](Self::record_delete)).
+    #[cfg(test)]
     pub(crate) fn record(&mut self, write: &Write) {
         match write {
-            Write::Put(part, key, value) => self.record_raw(part_tag(*part), key, Some(value)),
-            Write::Delete(part, key) => self.record_raw(part_tag(*part) + 4, key, None),
+            Write::Put(part, key, value) => self.record_put(*part, key, value),
+            Write::Delete(part, key) => self.record_delete(*part, key),
         }
     }
 
-    /// Records a put, as [`record`](Self::record) records a [`Write::Put`].
+    /// Records a put of `value` under `key` in `part`.
     pub(crate) fn record_put(&mut self, part: Part, key: &[u8], value: &[u8]) {
         self.record_raw(part_tag(part), key, Some(value));
+    }
+
+    /// Records a delete of `key` in `part`.
+    pub(crate) fn record_delete(&mut self, part: Part, key: &[u8]) {
+        self.record_raw(part_tag(part) + 4, key, None);
     }
 
     fn record_raw(&mut self, tag: u8, key: &[u8], value: Option<&[u8]>) {
