@@ -269,8 +269,10 @@ impl KVStore for MemoryStore {
         batch.validate()?;
         let mut data = self.write()?;
         let ns = data.entry(self.namespace.clone()).or_default();
-        // Plan first (every check against the state it will meet), then write: a failed plan
-        // writes nothing, and nothing in between can fail.
+        // Plan first (every check against the state it will meet; this backend defers none to
+        // the writes), then write: a failed plan writes nothing. The writes are map inserts
+        // and removals; what could still fail among them is decoding an entry this store
+        // encoded itself (a version prefix, a meta entry), which no caller can make invalid.
         versions::commit(ns, batch.into_ops(), self.retention).map(Some)
     }
 
