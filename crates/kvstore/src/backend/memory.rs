@@ -122,6 +122,24 @@ impl MemoryStore {
             .map_err(|_| Error::backend("memory", "lock poisoned by a panicking thread"))
     }
 
+    /// `keys`' data entries in one snapshot, each decoded with `decode`.
+    fn get_many_with<T: Clone>(
+        &self,
+        keys: &[&[u8]],
+        decode: impl Fn(&[u8]) -> Result<T>,
+    ) -> Result<Vec<Option<T>>> {
+        for key in keys {
+            check_key(key)?;
+        }
+        let data = self.read()?;
+        let Some(ns) = data.get(&self.namespace) else {
+            return Ok(vec![None; keys.len()]);
+        };
+        keys.iter()
+            .map(|key| ns.data.get(*key).map(|entry| decode(entry)).transpose())
+            .collect()
+    }
+
     fn collect<T>(
         &self,
         scan: Scan<'_>,
@@ -164,39 +182,11 @@ impl KVStore for MemoryStore {
     }
 
     async fn get_many_versioned(&self, keys: &[&[u8]]) -> Result<Vec<Option<(Vec<u8>, u64)>>> {
-        for key in keys {
-            check_key(key)?;
-        }
-        let data = self.read()?;
-        let Some(ns) = data.get(&self.namespace) else {
-            return Ok(vec![None; keys.len()]);
-        };
-        keys.iter()
-            .map(|key| {
-                ns.data
-                    .get(*key)
-                    .map(|entry| versions::versioned_of(entry))
-                    .transpose()
-            })
-            .collect()
+        self.get_many_with(keys, versions::versioned_of)
     }
 
     async fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
-        for key in keys {
-            check_key(key)?;
-        }
-        let data = self.read()?;
-        let Some(ns) = data.get(&self.namespace) else {
-            return Ok(vec![None; keys.len()]);
-        };
-        keys.iter()
-            .map(|key| {
-                ns.data
-                    .get(*key)
-                    .map(|entry| versions::value_of(entry))
-                    .transpose()
-            })
-            .collect()
+        self.get_many_with(keys, versions::value_of)
     }
 
     async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
