@@ -417,6 +417,43 @@ pub trait KVStore: MaybeSend + MaybeSync {
         self.batch(sink.0).await
     }
 
+    /// [`batch_with`](Self::batch_with), returning the namespace's last version right after
+    /// the commit, as [`batch_versioned`](Self::batch_versioned) does.
+    ///
+    /// On sled and redb with [`Blocking::Offload`](crate::backend::Blocking) (the default) the
+    /// commit starts on the thread pool at once and applies the operations in chunks while
+    /// `fill` is still making them: a producer that spends time on each one (the vault sealing
+    /// records) overlaps the store's work instead of preceding it. Every other backend, and
+    /// this default implementation, collects what `fill` sends and applies it as one batch.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `fill` returns, and as [`batch`](Self::batch); nothing of the batch is applied.
+    /// If the commit fails while `fill` still runs (a precondition that does not hold), the
+    /// sink's next call fails with [`Error::Aborted`](crate::Error::Aborted) and the commit's
+    /// error is the one returned.
+    ///
+    /// ```
+    /// use kvstore::{Expect, KVStore, MemoryStore};
+    /// # futures::executor::block_on(async {
+    /// let store = MemoryStore::new();
+    /// let version = store
+    ///     .batch_with_versioned(&mut |sink| {
+    ///         sink.require(b"k", Expect::Absent)?;
+    ///         sink.set(b"k", b"v")
+    ///     })
+    ///     .await?
+    ///     .unwrap();
+    /// assert_eq!(store.get_versioned(b"k").await?, Some((b"v".to_vec(), version)));
+    /// # Ok::<(), kvstore::Error>(())
+    /// # }).unwrap();
+    /// ```
+    async fn batch_with_versioned(&self, fill: &mut BatchFill<'_>) -> Result<Option<u64>> {
+        let mut sink = Collect(Batch::new());
+        fill(&mut sink)?;
+        self.batch_versioned(sink.0).await
+    }
+
     /// Removes every key of this namespace (other namespaces are untouched).
     ///
     /// # Errors

@@ -519,6 +519,76 @@ pub async fn batch_with_streams_operations<S: KVStore>(store: S, _: &Config) {
 
     store.batch_with(&mut |_| Ok(())).await.unwrap();
     assert_eq!(everything(&store).await, after);
+
+    // A precondition that fails first: on sled and redb the commit stops while the producer
+    // still sends, whose sink then fails; the store's conflict is what the caller gets.
+    let (_, current) = store.get_versioned(b"existing").await.unwrap().unwrap();
+    let mut sent = 0;
+    let stale = store
+        .batch_with_versioned(&mut |sink| {
+            sink.require(b"existing", Expect::Version(current + 1000))?;
+            for i in 0u8..=255 {
+                sink.set(&[b's', i], &[i; 200])?;
+                sent += 1;
+            }
+            Ok(())
+        })
+        .await;
+    assert!(
+        matches!(&stale, Err(Error::Conflict { key, current: Some(c), .. })
+            if key == b"existing" && *c == current),
+        "{stale:?}"
+    );
+    assert!(sent > 0, "the producer ran");
+    assert_eq!(
+        everything(&store).await,
+        after,
+        "a batch with a failed precondition applied something"
+    );
+
+    // A create meeting a live key sent first, a failed precondition after it: preconditions
+    // are checked before creates, so the conflict is reported.
+    let both = store
+        .batch_with_versioned(&mut |sink| {
+            sink.create(b"existing", b"dup")?;
+            sink.set(b"n\x07", b"changed")?;
+            sink.require(b"made", Expect::Absent)
+        })
+        .await;
+    assert!(
+        matches!(&both, Err(Error::Conflict { key, .. }) if key == b"made"),
+        "{both:?}"
+    );
+    assert_eq!(everything(&store).await, after);
+
+    // Applied while sent: the version answered is the last write's.
+    let before = store.last_version().await.unwrap();
+    let version = store
+        .batch_with_versioned(&mut |sink| {
+            sink.require(b"existing", Expect::Version(current))?;
+            sink.delete(b"made")?;
+            for i in 0u8..200 {
+                sink.set(&[b'm', i], &[i])?;
+            }
+            sink.set(b"existing", b"newer")
+        })
+        .await
+        .unwrap();
+    if let Some(version) = version {
+        assert_eq!(
+            store.get_versioned(b"existing").await.unwrap(),
+            Some((b"newer".to_vec(), version))
+        );
+        assert_eq!(store.last_version().await.unwrap(), version);
+    }
+    assert_eq!(store.get(b"made").await.unwrap(), None);
+    assert_eq!(store.count(b"m").await.unwrap(), 200);
+    let feed = store.changes(before, usize::MAX).await.unwrap();
+    assert_eq!(
+        feed.len(),
+        202,
+        "the delete, 200 sets and the set, once each"
+    );
 }
 
 /// Oversized keys and values and bad namespace names get `InvalidInput`, never a panic.
@@ -831,12 +901,19 @@ async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
                         }
                     }
                 }
-                // Half the batches through `batch_versioned`, whose answer, when it gives one
-                // (the default gives `None`), is the model's last version after the batch.
-                let applied = if rng.bool() {
-                    store.batch(batch).await.map(|()| None)
-                } else {
-                    store.batch_versioned(batch).await
+                // A third of the batches through `batch_versioned`, a third through
+                // `batch_with_versioned` (applied while sent, on sled and redb), whose answer,
+                // when they give one (the default gives `None`), is the model's last version
+                // after the batch.
+                let applied = match rng.u8(0..3) {
+                    0 => store.batch(batch).await.map(|()| None),
+                    1 => store.batch_versioned(batch).await,
+                    _ => {
+                        let ops = batch.into_ops();
+                        store
+                            .batch_with_versioned(&mut |sink| send_ops(sink, &ops))
+                            .await
+                    }
                 };
                 match (applied, conflict, exists) {
                     (Ok(committed), None, None) => {
@@ -872,6 +949,19 @@ async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
         model.feed(model.horizon, usize::MAX),
         "final feed, seed {seed}"
     );
+}
+
+/// Sends `ops` to `sink`, in order.
+fn send_ops(sink: &mut dyn crate::BatchSink, ops: &[BatchOp]) -> crate::Result<()> {
+    for op in ops {
+        match op {
+            BatchOp::Set { key, value } => sink.set(key, value)?,
+            BatchOp::Create { key, value } => sink.create(key, value)?,
+            BatchOp::Delete { key } => sink.delete(key)?,
+            BatchOp::Require { key, expect } => sink.require(key, *expect)?,
+        }
+    }
+    Ok(())
 }
 
 /// Many writers in flight at once on one executor (interleaved futures), then every write

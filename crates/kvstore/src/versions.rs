@@ -765,6 +765,261 @@ fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State, ops: &[BatchOp]
     Ok(())
 }
 
+/// A commit applied one operation at a time, as a producer makes them
+/// ([`KVStore::batch_with_versioned`](crate::KVStore::batch_with_versioned) on sled and redb,
+/// whose writes then overlap the producer's work): the rules of [`plan`], with what it
+/// learns of each key kept as it goes instead of read up front.
+///
+/// A key met for the first time by a set is written without a read (its replaced entry tells
+/// which feed entry, or tombstone, to remove, as [`apply_plan`] does); any other first meeting
+/// reads the key's version. A precondition is checked against the key as it was before the
+/// batch, as soon as it arrives; a create meeting a live key fails the commit, but the
+/// operations after it are still checked for a failed precondition, which is the error
+/// reported then (preconditions are checked before creates, as in [`plan`]). On any error
+/// nothing may be committed: only for backends whose failed commits write nothing.
+pub(crate) struct Streamed<'p, P: Parts> {
+    parts: &'p mut P,
+    retention: u64,
+    before: State,
+    state: State,
+    candidates: Vec<(u64, Vec<u8>)>,
+    /// Every key named so far: its version and liveness before the batch and now.
+    known: HashMap<Vec<u8>, Seen>,
+    /// Whether the namespace held a tombstone, asked once, when first needed.
+    tombstones: Option<bool>,
+    /// The first create that met a live key: the commit's error unless a later precondition
+    /// fails.
+    exists: Option<Error>,
+    /// Each blind data entry encoded in one buffer, reused.
+    entry: Vec<u8>,
+}
+
+/// A key's version and liveness before the batch, and after the operations applied so far.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    before: Option<Meta>,
+    now: Option<Meta>,
+}
+
+impl<'p, P: Parts> Streamed<'p, P> {
+    /// Starts a commit: reads the state and the tombstones it may prune.
+    ///
+    /// # Errors
+    ///
+    /// Any failure of `parts`.
+    pub(crate) fn begin(parts: &'p mut P, retention: u64) -> Result<Self> {
+        let state = read_state(parts)?;
+        let candidates = parts.tombs_upto(state.prune_cutoff(retention), PRUNE_PER_COMMIT)?;
+        Ok(Streamed {
+            parts,
+            retention,
+            before: state,
+            state,
+            candidates,
+            known: HashMap::new(),
+            tombstones: None,
+            exists: None,
+            entry: Vec::new(),
+        })
+    }
+
+    fn next_version(&mut self) -> Result<u64> {
+        self.state.last = self
+            .state
+            .last
+            .checked_add(1)
+            .ok_or_else(|| Error::Corrupted("version counter overflow".into()))?;
+        Ok(self.state.last)
+    }
+
+    /// What the commit knows of `key`, read if it was not named before.
+    fn seen(&mut self, key: &[u8]) -> Result<Seen> {
+        if let Some(seen) = self.known.get(key) {
+            return Ok(*seen);
+        }
+        let meta = read_meta(self.parts, key)?;
+        Ok(Seen {
+            before: meta,
+            now: meta,
+        })
+    }
+
+    /// Applies one operation.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Conflict`] for a precondition that does not hold before the batch; any failure
+    /// of `parts`. The commit must then be dropped.
+    pub(crate) fn apply(&mut self, op: &BatchOp) -> Result<()> {
+        let (key, value, create) = match op {
+            BatchOp::Require { key, expect } => {
+                let seen = self.seen(key)?;
+                self.known.entry(key.clone()).or_insert(seen);
+                let live = seen.before.filter(|m| m.live).map(|m| m.version);
+                if !holds(*expect, live) {
+                    return Err(Error::Conflict {
+                        key: key.clone(),
+                        expected: *expect,
+                        current: live,
+                    });
+                }
+                return Ok(());
+            }
+            // The commit fails: only a failed precondition may still change its error.
+            _ if self.exists.is_some() => return Ok(()),
+            BatchOp::Set { key, value } => (key, Some(value.as_slice()), false),
+            BatchOp::Create { key, value } => (key, Some(value.as_slice()), true),
+            BatchOp::Delete { key } => (key, None, false),
+        };
+        match (value, create, self.known.contains_key(key.as_slice())) {
+            (Some(value), false, false) => self.set_unread(key, value),
+            _ => self.write_known(key, value, create),
+        }
+    }
+
+    /// A set of a key not named before: written without a read.
+    fn set_unread(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        let version = self.next_version()?;
+        encode_value_into(&mut self.entry, version, value);
+        let old = self.parts.put_data(key, &self.entry)?;
+        self.parts.put(Part::Log, &version_key(version), key)?;
+        let before = match old {
+            Some(old) => {
+                self.parts
+                    .apply(Write::Delete(Part::Log, version_key(old).to_vec()))?;
+                Some(Meta {
+                    version: old,
+                    live: true,
+                })
+            }
+            None => self.remove_tombstone(key)?,
+        };
+        let now = Some(Meta {
+            version,
+            live: true,
+        });
+        self.known.insert(key.to_vec(), Seen { before, now });
+        Ok(())
+    }
+
+    /// Removes the tombstone of `key` (just written, without a data entry before), returning it.
+    fn remove_tombstone(&mut self, key: &[u8]) -> Result<Option<Meta>> {
+        let any = match self.tombstones {
+            Some(any) => any,
+            None => *self.tombstones.insert(self.parts.has_tombstones()?),
+        };
+        if !any {
+            return Ok(None);
+        }
+        let Some(tomb) = self.parts.get(Part::Meta, key)? else {
+            return Ok(None);
+        };
+        let tomb = decode_meta(&tomb)?;
+        if tomb.live {
+            return Err(Error::Corrupted(
+                "a live version entry without a value".into(),
+            ));
+        }
+        let at = version_key(tomb.version).to_vec();
+        self.parts.apply(Write::Delete(Part::Tombs, at.clone()))?;
+        self.parts.apply(Write::Delete(Part::Log, at))?;
+        self.parts.apply(Write::Delete(Part::Meta, key.to_vec()))?;
+        Ok(Some(tomb))
+    }
+
+    /// A set, create or delete of a key whose version is known, or read now.
+    fn write_known(&mut self, key: &[u8], value: Option<&[u8]>, create: bool) -> Result<()> {
+        let seen = self.seen(key)?;
+        let live = seen.now.is_some_and(|m| m.live);
+        if (create && live) || (value.is_none() && !live) {
+            if create {
+                self.exists = Some(Error::KeyExists { key: key.to_vec() });
+            }
+            // Deleting what is absent changes nothing, and gets no version.
+            self.known.entry(key.to_vec()).or_insert(seen);
+            return Ok(());
+        }
+        let version = self.next_version()?;
+        if let Some(old) = seen.now {
+            let at = version_key(old.version).to_vec();
+            self.parts.apply(Write::Delete(Part::Log, at.clone()))?;
+            if !old.live {
+                self.parts.apply(Write::Delete(Part::Tombs, at))?;
+                if value.is_some() {
+                    self.parts.apply(Write::Delete(Part::Meta, key.to_vec()))?;
+                }
+            }
+        }
+        let at = version_key(version);
+        match value {
+            Some(value) => {
+                encode_value_into(&mut self.entry, version, value);
+                self.parts.put(Part::Data, key, &self.entry)?;
+            }
+            None => {
+                self.parts.apply(Write::Delete(Part::Data, key.to_vec()))?;
+                self.parts.put(Part::Tombs, &at, key)?;
+                let tomb = Meta {
+                    version,
+                    live: false,
+                };
+                self.parts.put(Part::Meta, key, &tomb.encode())?;
+            }
+        }
+        self.parts.put(Part::Log, &at, key)?;
+        let now = Some(Meta {
+            version,
+            live: value.is_some(),
+        });
+        self.known.insert(
+            key.to_vec(),
+            Seen {
+                before: seen.before,
+                now,
+            },
+        );
+        Ok(())
+    }
+
+    /// Ends the commit: prunes old tombstones and writes the state. Returns the namespace's
+    /// last version.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyExists`] for the first create that met a live key; any failure of `parts`.
+    /// The commit must then be dropped.
+    pub(crate) fn finish(mut self) -> Result<u64> {
+        if let Some(error) = self.exists.take() {
+            return Err(error);
+        }
+        let cutoff = self.state.prune_cutoff(self.retention);
+        for (version, key) in std::mem::take(&mut self.candidates) {
+            if version > cutoff {
+                break;
+            }
+            // Still this tombstone (the batch may have written the key again)?
+            let tomb = Meta {
+                version,
+                live: false,
+            };
+            if self.seen(&key)?.now != Some(tomb) {
+                continue;
+            }
+            let at = version_key(version).to_vec();
+            self.parts.apply(Write::Delete(Part::Tombs, at.clone()))?;
+            self.parts.apply(Write::Delete(Part::Log, at))?;
+            self.parts.apply(Write::Delete(Part::Meta, key.clone()))?;
+            let before = self.known.get(&key).map_or(Some(tomb), |s| s.before);
+            self.known.insert(key, Seen { before, now: None });
+            self.state.horizon = self.state.horizon.max(version);
+        }
+        if self.state != self.before {
+            self.parts.put(Part::Log, STATE_KEY, &self.state.encode())?;
+        }
+        Ok(self.state.last)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

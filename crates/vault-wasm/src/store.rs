@@ -181,6 +181,9 @@ impl KVStore for BrowserStore {
     async fn batch_with(&self, fill: &mut BatchFill<'_>) -> Result<()> {
         each!(self, s => s.batch_with(fill).await)
     }
+    async fn batch_with_versioned(&self, fill: &mut BatchFill<'_>) -> Result<Option<u64>> {
+        each!(self, s => s.batch_with_versioned(fill).await)
+    }
     async fn clear(&self) -> Result<()> {
         each!(self, s => s.clear().await)
     }

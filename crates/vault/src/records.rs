@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kvstore::{Expect, KVStore};
+use kvstore::{BatchSink, Expect, KVStore};
 
 use crate::format::{
     check_record, open_record, record_id, record_key_of, record_prefix, seal_record_with_nonce,
@@ -398,33 +398,50 @@ impl<S: KVStore> Vault<S> {
             // One call to the random source for every nonce (a call costs about a microsecond
             // in a browser).
             let mut nonces = crypto::random_nonces(puts)?.into_iter();
-            let mut batch = kvstore::Batch::new();
-            batch.require(mkey.clone(), Expect::Version(version));
-            for (edit, rid) in edits.iter().zip(&rids) {
-                let key = record_key_of(&ks.id, rid);
-                match *edit {
-                    Edit::Put { name, payload, .. } => {
-                        let nonce = nonces
-                            .next()
-                            .ok_or_else(|| Error::Corrupted("a nonce is missing".into()))?;
-                        let sealed =
-                            seal_record_with_nonce(ks, &key, name, payload, revision, &nonce)?;
-                        batch.set(key, sealed);
-                    }
-                    Edit::Delete { .. } => {
-                        batch.delete(key);
+            // Each record sealed as the store takes it: on sled and redb the commit applies
+            // the records already sealed while the next ones are (`batch_with_versioned`).
+            let mut failed: Option<Error> = None;
+            let mut fill = |sink: &mut dyn BatchSink| {
+                sink.require(&mkey, Expect::Version(version))?;
+                for (edit, rid) in edits.iter().zip(&rids) {
+                    let key = record_key_of(&ks.id, rid);
+                    match *edit {
+                        Edit::Put { name, payload, .. } => {
+                            let sealed = nonces
+                                .next()
+                                .ok_or_else(|| Error::Corrupted("a nonce is missing".into()))
+                                .and_then(|nonce| {
+                                    seal_record_with_nonce(
+                                        ks, &key, name, payload, revision, &nonce,
+                                    )
+                                });
+                            match sealed {
+                                Ok(sealed) => sink.set(&key, &sealed)?,
+                                Err(err) => {
+                                    failed = Some(err);
+                                    return Err(kvstore::Error::Aborted(
+                                        "sealing a record failed".into(),
+                                    ));
+                                }
+                            }
+                        }
+                        Edit::Delete { .. } => sink.delete(&key)?,
                     }
                 }
+                for (key, bytes) in &bucket_writes {
+                    match bytes {
+                        Some(bytes) => sink.set(key, bytes)?,
+                        None => sink.delete(key)?,
+                    }
+                }
+                // The manifest last: the version the store reports for the commit is its version.
+                sink.set(&mkey, &manifest_bytes)
+            };
+            let result = self.store().batch_with_versioned(&mut fill).await;
+            if let (Err(kvstore::Error::Aborted(_)), Some(err)) = (&result, failed) {
+                return Err(err);
             }
-            for (key, bytes) in &bucket_writes {
-                match bytes {
-                    Some(bytes) => batch.set(key.clone(), bytes.clone()),
-                    None => batch.delete(key.clone()),
-                };
-            }
-            // The manifest last: the version the store reports for the commit is its version.
-            batch.set(mkey, manifest_bytes.clone());
-            match self.store().batch_versioned(batch).await {
+            match result {
                 Ok(committed) => {
                     ks.verified(|v| {
                         v.committed(

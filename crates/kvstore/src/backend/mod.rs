@@ -30,6 +30,15 @@ pub mod redb;
 ))]
 mod wal;
 
+#[cfg(any(
+    all(
+        any(feature = "sled", feature = "redb"),
+        not(all(target_arch = "wasm32", target_os = "unknown"))
+    ),
+    all(feature = "opfs", target_arch = "wasm32", target_os = "unknown")
+))]
+mod feed;
+
 #[cfg(all(feature = "opfs", target_arch = "wasm32", target_os = "unknown"))]
 pub mod opfs;
 #[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
@@ -77,11 +86,45 @@ impl Blocking {
             Blocking::Inline => f(),
         }
     }
+
+    /// Runs `commit` on the operations `fill` sends: offloaded, while `fill` still runs here
+    /// (the two overlap); inline, after it.
+    pub(crate) async fn stream<T: Send + 'static>(
+        self,
+        fill: &mut crate::BatchFill<'_>,
+        commit: impl FnOnce(feed::Feed) -> crate::Result<T> + Send + 'static,
+    ) -> crate::Result<T> {
+        let (mut sink, feed) = feed::channel_pair();
+        match self {
+            Blocking::Offload => {
+                let task = blocking::unblock(move || commit(feed));
+                let filled = fill(&mut sink).and_then(|()| sink.end());
+                feed::settle(filled, task.await)
+            }
+            Blocking::Inline => {
+                fill(&mut sink)?;
+                sink.end()?;
+                commit(feed)
+            }
+        }
+    }
 }
 
 #[cfg(all(feature = "opfs", target_arch = "wasm32", target_os = "unknown"))]
 impl Blocking {
     pub(crate) async fn run<T: Send + 'static>(self, f: impl FnOnce() -> T + Send + 'static) -> T {
         f()
+    }
+
+    /// Runs `commit` on the operations `fill` sends, after it (a worker has no thread pool).
+    pub(crate) async fn stream<T: Send + 'static>(
+        self,
+        fill: &mut crate::BatchFill<'_>,
+        commit: impl FnOnce(feed::Feed) -> crate::Result<T> + Send + 'static,
+    ) -> crate::Result<T> {
+        let (mut sink, feed) = feed::channel_pair();
+        fill(&mut sink)?;
+        sink.end()?;
+        commit(feed)
     }
 }

@@ -41,7 +41,7 @@ use super::wal::LogFile;
 use super::Blocking;
 use crate::keys::check_key;
 use crate::versions::{self, Part, Parts, State, Write};
-use crate::{Batch, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
+use crate::{Batch, BatchFill, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
 
 const BACKEND: &str = "redb";
 
@@ -306,28 +306,17 @@ impl RedbStore {
         &self,
         f: impl FnOnce(&mut RedbParts<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let db = self.db.clone();
-        let namespace = self.namespace.clone();
-        let log = self.log.clone();
-        self.blocking
-            .run(move || {
-                let tx = db.begin_write().map_err(map_err)?;
-                let (out, recorder) = {
-                    let mut parts = RedbParts::open(&tx, &namespace)?;
-                    if log.is_some() {
-                        parts.recorder = Some(log::recorder(&namespace));
-                    }
-                    // On error `tx` drops uncommitted: redb aborts it, nothing is applied.
-                    let out = f(&mut parts)?;
-                    (out, parts.recorder.take())
-                };
-                match (&log, recorder) {
-                    (Some(log), Some(recorder)) => log.commit(tx, recorder)?,
-                    _ => tx.commit().map_err(map_err)?,
-                }
-                Ok(out)
-            })
-            .await
+        let job = self.write_job();
+        self.blocking.run(move || job.run(f)).await
+    }
+
+    /// What a write transaction needs, to run where [`Blocking`] says.
+    fn write_job(&self) -> WriteJob {
+        WriteJob {
+            db: self.db.clone(),
+            namespace: self.namespace.clone(),
+            log: self.log.clone(),
+        }
     }
 
     fn read<T>(
@@ -510,6 +499,21 @@ impl KVStore for RedbStore {
             .map(Some)
     }
 
+    async fn batch_with(&self, fill: &mut BatchFill<'_>) -> Result<()> {
+        self.batch_with_versioned(fill).await.map(drop)
+    }
+
+    async fn batch_with_versioned(&self, fill: &mut BatchFill<'_>) -> Result<Option<u64>> {
+        let retention = self.retention;
+        let job = self.write_job();
+        self.blocking
+            .stream(fill, move |feed| {
+                job.run(|parts| feed.commit(parts, retention))
+            })
+            .await
+            .map(Some)
+    }
+
     async fn clear(&self) -> Result<()> {
         self.write(|parts| {
             if let Some(recorder) = &mut parts.recorder {
@@ -563,6 +567,34 @@ fn get_with<T>(
 
 type Table<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
 type ReadTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// One write transaction of a namespace, runnable on any thread.
+struct WriteJob {
+    db: Arc<redb::Database>,
+    namespace: Arc<str>,
+    log: Option<Arc<log::Log>>,
+}
+
+impl WriteJob {
+    /// Runs `f` in one write transaction and commits it (through the write-ahead log when
+    /// there is one); on error the transaction is dropped uncommitted and redb aborts it.
+    fn run<T>(self, f: impl FnOnce(&mut RedbParts<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.db.begin_write().map_err(map_err)?;
+        let (out, recorder) = {
+            let mut parts = RedbParts::open(&tx, &self.namespace)?;
+            if self.log.is_some() {
+                parts.recorder = Some(log::recorder(&self.namespace));
+            }
+            let out = f(&mut parts)?;
+            (out, parts.recorder.take())
+        };
+        match (&self.log, recorder) {
+            (Some(log), Some(recorder)) => log.commit(tx, recorder)?,
+            _ => tx.commit().map_err(map_err)?,
+        }
+        Ok(out)
+    }
+}
 
 /// The four tables of a namespace (`crate::versions`) in one write transaction: the data table
 /// named after the namespace, and `~meta/`, `~log/` and `~tombs/` followed by its name.

@@ -42,7 +42,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::Blocking;
 use crate::keys::check_key;
 use crate::versions::{self, Part, Parts, State, Write};
-use crate::{Batch, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
+use crate::{Batch, BatchFill, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
 
 const BACKEND: &str = "sled";
 
@@ -525,6 +525,32 @@ impl KVStore for SledStore {
         let last = self.commit(batch.into_ops())?;
         self.flush().await?;
         Ok(Some(last))
+    }
+
+    async fn batch_with(&self, fill: &mut BatchFill<'_>) -> Result<()> {
+        self.batch_with_versioned(fill).await.map(drop)
+    }
+
+    async fn batch_with_versioned(&self, fill: &mut BatchFill<'_>) -> Result<Option<u64>> {
+        let tree = self.tree.clone();
+        let commits = self.commits.clone();
+        let retention = self.retention;
+        self.blocking
+            .stream(fill, move |feed| {
+                let last = {
+                    let _commit = commits.lock().map_err(|_| poisoned())?;
+                    let mut parts = SledParts {
+                        tree: &tree,
+                        batch: sled::Batch::default(),
+                    };
+                    let last = feed.commit(&mut parts, retention)?;
+                    tree.apply_batch(parts.batch).map_err(map_err)?;
+                    last
+                };
+                tree.flush().map_err(map_err)?;
+                Ok(Some(last))
+            })
+            .await
     }
 
     async fn clear(&self) -> Result<()> {

@@ -1,0 +1,137 @@
+//! A batch fed to its commit while its producer still makes it
+//! ([`KVStore::batch_with_versioned`](crate::KVStore::batch_with_versioned) on sled and redb):
+//! the producer's sink ([`Forward`]) checks each operation and sends them in chunks over a
+//! channel; the commit, on the thread pool ([`Blocking::Offload`](super::Blocking::Offload)),
+//! applies each chunk as it arrives ([`Feed::commit`]), so sealing records and writing them
+//! overlap. Run in place ([`Blocking::Inline`](super::Blocking::Inline), a browser worker), the
+//! producer fills the channel first and the commit drains it after.
+
+use std::sync::mpsc::{channel, Receiver, Sender};
+
+use crate::keys::{check_key, check_value};
+use crate::versions::{Parts, Streamed};
+use crate::{BatchOp, BatchSink, Error, Expect, Result};
+
+/// Operations per message: a thread wake-up for every 64 operations, not for each.
+const CHUNK: usize = 64;
+
+/// What the producer sends.
+enum Message {
+    Ops(Vec<BatchOp>),
+    /// The producer finished: the commit may be made.
+    End,
+}
+
+/// The producer's sink.
+pub(crate) struct Forward {
+    sender: Sender<Message>,
+    buffer: Vec<BatchOp>,
+}
+
+/// The commit's side of the channel.
+pub(crate) struct Feed(Receiver<Message>);
+
+/// A sink and the feed it sends to.
+pub(crate) fn channel_pair() -> (Forward, Feed) {
+    let (sender, receiver) = channel();
+    (
+        Forward {
+            sender,
+            buffer: Vec::with_capacity(CHUNK),
+        },
+        Feed(receiver),
+    )
+}
+
+/// The error the sink returns once the commit stopped (its own error is the one reported).
+fn stopped() -> Error {
+    Error::Aborted("the commit stopped before the batch was complete".into())
+}
+
+impl Forward {
+    fn push(&mut self, op: BatchOp) -> Result<()> {
+        self.buffer.push(op);
+        if self.buffer.len() >= CHUNK {
+            let ops = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK));
+            self.sender.send(Message::Ops(ops)).map_err(|_| stopped())?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is left and the end of the batch.
+    pub(crate) fn end(mut self) -> Result<()> {
+        let ops = std::mem::take(&mut self.buffer);
+        if !ops.is_empty() {
+            self.sender.send(Message::Ops(ops)).map_err(|_| stopped())?;
+        }
+        self.sender.send(Message::End).map_err(|_| stopped())
+    }
+}
+
+impl BatchSink for Forward {
+    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        check_value(value)?;
+        self.push(BatchOp::Set {
+            key: key.to_vec(),
+            value: value.to_vec(),
+        })
+    }
+
+    fn create(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        check_value(value)?;
+        self.push(BatchOp::Create {
+            key: key.to_vec(),
+            value: value.to_vec(),
+        })
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<()> {
+        check_key(key)?;
+        self.push(BatchOp::Delete { key: key.to_vec() })
+    }
+
+    fn require(&mut self, key: &[u8], expect: Expect) -> Result<()> {
+        check_key(key)?;
+        self.push(BatchOp::Require {
+            key: key.to_vec(),
+            expect,
+        })
+    }
+}
+
+impl Feed {
+    /// Applies every operation the producer sends through `parts`, as they arrive, and
+    /// finishes the commit when it ends. Returns the namespace's last version.
+    ///
+    /// # Errors
+    ///
+    /// As [`Streamed`]; [`Error::Aborted`] if the producer stopped without ending the batch.
+    /// The transaction must then be dropped.
+    pub(crate) fn commit(self, parts: &mut impl Parts, retention: u64) -> Result<u64> {
+        let mut commit = Streamed::begin(parts, retention)?;
+        loop {
+            match self.0.recv() {
+                Ok(Message::Ops(ops)) => {
+                    for op in &ops {
+                        commit.apply(op)?;
+                    }
+                }
+                Ok(Message::End) => return commit.finish(),
+                Err(_) => return Err(Error::Aborted("the batch's producer failed".into())),
+            }
+        }
+    }
+}
+
+/// The outcome of a streamed batch: the commit's, unless the producer failed; then the
+/// commit's own error if it stopped first (the producer then saw the sink fail), else the
+/// producer's.
+pub(crate) fn settle<T>(filled: Result<()>, committed: Result<T>) -> Result<T> {
+    match (filled, committed) {
+        (Ok(()), committed) => committed,
+        (Err(_), Err(error)) if !matches!(error, Error::Aborted(_)) => Err(error),
+        (Err(error), _) => Err(error),
+    }
+}
