@@ -546,6 +546,22 @@ pub async fn batch_with_streams_operations<S: KVStore>(store: S, _: &Config) {
         "a batch with a failed precondition applied something"
     );
 
+    // A producer failing after sending more than a chunk (on sled and redb the commit has
+    // started): its error, nothing applied.
+    let late = store
+        .batch_with_versioned(&mut |sink| {
+            for i in 0u8..200 {
+                sink.set(&[b'l', i], &[i])?;
+            }
+            Err(Error::Aborted("the producer gave up late".into()))
+        })
+        .await;
+    assert!(
+        matches!(&late, Err(Error::Aborted(m)) if m == "the producer gave up late"),
+        "{late:?}"
+    );
+    assert_eq!(everything(&store).await, after);
+
     // A create meeting a live key sent first, a failed precondition after it: preconditions
     // are checked before creates, so the conflict is reported.
     let both = store

@@ -6,7 +6,7 @@
 //! overlap. Run in place ([`Blocking::Inline`](super::Blocking::Inline), a browser worker), the
 //! producer fills the channel first and the commit drains it after.
 
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 
 use crate::keys::{check_key, check_value};
 use crate::versions::{Parts, Streamed};
@@ -23,24 +23,36 @@ enum Message {
 }
 
 /// The producer's sink.
-pub(crate) struct Forward {
+pub(crate) struct Forward<'a> {
     sender: Sender<Message>,
     buffer: Vec<BatchOp>,
+    /// Starts the commit, called with the first full chunk or at the end, whichever comes
+    /// first (a batch smaller than a chunk is handed over once, whole, like any batch).
+    start: Option<Box<dyn FnOnce() + 'a>>,
 }
 
 /// The commit's side of the channel.
 pub(crate) struct Feed(Receiver<Message>);
 
-/// A sink and the feed it sends to.
-pub(crate) fn channel_pair() -> (Forward, Feed) {
-    let (sender, receiver) = channel();
-    (
+/// The producer's end of the channel, before it becomes a sink.
+pub(crate) struct Outlet(Sender<Message>);
+
+/// A channel from a producer to a commit.
+pub(crate) fn channel() -> (Outlet, Feed) {
+    let (sender, receiver) = mpsc::channel();
+    (Outlet(sender), Feed(receiver))
+}
+
+impl Outlet {
+    /// The producer's sink; `start`, if any, is called once, before the first operations are
+    /// sent (with the first full chunk, or at the end).
+    pub(crate) fn sink<'a>(self, start: Option<Box<dyn FnOnce() + 'a>>) -> Forward<'a> {
         Forward {
-            sender,
+            sender: self.0,
             buffer: Vec::with_capacity(CHUNK),
-        },
-        Feed(receiver),
-    )
+            start,
+        }
+    }
 }
 
 /// The error the sink returns once the commit stopped (its own error is the one reported).
@@ -48,10 +60,17 @@ fn stopped() -> Error {
     Error::Aborted("the commit stopped before the batch was complete".into())
 }
 
-impl Forward {
+impl Forward<'_> {
+    fn start(&mut self) {
+        if let Some(start) = self.start.take() {
+            start();
+        }
+    }
+
     fn push(&mut self, op: BatchOp) -> Result<()> {
         self.buffer.push(op);
         if self.buffer.len() >= CHUNK {
+            self.start();
             let ops = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK));
             self.sender.send(Message::Ops(ops)).map_err(|_| stopped())?;
         }
@@ -64,11 +83,13 @@ impl Forward {
         if !ops.is_empty() {
             self.sender.send(Message::Ops(ops)).map_err(|_| stopped())?;
         }
-        self.sender.send(Message::End).map_err(|_| stopped())
+        self.sender.send(Message::End).map_err(|_| stopped())?;
+        self.start();
+        Ok(())
     }
 }
 
-impl BatchSink for Forward {
+impl BatchSink for Forward<'_> {
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
@@ -133,5 +154,14 @@ pub(crate) fn settle<T>(filled: Result<()>, committed: Result<T>) -> Result<T> {
         (Ok(()), committed) => committed,
         (Err(_), Err(error)) if !matches!(error, Error::Aborted(_)) => Err(error),
         (Err(error), _) => Err(error),
+    }
+}
+
+/// The outcome of a streamed batch whose commit never started: the producer failed before
+/// sending anything.
+pub(crate) fn never_started(filled: Result<()>) -> Error {
+    match filled {
+        Err(error) => error,
+        Ok(()) => Error::backend("kvstore", "a streamed batch ended without its commit"),
     }
 }

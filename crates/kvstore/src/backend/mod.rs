@@ -94,14 +94,24 @@ impl Blocking {
         fill: &mut crate::BatchFill<'_>,
         commit: impl FnOnce(feed::Feed) -> crate::Result<T> + Send + 'static,
     ) -> crate::Result<T> {
-        let (mut sink, feed) = feed::channel_pair();
         match self {
             Blocking::Offload => {
-                let task = blocking::unblock(move || commit(feed));
-                let filled = fill(&mut sink).and_then(|()| sink.end());
-                feed::settle(filled, task.await)
+                let mut task = None;
+                let filled = {
+                    let (outlet, feed) = feed::channel();
+                    let mut sink = outlet.sink(Some(Box::new(|| {
+                        task = Some(blocking::unblock(move || commit(feed)));
+                    })));
+                    fill(&mut sink).and_then(|()| sink.end())
+                };
+                match (task, filled) {
+                    (Some(task), filled) => feed::settle(filled, task.await),
+                    (None, filled) => Err(feed::never_started(filled)),
+                }
             }
             Blocking::Inline => {
+                let (outlet, feed) = feed::channel();
+                let mut sink = outlet.sink(None);
                 fill(&mut sink)?;
                 sink.end()?;
                 commit(feed)
@@ -122,7 +132,8 @@ impl Blocking {
         fill: &mut crate::BatchFill<'_>,
         commit: impl FnOnce(feed::Feed) -> crate::Result<T> + Send + 'static,
     ) -> crate::Result<T> {
-        let (mut sink, feed) = feed::channel_pair();
+        let (outlet, feed) = feed::channel();
+        let mut sink = outlet.sink(None);
         fill(&mut sink)?;
         sink.end()?;
         commit(feed)
