@@ -388,8 +388,11 @@ pub trait KVStore: MaybeSend + MaybeSync {
     /// producer with its own error type returns [`Error::Aborted`](crate::Error::Aborted) and
     /// keeps its error aside).
     ///
-    /// `fill` runs synchronously, once; every backend collects what it sends into a [`Batch`]
-    /// and applies it.
+    /// `fill` runs synchronously, once. On sled and redb with
+    /// `Blocking::Offload` the commit starts on the thread pool
+    /// with the first 64 operations and applies them while `fill` makes the next ones (see
+    /// [`batch_with_versioned`](Self::batch_with_versioned)); every other backend collects
+    /// what it sends into a [`Batch`] and applies it.
     ///
     /// # Errors
     ///
@@ -420,11 +423,13 @@ pub trait KVStore: MaybeSend + MaybeSync {
     /// [`batch_with`](Self::batch_with), returning the namespace's last version right after
     /// the commit, as [`batch_versioned`](Self::batch_versioned) does.
     ///
-    /// On sled and redb with [`Blocking::Offload`](crate::backend::Blocking) (the default) the
+    /// On sled and redb with `Blocking::Offload` (the default) the
     /// commit starts on the thread pool at once and applies the operations in chunks while
     /// `fill` is still making them: a producer that spends time on each one (the vault sealing
     /// records) overlaps the store's work instead of preceding it. Every other backend, and
     /// this default implementation, collects what `fill` sends and applies it as one batch.
+    /// `fill` must not wait on a write to the same database (the open commit holds its write
+    /// lock).
     ///
     /// # Errors
     ///

@@ -22,7 +22,9 @@
 //! ([`Current::Unread`], [`apply_plan`]); on sled and redb, whose failed commits write
 //! nothing, neither is a key set once and checked once: its precondition is checked against
 //! the entry replaced ([`Current::Deferred`]). Reads of values go through [`value_of`]
-//! and [`versioned_of`], reads of the feed through [`check_since`].
+//! and [`versioned_of`], reads of the feed through [`check_since`]. A batch sent while it is made
+//! (sled and redb, `KVStore::batch_with_versioned`) is applied one operation at a time by
+//! [`Streamed`], with the same rules.
 //!
 //! **Earlier layouts.** The first versioned layout (kvstore before 2026-11-28) kept
 //! a meta entry for every key, live or not, the values bare, and the state under

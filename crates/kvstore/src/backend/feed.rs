@@ -145,23 +145,3 @@ impl Feed {
         }
     }
 }
-
-/// The outcome of a streamed batch: the commit's, unless the producer failed; then the
-/// commit's own error if it stopped first (the producer then saw the sink fail), else the
-/// producer's.
-pub(crate) fn settle<T>(filled: Result<()>, committed: Result<T>) -> Result<T> {
-    match (filled, committed) {
-        (Ok(()), committed) => committed,
-        (Err(_), Err(error)) if !matches!(error, Error::Aborted(_)) => Err(error),
-        (Err(error), _) => Err(error),
-    }
-}
-
-/// The outcome of a streamed batch whose commit never started: the producer failed before
-/// sending anything.
-pub(crate) fn never_started(filled: Result<()>) -> Error {
-    match filled {
-        Err(error) => error,
-        Ok(()) => Error::backend("kvstore", "a streamed batch ended without its commit"),
-    }
-}

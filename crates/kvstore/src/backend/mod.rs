@@ -105,8 +105,22 @@ impl Blocking {
                     fill(&mut sink).and_then(|()| sink.end())
                 };
                 match (task, filled) {
-                    (Some(task), filled) => feed::settle(filled, task.await),
-                    (None, filled) => Err(feed::never_started(filled)),
+                    // The commit's outcome, unless the producer failed; then the commit's
+                    // own error if it stopped first (the producer then saw the sink fail),
+                    // else the producer's.
+                    (Some(task), Ok(())) => task.await,
+                    (Some(task), Err(error)) => match task.await {
+                        Err(stopped) if !matches!(stopped, crate::Error::Aborted(_)) => {
+                            Err(stopped)
+                        }
+                        _ => Err(error),
+                    },
+                    // The producer failed before sending anything.
+                    (None, Err(error)) => Err(error),
+                    (None, Ok(())) => Err(crate::Error::backend(
+                        "kvstore",
+                        "a streamed batch ended without its commit",
+                    )),
                 }
             }
             Blocking::Inline => {
