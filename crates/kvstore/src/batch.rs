@@ -95,6 +95,18 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// A batch of `ops` (checked by whoever made them, or by the commit's validation).
+    #[cfg_attr(
+        any(
+            not(any(feature = "sled", feature = "redb")),
+            all(target_arch = "wasm32", target_os = "unknown")
+        ),
+        allow(dead_code)
+    )]
+    pub(crate) fn from_ops(ops: Vec<BatchOp>) -> Batch {
+        Batch { ops }
+    }
+
     /// An empty batch.
     pub fn new() -> Self {
         Self::default()

@@ -424,9 +424,10 @@ pub trait KVStore: MaybeSend + MaybeSync {
     /// the commit, as [`batch_versioned`](Self::batch_versioned) does.
     ///
     /// On sled and redb with `Blocking::Offload` (the default) the
-    /// commit starts on the thread pool at once and applies the operations in chunks while
-    /// `fill` is still making them: a producer that spends time on each one (the vault sealing
-    /// records) overlaps the store's work instead of preceding it. Every other backend, and
+    /// commit starts on the thread pool with the first 64 operations and applies them in
+    /// chunks while `fill` is still making the next: a producer that spends time on each one
+    /// (the vault sealing records) overlaps the store's work instead of preceding it. A smaller
+    /// batch is applied whole after `fill`, as [`batch_versioned`](Self::batch_versioned) would. Every other backend, and
     /// this default implementation, collects what `fill` sends and applies it as one batch.
     /// `fill` must not wait on a write to the same database (the open commit holds its write
     /// lock).

@@ -918,16 +918,22 @@ async fn run_model<S: KVStore>(store: &S, seed: u64, ops: usize) {
                     }
                 }
                 // A third of the batches through `batch_versioned`, a third through
-                // `batch_with_versioned` (applied while sent, on sled and redb), whose answer,
-                // when they give one (the default gives `None`), is the model's last version
-                // after the batch.
+                // `batch_with_versioned`, whose answer, when they give one (the default gives
+                // `None`), is the model's last version after the batch. The latter after 64
+                // preconditions that hold (on a key outside the model's), so that on sled and
+                // redb the batch's own operations are applied while sent.
                 let applied = match rng.u8(0..3) {
                     0 => store.batch(batch).await.map(|()| None),
                     1 => store.batch_versioned(batch).await,
                     _ => {
                         let ops = batch.into_ops();
                         store
-                            .batch_with_versioned(&mut |sink| send_ops(sink, &ops))
+                            .batch_with_versioned(&mut |sink| {
+                                for _ in 0..64 {
+                                    sink.require(b"never written", Expect::Absent)?;
+                                }
+                                send_ops(sink, &ops)
+                            })
                             .await
                     }
                 };
@@ -1371,6 +1377,37 @@ pub async fn tombstones_are_pruned_past_the_retention<S: KVStore>(store: S, rete
         10,
         "t10..t19 and tick"
     );
+
+    // A batch that writes and deletes again a key whose old tombstone is due for pruning,
+    // sent while made (more than a chunk: on sled and redb the commit applies it as it
+    // comes): the pruning must leave the new tombstone alone, so that a later set of the key
+    // replaces it and the feed lists the key once.
+    store.set(b"t10", b"first").await.unwrap();
+    store.delete(b"t10").await.unwrap();
+    // Exactly `retention` commits after it: the tombstone is the next commit's to prune.
+    for i in 0u8..retention as u8 {
+        store.set(b"tick", &[i]).await.unwrap();
+    }
+    store
+        .batch_with_versioned(&mut |sink| {
+            for i in 0u8..70 {
+                sink.set(&[b'u', i], b"x")?;
+            }
+            sink.set(b"t10", b"back")?;
+            sink.delete(b"t10")
+        })
+        .await
+        .unwrap();
+    store.set(b"t10", b"again").await.unwrap();
+    let horizon = match store.changes(0, 1).await {
+        Err(Error::ChangesExpired { horizon, .. }) => horizon,
+        other => panic!("expected ChangesExpired, got {other:?}"),
+    };
+    let feed = store.changes(horizon, usize::MAX).await.unwrap();
+    let t10: Vec<_> = feed.iter().filter(|c| c.key == b"t10").collect();
+    assert_eq!(t10.len(), 1, "t10 in the feed: {t10:?}");
+    assert_eq!(t10[0].value.as_deref(), Some(&b"again"[..]));
+    assert_eq!(store.get(b"t10").await.unwrap(), Some(b"again".to_vec()));
 }
 
 /// Writes data through a store, drops it, reopens with `reopen`, and checks everything —

@@ -1,10 +1,11 @@
 //! A batch fed to its commit while its producer still makes it
-//! ([`KVStore::batch_with_versioned`](crate::KVStore::batch_with_versioned) on sled and redb):
-//! the producer's sink ([`Forward`]) checks each operation and sends them in chunks over a
-//! channel; the commit, on the thread pool ([`Blocking::Offload`](super::Blocking::Offload)),
-//! applies each chunk as it arrives ([`Feed::commit`]), so sealing records and writing them
-//! overlap. Run in place ([`Blocking::Inline`](super::Blocking::Inline), a browser worker), the
-//! producer fills the channel first and the commit drains it after.
+//! ([`KVStore::batch_with_versioned`](crate::KVStore::batch_with_versioned) on sled and redb,
+//! natively, with [`Blocking::Offload`](super::Blocking::Offload)): the producer's sink
+//! ([`Forward`]) checks each operation and sends them in chunks over a channel; the commit,
+//! started on the thread pool with the first full chunk, applies each chunk as it arrives
+//! ([`Feed::commit`]), so making the operations (the vault sealing records) and writing them
+//! overlap. A batch smaller than a chunk never starts it: the sink hands it back whole, to be
+//! applied like any batch.
 
 use std::sync::mpsc::{self, Receiver, Sender};
 
@@ -26,8 +27,7 @@ enum Message {
 pub(crate) struct Forward<'a> {
     sender: Sender<Message>,
     buffer: Vec<BatchOp>,
-    /// Starts the commit, called with the first full chunk or at the end, whichever comes
-    /// first (a batch smaller than a chunk is handed over once, whole, like any batch).
+    /// Starts the commit, called with the first full chunk (taken then).
     start: Option<Box<dyn FnOnce() + 'a>>,
 }
 
@@ -44,13 +44,12 @@ pub(crate) fn channel() -> (Outlet, Feed) {
 }
 
 impl Outlet {
-    /// The producer's sink; `start`, if any, is called once, before the first operations are
-    /// sent (with the first full chunk, or at the end).
-    pub(crate) fn sink<'a>(self, start: Option<Box<dyn FnOnce() + 'a>>) -> Forward<'a> {
+    /// The producer's sink; `start` is called once, before the first full chunk is sent.
+    pub(crate) fn sink<'a>(self, start: Box<dyn FnOnce() + 'a>) -> Forward<'a> {
         Forward {
             sender: self.0,
             buffer: Vec::with_capacity(CHUNK),
-            start,
+            start: Some(start),
         }
     }
 }
@@ -77,15 +76,18 @@ impl Forward<'_> {
         Ok(())
     }
 
-    /// Sends what is left and the end of the batch.
-    pub(crate) fn end(mut self) -> Result<()> {
+    /// Ends the batch: sends what is left and the end, or, if the commit never started (the
+    /// batch is smaller than a chunk), returns the operations, for the caller to apply whole.
+    pub(crate) fn end(mut self) -> Result<Option<Vec<BatchOp>>> {
         let ops = std::mem::take(&mut self.buffer);
+        if self.start.is_some() {
+            return Ok(Some(ops));
+        }
         if !ops.is_empty() {
             self.sender.send(Message::Ops(ops)).map_err(|_| stopped())?;
         }
         self.sender.send(Message::End).map_err(|_| stopped())?;
-        self.start();
-        Ok(())
+        Ok(None)
     }
 }
 

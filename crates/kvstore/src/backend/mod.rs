@@ -37,6 +37,9 @@ mod wal;
     ),
     all(feature = "opfs", target_arch = "wasm32", target_os = "unknown")
 ))]
+// In a browser worker the batch is collected (no thread to overlap with): only the type of
+// the commit's feed is used there.
+#[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
 mod feed;
 
 #[cfg(all(feature = "opfs", target_arch = "wasm32", target_os = "unknown"))]
@@ -87,49 +90,41 @@ impl Blocking {
         }
     }
 
-    /// Runs `commit` on the operations `fill` sends: offloaded, while `fill` still runs here
-    /// (the two overlap); inline, after it.
+    /// Runs `commit` on the operations `fill` sends. Offloaded, the commit starts on the
+    /// pool with the first full chunk and applies the operations while `fill` still runs here
+    /// (the two overlap); a batch smaller than a chunk, or any batch inline, is handed back
+    /// whole ([`Fed::Whole`]), to be applied like any batch.
     pub(crate) async fn stream<T: Send + 'static>(
         self,
         fill: &mut crate::BatchFill<'_>,
         commit: impl FnOnce(feed::Feed) -> crate::Result<T> + Send + 'static,
-    ) -> crate::Result<T> {
-        match self {
-            Blocking::Offload => {
-                let mut task = None;
-                let filled = {
-                    let (outlet, feed) = feed::channel();
-                    let mut sink = outlet.sink(Some(Box::new(|| {
-                        task = Some(blocking::unblock(move || commit(feed)));
-                    })));
-                    fill(&mut sink).and_then(|()| sink.end())
-                };
-                match (task, filled) {
-                    // The commit's outcome, unless the producer failed; then the commit's
-                    // own error if it stopped first (the producer then saw the sink fail),
-                    // else the producer's.
-                    (Some(task), Ok(())) => task.await,
-                    (Some(task), Err(error)) => match task.await {
-                        Err(stopped) if !matches!(stopped, crate::Error::Aborted(_)) => {
-                            Err(stopped)
-                        }
-                        _ => Err(error),
-                    },
-                    // The producer failed before sending anything.
-                    (None, Err(error)) => Err(error),
-                    (None, Ok(())) => Err(crate::Error::backend(
-                        "kvstore",
-                        "a streamed batch ended without its commit",
-                    )),
-                }
-            }
-            Blocking::Inline => {
-                let (outlet, feed) = feed::channel();
-                let mut sink = outlet.sink(None);
-                fill(&mut sink)?;
-                sink.end()?;
-                commit(feed)
-            }
+    ) -> crate::Result<Fed<T>> {
+        if self == Blocking::Inline {
+            return Fed::collect(fill);
+        }
+        let mut task = None;
+        let filled = {
+            let (outlet, feed) = feed::channel();
+            let mut sink = outlet.sink(Box::new(|| {
+                task = Some(blocking::unblock(move || commit(feed)));
+            }));
+            fill(&mut sink).and_then(|()| sink.end())
+        };
+        match (task, filled) {
+            (None, Ok(Some(ops))) => Ok(Fed::Whole(crate::Batch::from_ops(ops))),
+            // The producer failed before the commit started.
+            (None, Err(error)) => Err(error),
+            (None, Ok(None)) => Err(crate::Error::backend(
+                "kvstore",
+                "a streamed batch ended without its commit",
+            )),
+            (Some(task), Ok(_)) => task.await.map(Fed::Committed),
+            // The producer failed: the commit's own error if it stopped first (the producer
+            // then saw the sink fail), else the producer's.
+            (Some(task), Err(error)) => match task.await {
+                Err(stopped) if !matches!(stopped, crate::Error::Aborted(_)) => Err(stopped),
+                _ => Err(error),
+            },
         }
     }
 }
@@ -140,16 +135,44 @@ impl Blocking {
         f()
     }
 
-    /// Runs `commit` on the operations `fill` sends, after it (a worker has no thread pool).
-    pub(crate) async fn stream<T: Send + 'static>(
+    /// Collects what `fill` sends (a worker has no thread pool to overlap with).
+    pub(crate) async fn stream<T>(
         self,
         fill: &mut crate::BatchFill<'_>,
-        commit: impl FnOnce(feed::Feed) -> crate::Result<T> + Send + 'static,
-    ) -> crate::Result<T> {
-        let (outlet, feed) = feed::channel();
-        let mut sink = outlet.sink(None);
+        _commit: impl FnOnce(feed::Feed) -> crate::Result<T>,
+    ) -> crate::Result<Fed<T>> {
+        Fed::collect(fill)
+    }
+}
+
+/// What [`Blocking::stream`] did with a batch.
+#[cfg(any(
+    all(
+        any(feature = "sled", feature = "redb"),
+        not(all(target_arch = "wasm32", target_os = "unknown"))
+    ),
+    all(feature = "opfs", target_arch = "wasm32", target_os = "unknown")
+))]
+#[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
+pub(crate) enum Fed<T> {
+    /// Committed while it was made, with the commit's answer (never in a browser worker).
+    Committed(T),
+    /// Not committed: the whole batch, to apply like any batch.
+    Whole(crate::Batch),
+}
+
+#[cfg(any(
+    all(
+        any(feature = "sled", feature = "redb"),
+        not(all(target_arch = "wasm32", target_os = "unknown"))
+    ),
+    all(feature = "opfs", target_arch = "wasm32", target_os = "unknown")
+))]
+impl<T> Fed<T> {
+    /// Collects what `fill` sends.
+    fn collect(fill: &mut crate::BatchFill<'_>) -> crate::Result<Self> {
+        let mut sink = crate::batch::Collect(crate::Batch::new());
         fill(&mut sink)?;
-        sink.end()?;
-        commit(feed)
+        Ok(Fed::Whole(sink.0))
     }
 }

@@ -38,7 +38,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 mod log;
 
 use super::wal::LogFile;
-use super::Blocking;
+use super::{Blocking, Fed};
 use crate::keys::check_key;
 use crate::versions::{self, Part, Parts, State, Write};
 use crate::{Batch, BatchFill, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
@@ -506,12 +506,16 @@ impl KVStore for RedbStore {
     async fn batch_with_versioned(&self, fill: &mut BatchFill<'_>) -> Result<Option<u64>> {
         let retention = self.retention;
         let job = self.write_job();
-        self.blocking
+        let fed = self
+            .blocking
             .stream(fill, move |feed| {
                 job.run(|parts| feed.commit(parts, retention))
             })
-            .await
-            .map(Some)
+            .await?;
+        match fed {
+            Fed::Committed(last) => Ok(Some(last)),
+            Fed::Whole(batch) => self.batch_versioned(batch).await,
+        }
     }
 
     async fn clear(&self) -> Result<()> {

@@ -39,7 +39,7 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::Blocking;
+use super::{Blocking, Fed};
 use crate::keys::check_key;
 use crate::versions::{self, Part, Parts, State, Write};
 use crate::{Batch, BatchFill, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
@@ -535,7 +535,8 @@ impl KVStore for SledStore {
         let tree = self.tree.clone();
         let commits = self.commits.clone();
         let retention = self.retention;
-        self.blocking
+        let fed = self
+            .blocking
             .stream(fill, move |feed| {
                 let last = {
                     let _commit = commits.lock().map_err(|_| poisoned())?;
@@ -548,9 +549,13 @@ impl KVStore for SledStore {
                     last
                 };
                 tree.flush().map_err(map_err)?;
-                Ok(Some(last))
+                Ok(last)
             })
-            .await
+            .await?;
+        match fed {
+            Fed::Committed(last) => Ok(Some(last)),
+            Fed::Whole(batch) => self.batch_versioned(batch).await,
+        }
     }
 
     async fn clear(&self) -> Result<()> {
