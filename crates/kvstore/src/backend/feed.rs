@@ -147,3 +147,20 @@ impl Feed {
         }
     }
 }
+
+/// What [`Blocking::stream`](super::Blocking::stream) did with a batch.
+pub(crate) enum Fed<T> {
+    /// Committed while it was made, with the commit's answer (never in a browser worker).
+    Committed(T),
+    /// Not committed: the whole batch, to apply like any batch.
+    Whole(crate::Batch),
+}
+
+impl<T> Fed<T> {
+    /// Collects what `fill` sends.
+    pub(crate) fn collect(fill: &mut crate::BatchFill<'_>) -> Result<Self> {
+        let mut sink = crate::batch::Collect(crate::Batch::new());
+        fill(&mut sink)?;
+        Ok(Fed::Whole(sink.0))
+    }
+}

@@ -37,8 +37,8 @@ mod wal;
     ),
     all(feature = "opfs", target_arch = "wasm32", target_os = "unknown")
 ))]
-// In a browser worker the batch is collected (no thread to overlap with): only the type of
-// the commit's feed is used there.
+// In a browser worker the batch is collected (no thread to overlap with): only `Fed` and the
+// type of the commit's feed are used there.
 #[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
 mod feed;
 
@@ -93,14 +93,14 @@ impl Blocking {
     /// Runs `commit` on the operations `fill` sends. Offloaded, the commit starts on the
     /// pool with the first full chunk and applies the operations while `fill` still runs here
     /// (the two overlap); a batch smaller than a chunk, or any batch inline, is handed back
-    /// whole ([`Fed::Whole`]), to be applied like any batch.
+    /// whole ([`Fed::Whole`](feed::Fed::Whole)), to be applied like any batch.
     pub(crate) async fn stream<T: Send + 'static>(
         self,
         fill: &mut crate::BatchFill<'_>,
         commit: impl FnOnce(feed::Feed) -> crate::Result<T> + Send + 'static,
-    ) -> crate::Result<Fed<T>> {
+    ) -> crate::Result<feed::Fed<T>> {
         if self == Blocking::Inline {
-            return Fed::collect(fill);
+            return feed::Fed::collect(fill);
         }
         let mut task = None;
         let filled = {
@@ -111,14 +111,14 @@ impl Blocking {
             fill(&mut sink).and_then(|()| sink.end())
         };
         match (task, filled) {
-            (None, Ok(Some(ops))) => Ok(Fed::Whole(crate::Batch::from_ops(ops))),
+            (None, Ok(Some(ops))) => Ok(feed::Fed::Whole(crate::Batch::from_ops(ops))),
             // The producer failed before the commit started.
             (None, Err(error)) => Err(error),
             (None, Ok(None)) => Err(crate::Error::backend(
                 "kvstore",
                 "a streamed batch ended without its commit",
             )),
-            (Some(task), Ok(_)) => task.await.map(Fed::Committed),
+            (Some(task), Ok(_)) => task.await.map(feed::Fed::Committed),
             // The producer failed: the commit's own error if it stopped first (the producer
             // then saw the sink fail), else the producer's.
             (Some(task), Err(error)) => match task.await {
@@ -140,39 +140,7 @@ impl Blocking {
         self,
         fill: &mut crate::BatchFill<'_>,
         _commit: impl FnOnce(feed::Feed) -> crate::Result<T>,
-    ) -> crate::Result<Fed<T>> {
-        Fed::collect(fill)
-    }
-}
-
-/// What [`Blocking::stream`] did with a batch.
-#[cfg(any(
-    all(
-        any(feature = "sled", feature = "redb"),
-        not(all(target_arch = "wasm32", target_os = "unknown"))
-    ),
-    all(feature = "opfs", target_arch = "wasm32", target_os = "unknown")
-))]
-#[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
-pub(crate) enum Fed<T> {
-    /// Committed while it was made, with the commit's answer (never in a browser worker).
-    Committed(T),
-    /// Not committed: the whole batch, to apply like any batch.
-    Whole(crate::Batch),
-}
-
-#[cfg(any(
-    all(
-        any(feature = "sled", feature = "redb"),
-        not(all(target_arch = "wasm32", target_os = "unknown"))
-    ),
-    all(feature = "opfs", target_arch = "wasm32", target_os = "unknown")
-))]
-impl<T> Fed<T> {
-    /// Collects what `fill` sends.
-    fn collect(fill: &mut crate::BatchFill<'_>) -> crate::Result<Self> {
-        let mut sink = crate::batch::Collect(crate::Batch::new());
-        fill(&mut sink)?;
-        Ok(Fed::Whole(sink.0))
+    ) -> crate::Result<feed::Fed<T>> {
+        feed::Fed::collect(fill)
     }
 }

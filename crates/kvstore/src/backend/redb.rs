@@ -37,8 +37,9 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 
 mod log;
 
+use super::feed::Fed;
 use super::wal::LogFile;
-use super::{Blocking, Fed};
+use super::Blocking;
 use crate::keys::check_key;
 use crate::versions::{self, Part, Parts, State, Write};
 use crate::{Batch, BatchFill, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};

@@ -39,7 +39,8 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Blocking, Fed};
+use super::feed::Fed;
+use super::Blocking;
 use crate::keys::check_key;
 use crate::versions::{self, Part, Parts, State, Write};
 use crate::{Batch, BatchFill, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
