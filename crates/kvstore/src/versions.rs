@@ -690,6 +690,43 @@ pub(crate) fn commit(parts: &mut impl Parts, ops: Vec<BatchOp>, retention: u64) 
     Ok(last)
 }
 
+/// Removes the tombstone of `key`, written without a read and without a data entry before it,
+/// and returns it. `tombstones` caches whether the namespace holds any (asked once per commit,
+/// when first needed: a key written blind is neither deleted nor pruned by its batch, so a
+/// tombstone of its own is still there).
+///
+/// # Errors
+///
+/// [`Error::Corrupted`] for a meta entry that does not decode or is live; any failure of
+/// `parts`.
+fn remove_tombstone(
+    parts: &mut impl Parts,
+    tombstones: &mut Option<bool>,
+    key: &[u8],
+) -> Result<Option<Meta>> {
+    let any = match *tombstones {
+        Some(any) => any,
+        None => *tombstones.insert(parts.has_tombstones()?),
+    };
+    if !any {
+        return Ok(None);
+    }
+    let Some(tomb) = parts.get(Part::Meta, key)? else {
+        return Ok(None);
+    };
+    let tomb = decode_meta(&tomb)?;
+    if tomb.live {
+        return Err(Error::Corrupted(
+            "a live version entry without a value".into(),
+        ));
+    }
+    let at = version_key(tomb.version).to_vec();
+    parts.apply(Write::Delete(Part::Tombs, at.clone()))?;
+    parts.apply(Write::Delete(Part::Log, at))?;
+    parts.apply(Write::Delete(Part::Meta, key.to_vec()))?;
+    Ok(Some(tomb))
+}
+
 /// Applies a plan's writes, its blind data entries (each followed by the check of its deferred
 /// precondition, and the removal of the feed entry, and tombstone, of the entry it replaced)
 /// and, if it changed, its state.
@@ -706,8 +743,7 @@ fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State, ops: &[BatchOp]
     let mut failed: Option<(usize, Error)> = None;
     // Each entry encoded in one buffer, reused.
     let mut entry = Vec::new();
-    // Asked once, when a key without a data entry first needs it (a key written blind is
-    // neither deleted nor pruned by this batch, so a tombstone of its own is still there).
+    // Whether the namespace holds any tombstone, asked once ([`remove_tombstone`]).
     let mut tombstones: Option<bool> = None;
     for blind in plan.blind {
         let (key, value) = blind.written(ops)?;
@@ -734,25 +770,7 @@ fn apply_plan(parts: &mut impl Parts, plan: Plan, before: State, ops: &[BatchOp]
             parts.apply(Write::Delete(Part::Log, version_key(old).to_vec()))?;
             continue;
         }
-        let any = match tombstones {
-            Some(any) => any,
-            None => *tombstones.insert(parts.has_tombstones()?),
-        };
-        if !any {
-            continue;
-        }
-        if let Some(tomb) = parts.get(Part::Meta, key)?.as_deref().map(decode_meta) {
-            let tomb = tomb?;
-            if tomb.live {
-                return Err(Error::Corrupted(
-                    "a live version entry without a value".into(),
-                ));
-            }
-            let tomb = version_key(tomb.version).to_vec();
-            parts.apply(Write::Delete(Part::Tombs, tomb.clone()))?;
-            parts.apply(Write::Delete(Part::Log, tomb))?;
-            parts.apply(Write::Delete(Part::Meta, key.to_vec()))?;
-        }
+        remove_tombstone(parts, &mut tombstones, key)?;
     }
     if let Some((_, error)) = failed {
         return Err(error);
@@ -894,7 +912,7 @@ impl<'p, P: Parts> Streamed<'p, P> {
                     live: true,
                 })
             }
-            None => self.remove_tombstone(key)?,
+            None => remove_tombstone(self.parts, &mut self.tombstones, key)?,
         };
         let now = Some(Meta {
             version,
@@ -902,31 +920,6 @@ impl<'p, P: Parts> Streamed<'p, P> {
         });
         self.known.insert(key.to_vec(), Seen { before, now });
         Ok(())
-    }
-
-    /// Removes the tombstone of `key` (just written, without a data entry before), returning it.
-    fn remove_tombstone(&mut self, key: &[u8]) -> Result<Option<Meta>> {
-        let any = match self.tombstones {
-            Some(any) => any,
-            None => *self.tombstones.insert(self.parts.has_tombstones()?),
-        };
-        if !any {
-            return Ok(None);
-        }
-        let Some(tomb) = self.parts.get(Part::Meta, key)? else {
-            return Ok(None);
-        };
-        let tomb = decode_meta(&tomb)?;
-        if tomb.live {
-            return Err(Error::Corrupted(
-                "a live version entry without a value".into(),
-            ));
-        }
-        let at = version_key(tomb.version).to_vec();
-        self.parts.apply(Write::Delete(Part::Tombs, at.clone()))?;
-        self.parts.apply(Write::Delete(Part::Log, at))?;
-        self.parts.apply(Write::Delete(Part::Meta, key.to_vec()))?;
-        Ok(Some(tomb))
     }
 
     /// A set, create or delete of a key whose version is known, or read now.
