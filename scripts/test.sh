@@ -29,7 +29,9 @@ cleanup() {
 trap cleanup EXIT
 TOTAL_PASSED=0
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step's header shows the time since the start, so a slow run shows where it went.
+START=$SECONDS
+step() { printf '\n==> [%d s] %s\n' "$((SECONDS - START))" "$*"; }
 die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 
 # Runs a test command, shows its output, and fails unless it passed at least one test.
@@ -132,4 +134,4 @@ step "npm ci (Playwright core, @noble/curves, ethers; no browser download)"
 (cd crates/vault-wasm/tests-js && npm ci --no-audit --no-fund) || die "npm ci"
 run_tests "npm-package" bash -c 'cd crates/vault-wasm/tests-js && npm test'
 
-printf '\nAll steps passed.\n%d passed, 0 failed\n' "$TOTAL_PASSED"
+printf '\nAll steps passed in %d s.\n%d passed, 0 failed\n' "$((SECONDS - START))" "$TOTAL_PASSED"
