@@ -129,7 +129,13 @@ done
 # ---------------------------------------------------------------- npm package
 step "build the npm package, and the CLI and vault-server its sync test runs"
 scripts/build-npm.sh || die "npm package build"
-cargo build -p vault-cli -p vault-server || die "CLI and server build"
+# The native tests built both binaries (their integration tests run them) into target/debug;
+# the same command with --no-run makes sure they are there without a second build (a plain
+# `cargo build` of the two unifies features differently and rebuilds them: ~45 s).
+cargo test --workspace --features kvstore/postgres --no-run -q \
+    && [ -x "${CARGO_TARGET_DIR:-target}/debug/vault" ] \
+    && [ -x "${CARGO_TARGET_DIR:-target}/debug/vault-server" ] \
+    || die "CLI and server build"
 step "npm ci (Playwright core, @noble/curves, ethers; no browser download)"
 (cd crates/vault-wasm/tests-js && npm ci --no-audit --no-fund) || die "npm ci"
 run_tests "npm-package" bash -c 'cd crates/vault-wasm/tests-js && npm test'
