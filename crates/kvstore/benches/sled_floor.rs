@@ -1,11 +1,14 @@
 //! Why the vault's `set_secret` on sled misses its target: what one small durable commit costs
-//! on raw sled 0.34, as an `insert` (what the vault wrote before versions: one record) and as an
-//! atomic `apply_batch` (what every commit is since: record, bucket, manifest, their feed
-//! entries and the state), with batches of 1,000 keys in between (as in the vault's writes
-//! bench) or 2,000 (the same batches with a feed entry per key), and `SledStore` doing the
-//! same. sled's `apply_batch` rolls its I/O buffer before and after it reserves the batch's
-//! manifest, so a batch and its flush write the log twice where an insert writes it once.
-//! Each variant has its own database; they take turns within every round. Run by
+//! on raw sled 0.34, in the vault bench's pattern (a batch of 1,000 secrets every 4th round,
+//! record keys random like the vault's HMAC ids), as the code before versions wrote it (one
+//! `insert` of the record and a flush) and as every versioned commit writes it (one atomic
+//! `apply_batch` of the record, its bucket, the manifest, a feed entry for each and the state,
+//! then a flush), against `SledStore` doing the same commit. Then the two ways around sled's
+//! batch that were considered and not adopted (docs/PERF.md "Session 17"): the commit written
+//! first as one insert holding all its writes (flushed, then applied as a batch that removes it,
+//! without a flush of its own), and the commit written first to a log file beside the database
+//! (synced, then applied as a batch without a flush, as the redb backend's write-ahead log
+//! does). Each variant has its own database; they take turns within every round. Run by
 //! `scripts/bench.sh writes`; prints each variant's median and its median ratio to the first.
 
 // Native files only: on wasm32 this bench is empty.
@@ -13,11 +16,18 @@
 mod native {
     use futures::executor::block_on;
     use kvstore::{Batch, KVStore, SledStore};
+    use std::fs::File;
+    use std::io::{Seek, SeekFrom, Write};
     use std::time::Instant;
 
     const ROUNDS: usize = 60;
+    const BATCH: u64 = 1_000;
     /// A sealed 100-byte secret, about.
-    const VALUE: [u8; 200] = [0x5A; 200];
+    const RECORD: usize = 200;
+    /// The manifest: a header and 64 bucket digests.
+    const MANIFEST: usize = 2_089;
+    /// Bytes per record in the buckets, spread over 64 of them.
+    const PER_RECORD: usize = 40;
 
     fn us(t: Instant) -> f64 {
         t.elapsed().as_secs_f64() * 1e6
@@ -28,30 +38,146 @@ mod native {
         v[v.len() / 2]
     }
 
-    /// One small durable write on raw sled: one insert, or an atomic batch of three.
-    fn raw_small(tree: &sled::Tree, round: usize, batch: bool) -> f64 {
-        let t = Instant::now();
-        if batch {
-            let mut b = sled::Batch::default();
-            for j in 0..3 {
-                b.insert(format!("r{round}/{j}").as_bytes(), VALUE.as_slice());
-            }
-            tree.apply_batch(b).unwrap();
-        } else {
-            tree.insert(format!("r{round}"), VALUE.as_slice()).unwrap();
+    /// Record `i`'s key: 32 pseudo-random bytes, like the vault's record ids.
+    fn record_key(i: u64) -> Vec<u8> {
+        let mut h = i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut key = b"r/".to_vec();
+        for _ in 0..4 {
+            key.extend_from_slice(&h.to_be_bytes());
+            h = h.rotate_left(23).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         }
-        tree.flush().unwrap();
-        us(t)
+        key
     }
 
-    /// A durable batch of `n` keys on raw sled (outside the timing).
-    fn raw_big(tree: &sled::Tree, round: usize, n: usize) {
-        let mut b = sled::Batch::default();
-        for i in 0..n {
-            b.insert(format!("b{round}/{i:05}").as_bytes(), VALUE.as_slice());
+    fn bucket_key(j: u64) -> Vec<u8> {
+        format!("b/{:02}", j % 64).into_bytes()
+    }
+
+    /// The writes of a vault commit: records, the buckets they fall in, the manifest.
+    fn vault_writes(records: &[u64], buckets: &[u64], total: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let bucket = vec![0x11; total as usize * PER_RECORD / 64];
+        let mut out: Vec<(Vec<u8>, Vec<u8>)> = records
+            .iter()
+            .map(|&i| (record_key(i), vec![0x5A; RECORD]))
+            .collect();
+        out.extend(buckets.iter().map(|&j| (bucket_key(j), bucket.clone())));
+        out.push((b"m".to_vec(), vec![0x22; MANIFEST]));
+        out
+    }
+
+    /// `writes` in `SledStore`'s layout, as one raw batch: each data entry tagged 0 and
+    /// prefixed with its version, a feed entry (tag 2, version → key) for each, the state.
+    fn versioned(writes: &[(Vec<u8>, Vec<u8>)], next: &mut u64) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        for (key, value) in writes {
+            *next += 1;
+            let version = next.to_be_bytes();
+            batch.insert([&[0][..], key].concat(), [&version[..], value].concat());
+            batch.insert([&[2][..], &version[..]].concat(), key.as_slice());
         }
-        tree.apply_batch(b).unwrap();
-        tree.flush().unwrap();
+        batch.insert(&[2, 0][..], [0x44; 16].as_slice());
+        batch
+    }
+
+    /// A commit's writes in one record (what a commit record or a log record would hold).
+    fn record_of(writes: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+        writes
+            .iter()
+            .flat_map(|(k, v)| [k, v])
+            .flatten()
+            .copied()
+            .collect()
+    }
+
+    /// The databases, one per variant.
+    struct Dbs {
+        insert: sled::Tree,
+        batch: sled::Tree,
+        store: SledStore,
+        record: sled::Tree,
+        logged: sled::Tree,
+        /// The log file beside `logged`, and where its next record goes.
+        log: (File, u64),
+        /// The next version in each raw versioned database (`batch`, `record`, `logged`).
+        versions: [u64; 3],
+    }
+
+    impl Dbs {
+        /// One small commit in each variant (the vault's `set_secret` of record `i`, the
+        /// keyspace holding `total` records); their times in µs.
+        fn small(&mut self, i: u64, total: u64) -> [f64; 5] {
+            let writes = vault_writes(&[i], &[i], total);
+            let t = Instant::now();
+            self.insert
+                .insert(record_key(i), vec![0x5A; RECORD])
+                .unwrap();
+            self.insert.flush().unwrap();
+            let insert = us(t);
+
+            let batch = versioned(&writes, &mut self.versions[0]);
+            let t = Instant::now();
+            self.batch.apply_batch(batch).unwrap();
+            self.batch.flush().unwrap();
+            let raw_batch = us(t);
+
+            let mut batch = Batch::new();
+            for (key, value) in &writes {
+                batch.set(key.clone(), value.clone());
+            }
+            let t = Instant::now();
+            block_on(self.store.batch(batch)).unwrap();
+            let store = us(t);
+
+            let mut batch = versioned(&writes, &mut self.versions[1]);
+            batch.remove(&b"\0commit"[..]);
+            let t = Instant::now();
+            self.record.insert(b"\0commit", record_of(&writes)).unwrap();
+            self.record.flush().unwrap();
+            self.record.apply_batch(batch).unwrap();
+            let record = us(t);
+
+            let batch = versioned(&writes, &mut self.versions[2]);
+            let t = Instant::now();
+            let bytes = record_of(&writes);
+            let (file, at) = &mut self.log;
+            if *at + bytes.len() as u64 > 4 << 20 {
+                *at = 0;
+            }
+            file.seek(SeekFrom::Start(*at)).unwrap();
+            file.write_all(&bytes).unwrap();
+            file.sync_data().unwrap();
+            *at += bytes.len() as u64;
+            self.logged.apply_batch(batch).unwrap();
+            let logged = us(t);
+
+            [insert, raw_batch, store, record, logged]
+        }
+
+        /// A durable batch of `BATCH` new records from `first` in each (outside the timing):
+        /// the old code's records alone, the others' with every bucket and the manifest.
+        fn big(&mut self, first: u64) {
+            let records: Vec<u64> = (first..first + BATCH).collect();
+            let writes = vault_writes(&records, &(0..64).collect::<Vec<_>>(), first + BATCH);
+            let mut batch = sled::Batch::default();
+            for &i in &records {
+                batch.insert(record_key(i), vec![0x5A; RECORD]);
+            }
+            self.insert.apply_batch(batch).unwrap();
+            self.insert.flush().unwrap();
+            for (n, tree) in [&self.batch, &self.record, &self.logged]
+                .into_iter()
+                .enumerate()
+            {
+                tree.apply_batch(versioned(&writes, &mut self.versions[n]))
+                    .unwrap();
+                tree.flush().unwrap();
+            }
+            let mut batch = Batch::new();
+            for (key, value) in writes {
+                batch.set(key, value);
+            }
+            block_on(self.store.batch(batch)).unwrap();
+        }
     }
 
     pub fn main() {
@@ -65,50 +191,44 @@ mod native {
                 .open_tree("t")
                 .unwrap()
         };
-        let (insert, batch, batch2) = (open("insert"), open("batch"), open("batch2"));
-        let store = SledStore::open(dir.path().join("store")).unwrap();
-        let mut times: [Vec<f64>; 4] = Default::default();
-        let mut ratios: [Vec<f64>; 4] = Default::default();
+        let log = File::create(dir.path().join("log.bin")).unwrap();
+        log.set_len(4 << 20).unwrap();
+        log.sync_all().unwrap();
+        let mut dbs = Dbs {
+            insert: open("insert"),
+            batch: open("batch"),
+            store: SledStore::open(dir.path().join("store")).unwrap(),
+            record: open("record"),
+            logged: open("logged"),
+            log: (log, 0),
+            versions: [0; 3],
+        };
+        let mut times: [Vec<f64>; 5] = Default::default();
+        let mut ratios: [Vec<f64>; 5] = Default::default();
+        // Small records are numbered apart from the batches' (which count up from 0).
+        let mut total = 0;
         for round in 0..ROUNDS {
-            let base = raw_small(&insert, round, false);
-            let round_times = [
-                base,
-                raw_small(&batch, round, true),
-                raw_small(&batch2, round, true),
-                {
-                    let mut b = Batch::new();
-                    for j in 0..3 {
-                        b.set(format!("r{round}/{j}").into_bytes(), VALUE.to_vec());
-                    }
-                    let t = Instant::now();
-                    block_on(store.batch(b)).unwrap();
-                    us(t)
-                },
-            ];
+            let round_times = dbs.small(1 << 40 | round as u64, total + 1);
+            total += 1;
             for (i, t) in round_times.into_iter().enumerate() {
                 times[i].push(t);
-                ratios[i].push(t / base);
+                ratios[i].push(t / round_times[0]);
             }
             if round % 4 == 0 {
-                raw_big(&insert, round, 1_000);
-                raw_big(&batch, round, 1_000);
-                raw_big(&batch2, round, 2_000);
-                let mut b = Batch::new();
-                for i in 0..1_000 {
-                    b.set(format!("b{round}/{i:05}").into_bytes(), VALUE.to_vec());
-                }
-                block_on(store.batch(b)).unwrap();
+                dbs.big(total);
+                total += BATCH;
             }
         }
         println!(
-            "\nsled 0.34, one small durable write, batches of 1,000 keys every 4th round \
-             (median of {ROUNDS} rounds; ratio to the insert per round)"
+            "\nsled 0.34, the vault's set_secret as one commit, a batch of 1,000 secrets every \
+             4th round (median of {ROUNDS} rounds; ratio to the insert per round)"
         );
         let labels = [
             "raw sled, insert + flush (the vault before versions)",
-            "raw sled, apply_batch of 3 + flush",
-            "raw sled, apply_batch of 3 + flush, batches of 2,000",
-            "SledStore batch of 3 (its batches hold 2,000 keys)",
+            "raw sled, the commit as SledStore lays it out + flush",
+            "SledStore, the same commit",
+            "commit record: insert + flush, then apply_batch",
+            "log file: write + sync_data, then apply_batch",
         ];
         for (i, label) in labels.iter().enumerate() {
             println!(
