@@ -19,6 +19,8 @@ enum Fault {
     Fail,
     /// The flush makes durable only the bytes before this offset, then fails.
     Tear(u64),
+    /// The flush waits this long first, then succeeds.
+    Slow(std::time::Duration),
 }
 
 /// A shared image of a storage's flushed bytes.
@@ -70,11 +72,14 @@ impl redb::StorageBackend for Volatile {
     }
 
     fn sync_data(&self) -> Result<(), std::io::Error> {
+        let fault = std::mem::replace(&mut *self.fault.lock().unwrap(), Fault::None);
+        if let Fault::Slow(wait) = fault {
+            std::thread::sleep(wait);
+        }
         let image = self.image.lock().unwrap();
         let mut durable = self.durable.lock().unwrap();
-        let fault = std::mem::replace(&mut *self.fault.lock().unwrap(), Fault::None);
         match fault {
-            Fault::None => {
+            Fault::None | Fault::Slow(_) => {
                 durable.clone_from(&image);
                 Ok(())
             }
@@ -110,10 +115,14 @@ struct Disk {
 }
 
 fn open(db: Vec<u8>, log: Vec<u8>) -> Disk {
+    open_with(db, log, Blocking::Inline)
+}
+
+fn open_with(db: Vec<u8>, log: Vec<u8>, blocking: Blocking) -> Disk {
     let (db, db_durable, _) = Volatile::new(db);
     let (log, log_durable, log_fault) = Volatile::new(log);
     let store = RedbStore::builder()
-        .blocking(Blocking::Inline)
+        .blocking(blocking)
         .open_backend_with_log(db, log)
         .expect("open a logged redb store");
     Disk {
@@ -273,6 +282,79 @@ fn a_clean_reopen_replays_nothing_twice_and_keeps_every_version() {
         check(&again.store, &model, last, "after a clean close").await;
         again.store.set(b"after", b"x").await.unwrap();
         assert_eq!(again.store.last_version().await.unwrap(), last + 1);
+    });
+}
+
+/// What survives a crash of `disk` now: a store reopened on its flushed bytes.
+fn crash(disk: Disk) -> Disk {
+    let (db, log) = (
+        disk.db.lock().unwrap().clone(),
+        disk.log.lock().unwrap().clone(),
+    );
+    drop(disk);
+    open(db, log)
+}
+
+/// A value too large for a log record: its write is a checkpoint.
+fn large() -> Vec<u8> {
+    vec![7; 70 * 1024]
+}
+
+#[test]
+fn a_failed_record_is_not_applied_after_a_later_checkpoint() {
+    futures::executor::block_on(async {
+        let disk = open(Vec::new(), Vec::new());
+        disk.store.set(b"before", b"1").await.unwrap();
+        // A checkpoint: the next record is written at the start of the log.
+        disk.store.clear().await.unwrap();
+        // Its flush keeps all of it, then fails: the write is not acknowledged.
+        *disk.log_fault.lock().unwrap() = Fault::Tear(u64::MAX);
+        assert!(matches!(
+            disk.store.set(b"failed", b"2").await,
+            Err(Error::Io(_))
+        ));
+        disk.store.set(b"large", &large()).await.unwrap();
+        let model = BTreeMap::from([(b"large".to_vec(), large())]);
+        let last = disk.store.last_version().await.unwrap();
+        check(&disk.store, &model, last, "before the crash").await;
+        let disk = crash(disk);
+        check(&disk.store, &model, last, "after the crash").await;
+    });
+}
+
+#[test]
+fn a_write_dropped_during_its_flush_is_not_applied_and_holds_up_no_other() {
+    use futures::FutureExt;
+    use std::time::Duration;
+    futures::executor::block_on(async {
+        // Offloaded, a small write flushes the log on the thread pool and waits for it there.
+        let disk = open_with(Vec::new(), Vec::new(), Blocking::Offload);
+        disk.store.clear().await.unwrap();
+        *disk.log_fault.lock().unwrap() = Fault::Slow(Duration::from_millis(300));
+        let dropped = disk.store.set(b"dropped", b"1").now_or_never();
+        assert!(dropped.is_none(), "the write waits for its flush");
+        // The next write, on this same thread, does not wait for the dropped one.
+        disk.store.set(b"next", b"2").await.unwrap();
+        assert_eq!(disk.store.get(b"dropped").await.unwrap(), None);
+        // Once the slow flush has ended, the dropped write's record is durable, at the start
+        // of the log; the next record replaced it there.
+        std::thread::sleep(Duration::from_millis(400));
+        let model = BTreeMap::from([(b"next".to_vec(), b"2".to_vec())]);
+        let last = disk.store.last_version().await.unwrap();
+        let disk = crash(disk);
+        check(&disk.store, &model, last, "after a crash").await;
+
+        // Dropped again at the start of the log, and a checkpoint after it this time.
+        let disk = open_with(Vec::new(), Vec::new(), Blocking::Offload);
+        disk.store.clear().await.unwrap();
+        *disk.log_fault.lock().unwrap() = Fault::Slow(Duration::from_millis(300));
+        assert!(disk.store.set(b"dropped", b"1").now_or_never().is_none());
+        std::thread::sleep(Duration::from_millis(400));
+        disk.store.set(b"large", &large()).await.unwrap();
+        let model = BTreeMap::from([(b"large".to_vec(), large())]);
+        let last = disk.store.last_version().await.unwrap();
+        let disk = crash(disk);
+        check(&disk.store, &model, last, "after a checkpoint and a crash").await;
     });
 }
 

@@ -14,7 +14,7 @@ use crate::versions::{Parts, Streamed};
 use crate::{BatchOp, BatchSink, Error, Expect, Result};
 
 /// Operations per message: a thread wake-up for every 64 operations, not for each.
-const CHUNK: usize = 64;
+pub(crate) const CHUNK: usize = 64;
 
 /// What the producer sends.
 enum Message {

@@ -5,7 +5,7 @@
 //! and `~meta/` (tombstones), `~log/` (the feed and the state) and `~tombs/` followed by its
 //! name (`crate::versions`). Namespaces in an earlier layout (the first versioned one, with a
 //! version entry per key in `~meta/`; or written before versions, the data table alone) are
-//! moved into this one in one durable transaction the first time they are opened, after the
+//! moved into this one, each in one durable transaction, when the database is opened, after the
 //! write-ahead log's records are applied.
 //!
 //! **Durability.** Every write is one redb write transaction, resolved once it is durable. A
@@ -22,8 +22,11 @@
 //!
 //! **Blocking.** A commit waits on `fsync`, so by default writes run on the `blocking` crate's
 //! thread pool (runtime-agnostic) and the future waits for them ([`Blocking::Inline`] runs them
-//! in place instead). Reads run inline: they read committed pages
-//! through redb's cache.
+//! in place instead). With the write-ahead log, a small write (up to 64 operations) runs on the
+//! pool only the log's `fsync` (or a checkpoint): its B-tree work and its commit without
+//! durability stay on the calling thread, whose next read then finds the pages warm; writers
+//! take turns through an async lock first, so none waits for redb's write lock on a thread
+//! (`log` module). Reads run inline: they read committed pages through redb's cache.
 //!
 //! **Locking.** redb locks the file: a second open, from another process or this one, fails with
 //! [`Error::Busy`].
@@ -33,18 +36,24 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle};
 
 mod log;
 
 use super::feed::Fed;
-use super::wal::LogFile;
+use super::wal::{self, LogFile};
 use super::Blocking;
 use crate::keys::check_key;
 use crate::versions::{self, Part, Parts, State, Write};
 use crate::{Batch, BatchFill, Change, Entry, Error, KVStore, Result, Scan, DEFAULT_NAMESPACE};
 
 const BACKEND: &str = "redb";
+
+/// A batch of at most this many operations is a small commit: with a write-ahead log, its
+/// B-tree work runs on the calling thread and only the log's flush where [`Blocking`] says
+/// (`RedbStore::write`). The streamed batch's chunk, so a streamed batch handed back whole
+/// is small.
+const SMALL_COMMIT: usize = super::feed::CHUNK;
 
 /// A [`KVStore`] namespace in a redb database file. Clones share the database.
 #[derive(Clone)]
@@ -259,12 +268,35 @@ impl RedbStore {
             retention,
             log,
         };
-        store.upgrade()?;
+        store.upgrade_all()?;
         Ok(store)
     }
 
-    /// Moves a namespace from an earlier layout (module docs) into this one, in one durable
-    /// transaction, the first time it is opened.
+    /// Moves every namespace in an earlier layout (module docs) into this one, when the
+    /// database is opened: then no write of this process is under way, which a synchronous
+    /// `begin_write` needs (a small commit holds redb's write lock across an `.await`, `log`
+    /// module docs), and [`KVStore::namespace`] stays free of writes.
+    fn upgrade_all(&self) -> Result<()> {
+        let names: Vec<String> = {
+            let tx = self.db.begin_read().map_err(map_err)?;
+            let tables = tx.list_tables().map_err(map_err)?;
+            tables
+                .map(|table| table.name().to_owned())
+                .filter(|name| crate::validate_namespace(name).is_ok())
+                .collect()
+        };
+        for name in names {
+            RedbStore {
+                namespace: name.into(),
+                ..self.clone()
+            }
+            .upgrade()?;
+        }
+        Ok(())
+    }
+
+    /// Moves this namespace from an earlier layout (module docs) into this one, in one durable
+    /// transaction.
     fn upgrade(&self) -> Result<()> {
         let needed = self
             .read_parts(|p| {
@@ -302,13 +334,50 @@ impl RedbStore {
         }
     }
 
-    /// Runs `f` in one write transaction, where [`Blocking`] says, and commits it.
+    /// Runs `f` in one write transaction and commits it. Without a log, all of it where
+    /// [`Blocking`] says. With one, once admitted (`log` module docs): a `small` commit does
+    /// its B-tree work, record and redb commit here and only the log's flush (or a
+    /// checkpoint) where [`Blocking`] says; a large one runs there whole, as without a log.
     async fn write<T: Send + 'static>(
         &self,
+        small: bool,
         f: impl FnOnce(&mut RedbParts<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let job = self.write_job();
-        self.blocking.run(move || job.run(f)).await
+        let Some(log) = self.log.clone() else {
+            return self.blocking.run(move || job.run(f)).await;
+        };
+        let admission = log.admit().await;
+        if !small {
+            return self
+                .blocking
+                .run(move || {
+                    let _admission = admission;
+                    job.run(f)
+                })
+                .await;
+        }
+        // Admitted: no other writer holds redb's write lock, so this does not wait.
+        let tx = self.db.begin_write().map_err(map_err)?;
+        let (out, recorder) = job.apply(&tx, f)?;
+        let recorder = recorder.unwrap_or_else(wal::Recorder::checkpoint);
+        match log.stage(tx, &recorder)? {
+            log::Staged::Logged(tx, next) => {
+                let flushed = log.clone();
+                self.blocking.run(move || flushed.sync()).await?;
+                log.publish(tx, next)?;
+            }
+            checkpoint => {
+                let ended = log.clone();
+                self.blocking
+                    .run(move || {
+                        let _admission = admission;
+                        ended.finish(checkpoint)
+                    })
+                    .await?;
+            }
+        }
+        Ok(out)
     }
 
     /// What a write transaction needs, to run where [`Blocking`] says.
@@ -495,9 +564,12 @@ impl KVStore for RedbStore {
     async fn batch_versioned(&self, batch: Batch) -> Result<Option<u64>> {
         batch.validate()?;
         let retention = self.retention;
-        self.write(move |parts| versions::commit(parts, batch.into_ops(), retention))
-            .await
-            .map(Some)
+        let small = batch.len() <= SMALL_COMMIT;
+        self.write(small, move |parts| {
+            versions::commit(parts, batch.into_ops(), retention)
+        })
+        .await
+        .map(Some)
     }
 
     async fn batch_with(&self, fill: &mut BatchFill<'_>) -> Result<()> {
@@ -507,9 +579,16 @@ impl KVStore for RedbStore {
     async fn batch_with_versioned(&self, fill: &mut BatchFill<'_>) -> Result<Option<u64>> {
         let retention = self.retention;
         let job = self.write_job();
+        // Admitted before the first operation, for the whole commit (`log` module docs); a
+        // batch handed back whole has let go of it when it is applied below.
+        let admission = match &self.log {
+            Some(log) => Some(log.admit().await),
+            None => None,
+        };
         let fed = self
             .blocking
             .stream(fill, move |feed| {
+                let _admission = admission;
                 job.run(|parts| feed.commit(parts, retention))
             })
             .await?;
@@ -520,7 +599,7 @@ impl KVStore for RedbStore {
     }
 
     async fn clear(&self) -> Result<()> {
-        self.write(|parts| {
+        self.write(false, |parts| {
             if let Some(recorder) = &mut parts.recorder {
                 recorder.unloggable();
             }
@@ -552,7 +631,7 @@ impl KVStore for RedbStore {
             retention: self.retention,
             log: self.log.clone(),
         };
-        store.upgrade()?;
+        // Every namespace in an earlier layout was moved when the database was opened.
         Ok(store)
     }
 }
@@ -585,19 +664,27 @@ impl WriteJob {
     /// there is one); on error the transaction is dropped uncommitted and redb aborts it.
     fn run<T>(self, f: impl FnOnce(&mut RedbParts<'_>) -> Result<T>) -> Result<T> {
         let tx = self.db.begin_write().map_err(map_err)?;
-        let (out, recorder) = {
-            let mut parts = RedbParts::open(&tx, &self.namespace)?;
-            if self.log.is_some() {
-                parts.recorder = Some(log::recorder(&self.namespace));
-            }
-            let out = f(&mut parts)?;
-            (out, parts.recorder.take())
-        };
+        let (out, recorder) = self.apply(&tx, f)?;
         match (&self.log, recorder) {
             (Some(log), Some(recorder)) => log.commit(tx, recorder)?,
             _ => tx.commit().map_err(map_err)?,
         }
         Ok(out)
+    }
+
+    /// Runs `f` on the namespace's tables in `tx`; returns its result and, with a log, the
+    /// record of its writes.
+    fn apply<T>(
+        &self,
+        tx: &redb::WriteTransaction,
+        f: impl FnOnce(&mut RedbParts<'_>) -> Result<T>,
+    ) -> Result<(T, Option<wal::Recorder>)> {
+        let mut parts = RedbParts::open(tx, &self.namespace)?;
+        if self.log.is_some() {
+            parts.recorder = Some(log::recorder(&self.namespace));
+        }
+        let out = f(&mut parts)?;
+        Ok((out, parts.recorder.take()))
     }
 }
 

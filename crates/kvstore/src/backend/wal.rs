@@ -16,6 +16,8 @@
 //!
 //! **Recovery.** On open, the frames at offset 0, 1, … are read while each is whole (length in
 //! bounds, CRC right) and numbered checkpoint + 1, + 2, …; a torn or stale frame ends the log.
+//! A checkpoint takes the number of the next record ([`Position::checkpoint`]), so a record
+//! whose commit never ended is never applied after a checkpoint made since.
 //! Applying a record the engine already has is harmless: a record holds absolute puts and
 //! deletes, and every write the engine made outside the log was a checkpoint, which moved the
 //! log on. The CRC guards against torn writes, not against an attacker (the vault's manifest
@@ -61,14 +63,20 @@ pub(crate) struct Position {
 }
 
 impl Position {
-    /// The sequence number of the last record written (what a checkpoint covers).
-    pub(crate) fn last(&self) -> u64 {
-        self.next - 1
+    /// The number a checkpoint made now takes: the next record's. Every record written before
+    /// has a smaller one; a record that was written under this number but whose commit never
+    /// ended (its flush failed, or its write was dropped) may lie whole at offset 0, where the
+    /// log starts again, and must not be applied after the checkpoint: numbered as covered,
+    /// it never is.
+    pub(crate) fn checkpoint(&self) -> u64 {
+        self.next
     }
 
-    /// After a checkpoint covering every record so far: the log starts again at offset 0.
-    pub(crate) fn restart(&mut self) {
+    /// After a checkpoint numbered `checkpoint`: the log starts again at offset 0 with the
+    /// number after it.
+    pub(crate) fn restart(&mut self, checkpoint: u64) {
         self.offset = 0;
+        self.next = checkpoint + 1;
         self.records = 0;
     }
 }
@@ -125,7 +133,8 @@ impl Wal {
         Ok((wal, records))
     }
 
-    /// The position, locked: commits hold it from their decision to their record's write.
+    /// The position, locked for a moment: a commit reads it when it writes its record and moves
+    /// it when it ends, both under redb's write lock, so in commit order.
     pub(crate) fn position(&self) -> MutexGuard<'_, Position> {
         lock(&self.position)
     }

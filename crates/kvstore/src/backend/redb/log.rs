@@ -9,13 +9,23 @@
 //! durable redb commit instead (a checkpoint) that also stores the number of the last record
 //! it covers (table `~wal`, key `checkpoint`), and the log starts again at offset 0. On open,
 //! the records after the checkpoint are applied in one durable commit.
+//!
+//! **Admission.** Every write of a store with a log first takes the log's *gate*, an async
+//! lock, and holds it until its commit is over; only then does it take redb's write lock. A
+//! writer that holds the gate therefore never waits in `begin_write`, so a small commit can do
+//! its B-tree work, write its record and commit in redb on the calling thread, and hand only
+//! the log's flush to [`Blocking`](crate::Blocking) ([`Log::stage`], [`Log::sync`],
+//! [`Log::publish`]); writers that wait for the gate wait asynchronously, never on a thread.
+//! The point is the next read: pages a commit wrote on another thread are met cold by the
+//! calling thread (a vault read right after a write: 13–16 µs in the store offloaded, 8–9 µs
+//! with only the flush offloaded; docs/PERF.md, session 17).
 
 use std::sync::Arc;
 
 use redb::ReadableTable;
 
 use super::{map_err, table, RedbParts};
-use crate::backend::wal::{self, LogFile, Policy, Recorder, Wal};
+use crate::backend::wal::{self, LogFile, Policy, Position, Recorder, Wal};
 use crate::versions::Parts;
 use crate::{Error, Result};
 
@@ -37,6 +47,20 @@ pub(crate) struct Log {
     /// log; the log holds the database).
     db: Arc<redb::Database>,
     wal: Wal,
+    /// Admits one writer at a time, before redb's write lock (module docs).
+    gate: Arc<async_lock::Mutex<()>>,
+}
+
+/// A writer's turn at the gate ([`Log::admit`]), until dropped; it can move to another thread.
+pub(crate) type Admission = async_lock::MutexGuardArc<()>;
+
+/// A commit whose record is written ([`Log::stage`]): what is left of it.
+pub(crate) enum Staged {
+    /// A durable redb commit (a checkpoint), its number written: blocking.
+    Checkpoint(redb::WriteTransaction, u64),
+    /// The record is written at the position, not flushed: [`Log::sync`], then
+    /// [`Log::publish`] with the position after it.
+    Logged(redb::WriteTransaction, Position),
 }
 
 impl std::fmt::Debug for Log {
@@ -87,27 +111,69 @@ impl Log {
             tx.commit().map_err(map_err)?;
         }
         // With nothing to apply, `tx` drops uncommitted: an open costs no durable commit.
-        Ok(Log { db, wal })
+        Ok(Log {
+            db,
+            wal,
+            gate: Arc::new(async_lock::Mutex::new(())),
+        })
+    }
+
+    /// Waits (asynchronously) for the gate: no other writer of the database is between its
+    /// `begin_write` and the end of its commit until the admission is dropped.
+    pub(crate) async fn admit(&self) -> Admission {
+        self.gate.lock_arc().await
     }
 
     /// Commits `tx`, whose writes `recorder` holds: as a flushed log record and a non-durable
-    /// redb commit, or as a checkpoint.
-    pub(crate) fn commit(&self, mut tx: redb::WriteTransaction, recorder: Recorder) -> Result<()> {
-        let mut position = self.wal.position();
-        if self.wal.needs_checkpoint(&position, &recorder) {
+    /// redb commit, or as a checkpoint. Blocking: the whole commit where it is called.
+    pub(crate) fn commit(&self, tx: redb::WriteTransaction, recorder: Recorder) -> Result<()> {
+        self.finish(self.stage(tx, &recorder)?)
+    }
+
+    /// Writes `tx`'s record (whose writes `recorder` holds) without flushing it, or, when
+    /// this commit must be a checkpoint, the number of the last record it covers. Every
+    /// writer holds redb's write lock (`tx`) from here to the end of its commit, so the
+    /// position moves on in commit order.
+    pub(crate) fn stage(&self, tx: redb::WriteTransaction, recorder: &Recorder) -> Result<Staged> {
+        let position = *self.wal.position();
+        if self.wal.needs_checkpoint(&position, recorder) {
             // Every record so far is covered by this durable commit.
-            write_checkpoint(&tx, position.last())?;
-            tx.commit().map_err(map_err)?;
-            position.restart();
-            return Ok(());
+            let checkpoint = position.checkpoint();
+            write_checkpoint(&tx, checkpoint)?;
+            return Ok(Staged::Checkpoint(tx, checkpoint));
         }
-        let mut next = *position;
-        self.wal.append(&mut next, &recorder)?;
-        self.wal.sync()?;
+        let mut next = position;
+        self.wal.append(&mut next, recorder)?;
+        Ok(Staged::Logged(tx, next))
+    }
+
+    /// What is left of a staged commit, all of it here (blocking).
+    pub(crate) fn finish(&self, staged: Staged) -> Result<()> {
+        match staged {
+            Staged::Checkpoint(tx, checkpoint) => {
+                tx.commit().map_err(map_err)?;
+                self.wal.position().restart(checkpoint);
+                Ok(())
+            }
+            Staged::Logged(tx, next) => {
+                self.sync()?;
+                self.publish(tx, next)
+            }
+        }
+    }
+
+    /// Makes the records written so far durable (the blocking part of a logged commit).
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.wal.sync()
+    }
+
+    /// Commits a logged commit's `tx` in redb without durability, once its record is flushed,
+    /// and moves the position past the record.
+    pub(crate) fn publish(&self, mut tx: redb::WriteTransaction, next: Position) -> Result<()> {
         tx.set_durability(redb::Durability::None)
             .map_err(|e| Error::backend("redb", e))?;
         tx.commit().map_err(map_err)?;
-        *position = next;
+        *self.wal.position() = next;
         Ok(())
     }
 
