@@ -18,7 +18,10 @@
 //! durable redb commit. Either way a resolved write survives a process crash, and a power loss
 //! as far as the disk honours `fsync`; a batch is one transaction, so it is all there or not at
 //! all: after a crash redb uses its last durable root, and the log's whole records after it
-//! (each checksummed) are applied again on open.
+//! (each checksummed) are applied again on open. A small write whose future is dropped before
+//! it resolves is rolled back (its record, if flushed, may still be applied after a crash
+//! until the next write takes its place in the log, never after a checkpoint); a large one
+//! finishes on the thread pool.
 //!
 //! **Blocking.** A commit waits on `fsync`, so by default writes run on the `blocking` crate's
 //! thread pool (runtime-agnostic) and the future waits for them ([`Blocking::Inline`] runs them
