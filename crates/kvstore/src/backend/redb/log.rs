@@ -6,12 +6,14 @@
 //! flushing the log, before redb's commit. Every [`POLICY`]`.records` records, when the log
 //! would pass [`POLICY`]`.bytes`, for a commit whose record would pass
 //! [`POLICY`]`.max_record`, for a `clear`, and when the last handle is dropped, the commit is a
-//! durable redb commit instead (a checkpoint) that also stores the number of the last record
-//! it covers (table `~wal`, key `checkpoint`), and the log starts again at offset 0. On open,
-//! the records after the checkpoint are applied in one durable commit.
+//! durable redb commit instead (a checkpoint) that also stores a number no record it covers
+//! exceeds (the next record's: table `~wal`, key `checkpoint`), and the log starts again at
+//! offset 0. On open, the records after the checkpoint are applied in one durable commit.
 //!
 //! **Admission.** Every write of a store with a log first takes the log's *gate*, an async
-//! lock, and holds it until its commit is over; only then does it take redb's write lock. A
+//! lock, and holds it until its commit is over; only then does it take redb's write lock
+//! (the only writes without it: the log's replay and the layout upgrades when the database
+//! opens, and the checkpoint when its last handle drops, when no other write can run). A
 //! writer that holds the gate therefore never waits in `begin_write`, so a small commit can do
 //! its B-tree work, write its record and commit in redb on the calling thread, and hand only
 //! the log's flush to [`Blocking`](crate::Blocking) ([`Log::stage`], [`Log::sync`],
@@ -131,7 +133,7 @@ impl Log {
     }
 
     /// Writes `tx`'s record (whose writes `recorder` holds) without flushing it, or, when
-    /// this commit must be a checkpoint, the number of the last record it covers. Every
+    /// this commit must be a checkpoint, its number ([`Position::checkpoint`]). Every
     /// writer holds redb's write lock (`tx`) from here to the end of its commit, so the
     /// position moves on in commit order.
     pub(crate) fn stage(&self, tx: redb::WriteTransaction, recorder: &Recorder) -> Result<Staged> {
