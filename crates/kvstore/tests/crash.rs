@@ -30,6 +30,10 @@ fn open(backend: &str, path: &str) -> Box<dyn KVStore> {
                 .write_ahead_log(false)
                 .open(path)
                 .map(|s| Box::new(s) as Box<dyn KVStore>),
+            "sled-without-log" => SledStore::builder()
+                .write_ahead_log(false)
+                .open(path)
+                .map(|s| Box::new(s) as Box<dyn KVStore>),
             other => panic!("unknown backend {other}"),
         };
         match opened {
@@ -140,12 +144,12 @@ fn crash_and_check(backend: &str) {
         child.kill().unwrap();
         child.wait().unwrap();
 
-        // redb: every third check opens the file without its log (the next writer makes one
-        // again).
-        let reader = if backend == "redb" && round % 3 == 2 {
-            "redb-without-log"
-        } else {
-            backend
+        // Every third check opens the store without its write-ahead log (the next writer makes
+        // one again).
+        let reader = match (backend, round % 3) {
+            ("redb", 2) => "redb-without-log",
+            ("sled", 2) => "sled-without-log",
+            _ => backend,
         };
         let store = open(reader, &path);
         futures::executor::block_on(async {

@@ -22,6 +22,18 @@ mod sled_blocking {
 mod sled_tokio {
     kvstore::conformance_tests!(async: #[tokio::test(flavor = "multi_thread")], open: super::sled, config: super::CONFIG);
 }
+/// A sled store that flushes sled on every write (no write-ahead log).
+async fn sled_without_log() -> (SledStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::builder()
+        .write_ahead_log(false)
+        .open(dir.path().join("db"))
+        .unwrap();
+    (store, dir)
+}
+mod sled_without_log_blocking {
+    kvstore::conformance_tests!(blocking: #[test] futures::executor::block_on, open: super::sled_without_log, config: super::CONFIG);
+}
 mod redb_blocking {
     kvstore::conformance_tests!(blocking: #[test] futures::executor::block_on, open: super::redb, config: super::CONFIG);
 }

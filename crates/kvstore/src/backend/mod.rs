@@ -23,7 +23,7 @@ pub mod redb;
 
 #[cfg(any(
     all(
-        feature = "redb",
+        any(feature = "redb", feature = "sled"),
         not(all(target_arch = "wasm32", target_os = "unknown"))
     ),
     all(feature = "opfs", target_arch = "wasm32", target_os = "unknown")

@@ -5,7 +5,8 @@
 //! one-byte tag: `0x00` ‖ key → version ‖ value, `0x01` ‖ key → tombstone, `0x02` ‖ version →
 //! key (the feed, and the state record under `0x02 0x00`), `0x03` ‖ version → key
 //! (tombstones). One tree makes a commit one `sled::Batch`, which sled applies atomically, with
-//! no multi-tree transaction.
+//! no multi-tree transaction. The default tree holds the write-ahead log's checkpoint number
+//! (`~wal/checkpoint`).
 //!
 //! **Earlier layouts**, moved into this one in one batch the first time a namespace is opened:
 //! the first versioned layout (the same tree, a version entry under `0x01` for every key, bare
@@ -13,26 +14,35 @@
 //! after the namespace, holding the data only; every key gets a version, and the old tree is
 //! dropped afterwards).
 //!
-//! **Commits.** A commit reads the state and the version entries it needs, plans, and applies
-//! one batch, under a mutex per namespace shared by every handle of the database (sled's lock
-//! keeps other processes out), so a precondition and its writes are atomic. The flush happens
-//! after the mutex is released.
+//! **Commits.** A commit reads the state and the version entries it needs and plans one batch,
+//! under a mutex per namespace shared by every handle of the database (sled's lock keeps other
+//! processes out), so a precondition and its writes are atomic.
 //!
-//! **Durability.** Every write (`set`, `delete`, `batch`, `clear`) is followed by
-//! a flush, which writes sled's log and `fsync`s it before the future resolves. So:
+//! **Durability, with the write-ahead log (the default).** A small commit's writes are
+//! appended to `kvstore.wal` in the database's directory and the log is `fsync`ed before the
+//! batch is applied to sled and the future resolves; sled itself is flushed at checkpoints
+//! (every 256 records, a large commit, a `clear`, the last handle's drop), and on open the
+//! records after the last checkpoint are applied (`log` module). Every writer of the database
+//! takes the log's async gate, so commits are logged and applied in one order.
+//! [`SledBuilder::write_ahead_log`]`(false)` flushes sled after every write instead.
+//! Either way:
 //! - after a *process crash* (panic, `SIGKILL`), every write whose future resolved is present
 //!   on reopen, and a batch is visible entirely or not at all (the crash test in
-//!   `tests/crash.rs` checks exactly this);
+//!   `tests/crash.rs` checks exactly this, with and without the log);
 //! - after a *power loss*, the same holds as far as the disk honours `fsync`; writes whose
 //!   future had not resolved may or may not be present, never partly for a batch.
 //!
 //! **Blocking.** Reads and the in-memory part of writes run inline (sled serves them from its
-//! cache in microseconds); the flush runs on the `blocking` crate's thread pool and is awaited,
-//! so no executor thread waits on the disk and no particular runtime is required
-//! ([`Blocking::Inline`] runs it in place instead).
+//! cache in microseconds); the log's `fsync`, a checkpoint, or (without the log) sled's flush
+//! runs on the `blocking` crate's thread pool and is awaited, so no executor thread waits on
+//! the disk and no particular runtime is required ([`Blocking::Inline`] runs it in place
+//! instead). A write whose future is dropped while its log record is being flushed is not
+//! applied.
 //!
 //! **Locking.** sled takes an exclusive file lock: opening a directory another process (or
 //! another handle in this process) has open fails with [`Error::Busy`].
+
+mod log;
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -40,6 +50,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::feed::Fed;
+use super::wal::Recorder;
 use super::Blocking;
 use crate::keys::check_key;
 use crate::versions::{self, Part, Parts, State, Write};
@@ -60,6 +71,8 @@ pub struct SledStore {
     namespace: String,
     blocking: Blocking,
     retention: u64,
+    /// The write-ahead log, when opened with one (`log` module).
+    log: Option<Arc<log::Log>>,
 }
 
 type Registry = Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>;
@@ -104,6 +117,7 @@ fn map_err(err: sled::Error) -> Error {
 pub struct SledBuilder {
     blocking: Blocking,
     retention: u64,
+    write_ahead_log: bool,
 }
 
 impl Default for SledBuilder {
@@ -111,6 +125,7 @@ impl Default for SledBuilder {
         SledBuilder {
             blocking: Blocking::default(),
             retention: versions::DEFAULT_TOMBSTONE_RETENTION,
+            write_ahead_log: true,
         }
     }
 }
@@ -130,13 +145,28 @@ impl SledBuilder {
         self
     }
 
+    /// Whether the store keeps a write-ahead log, `kvstore.wal` in its directory (default
+    /// `true`). With it, a small write appends its changes to the log and flushes the log
+    /// (one `fsync` of a file sized once) instead of flushing sled, whose flush writes every
+    /// page the write touched; sled is flushed every 256 records, for a large write, and when
+    /// the last handle is dropped, so after a clean close sled alone holds everything. After a
+    /// crash the records are applied on the next open. Without it every write flushes sled; a
+    /// log left by an earlier open is applied, then removed.
+    ///
+    /// Versions of this crate before the log (0.3 and earlier) do not read it: open a store
+    /// with them only after a clean close, or once with `write_ahead_log(false)`.
+    pub fn write_ahead_log(mut self, enabled: bool) -> Self {
+        self.write_ahead_log = enabled;
+        self
+    }
+
     /// Opens (creating if needed) the database in directory `path`, as [`SledStore::open`].
     ///
     /// # Errors
     ///
     /// As [`SledStore::open`].
     pub fn open(self, path: impl AsRef<Path>) -> Result<SledStore> {
-        SledStore::open_with(path.as_ref(), self.blocking, self.retention)
+        SledStore::open_with(path.as_ref(), self)
     }
 }
 
@@ -172,9 +202,14 @@ impl SledStore {
         SledBuilder::default()
     }
 
-    fn open_with(path: &Path, blocking: Blocking, retention: u64) -> Result<Self> {
+    fn open_with(path: &Path, builder: SledBuilder) -> Result<Self> {
         super::private::create_dir(path)?;
-        let db = sled::Config::new().path(path).open().map_err(|err| {
+        let mut config = sled::Config::new().path(path);
+        if builder.write_ahead_log {
+            // The log makes writes durable; sled is flushed at checkpoints only.
+            config = config.flush_every_ms(None);
+        }
+        let db = config.open().map_err(|err| {
             // sled reports its lock failing only as the text of an I/O error; the lock itself,
             // probed, says so by type.
             if matches!(err, sled::Error::Io(_)) && lock_is_held(path) {
@@ -185,12 +220,24 @@ impl SledStore {
             }
             map_err(err)
         })?;
+        // sled's lock is held: the log is this handle's alone.
+        let log = if builder.write_ahead_log {
+            Some(Arc::new(log::Log::open(db.clone(), path)?))
+        } else {
+            let file = path.join(log::FILE);
+            if file.exists() {
+                log::drain(&db, &file)?;
+                std::fs::remove_file(&file)?;
+            }
+            None
+        };
         Self::with_db(
             db,
             Registry::default(),
             DEFAULT_NAMESPACE,
-            blocking,
-            retention,
+            builder.blocking,
+            builder.retention,
+            log,
         )
     }
 
@@ -200,9 +247,10 @@ impl SledStore {
         namespace: &str,
         blocking: Blocking,
         retention: u64,
+        log: Option<Arc<log::Log>>,
     ) -> Result<Self> {
         crate::validate_namespace(namespace)?;
-        let tree = db.open_tree(format!("~v/{namespace}")).map_err(map_err)?;
+        let tree = db.open_tree(log::tree_name(namespace)).map_err(map_err)?;
         let commits = registry
             .lock()
             .map_err(|_| poisoned())?
@@ -217,6 +265,7 @@ impl SledStore {
             namespace: namespace.to_owned(),
             blocking,
             retention,
+            log,
         };
         store.upgrade()?;
         Ok(store)
@@ -233,10 +282,7 @@ impl SledStore {
             .iter()
             .any(|n| n.as_ref() == self.namespace.as_bytes());
         if self.state()?.is_none() {
-            let mut parts = SledParts {
-                tree: &self.tree,
-                batch: sled::Batch::default(),
-            };
+            let mut parts = SledParts::new(&self.tree, Recorder::checkpoint());
             if self
                 .tree
                 .contains_key(tagged(Part::Log, versions::V1_STATE_KEY))
@@ -261,7 +307,7 @@ impl SledStore {
             } else {
                 return Ok(());
             }
-            self.tree.apply_batch(parts.batch).map_err(map_err)?;
+            self.tree.apply_batch(parts.into_batch()).map_err(map_err)?;
             self.tree.flush().map_err(map_err)?;
         }
         if before_versions {
@@ -336,17 +382,63 @@ impl SledStore {
             .transpose()
     }
 
-    /// Plans and applies one commit under the namespace's mutex; the flush is the caller's.
-    /// Returns the namespace's last version after it.
-    fn commit(&self, ops: Vec<crate::BatchOp>) -> Result<u64> {
-        let _commit = self.lock()?;
-        let mut parts = SledParts {
-            tree: &self.tree,
-            batch: sled::Batch::default(),
+    /// Plans one commit with `plan` under the namespace's mutex, applies it and makes it
+    /// durable. Without a log: applied under the same lock, then sled is flushed where
+    /// [`Blocking`] says. With one, once admitted (`log` module docs): its record is written
+    /// and flushed where [`Blocking`] says, then its batch is applied here; or, when it must be
+    /// a checkpoint, its batch is applied and the checkpoint made where [`Blocking`] says.
+    async fn write<T>(
+        &self,
+        plan: impl FnOnce(&mut SledParts<'_>) -> Result<T> + Send,
+    ) -> Result<T> {
+        let Some(log) = self.log.clone() else {
+            let out = {
+                let _commit = self.lock()?;
+                let mut parts = SledParts::new(&self.tree, Recorder::checkpoint());
+                let out = plan(&mut parts)?;
+                self.tree.apply_batch(parts.into_batch()).map_err(map_err)?;
+                out
+            };
+            self.flush().await?;
+            return Ok(out);
         };
-        let last = versions::commit(&mut parts, ops, self.retention)?;
-        self.tree.apply_batch(parts.batch).map_err(map_err)?;
-        Ok(last)
+        let admission = log.admit().await;
+        // Admitted: no other writer plans or applies until this commit is over.
+        let (out, mut parts) = {
+            let _commit = self.lock()?;
+            let mut parts = SledParts::new(&self.tree, log::recorder(&self.namespace));
+            let out = plan(&mut parts)?;
+            (out, parts)
+        };
+        match log.stage(&parts.recorder)? {
+            Some(next) => {
+                let flushed = log.clone();
+                self.blocking.run(move || flushed.sync()).await?;
+                // The record is durable: from here the commit is applied on the next open
+                // if not before (an error below leaves sled's memory short of it).
+                log.publish(next);
+                let _commit = self.lock()?;
+                parts.apply_each()?;
+            }
+            None => {
+                let batch = parts.into_batch();
+                self.apply(batch)?;
+                self.blocking
+                    .run(move || {
+                        let _admission = admission;
+                        log.checkpoint()
+                    })
+                    .await?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies a planned batch (with a log, admitted), under the namespace's mutex so that a
+    /// reader under it sees all of the batch or none.
+    fn apply(&self, batch: sled::Batch) -> Result<()> {
+        let _commit = self.lock()?;
+        self.tree.apply_batch(batch).map_err(map_err)
     }
 }
 
@@ -358,10 +450,51 @@ fn poisoned() -> Error {
 }
 
 /// A commit in progress: reads go to the tree (under the namespace's mutex, so nothing else
-/// writes it meanwhile), writes gather in one `sled::Batch`.
+/// writes it meanwhile), writes gather here and in the log's record.
 struct SledParts<'t> {
     tree: &'t sled::Tree,
-    batch: sled::Batch,
+    /// The commit's writes, tagged keys and values (`None`: a delete).
+    writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The commit's log record ([`Recorder::checkpoint`], which records nothing, without a
+    /// log).
+    recorder: Recorder,
+}
+
+impl<'t> SledParts<'t> {
+    fn new(tree: &'t sled::Tree, recorder: Recorder) -> Self {
+        SledParts {
+            tree,
+            writes: Vec::new(),
+            recorder,
+        }
+    }
+
+    /// The writes as one `sled::Batch`, which sled applies atomically (and for which it
+    /// writes its own log twice, `log` module docs).
+    fn into_batch(self) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        for (key, value) in self.writes {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        batch
+    }
+
+    /// Applies the writes one by one, for a commit whose log record is durable (the record,
+    /// not sled, makes it atomic across a crash; the caller holds the namespace's mutex, which
+    /// every multi-key read takes, so none sees part of it).
+    fn apply_each(&mut self) -> Result<()> {
+        for (key, value) in self.writes.drain(..) {
+            match value {
+                Some(value) => self.tree.insert(key, value).map(drop),
+                None => self.tree.remove(key).map(drop),
+            }
+            .map_err(map_err)?;
+        }
+        Ok(())
+    }
 }
 
 impl Parts for SledParts<'_> {
@@ -388,8 +521,14 @@ impl Parts for SledParts<'_> {
 
     fn apply(&mut self, write: Write) -> Result<()> {
         match write {
-            Write::Put(part, key, value) => self.batch.insert(tagged(part, &key), value),
-            Write::Delete(part, key) => self.batch.remove(tagged(part, &key)),
+            Write::Put(part, key, value) => {
+                self.recorder.record_put(part, &key, &value);
+                self.writes.push((tagged(part, &key), Some(value)));
+            }
+            Write::Delete(part, key) => {
+                self.recorder.record_delete(part, &key);
+                self.writes.push((tagged(part, &key), None));
+            }
         }
         Ok(())
     }
@@ -488,6 +627,8 @@ impl KVStore for SledStore {
         if scan.is_empty() {
             return Ok(Vec::new());
         }
+        // Under the commit mutex: a logged commit applies its writes one by one under it.
+        let _commit = self.lock()?;
         self.range(&scan)
             .take(scan.limit.unwrap_or(usize::MAX))
             .map(|r| {
@@ -501,6 +642,8 @@ impl KVStore for SledStore {
         if scan.is_empty() {
             return Ok(Vec::new());
         }
+        // Under the commit mutex, as `scan`.
+        let _commit = self.lock()?;
         self.range(&scan)
             .keys()
             .take(scan.limit.unwrap_or(usize::MAX))
@@ -509,6 +652,8 @@ impl KVStore for SledStore {
     }
 
     async fn count(&self, prefix: &[u8]) -> Result<u64> {
+        // Under the commit mutex, as `scan`.
+        let _commit = self.lock()?;
         let mut n = 0;
         for key in self.tree.scan_prefix(tagged(Part::Data, prefix)).keys() {
             key.map_err(map_err)?;
@@ -523,9 +668,11 @@ impl KVStore for SledStore {
 
     async fn batch_versioned(&self, batch: Batch) -> Result<Option<u64>> {
         batch.validate()?;
-        let last = self.commit(batch.into_ops())?;
-        self.flush().await?;
-        Ok(Some(last))
+        let retention = self.retention;
+        let ops = batch.into_ops();
+        self.write(move |parts| versions::commit(parts, ops, retention))
+            .await
+            .map(Some)
     }
 
     async fn batch_with(&self, fill: &mut BatchFill<'_>) -> Result<()> {
@@ -536,20 +683,31 @@ impl KVStore for SledStore {
         let tree = self.tree.clone();
         let commits = self.commits.clone();
         let retention = self.retention;
+        let log = self.log.clone();
+        // With a log, admitted before the first operation, for the whole commit, which is a
+        // checkpoint (`log` module docs); a batch handed back whole has let go of it when it is
+        // applied below.
+        let admission = match &log {
+            Some(log) => Some(log.admit().await),
+            None => None,
+        };
         let fed = self
             .blocking
             .stream(fill, move |feed| {
+                let _admission = admission;
                 let last = {
                     let _commit = commits.lock().map_err(|_| poisoned())?;
-                    let mut parts = SledParts {
-                        tree: &tree,
-                        batch: sled::Batch::default(),
-                    };
+                    let mut parts = SledParts::new(&tree, Recorder::checkpoint());
                     let last = feed.commit(&mut parts, retention)?;
-                    tree.apply_batch(parts.batch).map_err(map_err)?;
+                    tree.apply_batch(parts.into_batch()).map_err(map_err)?;
                     last
                 };
-                tree.flush().map_err(map_err)?;
+                match log {
+                    Some(log) => log.checkpoint()?,
+                    None => {
+                        tree.flush().map_err(map_err)?;
+                    }
+                }
                 Ok(last)
             })
             .await?;
@@ -560,22 +718,22 @@ impl KVStore for SledStore {
     }
 
     async fn clear(&self) -> Result<()> {
-        {
-            let _commit = self.lock()?;
-            let mut state = self.state()?.unwrap_or_default();
-            let mut batch = sled::Batch::default();
-            for key in self.tree.iter().keys() {
-                batch.remove(key.map_err(map_err)?);
+        self.write(|parts| {
+            // The log cannot describe a clear: a checkpoint.
+            parts.recorder.unloggable();
+            let mut state = versions::read_state(parts)?;
+            for key in parts.tree.iter().keys() {
+                parts.writes.push((key.map_err(map_err)?.to_vec(), None));
             }
             // Versions go on; every feed from before the clear must resync.
             state.horizon = state.last;
-            batch.insert(
+            parts.writes.push((
                 tagged(Part::Log, versions::STATE_KEY),
-                state.encode().to_vec(),
-            );
-            self.tree.apply_batch(batch).map_err(map_err)?;
-        }
-        self.flush().await
+                Some(state.encode().to_vec()),
+            ));
+            Ok(())
+        })
+        .await
     }
 
     fn namespace_name(&self) -> &str {
@@ -589,6 +747,7 @@ impl KVStore for SledStore {
             name,
             self.blocking,
             self.retention,
+            self.log.clone(),
         )
     }
 }

@@ -1,5 +1,6 @@
-//! The write-ahead log of the redb backend (files and OPFS): its file, its frames and records,
-//! and where the next record goes; `backend::redb`'s `log` module decides how commits use it.
+//! The write-ahead log of the redb backend (files and OPFS) and of the sled backend: its file,
+//! its frames and records, and where the next record goes; the `log` modules of
+//! `backend::redb` and `backend::sled` decide how commits use it.
 //!
 //! **Why.** A durable commit of an engine writes every page or node it touched and flushes;
 //! where a flush costs by the byte (OPFS in a browser, small `fsync`s natively), a
@@ -36,9 +37,113 @@ use crate::{Error, Result};
 /// Frame overhead: length, sequence number, CRC.
 pub(crate) const FRAME: usize = 4 + 8 + 4;
 
-/// The storage a log lives on: a redb storage backend (a file natively, an OPFS sync access
-/// handle in a browser), used here as a plain file.
-pub(crate) type LogFile = Box<dyn redb::StorageBackend>;
+/// The storage a log lives on, used as a plain file: a redb storage backend (a file natively,
+/// an OPFS sync access handle in a browser) or, for sled, a file ([`FileLog`]).
+pub(crate) trait LogStorage: Send + Sync {
+    /// The length of the storage in bytes.
+    fn len(&self) -> std::io::Result<u64>;
+    /// Fills `out` from `offset`.
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()>;
+    /// Sets the length in bytes.
+    fn set_len(&self, len: u64) -> std::io::Result<()>;
+    /// Writes `data` at `offset`.
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()>;
+    /// Makes every write so far durable.
+    fn sync_data(&self) -> std::io::Result<()>;
+    /// Releases the storage.
+    fn close(&self) -> std::io::Result<()>;
+}
+
+#[cfg(any(feature = "redb", feature = "opfs"))]
+impl<T: redb::StorageBackend> LogStorage for T {
+    fn len(&self) -> std::io::Result<u64> {
+        redb::StorageBackend::len(self)
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        redb::StorageBackend::read(self, offset, out)
+    }
+
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        redb::StorageBackend::set_len(self, len)
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        redb::StorageBackend::write(self, offset, data)
+    }
+
+    fn sync_data(&self) -> std::io::Result<()> {
+        redb::StorageBackend::sync_data(self)
+    }
+
+    fn close(&self) -> std::io::Result<()> {
+        redb::StorageBackend::close(self)
+    }
+}
+
+/// A log in a plain file (the sled backend's).
+#[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
+pub(crate) struct FileLog(Mutex<std::fs::File>);
+
+#[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
+impl FileLog {
+    pub(crate) fn new(file: std::fs::File) -> Self {
+        FileLog(Mutex::new(file))
+    }
+
+    fn at(&self, offset: u64) -> std::io::Result<MutexGuard<'_, std::fs::File>> {
+        use std::io::Seek;
+        let mut file = lock(&self.0);
+        file.seek(std::io::SeekFrom::Start(offset))?;
+        Ok(file)
+    }
+}
+
+#[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
+impl LogStorage for FileLog {
+    fn len(&self) -> std::io::Result<u64> {
+        Ok(lock(&self.0).metadata()?.len())
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        std::io::Read::read_exact(&mut *self.at(offset)?, out)
+    }
+
+    /// Grows the file with zeros written out, not a sparse hole: a write into a hole
+    /// allocates blocks, which would make every flush also write the file system's metadata.
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        use std::io::{Seek, Write};
+        let mut file = lock(&self.0);
+        let from = file.metadata()?.len();
+        if len <= from {
+            return file.set_len(len);
+        }
+        file.seek(std::io::SeekFrom::Start(from))?;
+        let zeros = vec![0u8; 64 * 1024];
+        let mut left = len - from;
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            file.write_all(&zeros[..n])?;
+            left -= n as u64;
+        }
+        file.sync_all()
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        std::io::Write::write_all(&mut *self.at(offset)?, data)
+    }
+
+    fn sync_data(&self) -> std::io::Result<()> {
+        lock(&self.0).sync_data()
+    }
+
+    fn close(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The storage of a log.
+pub(crate) type LogFile = Box<dyn LogStorage>;
 
 /// How much log there is between checkpoints.
 #[derive(Debug, Clone, Copy)]

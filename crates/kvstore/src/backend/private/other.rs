@@ -10,7 +10,7 @@ pub(crate) fn create_dir(_path: &Path) -> std::io::Result<()> {
 }
 
 /// Nothing to do here: the engine creates the file.
-#[cfg(feature = "redb")]
+#[cfg(any(feature = "redb", feature = "sled"))]
 pub(crate) fn create_file(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }

@@ -18,7 +18,7 @@ pub(crate) fn create_dir(path: &Path) -> std::io::Result<()> {
 }
 
 /// Creates an empty file `path` with mode 0600 unless it exists.
-#[cfg(feature = "redb")]
+#[cfg(any(feature = "redb", feature = "sled"))]
 pub(crate) fn create_file(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     match std::fs::OpenOptions::new()

@@ -1,0 +1,209 @@
+//! The write-ahead log of a [`SledStore`](super::SledStore) (format and recovery in
+//! `backend::wal`).
+//!
+//! **Why.** A versioned commit writes several entries (the data, a feed entry for each, the
+//! state) that land on different sled pages, and sled's flush writes every dirty page and
+//! `fsync`s: 2.1–2.3× the cost of the single insert the vault made before versions, in the
+//! vault's pattern (docs/PERF.md, sessions 17 and 18). One appended record and one `fsync` of a
+//! file sized once cost about what that insert did.
+//!
+//! **Commits.** A commit is planned under the namespace's mutex (reads of the state and the
+//! versions, the writes gathered in a `sled::Batch` and recorded), then, for a small one,
+//! its record is appended to the log file and flushed where [`Blocking`](crate::Blocking)
+//! says, and only then is the batch applied to sled, in memory (sled's own flushes are off:
+//! `flush_every_ms(None)`). Every [`POLICY`]`.records` records, when the log would pass
+//! [`POLICY`]`.bytes`, for a commit whose record would pass [`POLICY`]`.max_record`, for a
+//! `clear` and when the last handle is dropped, the commit is a *checkpoint* instead: its batch
+//! is applied, the number no record it covers reaches (the next record's:
+//! [`Position::checkpoint`]) is stored under [`CHECKPOINT_KEY`] in the database's default tree,
+//! sled is flushed, and the log starts again at offset 0. sled recovers a prefix of its
+//! writes, so a checkpoint number that survives a crash comes with every write before it.
+//!
+//! **Admission.** Every write takes the log's *gate*, an async lock, until its commit is over:
+//! records are written, flushed and applied in one order, which is the commit order, and no
+//! checkpoint can cover a record whose batch is not applied yet. Writers waiting for the gate
+//! wait asynchronously; a checkpoint holds it on the pool until sled's flush ends, even if its
+//! future is dropped.
+//!
+//! **Recovery.** On open, the records after the checkpoint are applied (each one batch on its
+//! namespace's tree), then a checkpoint is made. A record already in sled (written out by sled
+//! before the crash without a flush) is applied again harmlessly: it holds absolute puts and
+//! deletes, applied in order.
+//!
+//! **Failures and dropped writes.** A record whose write or flush failed, or whose future was
+//! dropped during the flush, is not applied and the position does not move: the next record
+//! takes its place, and until then it may be applied after a crash, like any write whose
+//! outcome was an I/O error.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{map_err, tagged};
+use crate::backend::wal::{self, FileLog, Policy, Position, Recorder, Wal};
+use crate::{Error, Result};
+
+/// The log's limits: a checkpoint every 256 records or 256 KiB of log; a commit whose record
+/// would be over 64 KiB is a checkpoint.
+pub(crate) const POLICY: Policy = Policy {
+    records: 256,
+    bytes: 256 * 1024,
+    max_record: 64 * 1024,
+};
+
+/// The log file, in the database's directory.
+pub(crate) const FILE: &str = "kvstore.wal";
+
+/// The key of the checkpoint number in the database's default tree.
+pub(crate) const CHECKPOINT_KEY: &[u8] = b"~wal/checkpoint";
+
+/// A sled database's log.
+pub(crate) struct Log {
+    /// The database, so that the last handle's drop can checkpoint it.
+    db: sled::Db,
+    wal: Wal,
+    gate: Arc<async_lock::Mutex<()>>,
+}
+
+/// A writer's turn at the gate ([`Log::admit`]), until dropped; it can move to another thread.
+pub(crate) type Admission = async_lock::MutexGuardArc<()>;
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log").finish_non_exhaustive()
+    }
+}
+
+/// A recorder for a commit of `namespace`.
+pub(crate) fn recorder(namespace: &str) -> Recorder {
+    Recorder::new(namespace, POLICY.max_record)
+}
+
+/// The namespace tree of `namespace` (as `SledStore` names it).
+pub(crate) fn tree_name(namespace: &str) -> String {
+    format!("~v/{namespace}")
+}
+
+fn read_checkpoint(db: &sled::Db) -> Result<u64> {
+    match db.get(CHECKPOINT_KEY).map_err(map_err)? {
+        None => Ok(0),
+        Some(v) => <[u8; 8]>::try_from(v.as_ref())
+            .map(u64::from_be_bytes)
+            .map_err(|_| Error::Corrupted("write-ahead log checkpoint is malformed".into())),
+    }
+}
+
+/// Stores checkpoint number `number` and flushes everything applied so far.
+fn write_checkpoint(db: &sled::Db, number: u64) -> Result<()> {
+    db.insert(CHECKPOINT_KEY, &number.to_be_bytes())
+        .map_err(map_err)?;
+    db.flush().map_err(map_err)?;
+    Ok(())
+}
+
+/// Applies the records of an existing log file at `path` to `db` and checkpoints it (for an
+/// open without a log: the caller then removes the file).
+pub(crate) fn drain(db: &sled::Db, path: &Path) -> Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let log = Log::open_file(db.clone(), file)?;
+    log.checkpoint()?;
+    Ok(())
+}
+
+impl Log {
+    /// Opens (creating if needed, private to its owner) the log of `db`, in directory `dir`,
+    /// and applies the records after the checkpoint.
+    pub(crate) fn open(db: sled::Db, dir: &Path) -> Result<Log> {
+        let path = dir.join(FILE);
+        super::super::private::create_file(&path)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        Self::open_file(db, file)
+    }
+
+    fn open_file(db: sled::Db, file: std::fs::File) -> Result<Log> {
+        let checkpoint = read_checkpoint(&db)?;
+        let (wal, records) = Wal::open(Box::new(FileLog::new(file)), POLICY, checkpoint)?;
+        if !records.is_empty() {
+            for record in &records {
+                let (namespace, writes) = wal::decode(record)?;
+                let tree = db.open_tree(tree_name(&namespace)).map_err(map_err)?;
+                let mut batch = sled::Batch::default();
+                for write in writes {
+                    match write {
+                        crate::versions::Write::Put(part, key, value) => {
+                            batch.insert(tagged(part, &key), value)
+                        }
+                        crate::versions::Write::Delete(part, key) => {
+                            batch.remove(tagged(part, &key))
+                        }
+                    }
+                }
+                tree.apply_batch(batch).map_err(map_err)?;
+            }
+            write_checkpoint(&db, checkpoint + records.len() as u64)?;
+        }
+        Ok(Log {
+            db,
+            wal,
+            gate: Arc::new(async_lock::Mutex::new(())),
+        })
+    }
+
+    /// Waits (asynchronously) for the gate: no other writer of the database commits until the
+    /// admission is dropped.
+    pub(crate) async fn admit(&self) -> Admission {
+        self.gate.lock_arc().await
+    }
+
+    /// Writes the record `recorder` holds at the position, without flushing it, and returns
+    /// the position after it; `None` when this commit must be a checkpoint instead
+    /// ([`Log::checkpoint`]). The caller holds the gate.
+    pub(crate) fn stage(&self, recorder: &Recorder) -> Result<Option<Position>> {
+        let position = *self.wal.position();
+        if self.wal.needs_checkpoint(&position, recorder) {
+            return Ok(None);
+        }
+        let mut next = position;
+        self.wal.append(&mut next, recorder)?;
+        Ok(Some(next))
+    }
+
+    /// Makes the records written so far durable (blocking).
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.wal.sync()
+    }
+
+    /// Moves the position past a record whose batch is applied.
+    pub(crate) fn publish(&self, next: Position) {
+        *self.wal.position() = next;
+    }
+
+    /// A checkpoint (blocking): stores the next record's number and flushes sled, so every
+    /// batch applied so far is durable; the log starts again at offset 0. The caller holds
+    /// the gate and has applied its own batch.
+    pub(crate) fn checkpoint(&self) -> Result<()> {
+        let number = self.wal.position().checkpoint();
+        write_checkpoint(&self.db, number)?;
+        self.wal.position().restart(number);
+        Ok(())
+    }
+}
+
+impl Drop for Log {
+    /// On the last store handle's drop: a checkpoint when records are pending, so that after a
+    /// clean close sled alone holds everything. A failure here loses nothing: the records were
+    /// flushed when written and are applied on the next open.
+    fn drop(&mut self) {
+        if self.wal.position().records > 0 {
+            let _ = self.checkpoint();
+        }
+        self.wal.close();
+    }
+}
