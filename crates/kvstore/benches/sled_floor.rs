@@ -3,13 +3,16 @@
 //! record keys random like the vault's HMAC ids), as the code before versions wrote it (one
 //! `insert` of the record and a flush) and as every versioned commit writes it (one atomic
 //! `apply_batch` of the record, its bucket, the manifest, a feed entry for each and the state,
-//! then a flush), against `SledStore` doing the same commit. Then the two ways around sled's
-//! batch that were considered and not adopted (docs/PERF.md "Session 17"): the commit written
-//! first as one insert holding all its writes (flushed, then applied as a batch that removes it,
-//! without a flush of its own), and the commit written first to a log file beside the database
-//! (synced, then applied as a batch without a flush, as the redb backend's write-ahead log
-//! does). Each variant has its own database; they take turns within every round. Run by
-//! `scripts/bench.sh writes`; prints each variant's median and its median ratio to the first.
+//! then a flush), against `SledStore` doing the same commit. Then three ways around sled's
+//! batch (docs/PERF.md, sessions 17 and 18): the commit written first as one insert holding all
+//! its writes (flushed, then applied as a batch that removes it, without a flush of its own);
+//! the commit written first to a log file beside the database (synced, then applied as a batch
+//! without a flush); and the same log with the writes applied one by one, what `SledStore`
+//! does since session 18 (sled's batch rolls its log buffer twice, and each roll is a
+//! synchronous write: a batch costs that even without a flush). The log variants' databases
+//! have sled's periodic flusher off, as `SledStore` with its log has. Each variant has its own
+//! database; they take turns within every round. Run by `scripts/bench.sh writes`; prints each
+//! variant's median and its median ratio to the first.
 
 // Native files only: on wasm32 this bench is empty.
 #[cfg(not(target_arch = "wasm32"))]
@@ -89,6 +92,31 @@ mod native {
             .collect()
     }
 
+    /// `writes` in `SledStore`'s layout, one insert each (`versioned` without the batch).
+    fn versioned_each(tree: &sled::Tree, writes: &[(Vec<u8>, Vec<u8>)], next: &mut u64) {
+        for (key, value) in writes {
+            *next += 1;
+            let version = next.to_be_bytes();
+            tree.insert([&[0][..], key].concat(), [&version[..], value].concat())
+                .unwrap();
+            tree.insert([&[2][..], &version[..]].concat(), key.as_slice())
+                .unwrap();
+        }
+        tree.insert(&[2, 0][..], [0x44; 16].as_slice()).unwrap();
+    }
+
+    /// Appends `bytes` to a log file at `at` (from 0 again past 4 MiB) and syncs it.
+    fn append(log: &mut (File, u64), bytes: &[u8]) {
+        let (file, at) = log;
+        if *at + bytes.len() as u64 > 4 << 20 {
+            *at = 0;
+        }
+        file.seek(SeekFrom::Start(*at)).unwrap();
+        file.write_all(bytes).unwrap();
+        file.sync_data().unwrap();
+        *at += bytes.len() as u64;
+    }
+
     /// The databases, one per variant.
     struct Dbs {
         insert: sled::Tree,
@@ -96,16 +124,18 @@ mod native {
         store: SledStore,
         record: sled::Tree,
         logged: sled::Tree,
-        /// The log file beside `logged`, and where its next record goes.
-        log: (File, u64),
-        /// The next version in each raw versioned database (`batch`, `record`, `logged`).
-        versions: [u64; 3],
+        each: sled::Tree,
+        /// The log files beside `logged` and `each`, and where their next records go.
+        logs: [(File, u64); 2],
+        /// The next version in each raw versioned database (`batch`, `record`, `logged`,
+        /// `each`).
+        versions: [u64; 4],
     }
 
     impl Dbs {
         /// One small commit in each variant (the vault's `set_secret` of record `i`, the
         /// keyspace holding `total` records); their times in µs.
-        fn small(&mut self, i: u64, total: u64) -> [f64; 5] {
+        fn small(&mut self, i: u64, total: u64) -> [f64; 6] {
             let writes = vault_writes(&[i], &[i], total);
             let t = Instant::now();
             self.insert
@@ -138,19 +168,16 @@ mod native {
 
             let batch = versioned(&writes, &mut self.versions[2]);
             let t = Instant::now();
-            let bytes = record_of(&writes);
-            let (file, at) = &mut self.log;
-            if *at + bytes.len() as u64 > 4 << 20 {
-                *at = 0;
-            }
-            file.seek(SeekFrom::Start(*at)).unwrap();
-            file.write_all(&bytes).unwrap();
-            file.sync_data().unwrap();
-            *at += bytes.len() as u64;
+            append(&mut self.logs[0], &record_of(&writes));
             self.logged.apply_batch(batch).unwrap();
             let logged = us(t);
 
-            [insert, raw_batch, store, record, logged]
+            let t = Instant::now();
+            append(&mut self.logs[1], &record_of(&writes));
+            versioned_each(&self.each, &writes, &mut self.versions[3]);
+            let each = us(t);
+
+            [insert, raw_batch, store, record, logged, each]
         }
 
         /// A durable batch of `BATCH` new records from `first` in each (outside the timing):
@@ -164,7 +191,7 @@ mod native {
             }
             self.insert.apply_batch(batch).unwrap();
             self.insert.flush().unwrap();
-            for (n, tree) in [&self.batch, &self.record, &self.logged]
+            for (n, tree) in [&self.batch, &self.record, &self.logged, &self.each]
                 .into_iter()
                 .enumerate()
             {
@@ -191,20 +218,35 @@ mod native {
                 .open_tree("t")
                 .unwrap()
         };
-        let log = File::create(dir.path().join("log.bin")).unwrap();
-        log.set_len(4 << 20).unwrap();
-        log.sync_all().unwrap();
+        let unflushed = |name: &str| {
+            sled::Config::new()
+                .path(dir.path().join(name))
+                .flush_every_ms(None)
+                .open()
+                .unwrap()
+                .open_tree("t")
+                .unwrap()
+        };
+        // Written out in full once, as `SledStore`'s log is: a write into a hole would make
+        // every sync also write the file system's metadata.
+        let log = |name: &str| {
+            let mut file = File::create(dir.path().join(name)).unwrap();
+            file.write_all(&vec![0; 4 << 20]).unwrap();
+            file.sync_all().unwrap();
+            (file, 0)
+        };
         let mut dbs = Dbs {
             insert: open("insert"),
             batch: open("batch"),
             store: SledStore::open(dir.path().join("store")).unwrap(),
             record: open("record"),
-            logged: open("logged"),
-            log: (log, 0),
-            versions: [0; 3],
+            logged: unflushed("logged"),
+            each: unflushed("each"),
+            logs: [log("log.bin"), log("log2.bin")],
+            versions: [0; 4],
         };
-        let mut times: [Vec<f64>; 5] = Default::default();
-        let mut ratios: [Vec<f64>; 5] = Default::default();
+        let mut times: [Vec<f64>; 6] = Default::default();
+        let mut ratios: [Vec<f64>; 6] = Default::default();
         // Small records are numbered apart from the batches' (which count up from 0).
         let mut total = 0;
         for round in 0..ROUNDS {
@@ -229,6 +271,7 @@ mod native {
             "SledStore, the same commit",
             "commit record: insert + flush, then apply_batch",
             "log file: write + sync_data, then apply_batch",
+            "log file: write + sync_data, then one insert each",
         ];
         for (i, label) in labels.iter().enumerate() {
             println!(

@@ -153,8 +153,10 @@ impl SledBuilder {
     /// crash the records are applied on the next open. Without it every write flushes sled; a
     /// log left by an earlier open is applied, then removed.
     ///
-    /// Versions of this crate before the log (0.3 and earlier) do not read it: open a store
-    /// with them only after a clean close, or once with `write_ahead_log(false)`.
+    /// Builds of this crate from before the log (main before 2026-11-29) do not read it: open
+    /// a store with them only after a clean close, or after opening it once with
+    /// `write_ahead_log(false)` (otherwise they miss the writes still in the log, and a later
+    /// open with the log applies those over what they wrote).
     pub fn write_ahead_log(mut self, enabled: bool) -> Self {
         self.write_ahead_log = enabled;
         self
@@ -226,7 +228,7 @@ impl SledStore {
         } else {
             let file = path.join(log::FILE);
             if file.exists() {
-                log::drain(&db, &file)?;
+                log::drain(&db, path)?;
                 std::fs::remove_file(&file)?;
             }
             None
