@@ -6,11 +6,12 @@ except its conditional-batch row: this script checks out BASE (the last commit b
 into target/before-versions (a git worktree), copies the bench file there with that row made a
 plain batch, builds it with its own target directory (a few minutes the first time), then runs
 the two builds alternately ROUNDS times each (default 2) and prints, per row, both ranges, the
-ratio range (now / before) and the issue's target. The conditional-batch rows come from this
+ratio range (now / before, one ratio per pair of runs), the median of those ratios and the
+issue's target. On a noisy host the median says more than the range. The conditional-batch rows come from this
 build alone (the old code has no preconditions): their two columns are the plain batch and the
 same batch with a precondition on every key.
 Environment: BASE (default 3a54b46), ROUNDS (default 2)."""
-import json, os, re, subprocess, sys
+import json, os, re, statistics, subprocess, sys
 
 BASE = os.environ.get("BASE", "3a54b46")
 ROUNDS = int(os.environ.get("ROUNDS", "2"))
@@ -95,7 +96,8 @@ def main():
         new_runs.append(run(new_bin))
     print(f"\nwrites and reads, this build vs {BASE} (before versions), {ROUNDS} alternating "
           "runs each, medians of 60 rounds")
-    print(f"{'backend':7} {'row':34} {'before':>18} {'now':>18} {'ratio':>10} {'target':>7}")
+    print(f"{'backend':7} {'row':34} {'before':>18} {'now':>18} {'ratio':>10} {'median':>6} "
+          f"{'target':>7}")
     for key in new_runs[0]:
         backend, row = key
         now = [r[key][0] for r in new_runs]
@@ -103,12 +105,14 @@ def main():
             before = [r[key][0] for r in old_runs]
             ratios = [n / b for n, b in zip(now, before)]
             print(f"{backend:7} {row:34} {span(before):>18} {span(now):>18} "
-                  f"{span(ratios, lambda x: f'{x:.2f}'):>10} {'<= ' + TARGETS[row]:>7}")
+                  f"{span(ratios, lambda x: f'{x:.2f}'):>10} {statistics.median(ratios):>6.2f} "
+                  f"{'<= ' + TARGETS[row]:>7}")
         conds = [r[key][1] for r in new_runs]
         if all(c is not None for c in conds):
             ratios = [c / n for c, n in zip(conds, now)]
             print(f"{backend:7} {'conditional / plain batch of 1,000':34} {span(now):>18} "
-                  f"{span(conds):>18} {span(ratios, lambda x: f'{x:.2f}'):>10} {'<= 1.10':>7}")
+                  f"{span(conds):>18} {span(ratios, lambda x: f'{x:.2f}'):>10} "
+                  f"{statistics.median(ratios):>6.2f} {'<= 1.10':>7}")
 
 
 if __name__ == "__main__":

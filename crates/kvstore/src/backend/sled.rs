@@ -36,8 +36,9 @@
 //! cache in microseconds); the log's `fsync`, a checkpoint, or (without the log) sled's flush
 //! runs on the `blocking` crate's thread pool and is awaited, so no executor thread waits on
 //! the disk and no particular runtime is required ([`Blocking::Inline`] runs it in place
-//! instead). A write whose future is dropped while its log record is being flushed is not
-//! applied.
+//! instead). A logged write is applied on the calling thread while its record's `fsync`
+//! runs; one whose future is dropped during the `fsync` stays applied, durable with the next
+//! flush.
 //!
 //! **Locking.** sled takes an exclusive file lock: opening a directory another process (or
 //! another handle in this process) has open fails with [`Error::Busy`].
@@ -387,8 +388,9 @@ impl SledStore {
     /// Plans one commit with `plan` under the namespace's mutex, applies it and makes it
     /// durable. Without a log: applied under the same lock, then sled is flushed where
     /// [`Blocking`] says. With one, once admitted (`log` module docs): its record is written
-    /// and flushed where [`Blocking`] says, then its batch is applied here; or, when it must be
-    /// a checkpoint, its batch is applied and the checkpoint made where [`Blocking`] says.
+    /// and its flush started where [`Blocking`] says, and its writes are applied here
+    /// meanwhile; or, when it must be a checkpoint, its batch is applied and the checkpoint
+    /// made where [`Blocking`] says.
     async fn write<T>(
         &self,
         plan: impl FnOnce(&mut SledParts<'_>) -> Result<T> + Send,
@@ -414,13 +416,19 @@ impl SledStore {
         };
         match log.stage(&parts.recorder)? {
             Some(next) => {
-                let flushed = log.clone();
-                self.blocking.run(move || flushed.sync()).await?;
-                // The record is durable: from here the commit is applied on the next open
-                // if not before (an error below leaves sled's memory short of it).
+                // The record is written: from here the commit is applied, here and now, while
+                // the log's flush runs (where `Blocking` says), and on the next open if a
+                // crash comes first (an error applying leaves sled's memory short of it until
+                // then). A record whose flush fails or never runs (the future dropped) is
+                // made durable by the next flush: the position has moved past it.
                 log.publish(next);
-                let _commit = self.lock()?;
-                parts.apply_each()?;
+                let flushed = log.clone();
+                let flush = self.blocking.start(move || flushed.sync());
+                {
+                    let _commit = self.lock()?;
+                    parts.apply_each()?;
+                }
+                flush.await?;
             }
             None => {
                 let batch = parts.into_batch();

@@ -8,10 +8,14 @@
 //! file sized once cost about what that insert did.
 //!
 //! **Commits.** A commit is planned under the namespace's mutex (reads of the state and the
-//! versions, the writes gathered in a `sled::Batch` and recorded), then, for a small one,
-//! its record is appended to the log file and flushed where [`Blocking`](crate::Blocking)
-//! says, and only then is the batch applied to sled, in memory (sled's own flushes are off:
-//! `flush_every_ms(None)`). Every [`POLICY`]`.records` records, when the log would pass
+//! versions; the writes gathered and recorded), then, for a small one, its record is appended
+//! to the log file, the log's flush starts where [`Blocking`](crate::Blocking) says, and the
+//! writes are applied to sled in memory, one insert each, on the calling thread while the
+//! flush runs; the commit resolves when the flush ends. (sled's own flushes are off:
+//! `flush_every_ms(None)`. A `sled::Batch` is not used for a logged commit: it rolls sled's
+//! log buffer twice, and each roll is a synchronous write of sled's file. The record makes
+//! the commit atomic across a crash, and the namespace's mutex, which the applying holds and
+//! every multi-key read takes, makes it atomic for readers.) Every [`POLICY`]`.records` records, when the log would pass
 //! [`POLICY`]`.bytes`, for a commit whose record would pass [`POLICY`]`.max_record`, for a
 //! `clear` and when the last handle is dropped, the commit is a *checkpoint* instead: its batch
 //! is applied, the number no record it covers reaches (the next record's:
@@ -20,8 +24,8 @@
 //! writes, so a checkpoint number that survives a crash comes with every write before it.
 //!
 //! **Admission.** Every write takes the log's *gate*, an async lock, until its commit is over:
-//! records are written, flushed and applied in one order, which is the commit order, and no
-//! checkpoint can cover a record whose batch is not applied yet. Writers waiting for the gate
+//! records are written and applied in one order, which is the commit order, and no
+//! checkpoint can cover a record whose writes are not applied yet. Writers waiting for the gate
 //! wait asynchronously; a checkpoint holds it on the pool until sled's flush ends, even if its
 //! future is dropped.
 //!
@@ -30,10 +34,11 @@
 //! before the crash without a flush) is applied again harmlessly: it holds absolute puts and
 //! deletes, applied in order.
 //!
-//! **Failures and dropped writes.** A record whose write or flush failed, or whose future was
-//! dropped during the flush, is not applied and the position does not move: the next record
-//! takes its place, and until then it may be applied after a crash, like any write whose
-//! outcome was an I/O error.
+//! **Failures and dropped writes.** A record whose write failed is not applied and the
+//! position does not move: the next record takes its place. Once written, a record is
+//! applied: if its flush fails, or its future is dropped during the flush, the next flush
+//! (the next write's, or a checkpoint) makes it durable; until then a crash may lose it, like
+//! any write whose outcome was an I/O error or that did not resolve.
 
 use std::path::Path;
 use std::sync::Arc;
