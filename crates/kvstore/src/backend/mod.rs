@@ -92,7 +92,7 @@ impl Blocking {
 
     /// Starts `f` now (offloaded: on the pool, while the caller goes on; inline: here, to the
     /// end) and returns its result's future.
-    #[cfg(feature = "sled")]
+    #[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
     pub(crate) fn start<T: Send + 'static>(
         self,
         f: impl FnOnce() -> T + Send + 'static,

@@ -19,11 +19,11 @@
 //! processes out), so a precondition and its writes are atomic.
 //!
 //! **Durability, with the write-ahead log (the default).** A small commit's writes are
-//! appended to `kvstore.wal` in the database's directory and the log is `fsync`ed before the
-//! batch is applied to sled and the future resolves; sled itself is flushed at checkpoints
-//! (every 256 records, a large commit, a `clear`, the last handle's drop), and on open the
-//! records after the last checkpoint are applied (`log` module). Every writer of the database
-//! takes the log's async gate, so commits are logged and applied in one order.
+//! appended to `kvstore.wal` in the database's directory and applied to sled in memory while
+//! the log is `fsync`ed; the future resolves when the `fsync` ends. sled itself is flushed at
+//! checkpoints (every 256 records, a large commit, a `clear`, the last handle's drop), and on
+//! open the records after the last checkpoint are applied (`log` module). Every writer of the
+//! database takes the log's async gate, so commits are logged and applied in one order.
 //! [`SledBuilder::write_ahead_log`]`(false)` flushes sled after every write instead.
 //! Either way:
 //! - after a *process crash* (panic, `SIGKILL`), every write whose future resolved is present
@@ -492,7 +492,7 @@ impl<'t> SledParts<'t> {
         batch
     }
 
-    /// Applies the writes one by one, for a commit whose log record is durable (the record,
+    /// Applies the writes one by one, for a commit whose log record is written (the record,
     /// not sled, makes it atomic across a crash; the caller holds the namespace's mutex, which
     /// every multi-key read takes, so none sees part of it).
     fn apply_each(&mut self) -> Result<()> {
