@@ -2,10 +2,12 @@
 //! `backend::wal`).
 //!
 //! **Why.** A versioned commit writes several entries (the data, a feed entry for each, the
-//! state) that land on different sled pages, and sled's flush writes every dirty page and
-//! `fsync`s: 2.1–2.3× the cost of the single insert the vault made before versions, in the
-//! vault's pattern (docs/PERF.md, sessions 17 and 18). One appended record and one `fsync` of a
-//! file sized once cost about what that insert did.
+//! state), atomically. As one `sled::Batch` plus sled's flush that cost 2.1–2.3× the single
+//! insert and flush the vault made before versions, in the vault's pattern: sled's batch rolls
+//! its log buffer twice, each roll a synchronous write of sled's file, and the flush writes
+//! every page the commit touched (docs/PERF.md, sessions 17 and 18). One appended record and
+//! one `fdatasync` of a file sized once, with the entries inserted one by one in memory,
+//! cost close to that old insert.
 //!
 //! **Commits.** A commit is planned under the namespace's mutex (reads of the state and the
 //! versions; the writes gathered and recorded), then, for a small one, its record is appended
@@ -15,12 +17,15 @@
 //! `flush_every_ms(None)`. A `sled::Batch` is not used for a logged commit: it rolls sled's
 //! log buffer twice, and each roll is a synchronous write of sled's file. The record makes
 //! the commit atomic across a crash, and the namespace's mutex, which the applying holds and
-//! every multi-key read takes, makes it atomic for readers.) Every [`POLICY`]`.records` records, when the log would pass
+//! every multi-key read takes, makes it atomic for readers.)
+//!
+//! **Checkpoints.** Every [`POLICY`]`.records` records, when the log would pass
 //! [`POLICY`]`.bytes`, for a commit whose record would pass [`POLICY`]`.max_record`, for a
-//! `clear` and when the last handle is dropped, the commit is a *checkpoint* instead: its batch
-//! is applied, the number no record it covers reaches (the next record's:
-//! [`Position::checkpoint`]) is stored under [`CHECKPOINT_KEY`] in the database's default tree,
-//! sled is flushed, and the log starts again at offset 0. sled recovers a prefix of its
+//! `clear` and when the last handle is dropped, the commit is a *checkpoint* instead: its
+//! writes are applied as one `sled::Batch`, the number no record it covers reaches (the next
+//! record's: [`Position::checkpoint`]) is stored under [`CHECKPOINT_KEY`] in the database's
+//! default tree, sled is flushed and its data file `fsync`ed, and the log starts again at
+//! offset 0. sled recovers a prefix of its
 //! writes, so a checkpoint number that survives a crash comes with every write before it.
 //!
 //! **Admission.** Every write takes the log's *gate*, an async lock, until its commit is over:
