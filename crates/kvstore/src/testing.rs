@@ -1410,6 +1410,27 @@ pub async fn tombstones_are_pruned_past_the_retention<S: KVStore>(store: S, rete
     assert_eq!(store.get(b"t10").await.unwrap(), Some(b"again".to_vec()));
 }
 
+/// Copies directory `from` into `to`, with its subdirectories: a store directory (sled's, and
+/// its write-ahead log) as a crash would leave it when taken while the store is open, or a
+/// snapshot to put back later.
+///
+/// # Panics
+///
+/// On any I/O error (a test helper).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("create the copy's directory");
+    for entry in std::fs::read_dir(from).expect("read the directory") {
+        let entry = entry.expect("read a directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("an entry's type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy a file");
+        }
+    }
+}
+
 /// Writes data through a store, drops it, reopens with `reopen`, and checks everything —
 /// including a failed batch's absence — is there. `reopen` must open the same location.
 pub async fn persistence_across_reopen<S, F, Fut>(reopen: F)

@@ -6,21 +6,8 @@
 use std::path::Path;
 
 use futures::executor::block_on;
+use kvstore::testing::copy_dir;
 use kvstore::{Batch, Blocking, Change, KVStore, SledStore};
-
-/// Copies every file of directory `from` into `to` (a crash image of an open store).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// Everything a store holds: its entries with their versions, its feed and its last version.
 async fn contents(store: &SledStore) -> (Vec<(Vec<u8>, Vec<u8>, u64)>, Vec<Change>, u64) {

@@ -852,19 +852,6 @@ fn rekey_replaces_the_key_with_or_without_a_new_password() {
     env.fails(&["backup", "import", old_backup.to_str().unwrap()], 5);
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn keyspace_revision_counts_changes_and_catches_a_store_put_back() {
     let env = Env::new();
@@ -878,7 +865,7 @@ fn keyspace_revision_counts_changes_and_catches_a_store_put_back() {
     // The whole store copied now, then changed, then put back: consistent in itself, caught
     // only against the revision recorded meanwhile.
     let copy = env.path("copy");
-    copy_dir(&env.path("store"), &copy);
+    kvstore::testing::copy_dir(&env.path("store"), &copy);
     env.run_with(&["secret", "set", "ks", "a"], b"new");
     env.run_with(&["secret", "set", "ks", "b"], b"more");
     assert_eq!(
@@ -886,7 +873,7 @@ fn keyspace_revision_counts_changes_and_catches_a_store_put_back() {
         "4\n"
     );
     std::fs::remove_dir_all(env.path("store")).unwrap();
-    copy_dir(&copy, &env.path("store"));
+    kvstore::testing::copy_dir(&copy, &env.path("store"));
     assert_eq!(env.ok(&["secret", "get", "ks", "a"]), "old");
     let err = env.fails(&["keyspace", "revision", "ks", "--at-least", "4"], 9);
     assert!(err.contains("revision 2, older than revision 4"), "{err}");
