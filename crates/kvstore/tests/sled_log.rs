@@ -72,6 +72,13 @@ fn logged_bytes(log: &[u8]) -> usize {
     at
 }
 
+/// Copies the open store in `dir`'s `db` to `dir`'s `name` (the files as a crash would leave
+/// them) and opens the copy.
+fn open_crash_image(dir: &Path, name: &str) -> SledStore {
+    copy_dir(&dir.join("db"), &dir.join(name));
+    SledStore::open(dir.join(name)).unwrap()
+}
+
 #[test]
 fn a_copy_taken_while_open_holds_every_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
@@ -166,9 +173,7 @@ fn a_large_batch_and_a_clear_are_checkpoints_and_later_writes_are_logged() {
         write_some(&store, 100, 5).await;
         let expected = contents(&store).await;
         let expected_other = contents(&other).await;
-        copy_dir(&dir.path().join("db"), &dir.path().join("copy"));
-
-        let copy = SledStore::open(dir.path().join("copy")).unwrap();
+        let copy = open_crash_image(dir.path(), "copy");
         assert_eq!(contents(&copy).await, expected);
         let copy_other = kvstore::KVStore::namespace(&copy, "other").unwrap();
         assert_eq!(contents(&copy_other).await, expected_other);
@@ -213,8 +218,7 @@ fn a_write_dropped_during_its_flush_is_applied_and_made_durable_by_the_next() {
         );
         store.set(b"after", b"2").await.unwrap();
         let expected = contents(&store).await;
-        copy_dir(&dir.path().join("db"), &dir.path().join("copy"));
-        let copy = SledStore::open(dir.path().join("copy")).unwrap();
+        let copy = open_crash_image(dir.path(), "copy");
         assert_eq!(contents(&copy).await, expected);
         assert_eq!(
             copy.get(dropped.as_bytes()).await.unwrap().as_deref(),

@@ -414,32 +414,28 @@ impl SledStore {
             let out = plan(&mut parts)?;
             (out, parts)
         };
-        match log.stage(&parts.recorder)? {
-            Some(next) => {
-                // The record is written: from here the commit is applied, here and now, while
-                // the log's flush runs (where `Blocking` says), and on the next open if a
-                // crash comes first (an error applying leaves sled's memory short of it until
-                // then). A record whose flush fails or never runs (the future dropped) is
-                // made durable by the next flush: the position has moved past it.
-                log.publish(next);
-                let flushed = log.clone();
-                let flush = self.blocking.start(move || flushed.sync());
-                {
-                    let _commit = self.lock()?;
-                    parts.apply_each()?;
-                }
-                flush.await?;
+        if log.append(&parts.recorder)? {
+            // The record is written: from here the commit is applied, here and now, while
+            // the log's flush runs (where `Blocking` says), and on the next open if a
+            // crash comes first (an error applying leaves sled's memory short of it until
+            // then). A record whose flush fails or never runs (the future dropped) is
+            // made durable by the next flush: the position has moved past it.
+            let flushed = log.clone();
+            let flush = self.blocking.start(move || flushed.sync());
+            {
+                let _commit = self.lock()?;
+                parts.apply_each()?;
             }
-            None => {
-                let batch = parts.into_batch();
-                self.apply(batch)?;
-                self.blocking
-                    .run(move || {
-                        let _admission = admission;
-                        log.checkpoint()
-                    })
-                    .await?;
-            }
+            flush.await?;
+        } else {
+            let batch = parts.into_batch();
+            self.apply(batch)?;
+            self.blocking
+                .run(move || {
+                    let _admission = admission;
+                    log.checkpoint()
+                })
+                .await?;
         }
         Ok(out)
     }

@@ -25,8 +25,8 @@
 //! writes are applied as one `sled::Batch`, the number no record it covers reaches (the next
 //! record's: [`Position::checkpoint`]) is stored under [`CHECKPOINT_KEY`] in the database's
 //! default tree, sled is flushed and its data file `fsync`ed, and the log starts again at
-//! offset 0. sled recovers a prefix of its
-//! writes, so a checkpoint number that survives a crash comes with every write before it.
+//! offset 0. sled recovers a prefix of its writes, so a checkpoint number that survives a
+//! crash comes with every write before it.
 //!
 //! **Admission.** Every write takes the log's *gate*, an async lock, until its commit is over:
 //! records are written and applied in one order, which is the commit order, and no
@@ -48,8 +48,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{map_err, tagged};
-use crate::backend::wal::{self, FileLog, Policy, Position, Recorder, Wal};
+use super::{map_err, SledParts};
+use crate::backend::wal::{self, FileLog, Policy, Recorder, Wal};
+use crate::versions::Parts;
 use crate::{Error, Result};
 
 /// The log's limits: a checkpoint every 256 records or 1 MiB of log; a commit whose record
@@ -117,16 +118,14 @@ fn write_checkpoint(db: &sled::Db, sled_file: &std::fs::File, number: u64) -> Re
     Ok(())
 }
 
-/// Applies the records of an existing log in directory `dir` to `db` and checkpoints it (for
-/// an open without a log: the caller then removes the file).
+/// Applies the records of an existing log in directory `dir` to `db`, with the checkpoint
+/// that follows them (for an open without a log: the caller then removes the file).
 pub(crate) fn drain(db: &sled::Db, dir: &Path) -> Result<()> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(dir.join(FILE))?;
-    let log = Log::open_file(db.clone(), dir, file)?;
-    log.checkpoint()?;
-    Ok(())
+    Log::open_file(db.clone(), dir, file).map(drop)
 }
 
 impl Log {
@@ -156,18 +155,11 @@ impl Log {
             for record in &records {
                 let (namespace, writes) = wal::decode(record)?;
                 let tree = db.open_tree(tree_name(&namespace)).map_err(map_err)?;
-                let mut batch = sled::Batch::default();
+                let mut parts = SledParts::new(&tree, Recorder::checkpoint());
                 for write in writes {
-                    match write {
-                        crate::versions::Write::Put(part, key, value) => {
-                            batch.insert(tagged(part, &key), value)
-                        }
-                        crate::versions::Write::Delete(part, key) => {
-                            batch.remove(tagged(part, &key))
-                        }
-                    }
+                    parts.apply(write)?;
                 }
-                tree.apply_batch(batch).map_err(map_err)?;
+                tree.apply_batch(parts.into_batch()).map_err(map_err)?;
             }
             write_checkpoint(&db, &sled_file, checkpoint + records.len() as u64)?;
         }
@@ -185,17 +177,17 @@ impl Log {
         self.gate.lock_arc().await
     }
 
-    /// Writes the record `recorder` holds at the position, without flushing it, and returns
-    /// the position after it; `None` when this commit must be a checkpoint instead
-    /// ([`Log::checkpoint`]). The caller holds the gate.
-    pub(crate) fn stage(&self, recorder: &Recorder) -> Result<Option<Position>> {
-        let position = *self.wal.position();
+    /// Writes the record `recorder` holds at the position, without flushing it, and moves the
+    /// position past it (only once it is written); `false` when this commit must be a
+    /// checkpoint instead ([`Log::checkpoint`]). The caller holds the gate and applies the
+    /// commit once the record is written.
+    pub(crate) fn append(&self, recorder: &Recorder) -> Result<bool> {
+        let mut position = self.wal.position();
         if self.wal.needs_checkpoint(&position, recorder) {
-            return Ok(None);
+            return Ok(false);
         }
-        let mut next = position;
-        self.wal.append(&mut next, recorder)?;
-        Ok(Some(next))
+        self.wal.append(&mut position, recorder)?;
+        Ok(true)
     }
 
     /// Makes the records written so far durable (blocking).
@@ -203,14 +195,9 @@ impl Log {
         self.wal.sync()
     }
 
-    /// Moves the position past a record whose batch is applied.
-    pub(crate) fn publish(&self, next: Position) {
-        *self.wal.position() = next;
-    }
-
-    /// A checkpoint (blocking): stores the next record's number and flushes sled, so every
-    /// batch applied so far is durable; the log starts again at offset 0. The caller holds
-    /// the gate and has applied its own batch.
+    /// A checkpoint (blocking): stores the next record's number, flushes sled and `fsync`s
+    /// its file, so every write applied so far is durable; the log starts again at offset 0.
+    /// The caller holds the gate and has applied its own writes.
     pub(crate) fn checkpoint(&self) -> Result<()> {
         let number = self.wal.position().checkpoint();
         write_checkpoint(&self.db, &self.sled_file, number)?;
@@ -221,8 +208,8 @@ impl Log {
 
 impl Drop for Log {
     /// On the last store handle's drop: a checkpoint when records are pending, so that after a
-    /// clean close sled alone holds everything. A failure here loses nothing: the records were
-    /// flushed when written and are applied on the next open.
+    /// clean close sled alone holds everything. If it fails, the records the log holds are
+    /// applied on the next open.
     fn drop(&mut self) {
         if self.wal.position().records > 0 {
             let _ = self.checkpoint();
