@@ -23,7 +23,7 @@
 //! [`POLICY`]`.bytes`, for a commit whose record would pass [`POLICY`]`.max_record`, for a
 //! `clear` and when the last handle is dropped, the commit is a *checkpoint* instead: its
 //! writes are applied as one `sled::Batch`, the number no record it covers reaches (the next
-//! record's: [`Position::checkpoint`]) is stored under [`CHECKPOINT_KEY`] in the database's
+//! record's: [`Position::checkpoint`](wal::Position::checkpoint)) is stored under [`CHECKPOINT_KEY`] in the database's
 //! default tree, sled is flushed and its data file `fsync`ed, and the log starts again at
 //! offset 0. sled recovers a prefix of its writes, so a checkpoint number that survives a
 //! crash comes with every write before it.
