@@ -286,6 +286,11 @@ mod layout_v1;
 
 /// Copies the fixture `name` (a file or a directory) of `tests/fixtures/layout-v1` into `dir`.
 fn copy_fixture(name: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    copy_fixture_of("layout-v1", name, dir)
+}
+
+/// Copies the fixture `name` (a file or a directory) of `tests/fixtures/{set}` into `dir`.
+fn copy_fixture_of(set: &str, name: &str, dir: &std::path::Path) -> std::path::PathBuf {
     fn copy(from: &std::path::Path, to: &std::path::Path) {
         if from.is_dir() {
             std::fs::create_dir_all(to).unwrap();
@@ -298,7 +303,8 @@ fn copy_fixture(name: &str, dir: &std::path::Path) -> std::path::PathBuf {
         }
     }
     let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/layout-v1")
+        .join("tests/fixtures")
+        .join(set)
         .join(name);
     let to = dir.join(name);
     copy(&from, &to);
@@ -344,6 +350,37 @@ fn a_redb_store_in_the_first_versioned_layout_is_upgraded_in_place() {
                 assert_eq!(tx.open_table(meta).unwrap().len().unwrap(), 1, "{name}");
             }
             check_first_layout_reopened(&RedbStore::open(&path).unwrap()).await;
+        });
+    }
+}
+
+#[test]
+fn a_sled_store_with_a_feed_entry_per_version_is_moved_to_feed_chunks() {
+    use layout_v1::{check_first_layout, check_first_layout_reopened};
+    // Closed cleanly; with every write in the log only; and with the first writes in sled
+    // (one feed entry per version) and the rest in the log, which replaces and removes some
+    // of them (`tests/fixtures/layout-v2/README.md`).
+    for name in ["sled-v2", "sled-v2-logged", "sled-v2-crashed"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = copy_fixture_of("layout-v2", name, dir.path());
+        futures::executor::block_on(async {
+            let store = reopen_sled(&path);
+            // The feed of both namespaces, in commit order, with nothing left of a replaced
+            // or removed entry.
+            check_first_layout(&store).await;
+            for tree in ["~v/default", "~v/second"] {
+                let tree = store.db().open_tree(tree).unwrap();
+                let unchunked = [0x02, 0, 0, 0, 0, 0, 0, 0, 0];
+                assert_eq!(
+                    tree.range(unchunked..[0x03, 0, 0, 0, 0, 0, 0, 0, 0])
+                        .count(),
+                    0,
+                    "{name}"
+                );
+                assert_eq!(tree.scan_prefix([0x04]).count(), 1, "{name}");
+            }
+            drop(store);
+            check_first_layout_reopened(&reopen_sled(&path)).await;
         });
     }
 }

@@ -2,17 +2,24 @@
 //!
 //! **Layout.** Each namespace is one sled tree, named `~v/` followed by the namespace name,
 //! holding its data and its version indexes (`crate::versions`, and the crate README) under a
-//! one-byte tag: `0x00` ‖ key → version ‖ value, `0x01` ‖ key → tombstone, `0x02` ‖ version →
-//! key (the feed, and the state record under `0x02 0x00`), `0x03` ‖ version → key
-//! (tombstones). One tree makes a commit one `sled::Batch`, which sled applies atomically, with
-//! no multi-tree transaction. The default tree holds the write-ahead log's checkpoint number
+//! one-byte tag: `0x00` ‖ key → version ‖ value, `0x01` ‖ key → tombstone, `0x02 0x00` → the
+//! state record, `0x03` ‖ version → key (tombstones), and `0x04` ‖ chunk (u64, big-endian) →
+//! the feed entries (version → key) of versions chunk × 32 to chunk × 32 + 31, each as its
+//! offset in the chunk (1 byte), the key's length (u16, big-endian) and the key, ascending. A
+//! commit writes the chunks its feed entries fall in, not one entry per version: sled 0.34
+//! copies a leaf for every insert, and a feed entry per key doubled the entries of a large
+//! batch. One tree makes a commit one `sled::Batch`, which sled applies atomically, with no
+//! multi-tree transaction. The default tree holds the write-ahead log's checkpoint number
 //! (`~wal/checkpoint`).
 //!
 //! **Earlier layouts**, moved into this one in one batch the first time a namespace is opened:
-//! the first versioned layout (the same tree, a version entry under `0x01` for every key, bare
-//! values, the state under `0x02` alone), and stores written before versions (one tree named
-//! after the namespace, holding the data only; every key gets a version, and the old tree is
-//! dropped afterwards).
+//! one feed entry per version (`0x02` ‖ version → key; kvstore before 2026-11-29), the first
+//! versioned layout (the same tree, a version entry under `0x01` for every key, bare values,
+//! the state under `0x02` alone, and a feed entry per version), and stores written before
+//! versions (one tree named after the namespace, holding the data only; every key gets a
+//! version, and the old tree is dropped afterwards). The write-ahead log's records hold feed
+//! entries one by one in every layout; replayed into a tree not moved yet, they also remove
+//! the entries they replace in their unchunked form.
 //!
 //! **Commits.** A commit reads the state and the version entries it needs and plans one batch,
 //! under a mutex per namespace shared by every handle of the database (sled's lock keeps other
@@ -45,7 +52,7 @@
 
 mod log;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -85,6 +92,74 @@ fn tag(part: Part) -> u8 {
         Part::Meta => 0x01,
         Part::Log => 0x02,
         Part::Tombs => 0x03,
+    }
+}
+
+/// The tag of the feed's chunks ([`FEED_CHUNK`] versions → keys in one entry each).
+const CHUNK_TAG: u8 = 0x04;
+
+/// How many consecutive versions one feed chunk covers: chunk `c` holds the feed entries of
+/// versions `c × 32` to `c × 32 + 31`. A commit of n keys writes about n / 32 + 2 entries for
+/// its feed (the chunks of its new versions and of the versions it replaces) instead of up to
+/// 2n: sled 0.34 copies a leaf for every insert, about 5 µs an entry here (docs/PERF.md,
+/// session 19).
+const FEED_CHUNK: u64 = 32;
+
+/// The tree key of feed chunk `chunk`.
+fn chunk_key(chunk: u64) -> [u8; 9] {
+    let mut out = [CHUNK_TAG; 9];
+    out[1..].copy_from_slice(&chunk.to_be_bytes());
+    out
+}
+
+/// Encodes the feed entries of one chunk (versions ascending, all in the chunk): for each, its
+/// offset in the chunk (1 byte), the key's length (u16, big-endian) and the key.
+fn encode_chunk(entries: &BTreeMap<u64, Vec<u8>>) -> Vec<u8> {
+    let len = entries.values().map(|key| 3 + key.len()).sum();
+    let mut out = Vec::with_capacity(len);
+    for (version, key) in entries {
+        // Keys are at most `MAX_KEY_LEN` (1,024) bytes, offsets below `FEED_CHUNK`.
+        out.push((version % FEED_CHUNK) as u8);
+        out.extend_from_slice(&(key.len() as u16).to_be_bytes());
+        out.extend_from_slice(key);
+    }
+    out
+}
+
+/// Decodes feed chunk `chunk` ([`encode_chunk`]) into its `(version, key)` entries, ascending.
+///
+/// # Errors
+///
+/// [`Error::Corrupted`] for a truncated entry, an offset out of the chunk or out of order.
+fn decode_chunk(chunk: u64, mut bytes: &[u8]) -> Result<Vec<(u64, Vec<u8>)>> {
+    let corrupted = || Error::Corrupted("a change feed chunk does not decode".into());
+    let base = chunk.checked_mul(FEED_CHUNK).ok_or_else(corrupted)?;
+    let mut out: Vec<(u64, Vec<u8>)> = Vec::new();
+    while let [offset, hi, lo, rest @ ..] = bytes {
+        let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+        let version = base + u64::from(*offset);
+        if u64::from(*offset) >= FEED_CHUNK
+            || rest.len() < len
+            || out.last().is_some_and(|(last, _)| *last >= version)
+        {
+            return Err(corrupted());
+        }
+        out.push((version, rest[..len].to_vec()));
+        bytes = &rest[len..];
+    }
+    if !bytes.is_empty() {
+        return Err(corrupted());
+    }
+    Ok(out)
+}
+
+/// The chunk number of a chunk's tree key.
+fn decode_chunk_key(key: &[u8]) -> Result<u64> {
+    match key {
+        [CHUNK_TAG, rest @ ..] => versions::decode_version_key(rest),
+        _ => Err(Error::Corrupted(
+            "a change feed chunk key is malformed".into(),
+        )),
     }
 }
 
@@ -284,8 +359,9 @@ impl SledStore {
             .tree_names()
             .iter()
             .any(|n| n.as_ref() == self.namespace.as_bytes());
+        let mut parts = SledParts::new(&self.tree, Recorder::checkpoint());
+        let mut moved = false;
         if self.state()?.is_none() {
-            let mut parts = SledParts::new(&self.tree, Recorder::checkpoint());
             if self
                 .tree
                 .contains_key(tagged(Part::Log, versions::V1_STATE_KEY))
@@ -300,6 +376,7 @@ impl SledStore {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 versions::upgrade_from_v1(&mut parts, entries)?;
+                moved = true;
             } else if before_versions {
                 let old = self.db.open_tree(&self.namespace).map_err(map_err)?;
                 let entries = old
@@ -307,10 +384,24 @@ impl SledStore {
                     .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(map_err))
                     .collect::<Result<Vec<_>>>()?;
                 versions::upgrade_from_unversioned(&mut parts, entries)?;
-            } else {
-                return Ok(());
+                moved = true;
             }
-            self.tree.apply_batch(parts.into_batch()).map_err(map_err)?;
+        }
+        // Feed entries one per version (every layout before the chunks), into chunks. (The
+        // state's key, one byte, and the first layout's, none, sort before them.)
+        let first = tagged(Part::Log, &versions::version_key(0));
+        let end = [tag(Part::Log) + 1];
+        for entry in self.tree.range(first.as_slice()..end.as_slice()) {
+            let (k, key) = entry.map_err(map_err)?;
+            let version = versions::decode_version_key(&k[1..])?;
+            parts.writes.push((k.to_vec(), None));
+            parts.feed.insert(version, Some(key.to_vec()));
+            moved = true;
+        }
+        if moved {
+            self.tree
+                .apply_batch(parts.into_batch()?)
+                .map_err(map_err)?;
             self.tree.flush().map_err(map_err)?;
         }
         if before_versions {
@@ -400,7 +491,9 @@ impl SledStore {
                 let _commit = self.lock()?;
                 let mut parts = SledParts::new(&self.tree, Recorder::checkpoint());
                 let out = plan(&mut parts)?;
-                self.tree.apply_batch(parts.into_batch()).map_err(map_err)?;
+                self.tree
+                    .apply_batch(parts.into_batch()?)
+                    .map_err(map_err)?;
                 out
             };
             self.flush().await?;
@@ -428,7 +521,7 @@ impl SledStore {
             }
             flush.await?;
         } else {
-            let batch = parts.into_batch();
+            let batch = parts.into_batch()?;
             self.apply(batch)?;
             self.blocking
                 .run(move || {
@@ -461,9 +554,17 @@ struct SledParts<'t> {
     tree: &'t sled::Tree,
     /// The commit's writes, tagged keys and values (`None`: a delete).
     writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The commit's feed entries, version → key (`None`: removed), written into their chunks
+    /// when the commit is applied ([`SledParts::settle_feed`]).
+    feed: BTreeMap<u64, Option<Vec<u8>>>,
     /// The commit's log record ([`Recorder::checkpoint`], which records nothing, without a
-    /// log).
+    /// log). It holds the feed entries one by one, as every backend's log does; replaying it
+    /// goes through the chunks again.
     recorder: Recorder,
+    /// Whether each feed entry's unchunked form (`0x02` ‖ version, the layouts before chunks)
+    /// is removed too: for the log's replay, which may meet a tree not moved to chunks yet
+    /// (its namespace is moved when first opened, after the replay).
+    unchunked: bool,
 }
 
 impl<'t> SledParts<'t> {
@@ -471,13 +572,60 @@ impl<'t> SledParts<'t> {
         SledParts {
             tree,
             writes: Vec::new(),
+            feed: BTreeMap::new(),
             recorder,
+            unchunked: false,
         }
+    }
+
+    /// For the log's replay: as [`SledParts::new`], with [`SledParts::unchunked`] set.
+    fn replaying(tree: &'t sled::Tree) -> Self {
+        SledParts {
+            unchunked: true,
+            ..Self::new(tree, Recorder::checkpoint())
+        }
+    }
+
+    /// The feed entries of chunk `chunk` in the tree, as of before this commit.
+    fn stored_chunk(&self, chunk: u64) -> Result<BTreeMap<u64, Vec<u8>>> {
+        Ok(match self.tree.get(chunk_key(chunk)).map_err(map_err)? {
+            Some(bytes) => decode_chunk(chunk, &bytes)?.into_iter().collect(),
+            None => BTreeMap::new(),
+        })
+    }
+
+    /// Turns the commit's feed entries into writes of the chunks they fall in: each chunk
+    /// touched is read, changed and written whole (deleted when left empty).
+    fn settle_feed(&mut self) -> Result<()> {
+        let mut edits = std::mem::take(&mut self.feed).into_iter().peekable();
+        while let Some(&(first, _)) = edits.peek() {
+            let chunk = first / FEED_CHUNK;
+            let mut entries = self.stored_chunk(chunk)?;
+            let existed = !entries.is_empty();
+            while let Some((version, key)) = edits.next_if(|(v, _)| v / FEED_CHUNK == chunk) {
+                if self.unchunked {
+                    let unchunked = tagged(Part::Log, &versions::version_key(version));
+                    self.writes.push((unchunked, None));
+                }
+                match key {
+                    Some(key) => entries.insert(version, key),
+                    None => entries.remove(&version),
+                };
+            }
+            let key = chunk_key(chunk).to_vec();
+            if !entries.is_empty() {
+                self.writes.push((key, Some(encode_chunk(&entries))));
+            } else if existed {
+                self.writes.push((key, None));
+            }
+        }
+        Ok(())
     }
 
     /// The writes as one `sled::Batch`, which sled applies atomically (and for which it
     /// writes its own log twice, `log` module docs).
-    fn into_batch(self) -> sled::Batch {
+    fn into_batch(mut self) -> Result<sled::Batch> {
+        self.settle_feed()?;
         let mut batch = sled::Batch::default();
         for (key, value) in self.writes {
             match value {
@@ -485,13 +633,14 @@ impl<'t> SledParts<'t> {
                 None => batch.remove(key),
             }
         }
-        batch
+        Ok(batch)
     }
 
     /// Applies the writes one by one, for a commit whose log record is written (the record,
     /// not sled, makes it atomic across a crash; the caller holds the namespace's mutex, which
     /// every multi-key read takes, so none sees part of it).
     fn apply_each(&mut self) -> Result<()> {
+        self.settle_feed()?;
         for (key, value) in self.writes.drain(..) {
             match value {
                 Some(value) => self.tree.insert(key, value).map(drop),
@@ -505,6 +654,13 @@ impl<'t> SledParts<'t> {
 
 impl Parts for SledParts<'_> {
     fn get(&mut self, part: Part, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let (Part::Log, Ok(version)) = (part, versions::decode_version_key(key)) {
+            // A feed entry (no commit reads one back today): this commit's, else its chunk's.
+            if let Some(entry) = self.feed.get(&version) {
+                return Ok(entry.clone());
+            }
+            return Ok(self.stored_chunk(version / FEED_CHUNK)?.remove(&version));
+        }
         Ok(self
             .tree
             .get(tagged(part, key))
@@ -527,6 +683,17 @@ impl Parts for SledParts<'_> {
 
     fn apply(&mut self, write: Write) -> Result<()> {
         match write {
+            // Feed entries (8-byte keys in the log part; the state's key is 1 byte) go into
+            // chunks when the commit is applied.
+            Write::Put(Part::Log, key, value) if key.len() == 8 => {
+                self.recorder.record_put(Part::Log, &key, &value);
+                self.feed
+                    .insert(versions::decode_version_key(&key)?, Some(value));
+            }
+            Write::Delete(Part::Log, key) if key.len() == 8 => {
+                self.recorder.record_delete(Part::Log, &key);
+                self.feed.insert(versions::decode_version_key(&key)?, None);
+            }
             Write::Put(part, key, value) => {
                 self.recorder.record_put(part, &key, &value);
                 self.writes.push((tagged(part, &key), Some(value)));
@@ -602,18 +769,25 @@ impl KVStore for SledStore {
         let Some(from) = since.checked_add(1) else {
             return Ok(Vec::new());
         };
-        let start = tagged(Part::Log, &versions::version_key(from));
-        let end = vec![tag(Part::Log) + 1];
+        let start = chunk_key(from / FEED_CHUNK);
+        let end = [CHUNK_TAG + 1];
         let mut out = Vec::new();
-        for entry in self.tree.range(start..end).take(limit) {
-            let (k, key) = entry.map_err(map_err)?;
-            let version = versions::decode_version_key(&k[1..])?;
-            // A live key has a data entry; a tombstone has none.
-            out.push(Change {
-                value: self.get_value(&key)?,
-                key: key.to_vec(),
-                version,
-            });
+        for entry in self.tree.range(start.as_slice()..end.as_slice()) {
+            let (k, chunk) = entry.map_err(map_err)?;
+            for (version, key) in decode_chunk(decode_chunk_key(&k)?, &chunk)? {
+                if version < from {
+                    continue;
+                }
+                if out.len() == limit {
+                    return Ok(out);
+                }
+                // A live key has a data entry; a tombstone has none.
+                out.push(Change {
+                    value: self.get_value(&key)?,
+                    key,
+                    version,
+                });
+            }
         }
         Ok(out)
     }
@@ -705,7 +879,7 @@ impl KVStore for SledStore {
                     let _commit = commits.lock().map_err(|_| poisoned())?;
                     let mut parts = SledParts::new(&tree, Recorder::checkpoint());
                     let last = feed.commit(&mut parts, retention)?;
-                    tree.apply_batch(parts.into_batch()).map_err(map_err)?;
+                    tree.apply_batch(parts.into_batch()?).map_err(map_err)?;
                     last
                 };
                 match log {

@@ -155,11 +155,11 @@ impl Log {
             for record in &records {
                 let (namespace, writes) = wal::decode(record)?;
                 let tree = db.open_tree(tree_name(&namespace)).map_err(map_err)?;
-                let mut parts = SledParts::new(&tree, Recorder::checkpoint());
+                let mut parts = SledParts::replaying(&tree);
                 for write in writes {
                     parts.apply(write)?;
                 }
-                tree.apply_batch(parts.into_batch()).map_err(map_err)?;
+                tree.apply_batch(parts.into_batch()?).map_err(map_err)?;
             }
             write_checkpoint(&db, &sled_file, checkpoint + records.len() as u64)?;
         }
