@@ -552,8 +552,9 @@ fn poisoned() -> Error {
 /// writes it meanwhile), writes gather here and in the log's record.
 struct SledParts<'t> {
     tree: &'t sled::Tree,
-    /// The commit's writes, tagged keys and values (`None`: a delete).
-    writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The commit's writes, tagged keys and values (`None`: a delete), the values already in
+    /// sled's form (copied once, when written here).
+    writes: Vec<(Vec<u8>, Option<sled::IVec>)>,
     /// The commit's feed entries, version → key (`None`: removed), written into their chunks
     /// when the commit is applied ([`SledParts::settle_feed`]).
     feed: BTreeMap<u64, Option<Vec<u8>>>,
@@ -614,7 +615,7 @@ impl<'t> SledParts<'t> {
             }
             let key = chunk_key(chunk).to_vec();
             if !entries.is_empty() {
-                self.writes.push((key, Some(encode_chunk(&entries))));
+                self.writes.push((key, Some(encode_chunk(&entries).into())));
             } else if existed {
                 self.writes.push((key, None));
             }
@@ -694,16 +695,29 @@ impl Parts for SledParts<'_> {
                 self.recorder.record_delete(Part::Log, &key);
                 self.feed.insert(versions::decode_version_key(&key)?, None);
             }
-            Write::Put(part, key, value) => {
-                self.recorder.record_put(part, &key, &value);
-                self.writes.push((tagged(part, &key), Some(value)));
-            }
+            Write::Put(part, key, value) => self.put(part, &key, &value)?,
             Write::Delete(part, key) => {
                 self.recorder.record_delete(part, &key);
                 self.writes.push((tagged(part, &key), None));
             }
         }
         Ok(())
+    }
+
+    fn put(&mut self, part: Part, key: &[u8], value: &[u8]) -> Result<()> {
+        if part == Part::Log && key.len() == 8 {
+            // A feed entry: as `apply` does.
+            return self.apply(Write::Put(part, key.to_vec(), value.to_vec()));
+        }
+        self.recorder.record_put(part, key, value);
+        self.writes.push((tagged(part, key), Some(value.into())));
+        Ok(())
+    }
+
+    fn put_data(&mut self, key: &[u8], entry: &[u8]) -> Result<Option<u64>> {
+        let old = self.data_version(key)?;
+        self.put(Part::Data, key, entry)?;
+        Ok(old)
     }
 
     fn has_tombstones(&mut self) -> Result<bool> {
@@ -909,7 +923,7 @@ impl KVStore for SledStore {
             state.horizon = state.last;
             parts.writes.push((
                 tagged(Part::Log, versions::STATE_KEY),
-                Some(state.encode().to_vec()),
+                Some(state.encode().as_slice().into()),
             ));
             Ok(())
         })
@@ -929,5 +943,43 @@ impl KVStore for SledStore {
             self.retention,
             self.log.clone(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_chunks_round_trip_and_reject_garbage() {
+        let entries: BTreeMap<u64, Vec<u8>> = [
+            (64, b"first".to_vec()),
+            (65, Vec::new()),
+            (95, vec![0xff; 1024]),
+        ]
+        .into();
+        let bytes = encode_chunk(&entries);
+        let decoded = decode_chunk(2, &bytes).unwrap();
+        assert_eq!(decoded, entries.clone().into_iter().collect::<Vec<_>>());
+        assert_eq!(decode_chunk(2, &[]).unwrap(), Vec::new());
+        assert_eq!(decode_chunk_key(&chunk_key(7)).unwrap(), 7);
+        // Truncated entries, an offset past the chunk, offsets out of order or repeated, a
+        // chunk number whose first version overflows, a key under another tag.
+        let corrupted = |chunk: u64, bytes: &[u8]| {
+            assert!(
+                matches!(decode_chunk(chunk, bytes), Err(Error::Corrupted(_))),
+                "{bytes:?}"
+            );
+        };
+        corrupted(2, &bytes[..bytes.len() - 1]);
+        corrupted(2, &bytes[..2]);
+        corrupted(2, &[32, 0, 0]);
+        corrupted(2, &[5, 0, 0, 4, 0, 0]);
+        corrupted(2, &[5, 0, 0, 5, 0, 0]);
+        corrupted(u64::MAX, &[0, 0, 0]);
+        assert!(matches!(
+            decode_chunk_key(&tagged(Part::Log, &[0; 8])),
+            Err(Error::Corrupted(_))
+        ));
     }
 }
