@@ -359,9 +359,8 @@ impl SledStore {
             .tree_names()
             .iter()
             .any(|n| n.as_ref() == self.namespace.as_bytes());
-        let mut parts = SledParts::new(&self.tree, Recorder::checkpoint());
-        let mut moved = false;
         if self.state()?.is_none() {
+            let mut parts = SledParts::new(&self.tree, Recorder::checkpoint());
             if self
                 .tree
                 .contains_key(tagged(Part::Log, versions::V1_STATE_KEY))
@@ -376,7 +375,6 @@ impl SledStore {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 versions::upgrade_from_v1(&mut parts, entries)?;
-                moved = true;
             } else if before_versions {
                 let old = self.db.open_tree(&self.namespace).map_err(map_err)?;
                 let entries = old
@@ -384,32 +382,66 @@ impl SledStore {
                     .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(map_err))
                     .collect::<Result<Vec<_>>>()?;
                 versions::upgrade_from_unversioned(&mut parts, entries)?;
-                moved = true;
+            }
+            if !parts.writes.is_empty() || !parts.feed.is_empty() {
+                self.tree
+                    .apply_batch(parts.into_batch()?)
+                    .map_err(map_err)?;
+                self.tree.flush().map_err(map_err)?;
             }
         }
-        // Feed entries one per version (every layout before the chunks), into chunks. (The
-        // state's key, one byte, and the first layout's, none, sort before them.)
-        let first = tagged(Part::Log, &versions::version_key(0));
-        let end = [tag(Part::Log) + 1];
-        for entry in self.tree.range(first.as_slice()..end.as_slice()) {
-            let (k, key) = entry.map_err(map_err)?;
-            let version = versions::decode_version_key(&k[1..])?;
-            parts.writes.push((k.to_vec(), None));
-            parts.feed.insert(version, Some(key.to_vec()));
-            moved = true;
-        }
-        if moved {
-            self.tree
-                .apply_batch(parts.into_batch()?)
-                .map_err(map_err)?;
-            self.tree.flush().map_err(map_err)?;
-        }
+        self.chunk_feed()?;
         if before_versions {
             self.db
                 .drop_tree(self.namespace.as_bytes())
                 .map_err(map_err)?;
             self.db.flush().map_err(map_err)?;
         }
+        Ok(())
+    }
+
+    /// Moves feed entries kept one per version (`0x02` ‖ version, every layout before the
+    /// chunks; the first versioned layout's come through [`upgrade`](Self::upgrade) as they
+    /// were) into chunks, in one batch. Chunks beside them mean a build from before the chunks
+    /// wrote a store this one had moved, and its writes removed no chunked entry: every entry,
+    /// chunked or not, is kept only if it is its key's current version (one lookup an entry,
+    /// once). The caller holds the namespace's mutex.
+    fn chunk_feed(&self) -> Result<()> {
+        // The state's key (one byte) and the first layout's (none) sort before these.
+        let first = tagged(Part::Log, &versions::version_key(0));
+        let end = [tag(Part::Log) + 1];
+        let mut parts = SledParts::new(&self.tree, Recorder::checkpoint());
+        let mut unchunked = Vec::new();
+        for entry in self.tree.range(first.as_slice()..end.as_slice()) {
+            let (k, key) = entry.map_err(map_err)?;
+            unchunked.push((versions::decode_version_key(&k[1..])?, key.to_vec()));
+            parts.writes.push((k.to_vec(), None));
+        }
+        if unchunked.is_empty() {
+            return Ok(());
+        }
+        let chunked = self
+            .tree
+            .scan_prefix([CHUNK_TAG])
+            .map(|r| {
+                let (k, v) = r.map_err(map_err)?;
+                decode_chunk(decode_chunk_key(&k)?, &v)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (version, key) in chunked.into_iter().flatten() {
+            if !is_current(&mut parts, version, &key)? {
+                parts.feed.insert(version, None);
+            }
+        }
+        for (version, key) in unchunked {
+            if is_current(&mut parts, version, &key)? {
+                parts.feed.insert(version, Some(key));
+            }
+        }
+        self.tree
+            .apply_batch(parts.into_batch()?)
+            .map_err(map_err)?;
+        self.tree.flush().map_err(map_err)?;
         Ok(())
     }
 
@@ -539,6 +571,11 @@ impl SledStore {
         let _commit = self.lock()?;
         self.tree.apply_batch(batch).map_err(map_err)
     }
+}
+
+/// Whether `version` is `key`'s current version (its data entry's, or its tombstone's).
+fn is_current(parts: &mut SledParts<'_>, version: u64, key: &[u8]) -> Result<bool> {
+    Ok(versions::read_meta(parts, key)?.is_some_and(|meta| meta.version == version))
 }
 
 fn poisoned() -> Error {
@@ -981,5 +1018,68 @@ mod tests {
             decode_chunk_key(&tagged(Part::Log, &[0; 8])),
             Err(Error::Corrupted(_))
         ));
+    }
+
+    /// A build from before the chunks writing a store this one had moved (a downgrade, then
+    /// an upgrade again): its feed entries, one per version, are moved into the chunks, and
+    /// the chunked entries its writes replaced are dropped.
+    #[test]
+    fn feed_entries_written_by_an_earlier_build_are_chunked_without_stale_ones() {
+        use versions::{encode_value, version_key, Meta, STATE_KEY};
+        let dir = tempfile::tempdir().unwrap();
+        futures::executor::block_on(async {
+            let store = SledStore::open(dir.path()).unwrap();
+            store.set(b"a", b"one").await.unwrap();
+            store.set(b"b", b"bee").await.unwrap();
+        });
+        {
+            // What that build does to overwrite `a` (version 3) and delete `b` (version 4).
+            let db = sled::open(dir.path()).unwrap();
+            let tree = db.open_tree("~v/default").unwrap();
+            let put = |key: Vec<u8>, value: Vec<u8>| tree.insert(key, value).map(drop).unwrap();
+            put(tagged(Part::Data, b"a"), encode_value(3, b"new"));
+            tree.remove(tagged(Part::Log, &version_key(1))).unwrap();
+            put(tagged(Part::Log, &version_key(3)), b"a".to_vec());
+            tree.remove(tagged(Part::Data, b"b")).unwrap();
+            let tomb = Meta {
+                version: 4,
+                live: false,
+            };
+            put(tagged(Part::Meta, b"b"), tomb.encode().to_vec());
+            put(tagged(Part::Tombs, &version_key(4)), b"b".to_vec());
+            tree.remove(tagged(Part::Log, &version_key(2))).unwrap();
+            put(tagged(Part::Log, &version_key(4)), b"b".to_vec());
+            let state = State {
+                last: 4,
+                horizon: 0,
+            };
+            put(tagged(Part::Log, STATE_KEY), state.encode().to_vec());
+            db.flush().unwrap();
+        }
+        futures::executor::block_on(async {
+            let store = SledStore::open(dir.path()).unwrap();
+            let feed: Vec<_> = store
+                .changes(0, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.key, c.version, c.value))
+                .collect();
+            assert_eq!(
+                feed,
+                [
+                    (b"a".to_vec(), 3, Some(b"new".to_vec())),
+                    (b"b".to_vec(), 4, None)
+                ]
+            );
+            let unchunked = tagged(Part::Log, &version_key(0));
+            let tree = &store.tree;
+            assert_eq!(
+                tree.range(unchunked.as_slice()..[0x03].as_slice()).count(),
+                0
+            );
+            store.set(b"c", b"see").await.unwrap();
+            assert_eq!(store.changes(3, 10).await.unwrap().len(), 2);
+        });
     }
 }
