@@ -415,7 +415,7 @@ impl SledStore {
         for entry in self.tree.range(first.as_slice()..end.as_slice()) {
             let (k, key) = entry.map_err(map_err)?;
             unchunked.push((versions::decode_version_key(&k[1..])?, key.to_vec()));
-            parts.writes.push((k.to_vec(), None));
+            parts.push(k.to_vec(), None);
         }
         if unchunked.is_empty() {
             return Ok(());
@@ -590,8 +590,12 @@ fn poisoned() -> Error {
 struct SledParts<'t> {
     tree: &'t sled::Tree,
     /// The commit's writes, tagged keys and values (`None`: a delete), the values already in
-    /// sled's form (copied once, when written here).
+    /// sled's form (copied once, when written here); in `batch` instead when there is one.
     writes: Vec<(Vec<u8>, Option<sled::IVec>)>,
+    /// The commit's writes as a `sled::Batch` made as they come, for a commit applied as one
+    /// ([`SledParts::batched`]: a streamed commit, whose batch is then made while its producer
+    /// works, not after).
+    batch: Option<sled::Batch>,
     /// The commit's feed entries, version → key (`None`: removed), written into their chunks
     /// when the commit is applied ([`SledParts::settle_feed`]).
     feed: BTreeMap<u64, Option<Vec<u8>>>,
@@ -610,9 +614,27 @@ impl<'t> SledParts<'t> {
         SledParts {
             tree,
             writes: Vec::new(),
+            batch: None,
             feed: BTreeMap::new(),
             recorder,
             unchunked: false,
+        }
+    }
+
+    /// For a commit applied as one `sled::Batch` ([`SledParts::batch`]) without a log record.
+    fn batched(tree: &'t sled::Tree) -> Self {
+        SledParts {
+            batch: Some(sled::Batch::default()),
+            ..Self::new(tree, Recorder::checkpoint())
+        }
+    }
+
+    /// Adds a write of the tagged `key` (`None`: a delete).
+    fn push(&mut self, key: Vec<u8>, value: Option<sled::IVec>) {
+        match (&mut self.batch, value) {
+            (Some(batch), Some(value)) => batch.insert(key, value),
+            (Some(batch), None) => batch.remove(key),
+            (None, value) => self.writes.push((key, value)),
         }
     }
 
@@ -643,7 +665,7 @@ impl<'t> SledParts<'t> {
             while let Some((version, key)) = edits.next_if(|(v, _)| v / FEED_CHUNK == chunk) {
                 if self.unchunked {
                     let unchunked = tagged(Part::Log, &versions::version_key(version));
-                    self.writes.push((unchunked, None));
+                    self.push(unchunked, None);
                 }
                 match key {
                     Some(key) => entries.insert(version, key),
@@ -652,9 +674,9 @@ impl<'t> SledParts<'t> {
             }
             let key = chunk_key(chunk).to_vec();
             if !entries.is_empty() {
-                self.writes.push((key, Some(encode_chunk(&entries).into())));
+                self.push(key, Some(encode_chunk(&entries).into()));
             } else if existed {
-                self.writes.push((key, None));
+                self.push(key, None);
             }
         }
         Ok(())
@@ -664,6 +686,9 @@ impl<'t> SledParts<'t> {
     /// writes its own log twice, `log` module docs).
     fn into_batch(mut self) -> Result<sled::Batch> {
         self.settle_feed()?;
+        if let Some(batch) = self.batch.take() {
+            return Ok(batch);
+        }
         let mut batch = sled::Batch::default();
         for (key, value) in self.writes {
             match value {
@@ -735,7 +760,7 @@ impl Parts for SledParts<'_> {
             Write::Put(part, key, value) => self.put(part, &key, &value)?,
             Write::Delete(part, key) => {
                 self.recorder.record_delete(part, &key);
-                self.writes.push((tagged(part, &key), None));
+                self.push(tagged(part, &key), None);
             }
         }
         Ok(())
@@ -747,7 +772,7 @@ impl Parts for SledParts<'_> {
             return self.apply(Write::Put(part, key.to_vec(), value.to_vec()));
         }
         self.recorder.record_put(part, key, value);
-        self.writes.push((tagged(part, key), Some(value.into())));
+        self.push(tagged(part, key), Some(value.into()));
         Ok(())
     }
 
@@ -928,7 +953,7 @@ impl KVStore for SledStore {
                 let _admission = admission;
                 let last = {
                     let _commit = commits.lock().map_err(|_| poisoned())?;
-                    let mut parts = SledParts::new(&tree, Recorder::checkpoint());
+                    let mut parts = SledParts::batched(&tree);
                     let last = feed.commit(&mut parts, retention)?;
                     tree.apply_batch(parts.into_batch()?).map_err(map_err)?;
                     last
@@ -954,14 +979,14 @@ impl KVStore for SledStore {
             parts.recorder.unloggable();
             let mut state = versions::read_state(parts)?;
             for key in parts.tree.iter().keys() {
-                parts.writes.push((key.map_err(map_err)?.to_vec(), None));
+                parts.push(key.map_err(map_err)?.to_vec(), None);
             }
             // Versions go on; every feed from before the clear must resync.
             state.horizon = state.last;
-            parts.writes.push((
+            parts.push(
                 tagged(Part::Log, versions::STATE_KEY),
                 Some(state.encode().as_slice().into()),
-            ));
+            );
             Ok(())
         })
         .await
