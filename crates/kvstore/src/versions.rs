@@ -7,7 +7,8 @@
 //! - **meta**: caller's key → its version (8 bytes, big-endian) and a liveness byte, for
 //!   deleted keys only (tombstones, liveness byte 0);
 //! - **log**: version (8 bytes, big-endian) → caller's key, exactly one entry per live key and
-//!   per tombstone, so a range over the log from `since` is the change feed;
+//!   per tombstone, so a range over the log from `since` is the change feed (sled stores these
+//!   entries in chunks of 32 versions, `backend::sled`; the writes here are the same);
 //! - **tombs**: version → caller's key, only for tombstones, so the oldest can be pruned
 //!   without walking live entries;
 //! - **state**: the last version assigned and the horizon (the highest version of a pruned
