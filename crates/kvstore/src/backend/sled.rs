@@ -37,7 +37,10 @@
 //!   on reopen, and a batch is visible entirely or not at all (the crash test in
 //!   `tests/crash.rs` checks exactly this, with and without the log);
 //! - after a *power loss*, the same holds as far as the disk honours `fsync`; writes whose
-//!   future had not resolved may or may not be present, never partly for a batch.
+//!   future had not resolved may or may not be present, never partly for a batch. Without
+//!   the log this rests on sled's own flush, which on Linux is `sync_file_range` of its data
+//!   file (neither the disk's cache nor the file's size) and leaves its blob files (pages
+//!   past 128 KiB) unsynced; the log's checkpoints `fsync` all of them.
 //!
 //! **Blocking.** Reads and the in-memory part of writes run inline (sled serves them from its
 //! cache in microseconds); the log's `fsync`, a checkpoint, or (without the log) sled's flush

@@ -1,5 +1,6 @@
 //! New stores are private to their owner: a directory 0700, a file 0600. An existing path is
-//! left as it is (its owner chose its permissions).
+//! left as it is (its owner chose its permissions). And a directory's entries are made
+//! durable with an `fsync` of the directory.
 
 use std::io::ErrorKind;
 use std::path::Path;
@@ -30,4 +31,11 @@ pub(crate) fn create_file(path: &Path) -> std::io::Result<()> {
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
         other => other.map(drop),
     }
+}
+
+/// Makes the entries of directory `path` durable (files created or removed in it): an `fsync`
+/// of the directory.
+#[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
+pub(crate) fn sync_dir(path: &Path) -> std::io::Result<()> {
+    std::fs::File::open(path)?.sync_all()
 }

@@ -24,9 +24,10 @@
 //! `clear` and when the last handle is dropped, the commit is a *checkpoint* instead: its
 //! writes are applied as one `sled::Batch`, the number no record it covers reaches (the next
 //! record's: [`Position::checkpoint`](wal::Position::checkpoint)) is stored under [`CHECKPOINT_KEY`] in the database's
-//! default tree, sled is flushed and its data file `fsync`ed, and the log starts again at
-//! offset 0. sled recovers a prefix of its writes, so a checkpoint number that survives a
-//! crash comes with every write before it.
+//! default tree, sled is flushed, the blob files it wrote since the last checkpoint (pages
+//! past 128 KiB, in `blobs/`, which sled never `fsync`s), their directory and its data file
+//! are `fsync`ed, and the log starts again at offset 0. sled recovers a prefix of its writes,
+//! so a checkpoint number that survives a crash comes with every write before it.
 //!
 //! **Admission.** Every write takes the log's *gate*, an async lock, until its commit is over:
 //! records are written and applied in one order, which is the commit order, and no
@@ -46,7 +47,7 @@
 //! any write whose outcome was an I/O error or that did not resolve.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::{map_err, SledParts};
 use crate::backend::wal::{self, FileLog, Policy, Recorder, Wal};
@@ -72,8 +73,8 @@ pub(crate) const CHECKPOINT_KEY: &[u8] = b"~wal/checkpoint";
 pub(crate) struct Log {
     /// The database, so that the last handle's drop can checkpoint it.
     db: sled::Db,
-    /// sled's data file, `fsync`ed at every checkpoint (`write_checkpoint`).
-    sled_file: std::fs::File,
+    /// sled's files, `fsync`ed at every checkpoint (`write_checkpoint`).
+    files: SledFiles,
     wal: Wal,
     gate: Arc<async_lock::Mutex<()>>,
 }
@@ -106,16 +107,89 @@ fn read_checkpoint(db: &sled::Db) -> Result<u64> {
     }
 }
 
+/// The files sled writes in its directory, for a checkpoint to make durable.
+struct SledFiles {
+    /// sled's data file, `db` (its log and snapshots of pages).
+    data: std::fs::File,
+    /// sled's `blobs` directory: a log message larger than a quarter of a segment (128 KiB: a
+    /// page holding large values, such as a leaf of 16 vault buckets of 8 KiB or more) is
+    /// written to its own file there, named by its log sequence number, which sled never
+    /// `fsync`s.
+    blobs: std::path::PathBuf,
+    /// The highest sequence number of a blob file `fsync`ed so far (`None`: none yet, since
+    /// this open).
+    synced_blob: Mutex<Option<i64>>,
+}
+
+impl SledFiles {
+    fn open(dir: &Path) -> Result<SledFiles> {
+        // Read and write: Windows flushes only a handle open for writing.
+        let data = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.join("db"))?;
+        Ok(SledFiles {
+            data,
+            blobs: dir.join("blobs"),
+            synced_blob: Mutex::new(None),
+        })
+    }
+
+    /// `fsync`s every blob file newer than the last one synced, then the directory that lists
+    /// them, then the data file whose log points to them: after a checkpoint, nothing it
+    /// covers is in a file the disk may not have. (sled recovers up to the first message it
+    /// cannot read; a blob lost to a power cut before the checkpoint's entry would stop it
+    /// short of the checkpoint, and the log's records before it are gone.)
+    fn sync(&self) -> Result<()> {
+        let mut synced = self
+            .synced_blob
+            .lock()
+            .map_err(|_| Error::backend("sled", "a checkpoint panicked"))?;
+        let mut newest = *synced;
+        let entries = match std::fs::read_dir(&self.blobs) {
+            Ok(entries) => Some(entries),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        for entry in entries.into_iter().flatten() {
+            let entry = entry?;
+            let Some(lsn) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i64>().ok())
+            else {
+                continue; // not sled's
+            };
+            if synced.is_some_and(|done| lsn <= done) {
+                continue;
+            }
+            match std::fs::File::open(entry.path()) {
+                Ok(file) => file.sync_data()?,
+                // Collected by sled meanwhile: no longer needed.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            }
+            newest = newest.max(Some(lsn));
+        }
+        if newest != *synced {
+            super::super::private::sync_dir(&self.blobs)?;
+        }
+        self.data.sync_data()?;
+        *synced = newest;
+        Ok(())
+    }
+}
+
 /// Stores checkpoint number `number` and makes everything applied so far durable: sled's
-/// flush, then an `fsync` of sled's data file `sled_file`. (sled's flush writes its log with
-/// `sync_file_range` on Linux, which neither flushes the disk's cache nor the file's
-/// metadata; sled's own periodic flusher, which also `fsync`s, is off with the log.)
-fn write_checkpoint(db: &sled::Db, sled_file: &std::fs::File, number: u64) -> Result<()> {
+/// flush, then an `fsync` of the files it wrote ([`SledFiles::sync`]). (sled's flush writes
+/// its log with `sync_file_range` on Linux, which neither flushes the disk's cache nor the
+/// file's metadata, and never `fsync`s its blob files; sled's own periodic flusher, which
+/// `fsync`s its data file, is off with the log.)
+fn write_checkpoint(db: &sled::Db, files: &SledFiles, number: u64) -> Result<()> {
     db.insert(CHECKPOINT_KEY, &number.to_be_bytes())
         .map_err(map_err)?;
     db.flush().map_err(map_err)?;
-    sled_file.sync_data()?;
-    Ok(())
+    files.sync()
 }
 
 /// Applies the records of an existing log in directory `dir` to `db`, with the checkpoint
@@ -144,11 +218,7 @@ impl Log {
     }
 
     fn open_file(db: sled::Db, dir: &Path, file: std::fs::File) -> Result<Log> {
-        // Read and write: Windows flushes only a handle open for writing.
-        let sled_file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(dir.join("db"))?;
+        let files = SledFiles::open(dir)?;
         let checkpoint = read_checkpoint(&db)?;
         let (wal, records) = Wal::open(Box::new(FileLog::new(file)), POLICY, checkpoint)?;
         if !records.is_empty() {
@@ -161,11 +231,11 @@ impl Log {
                 }
                 tree.apply_batch(parts.into_batch()?).map_err(map_err)?;
             }
-            write_checkpoint(&db, &sled_file, checkpoint + records.len() as u64)?;
+            write_checkpoint(&db, &files, checkpoint + records.len() as u64)?;
         }
         Ok(Log {
             db,
-            sled_file,
+            files,
             wal,
             gate: Arc::new(async_lock::Mutex::new(())),
         })
@@ -200,7 +270,7 @@ impl Log {
     /// The caller holds the gate and has applied its own writes.
     pub(crate) fn checkpoint(&self) -> Result<()> {
         let number = self.wal.position().checkpoint();
-        write_checkpoint(&self.db, &self.sled_file, number)?;
+        write_checkpoint(&self.db, &self.files, number)?;
         self.wal.position().restart(number);
         Ok(())
     }
@@ -215,5 +285,41 @@ impl Drop for Log {
             let _ = self.checkpoint();
         }
         self.wal.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::SledStore;
+    use crate::KVStore;
+
+    /// sled writes a message past a quarter of its segment to a file of its own, which it
+    /// never `fsync`s: a checkpoint does, every one written since the last.
+    #[test]
+    fn a_checkpoint_syncs_the_blob_files_sled_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let log = store.log.clone().unwrap();
+        let newest_blob = || {
+            std::fs::read_dir(dir.path().join("blobs"))
+                .unwrap()
+                .filter_map(|e| e.unwrap().file_name().to_str()?.parse::<i64>().ok())
+                .max()
+        };
+        futures::executor::block_on(async {
+            // Past the log's largest record: applied as a checkpoint.
+            store.set(b"big", &vec![7; 300 << 10]).await.unwrap();
+            let first = newest_blob().expect("sled wrote a blob file");
+            assert_eq!(*log.files.synced_blob.lock().unwrap(), Some(first));
+            // A later one, past the first.
+            store.set(b"bigger", &vec![8; 400 << 10]).await.unwrap();
+            let second = newest_blob().unwrap();
+            assert!(second > first);
+            assert_eq!(*log.files.synced_blob.lock().unwrap(), Some(second));
+        });
+        assert_eq!(
+            futures::executor::block_on(store.get(b"bigger")).unwrap(),
+            Some(vec![8; 400 << 10])
+        );
     }
 }
