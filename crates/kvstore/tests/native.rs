@@ -291,23 +291,16 @@ fn copy_fixture(name: &str, dir: &std::path::Path) -> std::path::PathBuf {
 
 /// Copies the fixture `name` (a file or a directory) of `tests/fixtures/{set}` into `dir`.
 fn copy_fixture_of(set: &str, name: &str, dir: &std::path::Path) -> std::path::PathBuf {
-    fn copy(from: &std::path::Path, to: &std::path::Path) {
-        if from.is_dir() {
-            std::fs::create_dir_all(to).unwrap();
-            for entry in std::fs::read_dir(from).unwrap() {
-                let entry = entry.unwrap();
-                copy(&entry.path(), &to.join(entry.file_name()));
-            }
-        } else {
-            std::fs::copy(from, to).unwrap();
-        }
-    }
     let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(set)
         .join(name);
     let to = dir.join(name);
-    copy(&from, &to);
+    if from.is_dir() {
+        kvstore::testing::copy_dir(&from, &to);
+    } else {
+        std::fs::copy(&from, &to).unwrap();
+    }
     to
 }
 
