@@ -90,19 +90,6 @@ impl Blocking {
         }
     }
 
-    /// Starts `f` now (offloaded: on the pool, while the caller goes on; inline: here, to the
-    /// end) and returns its result's future.
-    #[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
-    pub(crate) fn start<T: Send + 'static>(
-        self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>> {
-        match self {
-            Blocking::Offload => Box::pin(blocking::unblock(f)),
-            Blocking::Inline => Box::pin(std::future::ready(f())),
-        }
-    }
-
     /// Runs `commit` on the operations `fill` sends. Offloaded, the commit starts on the
     /// pool with the first full chunk and applies the operations while `fill` still runs here
     /// (the two overlap); a batch smaller than a chunk, or any batch inline, is handed back

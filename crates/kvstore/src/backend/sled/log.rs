@@ -11,13 +11,16 @@
 //!
 //! **Commits.** A commit is planned under the namespace's mutex (reads of the state and the
 //! versions; the writes gathered and recorded), then, for a small one, its record is appended
-//! to the log file, the log's flush starts where [`Blocking`](crate::Blocking) says, and the
-//! writes are applied to sled in memory, one insert each, on the calling thread while the
-//! flush runs; the commit resolves when the flush ends. (sled's own flushes are off:
-//! `flush_every_ms(None)`. A `sled::Batch` is not used for a logged commit: it rolls sled's
-//! log buffer twice, and each roll is a synchronous write of sled's file. The record makes
-//! the commit atomic across a crash, and the namespace's mutex, which the applying holds and
-//! every multi-key read takes, makes it atomic for readers.)
+//! to the log file and flushed where [`Blocking`](crate::Blocking) says, and once the flush
+//! has ended the writes are applied to sled in memory, one insert each, on the calling
+//! thread; then the commit resolves. (sled's own flushes are off: `flush_every_ms(None)`. A `sled::Batch` is not used
+//! for a logged commit: it rolls sled's log buffer twice, and each roll is a synchronous
+//! write of sled's file. The record makes the commit atomic across a crash, and the
+//! namespace's mutex, which the applying holds and every multi-key read takes, makes it
+//! atomic for readers. The writes wait for the flush because sled writes its buffers to its
+//! file whenever one fills: applied during the flush, part of a commit could reach the disk
+//! before its record, and a power cut then would leave that part without the record that
+//! completes it.)
 //!
 //! **Checkpoints.** Every [`POLICY`]`.records` records, when the log would pass
 //! [`POLICY`]`.bytes`, for a commit whose record would pass [`POLICY`]`.max_record`, for a
@@ -42,9 +45,10 @@
 //!
 //! **Failures and dropped writes.** A record whose write failed is not applied and the
 //! position does not move: the next record takes its place. Once written, a record is
-//! applied: if its flush fails, or its future is dropped during the flush, the next flush
-//! (the next write's, or a checkpoint) makes it durable; until then a crash may lose it, like
-//! any write whose outcome was an I/O error or that did not resolve.
+//! applied, holding the gate until then: if its flush fails, the next flush (the next
+//! write's, or a checkpoint) makes it durable; until then a crash may lose it, like any write
+//! whose outcome was an I/O error. A commit whose future is dropped during the flush is still
+//! flushed (again) and applied, on the pool, before the gate lets another writer in.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -77,6 +81,9 @@ pub(crate) struct Log {
     files: SledFiles,
     wal: Wal,
     gate: Arc<async_lock::Mutex<()>>,
+    /// Called at the start of every flush of the log (tests: what a reader sees meanwhile).
+    #[cfg(test)]
+    on_sync: Mutex<Option<Box<dyn Fn() + Send>>>,
 }
 
 /// A writer's turn at the gate ([`Log::admit`]), until dropped; it can move to another thread.
@@ -238,6 +245,8 @@ impl Log {
             files,
             wal,
             gate: Arc::new(async_lock::Mutex::new(())),
+            #[cfg(test)]
+            on_sync: Mutex::new(None),
         })
     }
 
@@ -262,6 +271,10 @@ impl Log {
 
     /// Makes the records written so far durable (blocking).
     pub(crate) fn sync(&self) -> Result<()> {
+        #[cfg(test)]
+        if let Some(hook) = &*self.on_sync.lock().unwrap_or_else(|e| e.into_inner()) {
+            hook();
+        }
         self.wal.sync()
     }
 
@@ -291,7 +304,47 @@ impl Drop for Log {
 #[cfg(test)]
 mod tests {
     use super::super::SledStore;
-    use crate::KVStore;
+    use crate::{Blocking, KVStore};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    /// sled writes its buffers to its file whenever one fills: a logged write must not reach
+    /// sled before its record is durable, or a power cut could keep part of it without the
+    /// record. A reader watching during the flush (200 ms) never sees it; right after, it does.
+    #[test]
+    fn a_logged_write_is_applied_only_once_its_record_is_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::builder()
+            .blocking(Blocking::Offload)
+            .open(dir.path())
+            .unwrap();
+        let seen_early = Arc::new(AtomicBool::new(false));
+        let (reader, seen) = (store.clone(), seen_early.clone());
+        *store.log.as_ref().unwrap().on_sync.lock().unwrap() = Some(Box::new(move || {
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_millis(200) {
+                if futures::executor::block_on(reader.get(b"k"))
+                    .unwrap()
+                    .is_some()
+                {
+                    seen.store(true, Ordering::SeqCst);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }));
+        futures::executor::block_on(store.set(b"k", b"v")).unwrap();
+        assert!(
+            !seen_early.load(Ordering::SeqCst),
+            "applied before its record was flushed"
+        );
+        assert_eq!(
+            futures::executor::block_on(store.get(b"k")).unwrap(),
+            Some(b"v".to_vec())
+        );
+        *store.log.as_ref().unwrap().on_sync.lock().unwrap() = None;
+    }
 
     /// sled writes a message past a quarter of its segment to a file of its own, which it
     /// never `fsync`s: a checkpoint does, every one written since the last.
