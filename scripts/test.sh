@@ -39,18 +39,20 @@ run_tests() {
     local name=$1; shift
     local log="$LOG_DIR/$name.log"
     step "$name: $*"
-    if ! "$@" 2>&1 | tee "$log"; then
-        # A browser that never started a test binary (its worker failed to load: seen once in
-        # Firefox's service-worker context on a loaded machine) is retried once. A test that
-        # ran (and failed, or hung: its name is in the console output) never is.
-        if grep -q 'Failed to detect test as having been run' "$log" \
+    # A browser that never started a test binary (its worker failed to load: seen in Firefox's
+    # service-worker context on a loaded machine, twice in a row once) is retried, up to three
+    # runs in all. A test that ran (and failed, or hung: its name is in the console output)
+    # never is.
+    local attempt=1
+    until "$@" 2>&1 | tee "$log"; do
+        if [ "$attempt" -lt 3 ] && grep -q 'Failed to detect test as having been run' "$log" \
             && ! grep -Eq 'test result: FAILED|panicked at|Invoking test' "$log"; then
-            echo "--- $name: the browser did not start the tests; retrying once"
-            "$@" 2>&1 | tee "$log" || die "$name"
+            attempt=$((attempt + 1))
+            echo "--- $name: the browser did not start the tests; run $attempt of 3"
         else
             die "$name"
         fi
-    fi
+    done
     local passed
     passed=$( { grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{print $4}' || true;
                 grep -Eo '^# pass [0-9]+' "$log" | awk '{print $3}' || true; } | awk '{s+=$1} END {print s+0}')
