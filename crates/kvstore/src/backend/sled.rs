@@ -535,10 +535,12 @@ impl SledStore {
         };
         let admission = log.admit().await;
         // Admitted: no other writer plans or applies until this commit is over.
-        let (out, parts) = {
+        let (out, mut parts) = {
             let _commit = self.lock()?;
             let mut parts = SledParts::new(&self.tree, log::recorder(&self.namespace));
             let out = plan(&mut parts)?;
+            // The feed's chunks too, before anything is logged: a failure here logs nothing.
+            parts.settle_feed()?;
             (out, parts)
         };
         if log.append(&parts.recorder)? {
@@ -549,17 +551,14 @@ impl SledStore {
             // the flush could reach the disk before their record, and a power cut then would
             // leave part of the commit. A record whose flush fails is applied all the same,
             // and made durable by the next flush (the position has moved past it). Applied
-            // here, not on the pool: on the thread that planned them (measured: a third
-            // faster for a vault `set_secret`, whose writes are then in this core's cache).
-            let writes = {
-                let _commit = self.lock()?;
-                parts.into_writes()?
-            };
+            // here, on the thread that planned them (their pages in its core's cache), not on
+            // the pool after the flush: a vault `set_secret` measured 1.13–1.20× the code
+            // before versions this way, 1.23–1.39× that way (docs/PERF.md, session 20).
             let mut logged = Logged {
                 tree: self.tree.clone(),
                 commits: self.commits.clone(),
                 log: log.clone(),
-                writes: Some(writes),
+                writes: Some(std::mem::take(&mut parts.writes)),
                 admission: Some(admission),
             };
             let flushed = self.blocking.run(move || log.sync()).await;
@@ -769,12 +768,6 @@ impl<'t> SledParts<'t> {
             }
         }
         Ok(batch)
-    }
-
-    /// The writes, with the feed's chunks, for [`apply_each`] (not made as a `sled::Batch`).
-    fn into_writes(mut self) -> Result<Writes> {
-        self.settle_feed()?;
-        Ok(std::mem::take(&mut self.writes))
     }
 }
 
