@@ -1101,6 +1101,25 @@ mod tests {
         ));
     }
 
+    /// Runs `open` until it no longer fails with what `busy` says is sled's lock still held
+    /// (sled's own threads let go of its file a moment after the last handle is dropped), for
+    /// up to 5 s.
+    fn when_unlocked<T, E: std::fmt::Debug>(
+        open: impl Fn() -> std::result::Result<T, E>,
+        busy: impl Fn(&E) -> bool,
+    ) -> T {
+        let started = std::time::Instant::now();
+        loop {
+            match open() {
+                Ok(opened) => return opened,
+                Err(e) if busy(&e) && started.elapsed() < std::time::Duration::from_secs(5) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
+
     /// A build from before the chunks writing a store this one had moved (a downgrade, then
     /// an upgrade again): its feed entries, one per version, are moved into the chunks, and
     /// the chunked entries its writes replaced are dropped.
@@ -1115,7 +1134,10 @@ mod tests {
         });
         {
             // What that build does to overwrite `a` (version 3) and delete `b` (version 4).
-            let db = sled::open(dir.path()).unwrap();
+            let db = when_unlocked(
+                || sled::open(dir.path()),
+                |e| e.to_string().contains("could not acquire lock"),
+            );
             let tree = db.open_tree("~v/default").unwrap();
             let put = |key: Vec<u8>, value: Vec<u8>| tree.insert(key, value).map(drop).unwrap();
             put(tagged(Part::Data, b"a"), encode_value(3, b"new"));
@@ -1138,7 +1160,10 @@ mod tests {
             db.flush().unwrap();
         }
         futures::executor::block_on(async {
-            let store = SledStore::open(dir.path()).unwrap();
+            let store = when_unlocked(
+                || SledStore::open(dir.path()),
+                |e| matches!(e, Error::Busy(_)),
+            );
             let feed: Vec<_> = store
                 .changes(0, 10)
                 .await
