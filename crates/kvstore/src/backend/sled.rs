@@ -51,7 +51,9 @@
 //! is still flushed and applied, on the pool, before any later write.
 //!
 //! **Locking.** sled takes an exclusive file lock: opening a directory another process (or
-//! another handle in this process) has open fails with [`Error::Busy`].
+//! another handle in this process) has open fails with [`Error::Busy`]. So can reopening one
+//! right after its last handle was dropped: sled's own threads let go of the file a moment
+//! later (the tests retry for up to 5 s).
 
 mod log;
 
@@ -272,8 +274,9 @@ impl SledStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Busy`] if another process or handle has the database open, [`Error::Io`] or
-    /// [`Error::Corrupted`] if it cannot be read.
+    /// [`Error::Busy`] if another process or handle has the database open (or had it, a
+    /// moment ago: module docs, Locking), [`Error::Io`] or [`Error::Corrupted`] if it cannot
+    /// be read.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::builder().open(path)
     }

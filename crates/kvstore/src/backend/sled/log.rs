@@ -13,9 +13,9 @@
 //! versions; the writes gathered and recorded), then, for a small one, its record is appended
 //! to the log file and flushed where [`Blocking`](crate::Blocking) says, and once the flush
 //! has ended the writes are applied to sled in memory, one insert each, on the calling
-//! thread; then the commit resolves. (sled's own flushes are off: `flush_every_ms(None)`. A `sled::Batch` is not used
-//! for a logged commit: it rolls sled's log buffer twice, and each roll is a synchronous
-//! write of sled's file. The record makes the commit atomic across a crash, and the
+//! thread; then the commit resolves. (sled's own flushes are off: `flush_every_ms(None)`. A
+//! `sled::Batch` is not used for a logged commit: it rolls sled's log buffer twice, and each
+//! roll is a synchronous write of sled's file. The record makes the commit atomic across a crash, and the
 //! namespace's mutex, which the applying holds and every multi-key read takes, makes it
 //! atomic for readers. The writes wait for the flush because sled writes its buffers to its
 //! file whenever one fills: applied during the flush, part of a commit could reach the disk
