@@ -5,6 +5,7 @@
 
 use kvstore::testing::Config;
 use kvstore::{Error, KVStore, RedbStore, SledStore};
+use std::time::{Duration, Instant};
 
 const CONFIG: Config = Config::native();
 
@@ -51,18 +52,13 @@ fn sled_keeps_data_across_reopen() {
 }
 
 /// Opens the sled store at `path`, waiting up to 5 s for it to be free: sled releases its file
-/// lock from its flusher thread shortly after the last handle is dropped, so on a loaded
-/// machine a reopen at once can still find it held (Busy).
+/// lock from its own threads shortly after the last handle is dropped, so a reopen at once can
+/// still find it held (Busy).
 fn reopen_sled(path: &std::path::Path) -> SledStore {
-    let started = std::time::Instant::now();
-    loop {
-        match SledStore::open(path) {
-            Err(Error::Busy(_)) if started.elapsed() < std::time::Duration::from_secs(5) => {
-                std::thread::sleep(std::time::Duration::from_millis(20))
-            }
-            other => break other.unwrap(),
-        }
-    }
+    SledStore::builder()
+        .busy_timeout(Duration::from_secs(5))
+        .open(path)
+        .unwrap()
 }
 
 #[test]
@@ -96,6 +92,71 @@ fn redb_second_opener_gets_busy() {
     assert!(matches!(err, Error::Busy(_)), "got {err:?}");
     assert_eq!(
         futures::executor::block_on(first.get(b"k")).unwrap(),
+        Some(b"v".to_vec())
+    );
+}
+
+/// With a busy timeout, an open of a store another handle holds fails with Busy once the
+/// timeout has passed, and one that is waiting when the holder lets go gets the store.
+#[test]
+fn sled_busy_timeout_waits_for_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let first = SledStore::open(&path).unwrap();
+    futures::executor::block_on(first.set(b"k", b"v")).unwrap();
+    let started = Instant::now();
+    let err = SledStore::builder()
+        .busy_timeout(Duration::from_millis(200))
+        .open(&path)
+        .unwrap_err();
+    assert!(matches!(err, Error::Busy(_)), "got {err:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "did not wait"
+    );
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(first);
+    });
+    let second = SledStore::builder()
+        .busy_timeout(Duration::from_secs(30))
+        .open(&path)
+        .unwrap();
+    holder.join().unwrap();
+    assert_eq!(
+        futures::executor::block_on(second.get(b"k")).unwrap(),
+        Some(b"v".to_vec())
+    );
+}
+
+/// As `sled_busy_timeout_waits_for_the_holder`, on redb.
+#[test]
+fn redb_busy_timeout_waits_for_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.redb");
+    let first = RedbStore::open(&path).unwrap();
+    futures::executor::block_on(first.set(b"k", b"v")).unwrap();
+    let started = Instant::now();
+    let err = RedbStore::builder()
+        .busy_timeout(Duration::from_millis(200))
+        .open(&path)
+        .unwrap_err();
+    assert!(matches!(err, Error::Busy(_)), "got {err:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "did not wait"
+    );
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(first);
+    });
+    let second = RedbStore::builder()
+        .busy_timeout(Duration::from_secs(30))
+        .open(&path)
+        .unwrap();
+    holder.join().unwrap();
+    assert_eq!(
+        futures::executor::block_on(second.get(b"k")).unwrap(),
         Some(b"v".to_vec())
     );
 }

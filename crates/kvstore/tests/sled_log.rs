@@ -229,15 +229,9 @@ fn a_write_dropped_during_its_flush_is_still_flushed_and_applied_before_the_next
 
 /// Opens the store at `path`, waiting for sled's lock of a dropped handle to be released.
 fn reopen(path: &Path, log: bool) -> SledStore {
-    let started = std::time::Instant::now();
-    loop {
-        match SledStore::builder().write_ahead_log(log).open(path) {
-            Err(kvstore::Error::Busy(_))
-                if started.elapsed() < std::time::Duration::from_secs(5) =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(20))
-            }
-            other => break other.unwrap(),
-        }
-    }
+    SledStore::builder()
+        .write_ahead_log(log)
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .open(path)
+        .unwrap()
 }

@@ -19,7 +19,7 @@ use vault::{ErrorCode, Vault};
 use crate::cli::*;
 use crate::commands;
 use crate::inputs::Inputs;
-use crate::store::{default_store, open_store};
+use crate::store::{default_store, open_store, BUSY_TIMEOUT};
 
 /// A usage problem found after parsing (exit code 2).
 #[derive(Debug)]
@@ -178,13 +178,19 @@ async fn dispatch(cli: Cli) -> Result<()> {
     match cli.backend {
         Backend::Sled => {
             let store = open_store(&path, |p| {
-                SledStore::builder().blocking(Blocking::Inline).open(p)
+                SledStore::builder()
+                    .blocking(Blocking::Inline)
+                    .busy_timeout(BUSY_TIMEOUT)
+                    .open(p)
             })?;
             run(&cli, inputs, Vault::new(store)).await
         }
         Backend::Redb => {
             let store = open_store(&path, |p| {
-                RedbStore::builder().blocking(Blocking::Inline).open(p)
+                RedbStore::builder()
+                    .blocking(Blocking::Inline)
+                    .busy_timeout(BUSY_TIMEOUT)
+                    .open(p)
             })?;
             run(&cli, inputs, Vault::new(store)).await
         }

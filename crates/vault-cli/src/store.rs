@@ -17,8 +17,12 @@ pub(crate) fn default_store(backend: Backend) -> Result<PathBuf> {
     }))
 }
 
-/// Opens the store, waiting up to 3 s for another `vault` process to release it. Its directory
-/// is created 0700, and a store an older release left readable by others is made private.
+/// How long opening the store waits for another `vault` process to release it.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Opens the store with `open` (which waits up to [`BUSY_TIMEOUT`] for another `vault`
+/// process to release it). Its directory is created 0700, and a store an older release left
+/// readable by others is made private.
 pub(crate) fn open_store<S>(path: &Path, open: impl Fn(&Path) -> kvstore::Result<S>) -> Result<S> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
@@ -26,23 +30,12 @@ pub(crate) fn open_store<S>(path: &Path, open: impl Fn(&Path) -> kvstore::Result
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     make_private(path).with_context(|| format!("cannot restrict {}", path.display()))?;
-    let mut waited = Duration::ZERO;
-    loop {
-        match open(path) {
-            Err(kvstore::Error::Busy(_)) if waited < Duration::from_secs(3) => {
-                std::thread::sleep(Duration::from_millis(100));
-                waited += Duration::from_millis(100);
-            }
-            Err(kvstore::Error::Busy(_)) => {
-                return Err(anyhow::Error::new(kvstore::Error::Busy(format!(
-                    "the store {} is in use by another process",
-                    path.display()
-                ))))
-            }
-            other => {
-                return other.with_context(|| format!("cannot open the store {}", path.display()))
-            }
-        }
+    match open(path) {
+        Err(kvstore::Error::Busy(_)) => Err(anyhow::Error::new(kvstore::Error::Busy(format!(
+            "the store {} is in use by another process",
+            path.display()
+        )))),
+        other => other.with_context(|| format!("cannot open the store {}", path.display())),
     }
 }
 

@@ -42,6 +42,29 @@ mod wal;
 #[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
 mod feed;
 
+/// Runs `open` again while it fails with [`Error::Busy`](crate::Error::Busy), every 20 ms,
+/// until `timeout` has passed since the first attempt (a builder's `busy_timeout`); returns
+/// the first other outcome, or the last `Busy`.
+#[cfg(all(
+    any(feature = "sled", feature = "redb"),
+    not(all(target_arch = "wasm32", target_os = "unknown"))
+))]
+fn open_waiting<T>(
+    timeout: std::time::Duration,
+    mut open: impl FnMut() -> crate::Result<T>,
+) -> crate::Result<T> {
+    let started = std::time::Instant::now();
+    loop {
+        match open() {
+            Err(crate::Error::Busy(_)) if started.elapsed() < timeout => {
+                let left = timeout.saturating_sub(started.elapsed());
+                std::thread::sleep(left.min(std::time::Duration::from_millis(20)));
+            }
+            other => return other,
+        }
+    }
+}
+
 #[cfg(all(feature = "opfs", target_arch = "wasm32", target_os = "unknown"))]
 pub mod opfs;
 #[cfg(all(feature = "sled", not(target_arch = "wasm32")))]

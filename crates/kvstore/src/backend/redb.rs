@@ -103,6 +103,9 @@ pub struct RedbBuilder {
     /// Used by `open` (files), which browsers do not have.
     #[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
     write_ahead_log: bool,
+    /// Used by `open` too.
+    #[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
+    busy_timeout: std::time::Duration,
 }
 
 impl Default for RedbBuilder {
@@ -111,6 +114,7 @@ impl Default for RedbBuilder {
             blocking: Blocking::default(),
             retention: versions::DEFAULT_TOMBSTONE_RETENTION,
             write_ahead_log: true,
+            busy_timeout: std::time::Duration::ZERO,
         }
     }
 }
@@ -139,14 +143,27 @@ impl RedbBuilder {
         self
     }
 
+    /// How long [`open`](Self::open) waits for a file another handle or process holds
+    /// (default zero: [`Error::Busy`] at once). It tries again every 20 ms, blocking the
+    /// calling thread, and fails with [`Error::Busy`] once `timeout` has passed: for short
+    /// programs (a CLI) that may run while another one has the store open.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn busy_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
     /// Opens (creating if needed) the database file at `path`, as [`RedbStore::open`].
     ///
     /// # Errors
     ///
-    /// As [`RedbStore::open`].
+    /// As [`RedbStore::open`] ([`Error::Busy`] after the [`busy_timeout`](Self::busy_timeout)).
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore> {
-        RedbStore::open_with(path.as_ref(), self)
+        let path = path.as_ref();
+        super::open_waiting(self.busy_timeout, || {
+            RedbStore::open_with(path, self.clone())
+        })
     }
 
     /// Opens (creating if needed) a database on any redb storage `backend` (redb's public
@@ -204,8 +221,9 @@ impl RedbStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Busy`] if another process or handle has the file open, [`Error::Corrupted`]
-    /// if it is not a redb database, [`Error::Io`] if it cannot be read.
+    /// [`Error::Busy`] if another process or handle has the file open
+    /// ([`RedbBuilder::busy_timeout`] waits for it), [`Error::Corrupted`] if it is not a redb
+    /// database, [`Error::Io`] if it cannot be read.
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::builder().open(path)

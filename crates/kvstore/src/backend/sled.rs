@@ -53,7 +53,7 @@
 //! **Locking.** sled takes an exclusive file lock: opening a directory another process (or
 //! another handle in this process) has open fails with [`Error::Busy`]. So can reopening one
 //! right after its last handle was dropped: sled's own threads let go of the file a moment
-//! later (the tests retry for up to 5 s).
+//! later. [`SledBuilder::busy_timeout`] makes `open` wait for the lock instead.
 
 mod log;
 
@@ -61,6 +61,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use super::feed::Fed;
 use super::wal::Recorder;
@@ -199,6 +200,7 @@ pub struct SledBuilder {
     blocking: Blocking,
     retention: u64,
     write_ahead_log: bool,
+    busy_timeout: Duration,
 }
 
 impl Default for SledBuilder {
@@ -207,6 +209,7 @@ impl Default for SledBuilder {
             blocking: Blocking::default(),
             retention: versions::DEFAULT_TOMBSTONE_RETENTION,
             write_ahead_log: true,
+            busy_timeout: Duration::ZERO,
         }
     }
 }
@@ -243,13 +246,26 @@ impl SledBuilder {
         self
     }
 
+    /// How long [`open`](Self::open) waits for a database another handle or process holds
+    /// (default zero: [`Error::Busy`] at once). It tries again every 20 ms, blocking the
+    /// calling thread, and fails with [`Error::Busy`] once `timeout` has passed. Useful right
+    /// after the last handle was dropped, which sled lets go of a moment later, and for short
+    /// programs (a CLI) that may run while another one has the store open.
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
     /// Opens (creating if needed) the database in directory `path`, as [`SledStore::open`].
     ///
     /// # Errors
     ///
-    /// As [`SledStore::open`].
+    /// As [`SledStore::open`] ([`Error::Busy`] after the [`busy_timeout`](Self::busy_timeout)).
     pub fn open(self, path: impl AsRef<Path>) -> Result<SledStore> {
-        SledStore::open_with(path.as_ref(), self)
+        let path = path.as_ref();
+        super::open_waiting(self.busy_timeout, || {
+            SledStore::open_with(path, self.clone())
+        })
     }
 }
 
@@ -275,8 +291,8 @@ impl SledStore {
     /// # Errors
     ///
     /// [`Error::Busy`] if another process or handle has the database open (or had it, a
-    /// moment ago: module docs, Locking), [`Error::Io`] or [`Error::Corrupted`] if it cannot
-    /// be read.
+    /// moment ago: module docs, Locking; [`SledBuilder::busy_timeout`] waits for it),
+    /// [`Error::Io`] or [`Error::Corrupted`] if it cannot be read.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::builder().open(path)
     }
@@ -1104,18 +1120,18 @@ mod tests {
         ));
     }
 
-    /// Runs `open` until it no longer fails with what `busy` says is sled's lock still held
-    /// (sled's own threads let go of its file a moment after the last handle is dropped), for
-    /// up to 5 s.
-    fn when_unlocked<T, E: std::fmt::Debug>(
-        open: impl Fn() -> std::result::Result<T, E>,
-        busy: impl Fn(&E) -> bool,
-    ) -> T {
+    /// Runs raw sled's `open` until it no longer fails with sled's lock still held (sled's own
+    /// threads let go of its file a moment after the last handle is dropped), for up to 5 s:
+    /// what [`SledBuilder::busy_timeout`] does for a store.
+    fn raw_sled_when_unlocked(path: &Path) -> sled::Db {
         let started = std::time::Instant::now();
         loop {
-            match open() {
-                Ok(opened) => return opened,
-                Err(e) if busy(&e) && started.elapsed() < std::time::Duration::from_secs(5) => {
+            match sled::open(path) {
+                Ok(db) => return db,
+                Err(e)
+                    if e.to_string().contains("could not acquire lock")
+                        && started.elapsed() < std::time::Duration::from_secs(5) =>
+                {
                     std::thread::sleep(std::time::Duration::from_millis(20))
                 }
                 Err(e) => panic!("{e:?}"),
@@ -1137,10 +1153,7 @@ mod tests {
         });
         {
             // What that build does to overwrite `a` (version 3) and delete `b` (version 4).
-            let db = when_unlocked(
-                || sled::open(dir.path()),
-                |e| e.to_string().contains("could not acquire lock"),
-            );
+            let db = raw_sled_when_unlocked(dir.path());
             let tree = db.open_tree("~v/default").unwrap();
             let put = |key: Vec<u8>, value: Vec<u8>| tree.insert(key, value).map(drop).unwrap();
             put(tagged(Part::Data, b"a"), encode_value(3, b"new"));
@@ -1163,10 +1176,10 @@ mod tests {
             db.flush().unwrap();
         }
         futures::executor::block_on(async {
-            let store = when_unlocked(
-                || SledStore::open(dir.path()),
-                |e| matches!(e, Error::Busy(_)),
-            );
+            let store = SledStore::builder()
+                .busy_timeout(std::time::Duration::from_secs(5))
+                .open(dir.path())
+                .unwrap();
             let feed: Vec<_> = store
                 .changes(0, 10)
                 .await
