@@ -40,12 +40,12 @@ run_tests() {
     local log="$LOG_DIR/$name.log"
     step "$name: $*"
     # A browser that never started a test binary is retried, up to five runs in all. Seen in
-    # Firefox's service-worker context when the machine is busy (reproduced with two busy
-    # loops beside it, about one start in ten): the runner's page registers its module service
-    # worker, the registration appears but never gets an installing, waiting or active worker,
-    # and a second register() of the same scope never resolves either, so only the timeout
-    # below ends the run. A test that ran (and failed, or hung: its name is in the console
-    # output) is never retried.
+    # Firefox's service-worker context, from none to half of the starts depending on the run
+    # (the trigger is not known): the runner's page registers its module service worker, the
+    # registration appears but never gets an installing, waiting or active worker, and a
+    # second register() of the same scope never resolves either, so only the timeout below
+    # ends the run. A test that ran (and failed, or hung: its name is in the console output) is
+    # never retried.
     local attempt=1
     until "$@" 2>&1 | tee "$log"; do
         if [ "$attempt" -lt 5 ] && grep -q 'Failed to detect test as having been run' "$log" \
