@@ -1,7 +1,9 @@
 //! Crash test: a child process writes and prints an acknowledgement after each write's future
 //! resolves; the parent SIGKILLs it at a random moment, reopens the store, and checks that
 //! every acknowledged write is there, that no batch is partly visible, that versions never go
-//! back and that the change feed has no hole. 20 kills per backend.
+//! back and that the change feed has no hole. 20 kills per backend. Batches are of two kinds:
+//! small ones (`batch`) and larger ones streamed to their commit (`batch_with`, which on sled
+//! and redb commits while the producer still sends).
 //!
 //! The child is this same test binary, re-run with the ignored `crash_child` test selected and
 //! its instructions in environment variables.
@@ -16,6 +18,9 @@ use kvstore::{Batch, KVStore, RedbStore, Scan, SledStore};
 
 const KILLS: usize = 20;
 const BATCH_SIZE: usize = 5;
+/// Operations in a streamed batch: more than one chunk of the stream (64), so it is committed
+/// while it is sent.
+const STREAM_SIZE: usize = 200;
 
 fn open(backend: &str, path: &str) -> Box<dyn KVStore> {
     // A killed predecessor's lock is released by the kernel with its process, but allow for
@@ -63,6 +68,19 @@ fn crash_child() {
                     store.set(key.as_bytes(), key.as_bytes()).await.unwrap();
                     println!("ACK single {key}");
                 }
+                4 if (i / 6) % 2 == 1 => {
+                    store
+                        .batch_with(&mut |sink| {
+                            for part in 0..STREAM_SIZE {
+                                let key = format!("stream/{round:02}/{i:06}/{part:03}");
+                                sink.set(key.as_bytes(), key.as_bytes())?;
+                            }
+                            Ok(())
+                        })
+                        .await
+                        .unwrap();
+                    println!("ACK stream stream/{round:02}/{i:06}/");
+                }
                 4 => {
                     let mut batch = Batch::new();
                     for part in 0..BATCH_SIZE {
@@ -95,6 +113,7 @@ fn crash_and_check(backend: &str) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut singles = Vec::new();
     let mut batches = Vec::new();
+    let mut streams = Vec::new();
     let mut counter = String::new();
     let mut last_version = 0;
     for round in 0..KILLS {
@@ -128,6 +147,7 @@ fn crash_and_check(backend: &str) {
             match (words.next(), words.next()) {
                 (Some("single"), Some(key)) => singles.push(key.to_owned()),
                 (Some("batch"), Some(prefix)) => batches.push(prefix.to_owned()),
+                (Some("stream"), Some(prefix)) => streams.push(prefix.to_owned()),
                 (Some("counter"), Some(value)) => counter = value.to_owned(),
                 _ => panic!("unexpected child output {line:?}"),
             }
@@ -167,19 +187,33 @@ fn crash_and_check(backend: &str) {
                     "acknowledged batch {prefix} incomplete in {backend} (seed {seed})"
                 );
             }
-            // Every batch, acknowledged or not, is whole or absent.
-            let mut parts: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
-            for key in store.scan_keys(Scan::prefix(b"batch/")).await.unwrap() {
-                let prefix = key[..key.len() - 1].to_vec();
-                *parts.entry(prefix).or_default() += 1;
-            }
-            for (prefix, n) in parts {
+            for prefix in &streams {
                 assert_eq!(
-                    n,
-                    BATCH_SIZE,
-                    "batch {} partly visible in {backend} (seed {seed})",
-                    String::from_utf8_lossy(&prefix)
+                    store.count(prefix.as_bytes()).await.unwrap(),
+                    STREAM_SIZE as u64,
+                    "acknowledged streamed batch {prefix} incomplete in {backend} (seed {seed})"
                 );
+            }
+            // Every batch, acknowledged or not, is whole or absent (keys end with the part's
+            // number: one digit in a batch, three in a streamed one).
+            for (kind, digits, size) in [("batch/", 1, BATCH_SIZE), ("stream/", 3, STREAM_SIZE)] {
+                let mut parts: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+                for key in store
+                    .scan_keys(Scan::prefix(kind.as_bytes()))
+                    .await
+                    .unwrap()
+                {
+                    let prefix = key[..key.len() - digits].to_vec();
+                    *parts.entry(prefix).or_default() += 1;
+                }
+                for (prefix, n) in parts {
+                    assert_eq!(
+                        n,
+                        size,
+                        "batch {} partly visible in {backend} (seed {seed})",
+                        String::from_utf8_lossy(&prefix)
+                    );
+                }
             }
             // Versions never go back, and the feed has no hole: every stored key appears in it
             // once, at the version `get_versioned` gives, in increasing order, none past the
@@ -224,6 +258,10 @@ fn crash_and_check(backend: &str) {
             }
         });
     }
+    assert!(
+        !streams.is_empty(),
+        "no streamed batch was acknowledged in {KILLS} runs (seed {seed})"
+    );
 }
 
 #[test]

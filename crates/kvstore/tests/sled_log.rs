@@ -161,9 +161,10 @@ fn a_large_batch_and_a_clear_are_checkpoints_and_later_writes_are_logged() {
     let store = SledStore::open(dir.path().join("db")).unwrap();
     block_on(async {
         write_some(&store, 0, 5).await;
+        // Over the log's 2 MiB limit for one record.
         let mut batch = Batch::new();
-        for i in 0..2_000 {
-            batch.set(format!("big/{i:05}").into_bytes(), vec![1; 100]);
+        for i in 0..600 {
+            batch.set(format!("big/{i:05}").into_bytes(), vec![1; 4_000]);
         }
         store.batch(batch).await.unwrap();
         let other = kvstore::KVStore::namespace(&store, "other").unwrap();
@@ -174,10 +175,65 @@ fn a_large_batch_and_a_clear_are_checkpoints_and_later_writes_are_logged() {
         let expected = contents(&store).await;
         let expected_other = contents(&other).await;
         let copy = open_crash_image(dir.path(), "copy");
+        assert!(!log_holds(&dir.path().join("copy"), b"big/00599"));
         assert_eq!(contents(&copy).await, expected);
         let copy_other = kvstore::KVStore::namespace(&copy, "other").unwrap();
         assert_eq!(contents(&copy_other).await, expected_other);
         assert_eq!(copy_other.get(b"o").await.unwrap(), None);
+    });
+}
+
+/// Streams `n` values of `len` bytes under `prefix` in one `batch_with`.
+async fn stream(store: &SledStore, prefix: &str, n: usize, len: usize) {
+    store
+        .batch_with(&mut |sink| {
+            for i in 0..n {
+                sink.set(format!("{prefix}/{i:05}").as_bytes(), &vec![i as u8; len])?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+/// Whether the log file in `dir` holds `key`'s bytes (a record holds its keys as they are).
+fn log_holds(dir: &Path, key: &[u8]) -> bool {
+    let log = std::fs::read(dir.join("kvstore.wal")).unwrap();
+    log.windows(key.len()).any(|w| w == key)
+}
+
+#[test]
+fn a_streamed_batch_is_logged_unless_its_record_is_over_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::builder()
+        .blocking(Blocking::Offload)
+        .open(dir.path().join("db"))
+        .unwrap();
+    block_on(async {
+        write_some(&store, 0, 5).await;
+        // 1,000 values of 100 bytes, streamed to the commit: one record in the log.
+        stream(&store, "small", 1_000, 100).await;
+        let expected = contents(&store).await;
+        assert_eq!(store.count(b"small/").await.unwrap(), 1_000);
+        let copy = open_crash_image(dir.path(), "copy");
+        assert!(
+            log_holds(&dir.path().join("copy"), b"small/00999"),
+            "the streamed batch is a log record"
+        );
+        assert_eq!(contents(&copy).await, expected, "replayed from the log");
+        drop(copy);
+
+        // 600 values of 4,000 bytes: a record over 2 MiB, so a checkpoint (sled flushed and
+        // `fsync`ed), never written to the log; later writes are logged again.
+        stream(&store, "large", 600, 4_000).await;
+        store.set(b"after", b"logged").await.unwrap();
+        let expected = contents(&store).await;
+        let copy = open_crash_image(dir.path(), "copy2");
+        let copied = dir.path().join("copy2");
+        assert!(!log_holds(&copied, b"large/00599"), "not a log record");
+        assert!(log_holds(&copied, b"after"), "the next write is logged");
+        assert_eq!(contents(&copy).await, expected);
+        assert_eq!(copy.count(b"large/").await.unwrap(), 600);
     });
 }
 

@@ -10,27 +10,29 @@
 //! cost close to that old insert.
 //!
 //! **Commits.** A commit is planned under the namespace's mutex (reads of the state and the
-//! versions; the writes gathered and recorded), then, for a small one, its record is appended
-//! to the log file and flushed where [`Blocking`](crate::Blocking) says, and once the flush
-//! has ended the writes are applied to sled in memory, one insert each, on the calling
-//! thread; then the commit resolves. (sled's own flushes are off: `flush_every_ms(None)`. A
-//! `sled::Batch` is not used for a logged commit: it rolls sled's log buffer twice, and each
-//! roll is a synchronous write of sled's file. The record makes the commit atomic across a crash, and the
-//! namespace's mutex, which the applying holds and every multi-key read takes, makes it
-//! atomic for readers. The writes wait for the flush because sled writes its buffers to its
-//! file whenever one fills: applied during the flush, part of a commit could reach the disk
-//! before its record, and a power cut then would leave that part without the record that
-//! completes it.)
+//! versions; the writes gathered and recorded), then its record is appended to the log file
+//! and flushed where [`Blocking`](crate::Blocking) says, and once the flush has ended the
+//! writes are applied to sled in memory, one insert each, on the calling thread; then the
+//! commit resolves. A batch streamed to its commit is planned, logged, flushed and applied the
+//! same way on the pool, where its commit runs. (sled's own flushes are off:
+//! `flush_every_ms(None)`. A `sled::Batch` is not used for a logged commit: it rolls sled's log
+//! buffer twice, and each roll is a synchronous write of sled's file. The record makes the
+//! commit atomic across a crash, and the namespace's mutex, which the applying holds and every
+//! multi-key read takes, makes it atomic for readers. The writes wait for the flush because
+//! sled writes its buffers to its file whenever one fills: applied during the flush, part of a
+//! commit could reach the disk before its record, and a power cut then would leave that part
+//! without the record that completes it.)
 //!
 //! **Checkpoints.** Every [`POLICY`]`.records` records, when the log would pass
-//! [`POLICY`]`.bytes`, for a commit whose record would pass [`POLICY`]`.max_record`, for a
-//! `clear` and when the last handle is dropped, the commit is a *checkpoint* instead: its
-//! writes are applied as one `sled::Batch`, the number no record it covers reaches (the next
-//! record's: [`Position::checkpoint`](wal::Position::checkpoint)) is stored under [`CHECKPOINT_KEY`] in the database's
-//! default tree, sled is flushed, the blob files it wrote since the last checkpoint (pages
-//! past 128 KiB, in `blobs/`, which sled never `fsync`s), their directory and its data file
-//! are `fsync`ed, and the log starts again at offset 0. sled recovers a prefix of its writes,
-//! so a checkpoint number that survives a crash comes with every write before it.
+//! [`POLICY`]`.bytes` (4 MiB), for a commit whose record would pass [`POLICY`]`.max_record`
+//! (2 MiB), for a `clear` and when the last handle is dropped, the commit is a *checkpoint*
+//! instead: its writes are applied as one `sled::Batch`, the number no record it covers
+//! reaches (the next record's: [`Position::checkpoint`](wal::Position::checkpoint)) is stored
+//! under [`CHECKPOINT_KEY`] in the database's default tree, sled is flushed, the blob files it
+//! wrote since the last checkpoint (pages past 128 KiB, in `blobs/`, which sled never
+//! `fsync`s), their directory and its data file are `fsync`ed, and the log starts again at
+//! offset 0. sled recovers a prefix of its writes, so a checkpoint number that survives a
+//! crash comes with every write before it.
 //!
 //! **Admission.** Every write takes the log's *gate*, an async lock, until its commit is over:
 //! records are written and applied in one order, which is the commit order, and no
@@ -58,13 +60,15 @@ use crate::backend::wal::{self, FileLog, Policy, Recorder, Wal};
 use crate::versions::Parts;
 use crate::{Error, Result};
 
-/// The log's limits: a checkpoint every 256 records or 1 MiB of log; a commit whose record
-/// would be over 256 KiB is a checkpoint (a vault's `set_secret` record is about 2 KiB plus
-/// 40 bytes per 64 records of its keyspace).
+/// The log's limits: a checkpoint every 256 records or 4 MiB of log; a commit whose record
+/// would be over 2 MiB is a checkpoint. A vault's `set_secret` record is about 2 KiB plus 41
+/// bytes per 64 records of its keyspace; its `set_secrets` of 1,000 records of 100 bytes,
+/// about 300 KiB plus 41 bytes per record of the keyspace (its buckets), so it is logged up
+/// to about 40,000 records (docs/PERF.md, session 22; 1 MiB and 256 KiB before).
 pub(crate) const POLICY: Policy = Policy {
     records: 256,
-    bytes: 1024 * 1024,
-    max_record: 256 * 1024,
+    bytes: 4 * 1024 * 1024,
+    max_record: 2 * 1024 * 1024,
 };
 
 /// The log file, in the database's directory.
@@ -361,18 +365,18 @@ mod tests {
         };
         futures::executor::block_on(async {
             // Past the log's largest record: applied as a checkpoint.
-            store.set(b"big", &vec![7; 300 << 10]).await.unwrap();
+            store.set(b"big", &vec![7; 2_300 << 10]).await.unwrap();
             let first = newest_blob().expect("sled wrote a blob file");
             assert_eq!(*log.files.synced_blob.lock().unwrap(), Some(first));
             // A later one, past the first.
-            store.set(b"bigger", &vec![8; 400 << 10]).await.unwrap();
+            store.set(b"bigger", &vec![8; 2_400 << 10]).await.unwrap();
             let second = newest_blob().unwrap();
             assert!(second > first);
             assert_eq!(*log.files.synced_blob.lock().unwrap(), Some(second));
         });
         assert_eq!(
             futures::executor::block_on(store.get(b"bigger")).unwrap(),
-            Some(vec![8; 400 << 10])
+            Some(vec![8; 2_400 << 10])
         );
     }
 }
