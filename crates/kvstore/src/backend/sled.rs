@@ -728,8 +728,8 @@ struct SledParts<'t> {
     /// sled's form (copied once, when written here); in `batch` instead when there is one.
     writes: Writes,
     /// The commit's writes as a `sled::Batch` made as they come, for a commit applied as one
-    /// ([`SledParts::batched`]: a streamed commit, whose batch is then made while its producer
-    /// works, not after).
+    /// ([`SledParts::batched`]: a streamed commit on a store without a log, whose batch is
+    /// then made while its producer works, not after).
     batch: Option<sled::Batch>,
     /// The commit's feed entries, version → key (`None`: removed), written into their chunks
     /// when the commit is applied ([`SledParts::settle_feed`]).
