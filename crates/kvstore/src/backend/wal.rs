@@ -37,6 +37,10 @@ use crate::{Error, Result};
 /// Frame overhead: length, sequence number, CRC.
 pub(crate) const FRAME: usize = 4 + 8 + 4;
 
+/// A record up to this size is copied into its frame and written at once; a larger one is
+/// written in three parts (header, payload, CRC) without a copy.
+const IN_ONE_WRITE: usize = 64 * 1024;
+
 /// The storage a log lives on, used as a plain file: a redb storage backend (a file natively,
 /// an OPFS sync access handle in a browser) or, for sled, a file ([`FileLog`]).
 pub(crate) trait LogStorage: Send + Sync {
@@ -256,11 +260,27 @@ impl Wal {
     /// Writes `recorder`'s record at the position and moves it on (not yet flushed: see
     /// [`Wal::sync`]).
     pub(crate) fn append(&self, position: &mut Position, recorder: &Recorder) -> Result<()> {
-        let frame = frame(position.next, &recorder.payload);
-        self.file
-            .write(position.offset, &frame)
-            .map_err(Error::Io)?;
-        position.offset += frame.len() as u64;
+        let payload = &recorder.payload;
+        if payload.len() <= IN_ONE_WRITE {
+            let frame = frame(position.next, payload);
+            self.file
+                .write(position.offset, &frame)
+                .map_err(Error::Io)?;
+        } else {
+            // Not copied into one frame: a fresh buffer of this size costs its page faults,
+            // about 0.2 ms for a vault batch of 1,000 records (docs/PERF.md, session 22).
+            let head = frame_head(position.next, payload);
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(&head);
+            crc.update(payload);
+            let body = position.offset + head.len() as u64;
+            self.file.write(position.offset, &head).map_err(Error::Io)?;
+            self.file.write(body, payload).map_err(Error::Io)?;
+            self.file
+                .write(body + payload.len() as u64, &crc.finalize().to_le_bytes())
+                .map_err(Error::Io)?;
+        }
+        position.offset += (FRAME + payload.len()) as u64;
         position.next += 1;
         position.records += 1;
         Ok(())
@@ -365,10 +385,18 @@ fn tag_part(tag: u8) -> Option<Part> {
     })
 }
 
+/// A frame's header: the payload's length and the record's sequence number.
+fn frame_head(seq: u64, payload: &[u8]) -> [u8; 12] {
+    let mut head = [0u8; 12];
+    head[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    head[4..].copy_from_slice(&seq.to_le_bytes());
+    head
+}
+
+/// A whole frame: header, payload, and the CRC of both.
 fn frame(seq: u64, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(FRAME + payload.len());
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&frame_head(seq, payload));
     out.extend_from_slice(payload);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -459,6 +487,40 @@ mod tests {
         skipped.extend(frame(7, b"\x01\x00aY"));
         assert_eq!(frames(&skipped, 5, 100).len(), 1, "gap in the numbers");
         assert!(frames(&[0u8; 64], 1, 100).is_empty(), "zeroed file");
+    }
+
+    /// A record too large to copy into one frame is written in three parts: the same bytes,
+    /// read back by the next open; so is a small one after it.
+    #[cfg(all(feature = "sled", not(target_arch = "wasm32")))]
+    #[test]
+    fn a_large_record_is_written_as_its_frame() {
+        let policy = Policy {
+            records: 16,
+            bytes: 1 << 20,
+            max_record: 512 * 1024,
+        };
+        let file = tempfile::tempfile().unwrap();
+        let log = || Box::new(FileLog::new(file.try_clone().unwrap()));
+        let (wal, none) = Wal::open(log(), policy, 0).unwrap();
+        assert!(none.is_empty());
+        let mut large = Recorder::new("ns", policy.max_record);
+        large.record_put(Part::Data, b"big", &vec![7; IN_ONE_WRITE + 100]);
+        let mut small = Recorder::new("ns", policy.max_record);
+        small.record_put(Part::Data, b"small", b"v");
+        let mut position = *wal.position();
+        wal.append(&mut position, &large).unwrap();
+        wal.append(&mut position, &small).unwrap();
+        assert_eq!(
+            position.offset as usize,
+            2 * FRAME + large.payload.len() + small.payload.len()
+        );
+        let mut bytes = vec![0u8; position.offset as usize];
+        log().read(0, &mut bytes).unwrap();
+        let mut expected = frame(1, &large.payload);
+        expected.extend(frame(2, &small.payload));
+        assert_eq!(bytes, expected);
+        let (_, records) = Wal::open(log(), policy, 0).unwrap();
+        assert_eq!(records, vec![large.payload.clone(), small.payload.clone()]);
     }
 
     #[test]
