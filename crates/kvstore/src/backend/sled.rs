@@ -656,7 +656,7 @@ impl Drop for Logged {
 ///
 /// Logged, a large batch costs one sequential write of its record and one `fdatasync`, where a
 /// checkpoint costs sled's flush and an `fsync` of its files: a vault `set_secrets` of 1,000
-/// measured 1.37–1.45× the code before versions with a checkpoint each, 1.22–1.25× logged
+/// measured 1.37–1.45× the code before versions with a checkpoint each, 1.21–1.25× logged
 /// (medians; docs/PERF.md, session 22).
 fn commit_logged<T>(
     tree: &sled::Tree,

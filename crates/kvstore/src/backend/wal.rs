@@ -267,8 +267,8 @@ impl Wal {
                 .write(position.offset, &frame)
                 .map_err(Error::Io)?;
         } else {
-            // Not copied into one frame: a fresh buffer of this size costs its page faults,
-            // about 0.2 ms for a vault batch of 1,000 records (docs/PERF.md, session 22).
+            // Not copied into one frame: copying it into a fresh buffer took about 0.2 ms of a
+            // vault batch of 1,000 records (docs/PERF.md, session 22).
             let head = frame_head(position.next, payload);
             let mut crc = crc32fast::Hasher::new();
             crc.update(&head);
