@@ -385,11 +385,15 @@ impl<S: KVStore> Vault<S> {
                 Some(err) => return Err(err),
                 None => {}
             }
-            // The buckets and the manifest are encoded after the records are sent (in `fill`):
-            // on sled and redb the commit reads the records' versions meanwhile.
             let mut bucket_writes = Vec::with_capacity(buckets.len());
+            for (&index, bucket) in &buckets {
+                let bytes = bucket.encode();
+                manifest.digests[usize::from(index)] =
+                    Bucket::digest(&ks.id, index, bytes.as_deref());
+                bucket_writes.push((bucket_key(&ks.id, index), bytes));
+            }
             manifest.revision = revision;
-            let mut manifest_bytes = Vec::new();
+            let manifest_bytes = manifest.encode(ks);
             let mkey = manifest_key(&ks.id);
             // One call to the random source for every nonce (a call costs about a microsecond
             // in a browser).
@@ -424,20 +428,13 @@ impl<S: KVStore> Vault<S> {
                         Edit::Delete { .. } => sink.delete(&key)?,
                     }
                 }
-                bucket_writes.clear();
-                for (&index, bucket) in &buckets {
-                    let bytes = bucket.encode();
-                    manifest.digests[usize::from(index)] =
-                        Bucket::digest(&ks.id, index, bytes.as_deref());
-                    let key = bucket_key(&ks.id, index);
-                    match &bytes {
-                        Some(bytes) => sink.set(&key, bytes)?,
-                        None => sink.delete(&key)?,
+                for (key, bytes) in &bucket_writes {
+                    match bytes {
+                        Some(bytes) => sink.set(key, bytes)?,
+                        None => sink.delete(key)?,
                     }
-                    bucket_writes.push((key, bytes));
                 }
                 // The manifest last: the version the store reports for the commit is its version.
-                manifest_bytes = manifest.encode(ks);
                 sink.set(&mkey, &manifest_bytes)
             };
             let result = self.store().batch_with_versioned(&mut fill).await;

@@ -556,14 +556,7 @@ impl SledStore {
         };
         let admission = log.admit().await;
         // Admitted: no other writer plans or applies until this commit is over.
-        let (out, mut parts) = {
-            let _commit = self.lock()?;
-            let mut parts = SledParts::new(&self.tree, log::recorder(&self.namespace));
-            let out = plan(&mut parts)?;
-            // The feed's chunks too, before anything is logged: a failure here logs nothing.
-            parts.settle_feed()?;
-            (out, parts)
-        };
+        let (out, mut parts) = plan_logged(&self.tree, &self.commits, &self.namespace, plan)?;
         if log.append(&parts.recorder)? {
             // The record is written: from here the commit is applied, once the log's flush
             // has ended (where `Blocking` says), and on the next open if a crash comes first
@@ -586,8 +579,7 @@ impl SledStore {
             logged.apply()?;
             flushed?;
         } else {
-            let batch = parts.into_batch()?;
-            self.apply(batch)?;
+            apply_whole(&self.tree, &self.commits, parts.into_batch()?)?;
             self.blocking
                 .run(move || {
                     let _admission = admission;
@@ -597,13 +589,29 @@ impl SledStore {
         }
         Ok(out)
     }
+}
 
-    /// Applies a planned batch (with a log, admitted), under the namespace's mutex so that a
-    /// reader under it sees all of the batch or none.
-    fn apply(&self, batch: sled::Batch) -> Result<()> {
-        let _commit = self.lock()?;
-        self.tree.apply_batch(batch).map_err(map_err)
-    }
+/// Plans a logged commit with `plan` under the namespace's mutex (`commits`), the feed's chunks
+/// too, before anything is logged: a failure here logs nothing. The caller holds the log's
+/// gate.
+fn plan_logged<'t, T>(
+    tree: &'t sled::Tree,
+    commits: &Mutex<()>,
+    namespace: &str,
+    plan: impl FnOnce(&mut SledParts<'_>) -> Result<T>,
+) -> Result<(T, SledParts<'t>)> {
+    let _commit = commits.lock().map_err(|_| poisoned())?;
+    let mut parts = SledParts::new(tree, log::recorder(namespace));
+    let out = plan(&mut parts)?;
+    parts.settle_feed()?;
+    Ok((out, parts))
+}
+
+/// Applies a planned batch (with a log, admitted) under the namespace's mutex (`commits`), so
+/// that a reader under it sees all of the batch or none.
+fn apply_whole(tree: &sled::Tree, commits: &Mutex<()>, batch: sled::Batch) -> Result<()> {
+    let _commit = commits.lock().map_err(|_| poisoned())?;
+    tree.apply_batch(batch).map_err(map_err)
 }
 
 /// A logged commit whose record is written, until its writes are applied
@@ -665,13 +673,7 @@ fn commit_logged<T>(
     namespace: &str,
     plan: impl FnOnce(&mut SledParts<'_>) -> Result<T>,
 ) -> Result<T> {
-    let (out, mut parts) = {
-        let _commit = commits.lock().map_err(|_| poisoned())?;
-        let mut parts = SledParts::new(tree, log::recorder(namespace));
-        let out = plan(&mut parts)?;
-        parts.settle_feed()?;
-        (out, parts)
-    };
+    let (out, mut parts) = plan_logged(tree, commits, namespace, plan)?;
     if log.append(&parts.recorder)? {
         // Applied once the flush has ended, never before (`log` module docs); applied even if
         // it failed, like any logged write (the next flush makes it durable).
@@ -681,11 +683,7 @@ fn commit_logged<T>(
         apply_each(tree, writes)?;
         flushed?;
     } else {
-        let batch = parts.into_batch()?;
-        {
-            let _commit = commits.lock().map_err(|_| poisoned())?;
-            tree.apply_batch(batch).map_err(map_err)?;
-        }
+        apply_whole(tree, commits, parts.into_batch()?)?;
         log.checkpoint()?;
     }
     Ok(out)
