@@ -9,7 +9,10 @@ the two builds alternately ROUNDS times each (default 2) and prints, per row, bo
 ratio range (now / before, one ratio per pair of runs), the median of those ratios and the
 issue's target. On a noisy host the median says more than the range. The `set_secrets` rows
 come as the median of the 15 batches of a run and as their mean: a batch that makes a
-checkpoint costs more than the others, and the median alone would not show it. The
+checkpoint costs more than the others, and the median alone would not show it. The rows
+`set_secrets in a row` are the same 15 batches back to back on a keyspace of their own,
+without the single writes and reads between them (the code before versions flushes sled on
+each single write, which makes its next batch faster: docs/PERF.md, session 23). The
 conditional-batch rows come from this build alone (the old code has no preconditions): their
 two columns are the plain batch and the same batch with a precondition on every key.
 Environment: BASE (default 3a54b46), ROUNDS (default 2)."""
@@ -20,7 +23,8 @@ ROUNDS = int(os.environ.get("ROUNDS", "2"))
 OLD_TREE = "target/before-versions"
 OLD_TARGET = "target/before-versions-build"
 TARGETS = {"vault set_secret (100 B)": "1.30", "vault get_secret (100 B)": "1.30",
-           "vault set_secrets, 1,000 x 100 B": "1.20", "vault set_secrets, mean": "1.20"}
+           "vault set_secrets, 1,000 x 100 B": "1.20", "vault set_secrets, mean": "1.20",
+           "vault set_secrets in a row": "1.20", "vault set_secrets in a row, mean": "1.20"}
 LINE = re.compile(r"^(sled|redb)\s+(.+?)\s{2,}([\d.]+) (ms|us)(?:\s+conditional\s+([\d.]+) (ms|us))?")
 
 

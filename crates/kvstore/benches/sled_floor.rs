@@ -13,6 +13,12 @@
 //! have sled's periodic flusher off, as `SledStore` with its log has. Each variant has its own
 //! database; they take turns within every round. Run by `scripts/bench.sh writes`; prints each
 //! variant's median and its median ratio to the first.
+//!
+//! Then why the code before versions writes a batch faster between single writes than back to
+//! back (docs/PERF.md, session 23): raw sled, a batch of 1,000 records applied and flushed
+//! (as that code's `set_secrets` wrote it) back to back, after four single insert + flush, or
+//! after 2,000 pins of sled's epoch and nothing written (which lets the previous batch's
+//! replaced pages be freed before the timed batch, not during it).
 
 // Native files only: on wasm32 this bench is empty.
 #[cfg(not(target_arch = "wasm32"))]
@@ -207,6 +213,66 @@ mod native {
         }
     }
 
+    /// The code before versions' `set_secrets` on raw sled (`apply_batch` of 1,000 records and a
+    /// flush) in three ways: back to back, after four single insert + flush (the vault bench's
+    /// pattern), after 2,000 epoch pins and no write. sled's epoch (crossbeam's) is one per
+    /// process, so the three do not take turns batch by batch (one's pins would free another's
+    /// pages): each runs 16 batches in its own database in a row, the first not counted, and
+    /// the three take turns three times.
+    fn batch_after(dir: &std::path::Path) {
+        let labels = [
+            "back to back",
+            "after 4 single insert + flush",
+            "after 2,000 epoch pins, nothing written",
+        ];
+        let mut times: [Vec<f64>; 3] = Default::default();
+        let mut next = 1u64 << 50;
+        for turn in 0..3 {
+            for (n, times) in times.iter_mut().enumerate() {
+                let tree = sled::open(dir.join(format!("after{turn}-{n}")))
+                    .unwrap()
+                    .open_tree("t")
+                    .unwrap();
+                for round in 0..16 {
+                    match n {
+                        1 => {
+                            for _ in 0..4 {
+                                next += 1;
+                                tree.insert(record_key(next), vec![0x5A; RECORD]).unwrap();
+                                tree.flush().unwrap();
+                            }
+                        }
+                        2 => {
+                            for _ in 0..2_000 {
+                                drop(sled::pin());
+                            }
+                        }
+                        _ => {}
+                    }
+                    let mut batch = sled::Batch::default();
+                    for i in 0..BATCH {
+                        batch.insert(record_key(round * BATCH + i), vec![0x5A; RECORD]);
+                    }
+                    let t = Instant::now();
+                    tree.apply_batch(batch).unwrap();
+                    tree.flush().unwrap();
+                    if round > 0 {
+                        times.push(us(t));
+                    }
+                }
+            }
+        }
+        println!(
+            "\nraw sled 0.34, apply_batch of 1,000 records + flush (the vault's set_secrets \
+             before versions), 45 batches each (median; ratio to back to back)"
+        );
+        let first = median(times[0].clone());
+        for (label, t) in labels.iter().zip(times) {
+            let t = median(t);
+            println!("{label:56} {:>8.1} us  ratio {:.2}", t, t / first);
+        }
+    }
+
     pub fn main() {
         if std::env::args().any(|a| a == "--list") {
             return; // `cargo test --benches` lists benchmarks; this one has no test mode.
@@ -280,6 +346,7 @@ mod native {
                 median(ratios[i].clone())
             );
         }
+        batch_after(dir.path());
     }
 }
 
