@@ -287,17 +287,80 @@ fn a_clean_reopen_replays_nothing_twice_and_keeps_every_version() {
 
 /// What survives a crash of `disk` now: a store reopened on its flushed bytes.
 fn crash(disk: Disk) -> Disk {
+    crash_with(disk, Blocking::Inline)
+}
+
+/// [`crash`], the store reopened with `blocking`.
+fn crash_with(disk: Disk, blocking: Blocking) -> Disk {
     let (db, log) = (
         disk.db.lock().unwrap().clone(),
         disk.log.lock().unwrap().clone(),
     );
     drop(disk);
-    open(db, log)
+    open_with(db, log, blocking)
 }
 
-/// A value too large for a log record: its write is a checkpoint.
+/// A value too large for a log record (over 2 MiB): its write is a checkpoint.
 fn large() -> Vec<u8> {
-    vec![7; 70 * 1024]
+    vec![7; (2 << 20) + 1024]
+}
+
+/// Whether `image` holds `bytes` (a log record and redb's pages hold keys as they are).
+fn holds(image: &Mutex<Vec<u8>>, bytes: &[u8]) -> bool {
+    image.lock().unwrap().windows(bytes.len()).any(|w| w == bytes)
+}
+
+/// Sends `n` sets of `len`-byte values under `prefix` to `batch_with`, noting them in `model`.
+async fn stream(
+    store: &RedbStore,
+    model: &mut BTreeMap<Vec<u8>, Vec<u8>>,
+    prefix: &str,
+    n: usize,
+    len: usize,
+) {
+    let entry = |i: usize| (format!("{prefix}/{i:05}").into_bytes(), vec![i as u8; len]);
+    store
+        .batch_with(&mut |sink| {
+            for i in 0..n {
+                let (key, value) = entry(i);
+                sink.set(&key, &value)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    model.extend((0..n).map(entry));
+}
+
+#[test]
+fn a_streamed_batch_is_logged_unless_its_record_is_over_the_limit() {
+    futures::executor::block_on(async {
+        // Offloaded, a batch sent to `batch_with` streams to its commit on the pool.
+        let mut disk = open_with(Vec::new(), Vec::new(), Blocking::Offload);
+        let mut model = BTreeMap::new();
+        disk.store.set(b"before", b"1").await.unwrap();
+        model.insert(b"before".to_vec(), b"1".to_vec());
+        // 1,000 values of 100 bytes: one log record, flushed; redb's commit is not durable.
+        stream(&disk.store, &mut model, "small", 1_000, 100).await;
+        assert!(holds(&disk.log, b"small/00999"), "the batch is a log record");
+        assert!(!holds(&disk.db, b"small/00999"), "not a durable redb commit");
+        let last = disk.store.last_version().await.unwrap();
+        disk = crash_with(disk, Blocking::Offload);
+        check(&disk.store, &model, last, "replayed from the log").await;
+
+        // 600 values of 4,000 bytes: a record over 2 MiB, so a checkpoint (a durable redb
+        // commit), never written to the log; the next write is logged again.
+        stream(&disk.store, &mut model, "large", 600, 4_000).await;
+        assert!(!holds(&disk.log, b"large/00599"), "not a log record");
+        assert!(holds(&disk.db, b"large/00599"), "a durable redb commit");
+        disk.store.set(b"after-the-large", b"2").await.unwrap();
+        model.insert(b"after-the-large".to_vec(), b"2".to_vec());
+        assert!(holds(&disk.log, b"after-the-large"), "the next write is logged");
+        assert!(!holds(&disk.db, b"after-the-large"));
+        let last = disk.store.last_version().await.unwrap();
+        disk = crash(disk);
+        check(&disk.store, &model, last, "after the checkpoint and a crash").await;
+    });
 }
 
 #[test]

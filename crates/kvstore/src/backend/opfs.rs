@@ -10,9 +10,10 @@
 //! saying so (as it does in a browser without OPFS).
 //!
 //! **Durability.** A store is two OPFS files: the redb database `NAME` and its write-ahead log
-//! `NAME.wal` ([`RedbBuilder::open_backend_with_log`]). A small write appends its changes to the
-//! log and resolves after the log handle's `flush()`; a large one, and one in every few hundred,
-//! is a durable redb commit resolved after the database handle's `flush()`. Either way the
+//! `NAME.wal` ([`RedbBuilder::open_backend_with_log`]). A write whose record is up to 2 MiB
+//! appends its changes to the log and resolves after the log handle's `flush()`; a larger one,
+//! and one every 256 records or 4 MiB of log, is a durable redb commit resolved after the
+//! database handle's `flush()`. Either way the
 //! browser has handed the bytes to the operating system's file before the write resolves, and
 //! the next open applies the log's records again. What survives:
 //! - the worker terminated (or its tab closed, or crashed) at any moment: every write that
