@@ -307,7 +307,11 @@ fn large() -> Vec<u8> {
 
 /// Whether `image` holds `bytes` (a log record and redb's pages hold keys as they are).
 fn holds(image: &Mutex<Vec<u8>>, bytes: &[u8]) -> bool {
-    image.lock().unwrap().windows(bytes.len()).any(|w| w == bytes)
+    image
+        .lock()
+        .unwrap()
+        .windows(bytes.len())
+        .any(|w| w == bytes)
 }
 
 /// Sends `n` sets of `len`-byte values under `prefix` to `batch_with`, noting them in `model`.
@@ -342,8 +346,14 @@ fn a_streamed_batch_is_logged_unless_its_record_is_over_the_limit() {
         model.insert(b"before".to_vec(), b"1".to_vec());
         // 1,000 values of 100 bytes: one log record, flushed; redb's commit is not durable.
         stream(&disk.store, &mut model, "small", 1_000, 100).await;
-        assert!(holds(&disk.log, b"small/00999"), "the batch is a log record");
-        assert!(!holds(&disk.db, b"small/00999"), "not a durable redb commit");
+        assert!(
+            holds(&disk.log, b"small/00999"),
+            "the batch is a log record"
+        );
+        assert!(
+            !holds(&disk.db, b"small/00999"),
+            "not a durable redb commit"
+        );
         let last = disk.store.last_version().await.unwrap();
         disk = crash_with(disk, Blocking::Offload);
         check(&disk.store, &model, last, "replayed from the log").await;
@@ -355,11 +365,20 @@ fn a_streamed_batch_is_logged_unless_its_record_is_over_the_limit() {
         assert!(holds(&disk.db, b"large/00599"), "a durable redb commit");
         disk.store.set(b"after-the-large", b"2").await.unwrap();
         model.insert(b"after-the-large".to_vec(), b"2".to_vec());
-        assert!(holds(&disk.log, b"after-the-large"), "the next write is logged");
+        assert!(
+            holds(&disk.log, b"after-the-large"),
+            "the next write is logged"
+        );
         assert!(!holds(&disk.db, b"after-the-large"));
         let last = disk.store.last_version().await.unwrap();
         disk = crash(disk);
-        check(&disk.store, &model, last, "after the checkpoint and a crash").await;
+        check(
+            &disk.store,
+            &model,
+            last,
+            "after the checkpoint and a crash",
+        )
+        .await;
     });
 }
 
