@@ -11,8 +11,9 @@ issue's target. On a noisy host the median says more than the range. The `set_se
 come as the median of the 15 batches of a run and as their mean: a batch that makes a
 checkpoint costs more than the others, and the median alone would not show it. The rows
 `set_secrets in a row` are the same 15 batches back to back on a keyspace of their own,
-without the single writes and reads between them (the code before versions flushes sled on
-each single write, which makes its next batch faster: docs/PERF.md, session 23). The
+without the single writes and reads between them (on sled, single writes between batches
+make the next batch of the code before versions faster: they free its previous batch's replaced
+pages, outside the timed batch; docs/PERF.md, session 23). The
 conditional-batch rows come from this build alone (the old code has no preconditions): their
 two columns are the plain batch and the same batch with a precondition on every key.
 Environment: BASE (default 3a54b46), ROUNDS (default 2)."""

@@ -83,10 +83,11 @@ mod native {
     }
 
     /// `set_secrets` of 1,000 back to back, 15 times, on a keyspace of its own: the same batches
-    /// as in [`vault_rows`] without the single writes and reads between them. The code before
-    /// versions flushes sled on every single `set_secret`, and its next batch measured about 8%
-    /// faster after one than after another batch (docs/PERF.md, session 23); this row shows the
-    /// batch without that help.
+    /// as in [`vault_rows`] without the single writes and reads between them. On sled the code
+    /// before versions writes a batch 5–13% faster after single writes than right after another
+    /// batch: its previous batch's replaced pages are freed at the single writes' pins of sled's
+    /// epoch, outside the timed batch (docs/PERF.md, session 23). This row shows the batch
+    /// without that help.
     fn vault_batches<S: KVStore>(backend: &str, store: S) {
         let v = Vault::with_kdf(store, KdfParams::INSECURE_FOR_TESTS).unwrap();
         let ks = block_on(v.create_keyspace("bench", "benchmark password")).unwrap();

@@ -13,9 +13,9 @@
 //! `NAME.wal` ([`RedbBuilder::open_backend_with_log`]). A write whose record is up to 2 MiB
 //! appends its changes to the log and resolves after the log handle's `flush()`; a larger one,
 //! and one every 256 records or 4 MiB of log, is a durable redb commit resolved after the
-//! database handle's `flush()`. Either way the
-//! browser has handed the bytes to the operating system's file before the write resolves, and
-//! the next open applies the log's records again. What survives:
+//! database handle's `flush()`. Either way the browser has handed the bytes to the operating
+//! system's file before the write resolves, and the next open applies the log's records again.
+//! What survives:
 //! - the worker terminated (or its tab closed, or crashed) at any moment: every write that
 //!   resolved, and each batch whole or not at all (redb's copy-on-write commit keeps the last
 //!   durable root; a log record is applied only if it is whole, its checksum right);

@@ -10,7 +10,7 @@
 //!
 //! **Durability.** Every write is one redb write transaction, resolved once it is durable. A
 //! store opened on a file (`RedbStore::open`) or over OPFS keeps a write-ahead log beside the
-//! database: a write whose record is up to 2 MiB (a batch of a few thousand small values too)
+//! database: a write whose record is up to 2 MiB (a batch of thousands of small values too)
 //! is committed in redb without `fsync` and made durable by a record appended to the log and
 //! `fsync`ed; every 256 records or 4 MiB of log, for a larger write, and when the last handle
 //! is dropped, a durable redb commit (redb's `Durability::Immediate`) makes the log's records
@@ -186,11 +186,11 @@ impl RedbBuilder {
     /// (a second storage, empty at first): a write whose record is up to 2 MiB appends its
     /// changes to the log and flushes the log, instead of a durable redb commit flushing every
     /// page it touched; a durable redb commit (a checkpoint) follows every 256 records or 4 MiB
-    /// of log, and takes a larger write. Worth it where a
-    /// flush costs by the byte: redb over OPFS uses it (a single durable set about twice as
-    /// fast there). Durability and atomicity are the same as without it: a write resolves
-    /// after the log's flush, and on open the records after the last checkpoint are applied
-    /// again. The log belongs to this database: open them together every time.
+    /// of log, and takes a larger write. Worth it where a flush costs by the byte: redb over
+    /// OPFS uses it (a single durable set about twice as fast there). Durability and atomicity
+    /// are the same as without it: a write resolves after the log's flush, and on open the
+    /// records after the last checkpoint are applied again. The log belongs to this database:
+    /// open them together every time.
     ///
     /// # Errors
     ///

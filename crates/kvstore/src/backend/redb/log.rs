@@ -33,8 +33,8 @@ use crate::{Error, Result};
 
 /// The log's size limits: a checkpoint every 256 records or 4 MiB of log; a commit whose
 /// record would be over 2 MiB is a checkpoint. The same as sled's: a vault's `set_secrets` of
-/// 1,000 records (about 300 KiB plus 41 bytes per record of the keyspace) is logged, where a
-/// durable redb commit of it cost 1.2x the code before versions and the logged one 0.8–0.9x
+/// 1,000 records (about 300 KiB plus 41 bytes per record of the keyspace) is logged: as a
+/// durable redb commit it cost 1.1–1.2x the code before versions, logged 0.6–0.75x by median
 /// (docs/PERF.md, session 23; 256 KiB and 64 KiB before). redb keeps the pages of
 /// non-durable commits until the next durable one: between two checkpoints the database holds,
 /// in memory and in its file, the pages of up to 4 MiB of logged writes.
