@@ -37,6 +37,26 @@ mod native {
         }
     }
 
+    /// Prints one row: backend, label, time.
+    fn row(backend: &str, label: &str, time: Duration) {
+        println!("{backend:6} {label:34} {:>10}", fmt(time));
+    }
+
+    /// The secrets of `set_secrets` batch `round`: 1,000 new names, 100-byte values.
+    fn batch(round: usize) -> Vec<(String, [u8; 100])> {
+        (0..BATCH)
+            .map(|i| (format!("b{round}/{i:04}"), [0xA5u8; 100]))
+            .collect()
+    }
+
+    /// The batches' median and mean, under those two labels: a commit that makes a checkpoint
+    /// costs more than the others, and the median alone would not show it.
+    fn batch_rows_of(backend: &str, [median_label, mean_label]: [&str; 2], many: Vec<Duration>) {
+        let mean = many.iter().sum::<Duration>() / many.len() as u32;
+        row(backend, median_label, median(many));
+        row(backend, mean_label, mean);
+    }
+
     fn vault_rows<S: KVStore>(backend: &str, store: S) {
         let v = Vault::with_kdf(store, KdfParams::INSECURE_FOR_TESTS).unwrap();
         let ks = block_on(v.create_keyspace("bench", "benchmark password")).unwrap();
@@ -51,35 +71,17 @@ mod native {
                 block_on(v.get_secret(&ks, &name)).unwrap();
             }));
             if round % 4 == 0 {
-                let items: Vec<(String, [u8; 100])> = (0..BATCH)
-                    .map(|i| (format!("b{round}/{i:04}"), value))
-                    .collect();
+                let items = batch(round);
                 many.push(timed(|| block_on(v.set_secrets(&ks, &items)).unwrap()));
             }
         }
-        println!(
-            "{backend:6} {:34} {:>10}",
-            "vault set_secret (100 B)",
-            fmt(median(set))
-        );
-        println!(
-            "{backend:6} {:34} {:>10}",
-            "vault get_secret (100 B)",
-            fmt(median(get))
-        );
-        let mean = many.iter().sum::<Duration>() / many.len() as u32;
-        println!(
-            "{backend:6} {:34} {:>10}",
+        row(backend, "vault set_secret (100 B)", median(set));
+        row(backend, "vault get_secret (100 B)", median(get));
+        let labels = [
             "vault set_secrets, 1,000 x 100 B",
-            fmt(median(many))
-        );
-        // The mean too: a commit that makes a checkpoint costs more than the others, and the
-        // median alone would not show it.
-        println!(
-            "{backend:6} {:34} {:>10}",
             "vault set_secrets, mean",
-            fmt(mean)
-        );
+        ];
+        batch_rows_of(backend, labels, many);
     }
 
     /// `set_secrets` of 1,000 back to back, 15 times, on a keyspace of its own: the same batches
@@ -91,25 +93,17 @@ mod native {
     fn vault_batches<S: KVStore>(backend: &str, store: S) {
         let v = Vault::with_kdf(store, KdfParams::INSECURE_FOR_TESTS).unwrap();
         let ks = block_on(v.create_keyspace("bench", "benchmark password")).unwrap();
-        let value = [0xA5u8; 100];
-        let mut many = Vec::new();
-        for round in 0..ROUNDS / 4 {
-            let items: Vec<(String, [u8; 100])> = (0..BATCH)
-                .map(|i| (format!("b{round}/{i:04}"), value))
-                .collect();
-            many.push(timed(|| block_on(v.set_secrets(&ks, &items)).unwrap()));
-        }
-        let mean = many.iter().sum::<Duration>() / many.len() as u32;
-        println!(
-            "{backend:6} {:34} {:>10}",
+        let many = (0..ROUNDS / 4)
+            .map(|round| {
+                let items = batch(round);
+                timed(|| block_on(v.set_secrets(&ks, &items)).unwrap())
+            })
+            .collect();
+        let labels = [
             "vault set_secrets in a row",
-            fmt(median(many))
-        );
-        println!(
-            "{backend:6} {:34} {:>10}",
             "vault set_secrets in a row, mean",
-            fmt(mean)
-        );
+        ];
+        batch_rows_of(backend, labels, many);
     }
 
     fn batch_rows<S: KVStore>(backend: &str, store: S, conditional: bool) {
